@@ -1,0 +1,3 @@
+from pamfn.cli import main
+
+raise SystemExit(main())

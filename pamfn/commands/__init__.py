@@ -1,0 +1,1 @@
+"""Subcommands of the pamfn CLI, one module each (see pamfn/cli.py)."""

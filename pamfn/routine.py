@@ -1,0 +1,137 @@
+"""RoutineFeatures: per-segment features of one routine, the contract between feature
+extraction and the model.
+
+Segment ``t`` covers ``[t * L / fps, (t + 1) * L / fps)`` seconds, where ``L`` is the
+segment length in frames. On disk a features file is an ``.npz`` without pickles:
+one float array per modality (``V``, ``F``, ``A``) and a JSON metadata blob.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pamfn import MODALITIES
+from pamfn.atomic import atomic_path
+from pamfn.errors import FeatureError
+
+FORMAT_VERSION = 1
+_META_KEY = "__meta__"
+
+
+@dataclass(frozen=True)
+class RoutineFeatures:
+    """Features of one routine: per modality an array (T, D_m), aligned in time."""
+
+    features: dict[str, np.ndarray]
+    segment_frames: int = 32
+    fps: float = 25.0
+    duration_s: float | None = None
+    extractors: dict[str, str] = field(default_factory=dict)
+    """Modality -> extractor name and version, e.g. ``"lite-flow@1"``."""
+    routine_id: str = ""
+    media: str | None = None
+    """File name (or path) of the source media, if any."""
+    media_sha256: str | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+    """Extra facts, e.g. ``{"silent_audio": True}`` for a video without an audio track."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def T(self) -> int:
+        """Number of segments."""
+        return int(next(iter(self.features.values())).shape[0])
+
+    @property
+    def segment_seconds(self) -> float:
+        """Length of one segment in seconds (L / fps)."""
+        return self.segment_frames / self.fps
+
+    @property
+    def dims(self) -> dict[str, int]:
+        return {m: int(a.shape[1]) for m, a in self.features.items()}
+
+    def segment_span(self, t: int) -> tuple[float, float]:
+        """Start and end time in seconds of segment ``t``."""
+        return t * self.segment_seconds, (t + 1) * self.segment_seconds
+
+    def validate(self) -> None:
+        """Raise FeatureError naming the problem if the features are unusable."""
+        name = self.routine_id or "routine"
+        missing = [m for m in MODALITIES if m not in self.features]
+        if missing:
+            raise FeatureError(f"{name}: missing modality features {missing} (need {list(MODALITIES)})")
+        lengths = {}
+        for m in MODALITIES:
+            arr = self.features[m]
+            if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+                shape = getattr(arr, "shape", None)
+                raise FeatureError(f"{name}: features of modality {m} must be a 2-D array (T, D), got shape {shape}")
+            if arr.shape[0] == 0:
+                raise FeatureError(f"{name}: modality {m} has no segments (T=0)")
+            if not np.issubdtype(arr.dtype, np.floating):
+                raise FeatureError(f"{name}: modality {m} has dtype {arr.dtype}, expected a float array")
+            if not np.isfinite(arr).all():
+                bad = int((~np.isfinite(arr)).any(axis=1).sum())
+                raise FeatureError(f"{name}: modality {m} has NaN or infinite values in {bad} segment(s)")
+            lengths[m] = arr.shape[0]
+        if len(set(lengths.values())) != 1:
+            raise FeatureError(f"{name}: modalities have different numbers of segments {lengths}")
+        if self.segment_frames <= 0 or not self.fps > 0:
+            raise FeatureError(f"{name}: invalid segment timing (segment_frames={self.segment_frames}, fps={self.fps})")
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "routine_id": self.routine_id,
+            "segment_frames": self.segment_frames,
+            "fps": self.fps,
+            "duration_s": self.duration_s,
+            "extractors": self.extractors,
+            "media": self.media,
+            "media_sha256": self.media_sha256,
+            "flags": self.flags,
+            "T": self.T,
+            "dims": self.dims,
+        }
+
+    def save(self, path: str | os.PathLike[str], *, dtype: str = "float32", compress: bool = True) -> Path:
+        """Write the features atomically as an ``.npz`` without pickles."""
+        path = Path(path)
+        arrays = {m: self.features[m].astype(dtype) for m in MODALITIES}
+        meta = np.frombuffer(json.dumps(self.metadata()).encode("utf-8"), dtype=np.uint8)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                (np.savez_compressed if compress else np.savez)(fh, **arrays, **{_META_KEY: meta})
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RoutineFeatures:
+        """Read a features file written by :meth:`save`; never unpickles."""
+        path = Path(path)
+        if not path.is_file():
+            raise FeatureError(f"features file not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
+                arrays = {m: np.asarray(data[m], dtype=np.float32) for m in MODALITIES}
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise FeatureError(f"{path}: not a readable PAMFN features file ({exc})") from exc
+        return cls(
+            features=arrays,
+            segment_frames=int(meta["segment_frames"]),
+            fps=float(meta["fps"]),
+            duration_s=meta.get("duration_s"),
+            extractors=dict(meta.get("extractors") or {}),
+            routine_id=meta.get("routine_id") or path.stem,
+            media=meta.get("media"),
+            media_sha256=meta.get("media_sha256"),
+            flags=dict(meta.get("flags") or {}),
+        )

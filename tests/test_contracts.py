@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import pytest
+
+from pamfn.errors import FeatureError
+from pamfn.explanation import Explanation, StageExplanation, stage_spans
+from pamfn.routine import RoutineFeatures
+
+
+def make_features(T=7, dims=(5, 4, 3), **kw):
+    rng = np.random.default_rng(0)
+    return RoutineFeatures(features={m: rng.standard_normal((T, d)).astype(np.float32) for m, d in zip("VFA", dims)}, **kw)
+
+
+def test_features_roundtrip(tmp_path):
+    feats = make_features(routine_id="r1", extractors={"V": "lite-rgb@1"}, flags={"silent_audio": True})
+    path = feats.save(tmp_path / "r1.npz")
+    back = RoutineFeatures.load(path)
+    assert back.T == 7 and back.dims == {"V": 5, "F": 4, "A": 3}
+    assert back.flags == {"silent_audio": True} and back.routine_id == "r1"
+    for m in "VFA":
+        np.testing.assert_array_equal(back.features[m], feats.features[m])
+    assert back.segment_span(2) == pytest.approx((2 * 1.28, 3 * 1.28))
+    assert not list(tmp_path.glob(".*part*"))
+
+
+@pytest.mark.parametrize(
+    "features, message",
+    [
+        ({"V": np.zeros((3, 2)), "F": np.zeros((4, 2)), "A": np.zeros((3, 2))}, "different numbers of segments"),
+        ({"V": np.full((3, 2), np.nan), "F": np.zeros((3, 2)), "A": np.zeros((3, 2))}, "NaN"),
+        ({"V": np.zeros((3,)), "F": np.zeros((3, 2)), "A": np.zeros((3, 2))}, "2-D"),
+        ({"V": np.zeros((3, 2)), "F": np.zeros((3, 2))}, "missing modality"),
+    ],
+)
+def test_features_bad_input(features, message):
+    with pytest.raises(FeatureError, match=message):
+        RoutineFeatures(features=features)
+
+
+def test_load_refuses_pickle(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, V=np.array([object()], dtype=object))
+    with pytest.raises(FeatureError):
+        RoutineFeatures.load(path)
+
+
+def test_stage_spans():
+    s1, s2, s3 = stage_spans(9, 1.28)
+    assert len(s1[0]) == 4 and s1[1][0] == pytest.approx(2.56)
+    assert len(s2[0]) == 2 and s2[0][1] == pytest.approx(5.12)
+    assert s3[1][0] == pytest.approx(9 * 1.28)
+    assert [len(s[0]) for s in stage_spans(1, 1.28)] == [1, 1, 1]
+
+
+def test_explanation_json_roundtrip():
+    st = StageExplanation(
+        stage=1, start_s=np.array([0.0]), end_s=np.array([2.56]), msfd_weights=np.array([[0.2, 0.3, 0.5]]),
+        fusion_count=np.array([3]),
+    )
+    ex = Explanation(routine_id="r", score=20.0, score_norm=0.8, label_scale=25.0, branch_scores={"V": 1, "F": 2, "A": 3},
+                     K=10, stages=[st], duration_s=3.0, segment_seconds=1.28)
+    back = Explanation.from_json(ex.to_json())
+    assert back.to_dict() == json.loads(ex.to_json())
+    assert back.stages[0].fusion_count.dtype == np.int64
