@@ -23,3 +23,7 @@ class DatasetError(PamfnError, ValueError):
 
 class WeightsNotFoundError(PamfnError, FileNotFoundError):
     """Pretrained extractor weights are absent; the message says where to put them."""
+
+
+class ConfigError(PamfnError, ValueError):
+    """A model configuration that names an unknown variant or inconsistent sizes."""
