@@ -1,0 +1,202 @@
+"""What every page of the dashboard shares: the chosen data set and checkpoint, the
+device, and the cached loading of catalog, checkpoints, features and explanations.
+
+Pages use this small API::
+
+    from app import state
+
+    src = state.current_source()          # Source(data_dir, checkpoint_dir), chosen in the sidebar
+    catalog = state.catalog(src)          # pamfn.catalog.Catalog (routines table, label scale)
+    models = state.checkpoints(src)       # {action: LoadedCheckpoint}, loaded once per process
+    feats = state.features(src, rid)      # RoutineFeatures of one routine
+    expl = state.explanation(src, rid)    # Explanation (cached per source and routine)
+    table = state.predictions(src)        # routines + predicted score + error (cached)
+    state.device()                        # "cuda" or "cpu"
+
+Everything heavy is cached with ``st.cache_resource`` / ``st.cache_data`` keyed by plain
+strings, so it is loaded once per process and shared by all sessions. Loading failures
+raise :class:`pamfn.errors.PamfnError` subclasses; :func:`show_error` renders them.
+The entry script calls :func:`sidebar_source` once per run (before the page) so the
+choice lives in session state and every page sees it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from pamfn.catalog import Catalog, load_catalog
+from pamfn.errors import CheckpointError, PamfnError
+from pamfn.routine import RoutineFeatures
+
+if TYPE_CHECKING:
+    from pamfn.explanation import Explanation
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / "sample_data"
+DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints"
+DATA_KEY = "pamfn_data_dir"
+CHECKPOINT_KEY = "pamfn_checkpoint_dir"
+ANY_ACTION = "*"
+"""Key of a single checkpoint that serves every action (a folder without index.json)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A data set folder and a checkpoint folder, as absolute path strings (cache keys)."""
+
+    data_dir: str
+    checkpoint_dir: str
+
+
+def cli_source(argv: list[str] | None = None) -> Source:
+    """The data set and checkpoint named on the command line after ``--``
+    (``streamlit run app/streamlit_app.py -- --data DIR --checkpoint DIR``), else the
+    ``PAMFN_DATA`` / ``PAMFN_CHECKPOINT`` environment variables, else the bundled ones."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data", default=os.environ.get("PAMFN_DATA", str(DEFAULT_DATA)))
+    parser.add_argument("--checkpoint", default=os.environ.get("PAMFN_CHECKPOINT", str(DEFAULT_CHECKPOINT)))
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return Source(str(Path(args.data).resolve()), str(Path(args.checkpoint).resolve()))
+
+
+def sidebar_source() -> Source:
+    """Draw the data set / checkpoint choice in the sidebar and return it."""
+    default = cli_source()
+    st.session_state.setdefault(DATA_KEY, default.data_dir)
+    st.session_state.setdefault(CHECKPOINT_KEY, default.checkpoint_dir)
+    with st.sidebar.expander("Data set and checkpoint", expanded=False):
+        st.text_input("Data set folder", key=DATA_KEY, help="A folder with dataset.json, labels.csv, features/, media/")
+        st.text_input("Checkpoint folder", key=CHECKPOINT_KEY, help="A checkpoint, or a folder with index.json per action")
+    st.sidebar.caption(f"Model runs on **{device().upper()}**")
+    return current_source()
+
+
+def current_source() -> Source:
+    """The data set and checkpoint chosen in this session (the CLI defaults before any choice)."""
+    default = cli_source()
+    data_dir = st.session_state.get(DATA_KEY) or default.data_dir
+    checkpoint_dir = st.session_state.get(CHECKPOINT_KEY) or default.checkpoint_dir
+    return Source(str(Path(data_dir).resolve()), str(Path(checkpoint_dir).resolve()))
+
+
+@st.cache_resource(show_spinner=False)
+def device() -> str:
+    """``"cuda"`` when a CUDA device is available, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@st.cache_resource(show_spinner="Reading the data set…")
+def _catalog(data_dir: str) -> Catalog:
+    return load_catalog(data_dir)
+
+
+def catalog(src: Source) -> Catalog:
+    """The routines of the chosen data set (DatasetError if unreadable)."""
+    return _catalog(src.data_dir)
+
+
+@st.cache_resource(show_spinner="Loading the PAMFN checkpoints…")
+def _checkpoints(checkpoint_dir: str, device_name: str) -> dict:
+    import torch
+
+    from pamfn.checkpoint import load_checkpoint, load_checkpoint_set
+
+    torch.set_grad_enabled(False)
+    folder = Path(checkpoint_dir)
+    if not folder.exists():
+        raise CheckpointError(f"checkpoint folder not found: {folder}")
+    loaded = load_checkpoint_set(folder) if (folder / "index.json").is_file() else {ANY_ACTION: load_checkpoint(folder)}
+    for ckpt in loaded.values():
+        ckpt.model.to(device_name).eval()
+    return loaded
+
+
+def checkpoints(src: Source) -> dict:
+    """``{action: LoadedCheckpoint}`` of the chosen checkpoint folder, on :func:`device`
+    (key ``"*"`` for one checkpoint that serves every action). CheckpointError if unusable."""
+    return _checkpoints(src.checkpoint_dir, device())
+
+
+def checkpoint_for(src: Source, action: str):
+    """The LoadedCheckpoint that scores routines of ``action``; CheckpointError if none does."""
+    loaded = checkpoints(src)
+    if action in loaded:
+        return loaded[action]
+    if ANY_ACTION in loaded:
+        return loaded[ANY_ACTION]
+    raise CheckpointError(f"{src.checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(loaded)})")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _features(path: str) -> RoutineFeatures:
+    return RoutineFeatures.load(path)
+
+
+def features(src: Source, routine_id: str) -> RoutineFeatures:
+    """The RoutineFeatures of one routine (FeatureError if unreadable)."""
+    return _features(str(catalog(src).routine(routine_id)["features_path"]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str) -> Explanation:
+    from pamfn.checkpoint import check_compatible
+    from pamfn.explain import explain_routine
+
+    src = Source(data_dir, checkpoint_dir)
+    row = catalog(src).routine(routine_id)
+    ckpt = checkpoint_for(src, str(row["action"]))
+    feats = features(src, routine_id)
+    check_compatible(ckpt.config, feats)
+    expl = explain_routine(ckpt.model, feats, config=ckpt.config)
+    expl.action = str(row["action"])
+    expl.judged_score = float(row["score"])
+    expl.checkpoint = str(ckpt.path)
+    return expl
+
+
+def explanation(src: Source, routine_id: str) -> Explanation:
+    """What PAMFN did on one routine (deterministic; cached per source and routine).
+    CheckpointError when the checkpoint does not match the routine's features."""
+    return _explanation(src.data_dir, src.checkpoint_dir, routine_id)
+
+
+@st.cache_data(show_spinner="Scoring the routines…")
+def _predictions(data_dir: str, checkpoint_dir: str) -> pd.DataFrame:
+    from pamfn.insights import predict_scores
+
+    src = Source(data_dir, checkpoint_dir)
+    table = catalog(src).routines
+    predicted: dict[str, float] = {}
+    for action, rows in table.groupby("action"):
+        ckpt = checkpoint_for(src, str(action))
+        feats = [features(src, rid) for rid in rows.index]
+        predicted.update(predict_scores(ckpt.model, feats, label_scale=catalog(src).label_scale, device=device()))
+    out = table[["action", "split", "score"]].copy()
+    out["predicted"] = [predicted.get(rid, float("nan")) for rid in out.index]
+    out["error"] = out["predicted"] - out["score"]
+    return out
+
+
+def predictions(src: Source) -> pd.DataFrame:
+    """Routines (index routine_id) with action, split, judged ``score``, ``predicted``
+    score in the data set's units and ``error`` (predicted - judged). Computed once per
+    source and cached; CheckpointError if a checkpoint does not match the features."""
+    return _predictions(src.data_dir, src.checkpoint_dir)
+
+
+def show_error(exc: Exception, what: str) -> None:
+    """Render a loading failure as a clear message; the app stays up."""
+    if isinstance(exc, PamfnError):
+        st.error(f"**{what}.** {exc}", icon=":material/error:")
+    else:
+        st.exception(exc)
