@@ -1,0 +1,149 @@
+"""PAMFNConfig: every size and variant of the model, JSON-able."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from pamfn import MODALITIES
+from pamfn.errors import ConfigError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "rg": {"K": 10, "label_scale": 25.0},
+    "fisv": {"K": 6, "label_scale": 45.0},
+}
+"""Section IV-C: RG uses K=10 FusionNets and scores out of 25, Fis-V K=6 and 45."""
+
+PAPER_INPUT_DIMS: dict[str, int] = {"V": 1024, "F": 1024, "A": 768}
+PAPER_EXTRACTORS: dict[str, str] = {"V": "VST", "F": "I3D", "A": "AST"}
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "model": ("pamfn", "late_fusion"),
+    "fusionnets": ("ranked", "unranked", "free"),
+    "msfd": ("attention", "none", "weighted"),
+    "cmfd": ("attention", "none", "weighted"),
+    "fusion_stages": (1, 2, 3),
+    "fusion": ("avg", "cat", "weighted", "attention"),
+    "training": ("two_stage", "one_stage"),
+}
+
+
+@dataclass(frozen=True)
+class PAMFNConfig:
+    """Sizes and variant of a PAMFN model (or of a baseline of Section IV-E/F).
+
+    Sizes: ``K`` FusionNets per stage, feature width ``d``, ``input_dims`` per modality,
+    ``label_scale`` (a normalised score of 1 is ``label_scale`` in dataset units).
+
+    Variants (Tables IV-VIII of the paper):
+
+    - ``modalities``: any non-empty subset of V, F, A. A single modality gives the
+      unimodal model: the modality-specific branch alone (Table IV).
+    - ``fusionnets``: ``"ranked"`` (the paper: decision j enables FusionNets 1..j),
+      ``"unranked"`` (one-hot decision: only FusionNet j is enabled), ``"free"`` (all K
+      enabled, no PolicyNet) (Table VII).
+    - ``msfd`` / ``cmfd``: ``"attention"`` (the paper's decoder), ``"none"`` (removed) or
+      ``"weighted"`` (replaced by Weighted Fusion: learnable softmax weights over the
+      modalities, resp. over the enabled FusionNets) (Table VI). At least one of them must
+      remain; the mixed feature is ``d`` wide plus ``d`` per remaining decoder.
+    - ``fusion_stages``: fuse in the first 1, 2 or all 3 stages; later stages only run the
+      mixed branch's convolution block (Table VIII).
+    - ``model="late_fusion"``: the late-fusion baselines of Table V, fusing the branches'
+      last convolution block outputs with ``fusion`` in avg / cat / weighted / attention,
+      then a two-FC regressor.
+    - ``training``: ``"two_stage"`` (pretrained branches; V and F frozen, A fine-tuned,
+      as in the paper's phase 2) or ``"one_stage"`` (all branches trained jointly).
+    - ``fast_fusionnets``: compute the K FusionNets with one grouped convolution (True)
+      or with the per-FusionNet reference loop (False); same weights, same outputs.
+    """
+
+    preset: str | None = None
+    K: int = 10
+    d: int = 256
+    input_dims: dict[str, int] = field(default_factory=lambda: dict(PAPER_INPUT_DIMS))
+    label_scale: float = 25.0
+    modalities: tuple[str, ...] = MODALITIES
+    model: str = "pamfn"
+    fusionnets: str = "ranked"
+    msfd: str = "attention"
+    cmfd: str = "attention"
+    fusion_stages: int = 3
+    fusion: str = "weighted"
+    training: str = "two_stage"
+    branch_dropout: float = 0.5
+    embed_dropout: float = 0.3
+    feat_dropout: float = 0.5
+    attn_dropout: float = 0.1
+    regressor_dropout: float = 0.5
+    tau_init: float = 10.0
+    mask_value: float = -1e9
+    fast_fusionnets: bool = True
+    feature_extractors: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "modalities", tuple(m for m in MODALITIES if m in self.modalities))
+        object.__setattr__(self, "input_dims", {m: int(v) for m, v in self.input_dims.items()})
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad field."""
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} is not one of {list(allowed)}")
+        if not self.modalities:
+            raise ConfigError("config field modalities must name at least one of V, F, A")
+        missing = [m for m in self.modalities if m not in self.input_dims]
+        if missing:
+            raise ConfigError(f"config input_dims lacks modalities {missing} (has {sorted(self.input_dims)})")
+        if any(self.input_dims[m] <= 0 for m in self.modalities):
+            raise ConfigError(f"config input_dims must be positive, got {self.input_dims}")
+        if self.K < 1 or self.d < 2 or self.d % 2:
+            raise ConfigError(f"config needs K >= 1 and an even d >= 2, got K={self.K}, d={self.d}")
+        if self.msfd == "none" and self.cmfd == "none":
+            raise ConfigError("config removes both MSFD and CMFD: the mixed branch would receive no modality information")
+        if self.model == "late_fusion" and len(self.modalities) < 2:
+            raise ConfigError("late fusion needs at least two modalities")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> PAMFNConfig:
+        """The paper's ``rg`` (K=10, /25) or ``fisv`` (K=6, /45) setting, d=256, with overrides."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        base: dict[str, Any] = {"preset": name, **PRESETS[name], "feature_extractors": dict(PAPER_EXTRACTORS)}
+        base.update(overrides)
+        return cls(**base)
+
+    @property
+    def unimodal(self) -> bool:
+        return len(self.modalities) == 1
+
+    @property
+    def frozen_modalities(self) -> tuple[str, ...]:
+        """Branches frozen in the second training phase (V and F in two-stage training)."""
+        if self.training != "two_stage" or self.unimodal:
+            return ()
+        return tuple(m for m in ("V", "F") if m in self.modalities)
+
+    @property
+    def mixed_width(self) -> int:
+        """Channels of the mixed feature: the stage's own d plus d per decoder kept."""
+        return self.d * (1 + (self.msfd != "none") + (self.cmfd != "none"))
+
+    def with_overrides(self, **overrides: Any) -> PAMFNConfig:
+        return replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["modalities"] = list(self.modalities)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PAMFNConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown model config fields {unknown}")
+        data = dict(data)
+        if "modalities" in data:
+            data["modalities"] = tuple(data["modalities"])
+        return cls(**data)

@@ -1,0 +1,159 @@
+"""The Adaptive Fusion Module (Section III-D): K FusionNets, the PolicyNet, and the
+decision -> mask logic of ranked (and unranked / free) FusionNets.
+
+The K FusionNets' convolution blocks are stored packed, as grouped convolutions with
+``groups=K`` (FusionNet k owns channels ``k*d:(k+1)*d``). The fast path runs them in one
+call; the reference path loops over k with slices of the same weights. Both read the same
+parameters, so the state_dict is the same whichever path runs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pamfn.model.layers import Pool
+
+POLICIES = ("auto", "argmax", "sample", "gumbel")
+
+
+class FusionNets(nn.Module):
+    """K FusionNets sharing no weights (eqs. 5-6).
+
+    Per modality a small attention net (1x1 conv, BN, ReLU, 1x1 conv to K logits); a
+    softmax across the modalities gives alpha[m, k]. FusionNet k mixes
+    ``sum_m alpha[m, k] f_m``, refines it with its residual block (conv3, BN, ReLU, conv3,
+    BN, ReLU) and pools it to the stage's resolution.
+    """
+
+    def __init__(self, modalities: tuple[str, ...], d: int, K: int, fast: bool = True) -> None:
+        super().__init__()
+        self.modalities, self.d, self.K, self.fast = modalities, d, K, fast
+        self.modality_attention = nn.ModuleDict(
+            {m: nn.Sequential(nn.Conv1d(d, d, 1), nn.BatchNorm1d(d), nn.ReLU(), nn.Conv1d(d, K, 1)) for m in modalities}
+        )
+        self.conv1 = nn.Conv1d(K * d, K * d, 3, padding=1, groups=K)
+        self.bn1 = nn.BatchNorm1d(K * d)
+        self.conv2 = nn.Conv1d(K * d, K * d, 3, padding=1, groups=K)
+        self.bn2 = nn.BatchNorm1d(K * d)
+
+    def forward(self, prev: list[Tensor], pool: Pool) -> tuple[Tensor, Tensor]:
+        """prev: per modality (B, d, T) -> cross-modal features (B, T_i, K, d), alpha (B, T_i, K, n)."""
+        B, _, T = prev[0].shape
+        logits = torch.stack([self.modality_attention[m](f) for m, f in zip(self.modalities, prev)], dim=1)
+        alpha = logits.softmax(dim=1)  # (B, n, K, T): softmax across modalities
+        mixed = torch.einsum("bnkt,bndt->bkdt", alpha, torch.stack(prev, dim=1)).reshape(B, self.K * self.d, T)
+        refined = self._blocks_fast(mixed) if self.fast else self._blocks_reference(mixed)
+        out = pool(mixed + refined)
+        T_i = out.shape[-1]
+        out = out.reshape(B, self.K, self.d, T_i).permute(0, 3, 1, 2)
+        alpha = pool(alpha.reshape(B, -1, T)).reshape(B, len(self.modalities), self.K, T_i).permute(0, 3, 2, 1)
+        return out, alpha
+
+    def _blocks_fast(self, x: Tensor) -> Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(x)))
+
+    def _blocks_reference(self, x: Tensor) -> Tensor:
+        """FusionNet by FusionNet, each with its own slice of the packed weights."""
+        outs = []
+        for k in range(self.K):
+            sl = slice(k * self.d, (k + 1) * self.d)
+            y = x[:, sl]
+            for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2)):
+                y = F.conv1d(y, conv.weight[sl], conv.bias[sl], padding=1)
+                y = F.relu(_batch_norm_slice(bn, y, sl))
+            outs.append(y)
+        if self.training:
+            self.bn1.num_batches_tracked += 1
+            self.bn2.num_batches_tracked += 1
+        return torch.cat(outs, dim=1)
+
+
+def _batch_norm_slice(bn: nn.BatchNorm1d, x: Tensor, sl: slice) -> Tensor:
+    """BatchNorm over channels ``sl`` of ``bn``; running statistics are updated in place."""
+    return F.batch_norm(
+        x, bn.running_mean[sl], bn.running_var[sl], bn.weight[sl], bn.bias[sl],
+        training=bn.training, momentum=bn.momentum, eps=bn.eps,
+    )
+
+
+class PolicyNet(nn.Module):
+    """A 1x1 conv from the concatenated previous-stage features to K logits, then the stage's pool."""
+
+    def __init__(self, n_modalities: int, d: int, K: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(n_modalities * d, K, 1)
+
+    def forward(self, prev: list[Tensor], pool: Pool) -> Tensor:
+        """-> logits (B, T_i, K)."""
+        return pool(self.conv(torch.cat(prev, dim=1))).transpose(1, 2)
+
+
+def decide(logits: Tensor, tau: Tensor, policy: str, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """The PolicyNet's decision: a choice index (B, T, K-way) and its one-hot vector.
+
+    ``argmax``: noiseless argmax, no gradient. ``sample``: argmax of logits + Gumbel
+    noise (eq. 9), no gradient. ``gumbel``: the same sample with the straight-through
+    estimator: the one-hot carries the gradient of softmax((logits + G) / tau) (eq. 10).
+    Adding Gumbel noise to the logits or to log P gives the same sample and softmax.
+    """
+    if policy == "argmax":
+        index = logits.argmax(dim=-1)
+        return index, F.one_hot(index, logits.shape[-1]).to(logits.dtype)
+    gumbel = -torch.empty(logits.shape, dtype=logits.dtype, device=logits.device).exponential_(generator=generator).log()
+    noisy = logits + gumbel
+    index = noisy.argmax(dim=-1)
+    hard = F.one_hot(index, logits.shape[-1]).to(logits.dtype)
+    if policy == "sample":
+        return index, hard
+    soft = (noisy / tau).softmax(dim=-1)
+    return index, hard - soft.detach() + soft
+
+
+def decision_mask(index: Tensor, one_hot: Tensor, kind: str, mask_value: float) -> tuple[Tensor, Tensor]:
+    """Additive mask (B, T, K) and the enabled FusionNets (B, T, K) bool for a decision.
+
+    Ranked: choice j enables FusionNets 0..j (eq. 12's preprocessed mask). Unranked: only
+    FusionNet j. Disabled ones get ``mask_value``; ``one_hot - one_hot.detach()`` (zero in
+    value) passes the straight-through gradient to the PolicyNet.
+    """
+    ranks = torch.arange(one_hot.shape[-1], device=index.device)
+    enabled = ranks <= index.unsqueeze(-1) if kind == "ranked" else ranks == index.unsqueeze(-1)
+    base = torch.zeros_like(one_hot).masked_fill(~enabled, mask_value)
+    return base + (one_hot - one_hot.detach()), enabled
+
+
+def resolve_policy(policy: str, training: bool) -> str:
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {list(POLICIES)}, got {policy!r}")
+    if policy == "auto":
+        return "gumbel" if training else "argmax"
+    return policy
+
+
+class AdaptiveFusionModule(nn.Module):
+    """FusionNets plus (unless ``free``) the PolicyNet deciding which of them are enabled."""
+
+    def __init__(self, modalities: tuple[str, ...], d: int, K: int, kind: str, mask_value: float, fast: bool) -> None:
+        super().__init__()
+        self.kind, self.mask_value = kind, mask_value
+        self.fusion_nets = FusionNets(modalities, d, K, fast)
+        self.policy_net = PolicyNet(len(modalities), d, K) if kind != "free" else None
+
+    def forward(
+        self, prev: list[Tensor], pool: Pool, tau: Tensor, policy: str, generator: torch.Generator | None
+    ) -> dict[str, Tensor | None]:
+        """-> cross-modal features (B, T_i, K, d), mask, enabled, probs, count, alpha."""
+        cross, alpha = self.fusion_nets(prev, pool)
+        out: dict[str, Tensor | None] = {"cross": cross, "alpha": alpha, "mask": None, "probs": None, "count": None}
+        if self.policy_net is None:
+            out["enabled"] = torch.ones(cross.shape[:3], dtype=torch.bool, device=cross.device)
+            return out
+        logits = self.policy_net(prev, pool)
+        index, one_hot = decide(logits, tau, policy, generator)
+        out["mask"], out["enabled"] = decision_mask(index, one_hot, self.kind, self.mask_value)
+        out["probs"] = logits.softmax(dim=-1)
+        out["count"] = index + 1
+        return out
