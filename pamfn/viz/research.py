@@ -1,0 +1,375 @@
+"""Research view: what PAMFN did across a whole split, as tidy tables and plotly figures.
+
+Tables come from a list of :class:`~pamfn.explanation.Explanation` (one per routine);
+figures are pure functions of those tables:
+
+- the PolicyNet's decision frequency per stage and action with the uniform line
+  (the paper's Fig. 5),
+- the distribution of MSFD modality weights per stage and modality,
+- predicted against judged scores with Spearman's rho per action and its Fisher-z mean,
+- results tables written by ``pamfn reproduce`` beside the paper's published numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pamfn import MODALITIES, MODALITY_NAMES
+from pamfn.explanation import Explanation
+from pamfn.metrics import fisher_z_mean, spearman_rho
+from pamfn.viz.colors import MODALITY_COLORS, modality_label
+from pamfn.viz.tables import fusion_count_table, msfd_table
+
+ACTION_PALETTE: tuple[str, ...] = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#9D755D")
+"""Colours for actions (apparatus); distinct from the V/F/A modality colours."""
+UNIFORM_COLOR = "#555555"
+NO_ACTION = "all"
+
+
+def _action(explanation: Explanation) -> str:
+    return explanation.action or NO_ACTION
+
+
+def action_colors(actions: Iterable[str]) -> dict[str, str]:
+    """A stable colour per action, in sorted order."""
+    return {a: ACTION_PALETTE[i % len(ACTION_PALETTE)] for i, a in enumerate(sorted(set(actions)))}
+
+
+# ---------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------
+
+
+def _per_routine(explanations: Sequence[Explanation], table: Callable[[Explanation], pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate a per-routine table of part 1 over routines, with routine_id and action."""
+    frames = [table(e).assign(routine_id=e.routine_id, action=_action(e)) for e in explanations]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def decision_frequencies(explanations: Sequence[Explanation]) -> pd.DataFrame:
+    """How often the PolicyNet chose each FusionNet count, per action and stage.
+
+    Columns: ``action, stage, count`` (1..K), ``steps`` (decisions at that count),
+    ``frequency`` (share of that action's decisions at that stage), ``K``. Every count
+    1..K appears, with frequency 0 when never chosen. Empty when no explanation has
+    decisions (e.g. a variant without the PolicyNet).
+    """
+    columns = ["action", "stage", "count", "steps", "frequency", "K"]
+    Ks = {e.K for e in explanations}
+    if len(Ks) > 1:
+        raise ValueError(f"explanations come from checkpoints with different K: {sorted(Ks)}")
+    decisions = _per_routine(explanations, fusion_count_table)
+    if decisions.empty:
+        return pd.DataFrame(columns=columns)
+    K = Ks.pop()
+    full = pd.MultiIndex.from_product(
+        [sorted(decisions["action"].unique()), sorted(decisions["stage"].unique()), range(1, K + 1)],
+        names=["action", "stage", "count"],
+    )
+    steps = decisions.groupby(["action", "stage", "count"]).size().reindex(full, fill_value=0).rename("steps")
+    table = steps.reset_index()
+    # a stage may be absent for one action only if that action has no decisions there
+    totals = table.groupby(["action", "stage"])["steps"].transform("sum")
+    table = table[totals > 0].copy()
+    table["frequency"] = table["steps"] / totals[totals > 0]
+    table["K"] = K
+    return table[columns].reset_index(drop=True)
+
+
+def msfd_weight_samples(explanations: Sequence[Explanation]) -> pd.DataFrame:
+    """Every MSFD modality weight of every step of every routine, long format.
+
+    Columns: part 1's :func:`~pamfn.viz.tables.msfd_table` (``stage, step, start_s,
+    end_s, modality, weight``) plus ``routine_id, action``.
+    """
+    return _per_routine(explanations, msfd_table)
+
+
+def score_table(explanations: Sequence[Explanation]) -> pd.DataFrame:
+    """Predicted and judged scores per routine in the data set's units.
+
+    Columns: ``routine_id, action, predicted, judged, error`` (predicted - judged;
+    NaN when the routine has no judged score).
+    """
+    rows = [
+        {
+            "routine_id": e.routine_id,
+            "action": _action(e),
+            "predicted": float(e.score),
+            "judged": float(e.judged_score) if e.judged_score is not None else math.nan,
+        }
+        for e in explanations
+    ]
+    table = pd.DataFrame(rows, columns=["routine_id", "action", "predicted", "judged"])
+    table["error"] = table["predicted"] - table["judged"]
+    return table
+
+
+def spearman_by_action(scores: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's rho per action and the Fisher-z mean across actions (last row, ``Avg.``).
+
+    ``scores`` is a :func:`score_table`; routines without a judged score are left out.
+    Columns: ``action, n, rho``.
+    """
+    judged = scores.dropna(subset=["judged"])
+    rows = [
+        {"action": action, "n": len(group), "rho": spearman_rho(group["predicted"], group["judged"])}
+        for action, group in judged.groupby("action", sort=True)
+    ]
+    table = pd.DataFrame(rows, columns=["action", "n", "rho"])
+    if len(table):
+        avg = fisher_z_mean(table["rho"]) if len(table) > 1 else float(table["rho"].iloc[0])
+        table.loc[len(table)] = {"action": "Avg.", "n": int(table["n"].sum()), "rho": avg}
+    return table
+
+
+# ---------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------
+
+
+def _empty_figure(message: str, title: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
+    fig.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, height=320)
+    return fig
+
+
+def decision_frequency_figure(frequencies: pd.DataFrame, title: str = "PolicyNet decisions per stage") -> go.Figure:
+    """The paper's Fig. 5: frequency of each FusionNet count per stage, one line per action,
+    and the frequency a uniform choice over 1..K would give."""
+    if frequencies.empty:
+        return _empty_figure("No PolicyNet decisions (this checkpoint has no PolicyNet).", title)
+    stages = sorted(frequencies["stage"].unique())
+    K = int(frequencies["K"].iloc[0])
+    colors = action_colors(frequencies["action"])
+    fig = make_subplots(
+        rows=1,
+        cols=len(stages),
+        shared_yaxes=True,
+        subplot_titles=[f"({chr(97 + i)}) Stage {s}" for i, s in enumerate(stages)],
+        horizontal_spacing=0.04,
+    )
+    for col, stage in enumerate(stages, start=1):
+        at_stage = frequencies[frequencies["stage"] == stage]
+        for action, group in at_stage.groupby("action", sort=True):
+            fig.add_trace(
+                go.Scatter(
+                    x=group["count"],
+                    y=group["frequency"],
+                    mode="lines+markers",
+                    name=str(action),
+                    legendgroup=str(action),
+                    showlegend=col == 1,
+                    line={"color": colors[action], "width": 2},
+                    customdata=group["steps"],
+                    hovertemplate=f"{action}<br>count %{{x}}: %{{y:.1%}} (%{{customdata}} steps)<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=[1, K],
+                y=[1 / K, 1 / K],
+                mode="lines",
+                name="Uniform",
+                legendgroup="Uniform",
+                showlegend=col == 1,
+                line={"color": UNIFORM_COLOR, "dash": "dash", "width": 1.5},
+                hovertemplate=f"Uniform: {1 / K:.1%}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="FusionNet count (decision)", dtick=1, range=[0.5, K + 0.5], row=1, col=col)
+    fig.update_yaxes(title_text="Frequency", tickformat=".0%", rangemode="tozero", row=1, col=1)
+    fig.update_layout(title=title, height=380, legend={"orientation": "h", "y": -0.25}, margin={"t": 70})
+    return fig
+
+
+def msfd_weight_figure(weights: pd.DataFrame, title: str = "MSFD modality weights per stage") -> go.Figure:
+    """Distribution of the MSFD weights of RGB, flow and audio at each stage (box plots)."""
+    if weights.empty:
+        return _empty_figure("No MSFD weights (this checkpoint has no MSFD).", title)
+    fig = go.Figure()
+    for m in MODALITIES:
+        sub = weights[weights["modality"] == m]
+        fig.add_trace(
+            go.Box(
+                x=[f"Stage {s}" for s in sub["stage"]],
+                y=sub["weight"],
+                name=modality_label(m),
+                marker_color=MODALITY_COLORS[m],
+                boxmean=True,
+                hovertemplate=f"{MODALITY_NAMES[m]}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.add_hline(y=1 / len(MODALITIES), line_dash="dot", line_color=UNIFORM_COLOR, annotation_text="equal (1/3)")
+    fig.update_layout(
+        title=title,
+        boxmode="group",
+        yaxis={"title": "MSFD weight", "range": [0, 1]},
+        xaxis={"title": "", "categoryorder": "category ascending"},
+        height=380,
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
+def predicted_vs_judged_figure(
+    scores: pd.DataFrame, rhos: pd.DataFrame, unit: str = "points", title: str = "Predicted vs. judged scores"
+) -> go.Figure:
+    """Scatter of predicted against judged scores, one colour per action, the line y = x,
+    Spearman's rho per action in the legend and the Fisher-z mean in the title."""
+    judged = scores.dropna(subset=["judged"])
+    if judged.empty:
+        return _empty_figure("No judged scores in this split.", title)
+    colors = action_colors(judged["action"])
+    rho_of = dict(zip(rhos["action"], rhos["rho"], strict=False))
+    fig = go.Figure()
+    for action, group in judged.groupby("action", sort=True):
+        fig.add_trace(
+            go.Scatter(
+                x=group["judged"],
+                y=group["predicted"],
+                mode="markers",
+                name=f"{action} (ρ = {_fmt(rho_of.get(action))}, n = {len(group)})",
+                marker={"color": colors[action], "size": 8, "opacity": 0.8, "line": {"width": 0.5, "color": "white"}},
+                text=group["routine_id"],
+                hovertemplate="%{text}<br>judged %{x:.2f}<br>predicted %{y:.2f}<extra></extra>",
+            )
+        )
+    lo = float(min(judged["judged"].min(), judged["predicted"].min()))
+    hi = float(max(judged["judged"].max(), judged["predicted"].max()))
+    pad = 0.05 * (hi - lo or 1.0)
+    fig.add_trace(
+        go.Scatter(
+            x=[lo - pad, hi + pad],
+            y=[lo - pad, hi + pad],
+            mode="lines",
+            name="predicted = judged",
+            line={"color": UNIFORM_COLOR, "dash": "dash", "width": 1},
+            hoverinfo="skip",
+        )
+    )
+    avg = rho_of.get("Avg.")
+    fig.update_layout(
+        title=f"{title} (Fisher-z mean ρ = {_fmt(avg)})",
+        xaxis={"title": f"Judged score ({unit})"},
+        yaxis={"title": f"Predicted score ({unit})", "scaleanchor": "x", "scaleratio": 1},
+        height=480,
+        legend={"orientation": "v"},
+    )
+    return fig
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+# ---------------------------------------------------------------------------------------
+# Results tables: ours (from `pamfn reproduce`) beside the paper's
+# ---------------------------------------------------------------------------------------
+
+_TABLE_RE = re.compile(r"table[_\- ]?(iv|v|vi|vii|viii)\b", re.IGNORECASE)
+
+
+def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
+    """CSV tables written by ``pamfn reproduce`` under the given folders, by table number.
+
+    A file counts when its name holds ``table_IV`` .. ``table_VIII`` (any case, ``_``, ``-``
+    or nothing between). Returns ``{"IV": [paths...], ...}``, paths sorted.
+    """
+    found: dict[str, list[Path]] = {}
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*.csv"):
+            match = _TABLE_RE.search(path.stem)
+            if match:
+                found.setdefault(match.group(1).upper(), []).append(path)
+    return {k: sorted(v) for k, v in sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0]))}
+
+
+_ROMAN = ("IV", "V", "VI", "VII", "VIII")
+
+PAPER_COLUMNS: tuple[str, ...] = ("Ball", "Clubs", "Hoop", "Ribbon", "RG Avg.", "TES", "PCS", "Fis-V Avg.")
+"""Columns of the paper's Tables IV-VIII: Spearman's rho on RG (four apparatus) and
+Fis-V (two scores), with Fisher-z means."""
+
+_PAPER_ROWS: dict[str, str] = {
+    "IV": """
+Unimodal RGB | 0.636 0.720 0.769 0.708 0.711 0.665 0.823 0.755
+Unimodal Flow | 0.536 0.674 0.684 0.716 0.657 0.606 0.772 0.698
+Unimodal Audio | 0.286 0.297 0.423 0.254 0.317 0.517 0.628 0.575
+Weighted Fusion RGB+Flow | 0.679 0.736 0.754 0.735 0.727 0.643 0.838 0.757
+Weighted Fusion RGB+Audio | 0.601 0.623 0.746 0.749 0.686 0.735 0.825 0.784
+Weighted Fusion Flow+Audio | 0.514 0.493 0.561 0.629 0.552 0.637 0.782 0.717
+Weighted Fusion RGB+Flow+Audio | 0.613 0.647 0.763 0.763 0.703 0.733 0.848 0.798
+PAMFN RGB+Flow | 0.750 0.788 0.791 0.824 0.790 0.742 0.867 0.814
+PAMFN RGB+Audio | 0.749 0.757 0.856 0.769 0.787 0.736 0.863 0.809
+PAMFN Flow+Audio | 0.693 0.665 0.795 0.795 0.743 0.689 0.813 0.758
+PAMFN RGB+Flow+Audio | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
+""",
+    "V": """
+One-stage AVG | 0.596 0.644 0.746 0.778 0.698 0.715 0.840 0.785
+One-stage CAT | 0.512 0.585 0.674 0.694 0.621 0.691 0.806 0.754
+One-stage Weighted | 0.613 0.647 0.763 0.763 0.703 0.733 0.848 0.798
+One-stage Attention | 0.566 0.639 0.718 0.830 0.703 0.649 0.814 0.743
+One-stage Ours | 0.741 0.728 0.819 0.855 0.792 0.735 0.853 0.802
+Two-stage AVG | 0.637 0.747 0.781 0.771 0.739 0.720 0.857 0.799
+Two-stage CAT | 0.665 0.762 0.805 0.817 0.768 0.696 0.850 0.785
+Two-stage Weighted | 0.638 0.752 0.781 0.776 0.742 0.721 0.860 0.801
+Two-stage Attention | 0.641 0.744 0.778 0.773 0.738 0.706 0.847 0.787
+Two-stage Ours | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
+""",
+    "VI": """
+w/o CMFD | 0.672 0.789 0.769 0.775 0.755 0.733 0.858 0.804
+w/o MSFD | 0.700 0.814 0.833 0.839 0.802 0.734 0.871 0.813
+Weighted Fusion -> CMFD | 0.670 0.751 0.816 0.796 0.764 0.724 0.862 0.804
+Weighted Fusion -> MSFD | 0.773 0.782 0.810 0.836 0.802 0.726 0.862 0.804
+Weighted Fusion -> MSFD and CMFD | 0.629 0.804 0.819 0.816 0.777 0.712 0.858 0.796
+Our Full Model | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
+""",
+    "VII": """
+Unranked FusionNets | 0.689 0.822 0.789 0.832 0.789 0.730 0.868 0.810
+Free FusionNets | 0.755 0.793 0.835 0.843 0.809 0.733 0.870 0.812
+Ranked FusionNets (Ours) | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
+""",
+    "VIII": """
+First Stage | 0.733 0.785 0.795 0.824 0.786 0.753 0.863 0.815
+First Two Stages | 0.730 0.786 0.836 0.864 0.810 0.755 0.873 0.823
+All Stages (Ours) | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
+""",
+}
+
+PAPER_TITLES: dict[str, str] = {
+    "IV": "Unimodal, Weighted Fusion and PAMFN with modality subsets",
+    "V": "Fusion strategies, one- and two-stage training",
+    "VI": "CMFD and MSFD ablations",
+    "VII": "Ranked, unranked and free FusionNets",
+    "VIII": "Fusion at different stages",
+}
+
+
+def paper_table(number: str) -> pd.DataFrame:
+    """The paper's published Spearman correlations of Table ``number`` (IV..VIII),
+    indexed by row label, columns :data:`PAPER_COLUMNS`."""
+    key = number.upper()
+    if key not in _PAPER_ROWS:
+        raise KeyError(f"the paper has no results table {number!r}; choose one of {list(_PAPER_ROWS)}")
+    rows = {}
+    for line in _PAPER_ROWS[key].strip().splitlines():
+        label, values = line.split(" | ")
+        rows[label] = [float(v) for v in values.split()]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(PAPER_COLUMNS)).rename_axis("Method")

@@ -1,0 +1,117 @@
+"""Research figures and tables (pamfn.viz.research) from generated explanations; no browser."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pamfn.explanation import Explanation, StageExplanation, stage_spans
+from pamfn.metrics import fisher_z_mean, spearman_rho
+from pamfn.viz import research
+from pamfn.viz.colors import MODALITY_COLORS
+
+
+def make_explanation(rid: str, action: str, counts: list[list[int]], K: int = 4, score: float = 10.0, judged=None):
+    """An explanation whose stage i has the given FusionNet counts and random MSFD weights."""
+    rng = np.random.default_rng(abs(hash(rid)) % 2**32)
+    T = 2 * len(counts[0])
+    stages = []
+    for i, (start, end) in enumerate(stage_spans(T, 1.28), start=1):
+        c = np.asarray(counts[i - 1][: len(start)], dtype=np.int64)
+        w = rng.dirichlet(np.ones(3), size=len(start))
+        stages.append(StageExplanation(stage=i, start_s=start, end_s=end, msfd_weights=w, fusion_count=c))
+    return Explanation(
+        routine_id=rid, score=score, score_norm=score / 25, label_scale=25.0, branch_scores={"V": 1.0, "F": 2.0, "A": 3.0},
+        K=K, stages=stages, duration_s=T * 1.28, segment_seconds=1.28, action=action, judged_score=judged,
+    )
+
+
+def test_decision_frequencies_count_every_step_and_fill_missing_counts():
+    a = make_explanation("a", "ball", [[1, 1, 2, 4], [2, 2], [3]])
+    b = make_explanation("b", "ball", [[4, 4, 4, 4], [2, 1], [3]])
+    c = make_explanation("c", "hoop", [[1, 2, 3, 4], [4, 4], [1]])
+    freq = research.decision_frequencies([a, b, c])
+    ball1 = freq[(freq.action == "ball") & (freq.stage == 1)].set_index("count")
+    assert list(ball1.index) == [1, 2, 3, 4]
+    assert ball1["steps"].tolist() == [2, 1, 0, 5]
+    assert ball1["frequency"].sum() == pytest.approx(1.0)
+    assert ball1.loc[4, "frequency"] == pytest.approx(5 / 8)
+    hoop3 = freq[(freq.action == "hoop") & (freq.stage == 3)].set_index("count")
+    assert hoop3.loc[1, "frequency"] == 1.0
+    assert set(freq["K"]) == {4}
+
+
+def test_decision_frequency_figure_has_uniform_line_per_stage():
+    exps = [make_explanation(f"r{i}", act, [[1, 2, 3, 4], [i % 4 + 1, 2], [4]]) for i, act in enumerate(["ball", "clubs"] * 3)]
+    fig = research.decision_frequency_figure(research.decision_frequencies(exps))
+    uniform = [t for t in fig.data if t.name == "Uniform"]
+    assert len(uniform) == 3
+    assert all(np.allclose(t.y, 0.25) for t in uniform)
+    names = {t.name for t in fig.data if t.showlegend}
+    assert names == {"ball", "clubs", "Uniform"}
+    assert [a.text for a in fig.layout.annotations][:3] == ["(a) Stage 1", "(b) Stage 2", "(c) Stage 3"]
+
+
+def test_mixed_K_is_refused():
+    with pytest.raises(ValueError, match="different K"):
+        research.decision_frequencies([make_explanation("a", "x", [[1, 1], [1], [1]], K=4),
+                                       make_explanation("b", "x", [[1, 1], [1], [1]], K=6)])
+
+
+def test_msfd_weights_figure_uses_modality_colours_and_all_weights():
+    exps = [make_explanation(f"r{i}", "ball", [[1] * 6, [1] * 3, [1]]) for i in range(3)]
+    weights = research.msfd_weight_samples(exps)
+    assert len(weights) == 3 * (6 + 3 + 1) * 3
+    assert weights.groupby(["routine_id", "stage", "step"])["weight"].sum().round(9).eq(1.0).all()
+    fig = research.msfd_weight_figure(weights)
+    assert [t.marker.color for t in fig.data] == [MODALITY_COLORS[m] for m in "VFA"]
+    assert sum(len(t.y) for t in fig.data) == len(weights)
+
+
+def test_scores_and_spearman_with_fisher_z_mean():
+    rng = np.random.default_rng(0)
+    exps = []
+    for action in ("ball", "hoop"):
+        for i in range(8):
+            judged = float(rng.uniform(10, 20))
+            exps.append(make_explanation(f"{action}{i}", action, [[1, 1], [1], [1]], score=judged + rng.normal(0, 2), judged=judged))
+    exps.append(make_explanation("unjudged", "ball", [[1, 1], [1], [1]], score=12.0))
+    scores = research.score_table(exps)
+    assert math.isnan(scores.set_index("routine_id").loc["unjudged", "judged"])
+    rhos = research.spearman_by_action(scores).set_index("action")
+    for action in ("ball", "hoop"):
+        sub = scores[(scores.action == action)].dropna()
+        assert rhos.loc[action, "rho"] == pytest.approx(spearman_rho(sub.predicted, sub.judged))
+        assert rhos.loc[action, "n"] == 8
+    assert rhos.loc["Avg.", "rho"] == pytest.approx(fisher_z_mean([rhos.loc["ball", "rho"], rhos.loc["hoop", "rho"]]))
+    fig = research.predicted_vs_judged_figure(scores, rhos.reset_index())
+    assert f"{rhos.loc['Avg.', 'rho']:.3f}" in fig.layout.title.text
+    assert any(t.name.startswith("ball (ρ = ") for t in fig.data)
+    assert sum(len(t.x) for t in fig.data if t.mode == "markers") == 16
+
+
+def test_empty_inputs_give_a_figure_that_says_why():
+    fig = research.decision_frequency_figure(research.decision_frequencies([]))
+    assert "No PolicyNet" in fig.layout.annotations[0].text
+    assert "No MSFD" in research.msfd_weight_figure(research.msfd_weight_samples([])).layout.annotations[0].text
+    scores = research.score_table([make_explanation("x", "ball", [[1, 1], [1], [1]])])
+    assert "No judged" in research.predicted_vs_judged_figure(scores, research.spearman_by_action(scores)).layout.annotations[0].text
+
+
+def test_paper_tables_and_result_discovery(tmp_path):
+    t4 = research.paper_table("IV")
+    assert t4.loc["PAMFN RGB+Flow+Audio", "RG Avg."] == 0.819
+    assert t4.loc["Unimodal Audio", "Fis-V Avg."] == 0.575
+    for number in ("IV", "V", "VI", "VII", "VIII"):
+        assert list(research.paper_table(number).columns) == list(research.PAPER_COLUMNS)
+    with pytest.raises(KeyError):
+        research.paper_table("IX")
+    (tmp_path / "runs" / "a").mkdir(parents=True)
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / "a" / "table_IV.csv")
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / "table-vii.csv")
+    (tmp_path / "runs" / "metrics.csv").write_text("x\n1\n")
+    found = research.find_result_tables([tmp_path / "runs", tmp_path / "missing"])
+    assert list(found) == ["IV", "VII"]
