@@ -25,7 +25,11 @@ class UnimodalModel(AQAModel):
     def __init__(self, cfg: PAMFNConfig) -> None:
         super().__init__(cfg)
         self.branches = make_branches(cfg)
-        self.regressor = self.branches[cfg.modalities[0]].regressor
+
+    @property
+    def regressor(self) -> nn.Module:  # type: ignore[override]
+        """The branch's own regressor (a property, so the state_dict holds it once)."""
+        return self.branches[self.config.modalities[0]].regressor
 
     def forward(self, inputs: Mapping[str, Tensor], policy: str = "auto", generator: torch.Generator | None = None) -> PAMFNOutput:
         scores, _ = self.run_branches(inputs)

@@ -1,0 +1,164 @@
+"""Checkpoints: a directory holding ``model.safetensors`` (weights, no pickles) and
+``config.json`` (the model config: preset, dims, K, d, variant, feature extractors,
+label_scale; plus free-form ``meta`` such as training metrics).
+
+A checkpoint set is a directory with ``index.json`` ``{"checkpoints": {action: subdir}}``,
+one checkpoint per action (e.g. the four RG apparatus).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pamfn.errors import CheckpointError, ConfigError
+from pamfn.model.config import PAMFNConfig
+
+if TYPE_CHECKING:
+    from pamfn.model import AQAModel
+    from pamfn.routine import RoutineFeatures
+
+FORMAT = "pamfn-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+INDEX = "index.json"
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A model restored from a checkpoint directory, in eval mode."""
+
+    model: AQAModel
+    config: PAMFNConfig
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def label_scale(self) -> float:
+        return self.config.label_scale
+
+
+def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAMFNConfig, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` and ``cfg`` to ``directory`` atomically (temp dir, then rename).
+
+    An existing checkpoint at ``directory`` is replaced only once the new one is complete.
+    """
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".part", dir=directory.parent))
+    try:
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        (tmp / CONFIG).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        _replace_dir(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Rename ``src`` onto ``dst``; an old ``dst`` is moved aside first and removed after."""
+    old = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
+        os.replace(dst, old / dst.name)
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_config(directory: str | os.PathLike[str]) -> tuple[PAMFNConfig, dict[str, Any]]:
+    """The config and meta of a checkpoint directory, without loading its weights."""
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint config not found")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("format") != FORMAT:
+            raise CheckpointError(f"{path}: not a PAMFN checkpoint config (format {doc.get('format')!r})")
+        return PAMFNConfig.from_dict(doc["config"]), dict(doc.get("meta") or {})
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError, ConfigError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint config ({exc})") from exc
+
+
+def load_checkpoint(directory: str | os.PathLike[str], device: str = "cpu") -> LoadedCheckpoint:
+    """Restore the model of a checkpoint directory on ``device``, in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from pamfn.model import build_model
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: checkpoint directory not found")
+    cfg, meta = read_config(directory)
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: checkpoint weights not found")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{weights}: corrupt or truncated weights file ({exc})") from exc
+    model = build_model(cfg)
+    load_state(model, state, str(weights))
+    model.to(device).eval()
+    return LoadedCheckpoint(model=model, config=cfg, meta=meta, path=directory)
+
+
+def load_state(model: AQAModel, state: dict[str, Any], source: str) -> None:
+    """``model.load_state_dict(state)`` strictly, as a CheckpointError naming the bad keys."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        details = []
+        if missing:
+            details.append(f"missing keys {_few(missing)}")
+        if unexpected:
+            details.append(f"unexpected keys {_few(unexpected)}")
+        if wrong:
+            details.append("wrong shapes " + _few([f"{k}: expected {tuple(expected[k].shape)}, found {tuple(state[k].shape)}" for k in wrong]))
+        raise CheckpointError(f"{source}: weights do not match the config ({'; '.join(details)})")
+    model.load_state_dict(state, strict=True)
+
+
+def _few(items: list[str], n: int = 8) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def load_checkpoint_set(directory: str | os.PathLike[str], device: str = "cpu") -> dict[str | None, LoadedCheckpoint]:
+    """Action -> checkpoint for a directory with ``index.json``; ``{None: ck}`` for a single checkpoint."""
+    directory = Path(directory)
+    index = directory / INDEX
+    if not index.is_file():
+        return {None: load_checkpoint(directory, device)}
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))["checkpoints"]
+        if not isinstance(entries, dict) or not entries:
+            raise TypeError("'checkpoints' must be a non-empty object")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{index}: unreadable checkpoint index ({exc})") from exc
+    return {str(action): load_checkpoint(directory / str(sub), device) for action, sub in entries.items()}
+
+
+def check_compatible(cfg: PAMFNConfig, features: RoutineFeatures) -> None:
+    """Raise CheckpointError if the features' dims differ from what the model expects."""
+    found = features.dims
+    bad = [m for m in cfg.modalities if found.get(m) != cfg.input_dims[m]]
+    if bad:
+        expected = ", ".join(f"{m}={cfg.input_dims[m]}" for m in cfg.modalities)
+        got = ", ".join(f"{m}={found.get(m)}" for m in cfg.modalities)
+        extractors = f" (model trained on extractors {cfg.feature_extractors}, features from {features.extractors})" if cfg.feature_extractors or features.extractors else ""
+        raise CheckpointError(
+            f"{features.routine_id or 'routine'}: feature dims do not match the checkpoint: expected {expected}, found {got}{extractors}"
+        )

@@ -1,0 +1,133 @@
+"""Explain routines: run a model on one routine (batch 1, every segment, as the paper's
+test) and turn its output and stage traces into a :class:`pamfn.explanation.Explanation`.
+
+``mode="deterministic"`` uses the PolicyNet's noiseless argmax and repeats exactly;
+``mode="sample"`` draws decisions with Gumbel noise from a generator seeded by ``seed``
+(as the released implementation does at test time). Dropout is always off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pamfn.checkpoint import LoadedCheckpoint, check_compatible
+from pamfn.errors import ConfigError
+from pamfn.explanation import Explanation, StageExplanation, stage_spans
+from pamfn.model.base import StageTrace
+
+if TYPE_CHECKING:
+    from pamfn.model import AQAModel
+    from pamfn.routine import RoutineFeatures
+
+MODES = {"deterministic": "argmax", "sample": "sample"}
+
+
+@contextlib.contextmanager
+def _eval_mode(model: AQAModel) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _numpy(x: torch.Tensor | None, dtype: type = np.float64) -> np.ndarray | None:
+    return None if x is None else x[0].detach().cpu().numpy().astype(dtype)
+
+
+def _stage(trace: StageTrace, spans: list[tuple[np.ndarray, np.ndarray]]) -> StageExplanation:
+    start, end = spans[trace.stage - 1]
+    return StageExplanation(
+        stage=trace.stage,
+        start_s=start,
+        end_s=end,
+        msfd_weights=_numpy(trace.msfd_weights),
+        policy_probs=_numpy(trace.policy_probs),
+        fusion_count=_numpy(trace.fusion_count, np.int64),
+        fusion_weights=_numpy(trace.fusion_weights),
+        cmfd_attention=_numpy(trace.cmfd_attention),
+    )
+
+
+def explain_routine(
+    source: LoadedCheckpoint | AQAModel,
+    features: RoutineFeatures,
+    *,
+    mode: str = "deterministic",
+    seed: int | None = None,
+    action: str | None = None,
+    judged_score: float | None = None,
+) -> Explanation:
+    """Score one routine and explain it; ``source`` is a loaded checkpoint or a model."""
+    if mode not in MODES:
+        raise ConfigError(f"explanation mode must be one of {sorted(MODES)}, got {mode!r}")
+    model = source.model if isinstance(source, LoadedCheckpoint) else source
+    cfg = model.config
+    check_compatible(cfg, features)
+    device = next(model.parameters()).device
+    inputs = {m: torch.as_tensor(features.features[m], dtype=torch.float32, device=device).unsqueeze(0) for m in cfg.modalities}
+    generator = None
+    if mode == "sample":
+        generator = torch.Generator(device=device)
+        seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
+        generator.manual_seed(seed)
+    with _eval_mode(model), torch.inference_mode():
+        out = model(inputs, policy=MODES[mode], generator=generator)
+    scale = float(cfg.label_scale)
+    score_norm = float(out.score[0])
+    spans = stage_spans(features.T, features.segment_seconds)
+    stages = [_stage(t, spans) for t in out.stages]
+    for st, trace in zip(stages, out.stages):
+        steps = next(x.shape[1] for x in (trace.msfd_weights, trace.cmfd_attention) if x is not None)
+        if steps != st.steps:
+            raise RuntimeError(f"stage {st.stage}: the model ran {steps} steps but stage_spans gives {st.steps}")
+    checkpoint = str(source.path) if isinstance(source, LoadedCheckpoint) and source.path is not None else None
+    return Explanation(
+        routine_id=features.routine_id,
+        score=score_norm * scale,
+        score_norm=score_norm,
+        label_scale=scale,
+        branch_scores={m: float(s[0]) * scale for m, s in out.branch_scores.items()},
+        K=cfg.K,
+        stages=stages,
+        duration_s=float(features.duration_s if features.duration_s is not None else features.T * features.segment_seconds),
+        segment_seconds=features.segment_seconds,
+        mode=mode,
+        action=action,
+        judged_score=judged_score,
+        checkpoint=checkpoint,
+        extra={"seed": seed, "modalities": list(cfg.modalities), "preset": cfg.preset, "variant": _variant(cfg)},
+    )
+
+
+def _variant(cfg: object) -> dict[str, object]:
+    keys = ("model", "fusionnets", "msfd", "cmfd", "fusion_stages", "fusion", "training")
+    return {k: getattr(cfg, k) for k in keys}
+
+
+def explain_many(
+    source: LoadedCheckpoint | AQAModel,
+    routines: Sequence[RoutineFeatures],
+    *,
+    mode: str = "deterministic",
+    seed: int | None = None,
+    actions: Sequence[str | None] | None = None,
+    judged_scores: Sequence[float | None] | None = None,
+    progress: bool = True,
+) -> list[Explanation]:
+    """Explain each routine in turn (batch 1); in sample mode each uses ``seed``."""
+    actions = actions if actions is not None else [None] * len(routines)
+    judged = judged_scores if judged_scores is not None else [None] * len(routines)
+    if len(actions) != len(routines) or len(judged) != len(routines):
+        raise ConfigError(f"explain_many: {len(routines)} routines but {len(actions)} actions and {len(judged)} judged scores")
+    return [
+        explain_routine(source, f, mode=mode, seed=seed, action=a, judged_score=j)
+        for f, a, j in tqdm(list(zip(routines, actions, judged)), desc="explaining", unit="routine", disable=not progress)
+    ]
