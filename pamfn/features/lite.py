@@ -1,0 +1,307 @@
+"""The ``lite`` extractor family: hand-made per-segment descriptors that run offline on a CPU.
+
+Every value is in fixed units (fractions, intensities in [0, 1], flow in percent of the
+frame's longer side per frame, decibels / 100), so a segment's features never depend
+on the video's length or on other videos. Frames are analysed at a fixed working size
+whose longer side is :data:`BOX` pixels. See docs/features.md for the full layout.
+"""
+
+from __future__ import annotations
+
+import time
+import cv2
+import numpy as np
+
+from pamfn.features.segments import SEGMENT_FRAMES
+
+BOX = 192
+"""Longer side of the working size, in pixels."""
+GRID = 4
+"""Spatial grid (GRID x GRID cells) for per-region statistics."""
+SUBWINDOWS = 8
+"""Temporal profile resolution inside a segment (4 frames = 0.16 s each)."""
+HUE_BINS, LUMA_BINS, ORIENT_BINS = 12, 8, 8
+AUDIO_RATE = 22050
+HOP = 441
+"""Audio hop: 441 samples at 22050 Hz = 20 ms, exactly 64 audio frames per segment."""
+N_FFT = 2048
+N_MELS = 32
+FRAMES_PER_SEGMENT = 64
+VERSION = 1
+_EPS = 1e-8
+_FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=11, iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
+_MOVING = 0.5
+"""Flow magnitude (percent of the longer side per frame) above which a pixel counts as moving."""
+
+
+def working_size(width: int, height: int) -> tuple[int, int]:
+    """Working size (even) with the frame's aspect ratio and longer side :data:`BOX`."""
+    scale = BOX / max(width, height)
+    return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
+
+
+def to_working_size(frame: np.ndarray) -> np.ndarray:
+    """Resize an RGB frame to :func:`working_size` (area averaging when shrinking)."""
+    h, w = frame.shape[:2]
+    size = working_size(w, h)
+    if size == (w, h):
+        return frame
+    interp = cv2.INTER_AREA if size[0] < w else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=interp)
+
+
+def _grid_means(x: np.ndarray) -> np.ndarray:
+    """Mean of (N, H, W) maps over a GRID x GRID grid of cells: (N, GRID * GRID)."""
+    n, h, w = x.shape
+    hc, wc = h // GRID, w // GRID
+    return x[:, : hc * GRID, : wc * GRID].reshape(n, GRID, hc, GRID, wc).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def _histograms(idx: np.ndarray, bins: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-frame histograms of integer maps (N, H, W) in [0, bins), as fractions of the pixels."""
+    n = idx.shape[0]
+    flat = (idx.reshape(n, -1) + bins * np.arange(n)[:, None]).ravel()
+    w = None if weights is None else weights.ravel()
+    counts = np.bincount(flat, weights=w, minlength=n * bins).reshape(n, bins)
+    return counts / idx[0].size
+
+
+def appearance_features(frames: np.ndarray) -> np.ndarray:
+    """V: appearance of one segment (N, H, W, 3) uint8 at working size -> (V_DIM,).
+
+    Per frame: saturation-weighted hue histogram, saturation and value statistics,
+    luminance histogram, gradient energy and edge density, colourfulness, grid of mean
+    luminance, grid of gradient energy; averaged over the segment. Then the temporal
+    variation of the global scalars, frame-difference energy statistics and its grid.
+    """
+    frames = np.ascontiguousarray(frames)
+    hsv = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2HSV) for f in frames])
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    sat = hsv[..., 1].astype(np.float32) / 255.0
+    val = hsv[..., 2].astype(np.float32) / 255.0
+    hue_hist = _histograms((hsv[..., 0].astype(np.int64) * HUE_BINS) // 180, HUE_BINS, sat)
+    luma_hist = _histograms(grey.astype(np.int64) * LUMA_BINS // 256, LUMA_BINS)
+    g = grey.astype(np.float32) / 255.0
+    gx = np.zeros_like(g)
+    gy = np.zeros_like(g)
+    gx[:, :, 1:] = np.diff(g, axis=2)
+    gy[:, 1:, :] = np.diff(g, axis=1)
+    grad = np.sqrt(gx * gx + gy * gy)
+    rgb = frames.astype(np.float32) / 255.0
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    axes = (1, 2)
+    colourful = np.sqrt(rg.std(axes) ** 2 + yb.std(axes) ** 2) + 0.3 * np.sqrt(rg.mean(axes) ** 2 + yb.mean(axes) ** 2)
+    scalars = np.stack([sat.mean(axes), val.mean(axes), grad.mean(axes), (grad > 0.1).mean(axes), colourful], axis=1)
+    per_frame = np.concatenate(
+        [hue_hist, scalars[:, :2], sat.std(axes)[:, None], val.std(axes)[:, None], luma_hist, scalars[:, 2:],
+         _grid_means(g), _grid_means(grad)],
+        axis=1,
+    )
+    diff = np.abs(np.diff(g, axis=0))
+    diff_energy = diff.mean(axis=(1, 2))
+    return np.concatenate(
+        [per_frame.mean(0), scalars.std(0), [diff_energy.mean(), diff_energy.std(), diff_energy.max()],
+         _grid_means(diff).mean(0)]
+    ).astype(np.float32)
+
+
+def _flow_pair_features(flow: np.ndarray) -> np.ndarray:
+    """Descriptors of one flow field (H, W, 2) in percent of the longer side per frame."""
+    u, v = flow[..., 0], flow[..., 1]
+    mag = np.sqrt(u * u + v * v)
+    ang = np.arctan2(v, u)
+    orient = ((ang + np.pi) * (ORIENT_BINS / (2 * np.pi))).astype(np.int64) % ORIENT_BINS
+    orient_hist = np.bincount(orient.ravel(), weights=mag.ravel(), minlength=ORIENT_BINS) / mag.size
+    du_dy, du_dx = np.gradient(u)
+    dv_dy, dv_dx = np.gradient(v)
+    div = du_dx + dv_dy
+    curl = dv_dx - du_dy
+    p50, p90, p99 = np.percentile(mag, [50, 90, 99])
+    mean_u, mean_v, mean_mag = u.mean(), v.mean(), mag.mean()
+    return np.concatenate(
+        [[mean_mag, mag.std(), p50, p90, p99, (mag > _MOVING).mean(), mean_u, mean_v,
+          np.hypot(mean_u, mean_v) / (mean_mag + _EPS), div.mean(), np.abs(div).mean(), np.abs(curl).mean()],
+         orient_hist, _grid_means(mag[None])[0]]
+    )
+
+
+def motion_features(pairs: np.ndarray) -> np.ndarray:
+    """F: motion of one segment from its per-frame-pair descriptors (P, 36) -> (F_DIM,).
+
+    The mean of the per-pair descriptors; the motion-energy profile over SUBWINDOWS
+    sub-windows (movement accents); accent statistics (std, peak over median, mean
+    absolute change); the temporal variation of the grid of motion energy and of the
+    orientation histogram.
+    """
+    energy = pairs[:, 0]
+    profile = np.array([chunk.mean() for chunk in np.array_split(energy, SUBWINDOWS)])
+    accents = [energy.std(), energy.max() - np.median(energy), np.abs(np.diff(energy)).mean() if len(energy) > 1 else 0.0]
+    return np.concatenate(
+        [pairs.mean(0), profile, accents, pairs[:, 12 + ORIENT_BINS:].std(0), pairs[:, 12 : 12 + ORIENT_BINS].std(0)]
+    ).astype(np.float32)
+
+
+class LiteVideo:
+    """Streaming V and F extraction: feed 32-frame segments in order, get (V, F) per segment.
+
+    Optical flow (OpenCV Farneback) runs on consecutive grey frames at working size; the
+    last frame of a segment is kept so the first pair of the next segment spans the cut.
+    ``timings`` accumulates seconds spent in ``flow`` and ``appearance``.
+    """
+
+    def __init__(self) -> None:
+        self._prev: np.ndarray | None = None
+        self.timings = {"flow": 0.0, "appearance": 0.0}
+
+    def segment(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        frames = np.stack([to_working_size(f) for f in frames])
+        t0 = time.perf_counter()
+        v = appearance_features(frames)
+        t1 = time.perf_counter()
+        scale = 100.0 / BOX
+        pairs = []
+        for frame in frames:
+            grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            if self._prev is not None and self._prev.shape == grey.shape:
+                flow = cv2.calcOpticalFlowFarneback(self._prev, grey, None, **_FARNEBACK)
+                pairs.append(_flow_pair_features(flow * scale))
+            self._prev = grey
+        f = motion_features(np.stack(pairs))
+        self.timings["appearance"] += t1 - t0
+        self.timings["flow"] += time.perf_counter() - t1
+        return v, f
+
+
+def _segment_stats(x: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std per segment of a per-audio-frame array (n_features, T * 64)."""
+    seg = x[:, : T * FRAMES_PER_SEGMENT].reshape(x.shape[0], T, FRAMES_PER_SEGMENT)
+    return seg.mean(-1).T, seg.std(-1).T
+
+
+def _profile(x: np.ndarray, T: int) -> np.ndarray:
+    """(T * 64,) -> (T, SUBWINDOWS) means over sub-windows of each segment."""
+    return x[: T * FRAMES_PER_SEGMENT].reshape(T, SUBWINDOWS, -1).mean(-1)
+
+
+class _AudioFrames:
+    """Per-audio-frame descriptors of a whole track, computed in chunks (bounded memory)."""
+
+    def __init__(self, audio: np.ndarray, n_frames: int, chunk: int = 4096) -> None:
+        import librosa
+
+        mel_fb = librosa.filters.mel(sr=AUDIO_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+        chroma_fb = librosa.filters.chroma(sr=AUDIO_RATE, n_fft=N_FFT).astype(np.float32)
+        freqs = librosa.fft_frequencies(sr=AUDIO_RATE, n_fft=N_FFT).astype(np.float32)[:, None]
+        padded = np.pad(audio.astype(np.float32), (N_FFT // 2, N_FFT // 2 + HOP * 2))
+        need = (n_frames - 1) * HOP + N_FFT
+        if len(padded) < need:
+            padded = np.pad(padded, (0, need - len(padded)))
+        self.logmel = np.empty((N_MELS, n_frames), np.float32)
+        self.shape = np.empty((4, n_frames), np.float32)
+        self.rms_db = np.empty(n_frames, np.float32)
+        self.zcr = np.empty(n_frames, np.float32)
+        self.chroma = np.empty((12, n_frames), np.float32)
+        self.onset = np.empty(n_frames, np.float32)
+        prev: np.ndarray | None = None
+        window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+        for j0 in range(0, n_frames, chunk):
+            j1 = min(n_frames, j0 + chunk)
+            y = padded[j0 * HOP : (j1 - 1) * HOP + N_FFT]
+            frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP][: j1 - j0]
+            mag = np.abs(np.fft.rfft(frames * window, axis=1)).T.astype(np.float32)
+            power = mag**2
+            db = 10.0 * np.log10(np.maximum(mel_fb @ power, 1e-10))
+            self.logmel[:, j0:j1] = db / 100.0
+            total = mag.sum(0) + _EPS
+            centroid = (freqs * mag).sum(0) / total
+            bandwidth = np.sqrt((((freqs - centroid) ** 2) * mag).sum(0) / total)
+            cum = np.cumsum(power, axis=0)
+            rolloff = freqs[np.argmax(cum >= 0.85 * cum[-1:], axis=0), 0]
+            flat = np.exp(np.log(power + 1e-10).mean(0)) / (power.mean(0) + 1e-10)
+            nyq = AUDIO_RATE / 2
+            self.shape[:, j0:j1] = np.stack([centroid / nyq, bandwidth / nyq, rolloff / nyq, flat])
+            rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+            self.rms_db[j0:j1] = 20.0 * np.log10(np.maximum(rms, 1e-5)) / 100.0
+            self.zcr[j0:j1] = np.mean(np.abs(np.diff(np.signbit(frames), axis=1)), axis=1)
+            chroma = chroma_fb @ power
+            self.chroma[:, j0:j1] = chroma / np.maximum(chroma.max(0, keepdims=True), 1e-10)
+            ref = np.concatenate([db[:, :1] if prev is None else prev, db[:, :-1]], axis=1)
+            self.onset[j0:j1] = np.maximum(db - ref, 0.0).mean(0)
+            prev = db[:, -1:]
+
+
+def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
+    """A: audio descriptors of T segments from mono float32 audio at AUDIO_RATE -> (T, A_DIM).
+
+    Per segment: log-mel energies (mean, std), onset strength statistics and onset
+    rate, the onset-strength profile and the beat profile over SUBWINDOWS sub-windows
+    (where the beats fall: beat phase), beat rate and beat salience, local tempo and
+    pulse clarity from a fixed 7.7-s tempogram window, spectral centroid, bandwidth,
+    rolloff and flatness (mean, std), RMS level (mean, std, max), zero-crossing rate,
+    chroma. Silence gives finite values (no beats, zero tempo).
+    """
+    import librosa
+
+    n = T * FRAMES_PER_SEGMENT
+    fr = _AudioFrames(audio, n)
+    mel_mean, mel_std = _segment_stats(fr.logmel, T)
+    shape_mean, shape_std = _segment_stats(fr.shape, T)
+    seg_rms = fr.rms_db.reshape(T, -1)
+    onset = fr.onset
+    seg_onset = onset.reshape(T, -1)
+    onsets = np.zeros(n, np.float32)
+    beats = np.zeros(n, np.float32)
+    if onset.max() > 1e-3:
+        peaks = librosa.onset.onset_detect(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, backtrack=False)
+        onsets[peaks[peaks < n]] = 1.0
+        _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, trim=False)
+        beats[beat_frames[beat_frames < n]] = 1.0
+    seconds = FRAMES_PER_SEGMENT * HOP / AUDIO_RATE
+    seg_beats = beats.reshape(T, -1)
+    salience = (seg_onset * seg_beats).sum(1) / np.maximum(seg_beats.sum(1), 1) / (seg_onset.mean(1) + 1e-3)
+    win = 384
+    tg = librosa.feature.tempogram(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, win_length=win)[:, :n]
+    bpm = librosa.tempo_frequencies(win, sr=AUDIO_RATE, hop_length=HOP)
+    band = (bpm >= 40) & (bpm <= 240)
+    strength = tg[band].max(0)
+    tempo = np.where(strength > 1e-6, bpm[band][np.argmax(tg[band], axis=0)], 0.0) / 240.0
+    return np.concatenate(
+        [mel_mean, mel_std,
+         np.stack([seg_onset.mean(1), seg_onset.std(1), seg_onset.max(1), onsets.reshape(T, -1).sum(1) / seconds], 1),
+         _profile(onset, T), _profile(beats, T) * (FRAMES_PER_SEGMENT // SUBWINDOWS),
+         np.stack([seg_beats.sum(1) / seconds, salience, tempo.reshape(T, -1).mean(1), strength.reshape(T, -1).mean(1)], 1),
+         shape_mean, shape_std,
+         np.stack([seg_rms.mean(1), seg_rms.std(1), seg_rms.max(1), fr.zcr.reshape(T, -1).mean(1)], 1),
+         _segment_stats(fr.chroma, T)[0]],
+        axis=1,
+    ).astype(np.float32)
+
+
+V_DIM = HUE_BINS + 4 + LUMA_BINS + 3 + 2 * GRID * GRID + 5 + 3 + GRID * GRID
+F_DIM = 12 + ORIENT_BINS + GRID * GRID + SUBWINDOWS + 3 + GRID * GRID + ORIENT_BINS
+A_DIM = 2 * N_MELS + 4 + 2 * SUBWINDOWS + 4 + 8 + 4 + 12
+LITE_DIMS: dict[str, int] = {"V": V_DIM, "F": F_DIM, "A": A_DIM}
+"""Fixed dimensions of the lite features per modality."""
+
+
+class LiteExtractor:
+    """The ``lite`` family behind the common extractor interface (see pamfn.features.pipeline)."""
+
+    name = "lite"
+    sample_rate = AUDIO_RATE
+    dims = LITE_DIMS
+    versions = {"V": f"lite-rgb@{VERSION}", "F": f"lite-flow@{VERSION}", "A": f"lite-audio@{VERSION}"}
+
+    def __init__(self, device: str = "cpu") -> None:
+        self._video = LiteVideo()
+        self.timings = self._video.timings
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]:
+        return working_size(width, height)
+
+    def segment(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._video.segment(frames)
+
+    def audio(self, audio: np.ndarray, T: int) -> np.ndarray:
+        return audio_features(audio, T)

@@ -1,0 +1,219 @@
+"""From frames and audio (or a media file) to RoutineFeatures, by one code path.
+
+An extractor family (``lite`` or ``pretrained``) has a name, per-modality versions and
+dimensions, the audio sample rate it wants, the frame size it wants decoded, a
+``segment(frames) -> (V, F)`` method fed with consecutive 32-frame segments in order and
+an ``audio(audio, T) -> (T, D_A)`` method.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from pamfn.errors import MediaError
+from pamfn.features.media import decode_audio, file_sha256, iter_frames, probe
+from pamfn.features.segments import (SEGMENT_FRAMES, SEGMENT_SECONDS, TARGET_FPS, fit_audio, iter_segments,
+                                     resample_frames, segment_count)
+from pamfn.routine import RoutineFeatures
+
+EXTRACTORS = ("lite", "pretrained")
+_SILENCE = 1e-4
+"""Peak amplitude under which an audio track counts as silent."""
+
+
+class Extractor(Protocol):
+    name: str
+    sample_rate: int
+    dims: dict[str, int]
+    versions: dict[str, str]
+    timings: dict[str, float]
+
+    def frame_size(self, width: int, height: int) -> tuple[int, int]: ...
+
+    def segment(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def audio(self, audio: np.ndarray, T: int) -> np.ndarray: ...
+
+
+def make_extractor(name: str, device: str = "cpu") -> Extractor:
+    """An extractor family by name: ``lite`` (default, CPU, offline) or ``pretrained``."""
+    if name == "lite":
+        from pamfn.features.lite import LiteExtractor
+
+        return LiteExtractor(device)
+    if name == "pretrained":
+        from pamfn.features.pretrained import PretrainedExtractor
+
+        return PretrainedExtractor(device)
+    raise ValueError(f"unknown extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+
+
+def extractor_versions(name: str) -> dict[str, str]:
+    """Per-modality extractor versions of a family, without building its models."""
+    if name == "lite":
+        from pamfn.features.lite import LiteExtractor
+
+        return dict(LiteExtractor.versions)
+    if name == "pretrained":
+        from pamfn.features.pretrained import VERSIONS
+
+        return dict(VERSIONS)
+    raise ValueError(f"unknown extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+
+
+def _timed(frames: Iterable[np.ndarray], timings: dict[str, float], key: str) -> Iterator[np.ndarray]:
+    """Pass frames through, adding the time spent producing them to ``timings[key]``."""
+    it = iter(frames)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            frame = next(it)
+        except StopIteration:
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+            return
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+        yield frame
+
+
+def _counted(frames: Iterable[np.ndarray], counter: list[int]) -> Iterator[np.ndarray]:
+    for frame in frames:
+        counter[0] += 1
+        yield frame
+
+
+def _run(
+    ext: Extractor,
+    frames: Iterable[np.ndarray],
+    audio: np.ndarray | None,
+    *,
+    routine_id: str,
+    duration_s: float | None,
+    total_segments: int | None,
+    progress: bool,
+    timings: dict[str, float],
+    name: str,
+    extra: dict[str, Any],
+) -> RoutineFeatures:
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    v_rows, f_rows = [], []
+    bar = tqdm(total=total_segments, desc=f"extract {name}", unit="seg", disable=not progress, leave=False)
+    with bar:
+        for seg in iter_segments(_timed(frames, timings, "decode"), SEGMENT_FRAMES):
+            v, f = ext.segment(seg)
+            v_rows.append(v)
+            f_rows.append(f)
+            bar.update(1)
+    T = len(v_rows)
+    if T == 0:
+        raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
+                         f"({SEGMENT_FRAMES} frames at {TARGET_FPS:g} fps)")
+    flags: dict[str, Any] = {}
+    if audio is None:
+        flags.update(silent_audio=True, audio_track=False)
+    elif len(audio) == 0 or float(np.max(np.abs(audio))) < _SILENCE:
+        flags.update(silent_audio=True)
+    t0 = time.perf_counter()
+    a = ext.audio(fit_audio(audio, ext.sample_rate, T), T)
+    timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t0
+    feats = RoutineFeatures(
+        features={"V": np.stack(v_rows), "F": np.stack(f_rows), "A": a},
+        segment_frames=SEGMENT_FRAMES,
+        fps=TARGET_FPS,
+        duration_s=duration_s,
+        extractors=dict(ext.versions),
+        routine_id=routine_id,
+        flags=flags,
+        **extra,
+    )
+    for key, value in ext.timings.items():
+        timings[key] = timings.get(key, 0.0) + value
+    timings["total"] = timings.get("total", 0.0) + time.perf_counter() - started
+    return feats
+
+
+def extract_from_arrays(
+    frames: Iterable[np.ndarray],
+    audio: np.ndarray | None,
+    sample_rate: int,
+    fps: float = TARGET_FPS,
+    extractor: str = "lite",
+    routine_id: str = "",
+    progress: bool = False,
+    *,
+    device: str = "cpu",
+    timings: dict[str, float] | None = None,
+) -> RoutineFeatures:
+    """Features of frames in memory (or streamed by a generator) and their audio.
+
+    ``frames``: HxWx3 uint8 RGB frames at ``fps`` (resampled to 25 fps by timestamp,
+    resized to the extractor's working size). ``audio``: mono float32 in [-1, 1] at
+    ``sample_rate``, None for no audio track (silence features, ``flags["silent_audio"]``).
+    ``timings``, if given, receives seconds per stage. Raises MediaError for fewer
+    frames than one segment.
+    """
+    ext = make_extractor(extractor, device)
+    if audio is not None:
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+        if sample_rate != ext.sample_rate and len(audio):
+            import librosa
+
+            audio = librosa.resample(audio, orig_sr=sample_rate, target_sr=ext.sample_rate)
+    n_in = [0]
+    total = None
+    if hasattr(frames, "__len__"):
+        total = segment_count(len(frames) / fps)
+    stream = resample_frames(_counted(frames, n_in), fps, TARGET_FPS)
+    timings = {} if timings is None else timings
+    feats = _run(ext, stream, audio, routine_id=routine_id, duration_s=None, total_segments=total, progress=progress,
+                 timings=timings, name=routine_id or "frames", extra={})
+    return _with_duration(feats, n_in[0] / fps)
+
+
+def _with_duration(feats: RoutineFeatures, duration_s: float) -> RoutineFeatures:
+    from dataclasses import replace
+
+    return replace(feats, duration_s=round(float(duration_s), 6))
+
+
+def extract_file(
+    path: str | os.PathLike[str],
+    extractor: str = "lite",
+    device: str = "cpu",
+    progress: bool = True,
+    *,
+    routine_id: str | None = None,
+    timings: dict[str, float] | None = None,
+) -> RoutineFeatures:
+    """Decode a media file (streaming, 25 fps, scaled by ffmpeg) and extract its features.
+
+    Raises MediaError for files that are missing, unreadable, empty, not a video, without
+    a video stream, corrupt, or shorter than one segment. A video without audio gets
+    silence features and ``flags["silent_audio"] = True``.
+    """
+    path = Path(path)
+    info = probe(path)
+    name = path.name
+    if segment_count(info.duration_s) == 0:
+        raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
+                         f"({info.duration_s:.2f} s)")
+    ext = make_extractor(extractor, device)
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    audio = decode_audio(path, ext.sample_rate) if info.has_audio else None
+    timings["decode_audio"] = time.perf_counter() - t0
+    frames = iter_frames(path, ext.frame_size(info.width, info.height), TARGET_FPS)
+    feats = _run(ext, frames, audio, routine_id=routine_id if routine_id is not None else path.stem,
+                 duration_s=round(info.duration_s, 6), total_segments=segment_count(info.duration_s),
+                 progress=progress, timings=timings, name=name,
+                 extra={"media": name, "media_sha256": file_sha256(path)})
+    return feats
