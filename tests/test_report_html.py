@@ -1,0 +1,72 @@
+"""Presentation exports: self-contained HTML figures and the one-file routine report."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from pamfn import report
+from pamfn.explanation import Explanation, StageExplanation, stage_spans
+
+
+def explanation(T: int = 24) -> Explanation:
+    rng = np.random.default_rng(3)
+    stages = [
+        StageExplanation(i + 1, s, e, msfd_weights=rng.dirichlet(np.ones(3), size=len(s)), fusion_count=rng.integers(1, 5, len(s)))
+        for i, (s, e) in enumerate(stage_spans(T, 1.28))
+    ]
+    return Explanation("Ball <07>", 17.25, 0.69, 25.0, {"V": 16.0, "F": 15.0, "A": 9.0}, 4, stages, T * 1.28, 1.28,
+                       action="ball", judged_score=16.5, checkpoint="assets/checkpoints/ball")
+
+
+def assert_self_contained(doc: str) -> None:
+    assert doc.lstrip().lower().startswith("<!doctype html>")
+    assert not re.search(r"<script[^>]+src=", doc), "external script"
+    assert not re.search(r"<link[^>]+href=", doc), "external stylesheet"
+    assert "cdn.plot.ly/plotly" not in doc.split("<body>")[1][:2000]
+    assert "plotly.js v" in doc  # the library itself is inlined
+
+
+def test_figure_html_inlines_plotly_and_the_figure():
+    fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[4, 5, 6], name="weights"))
+    doc = report.figure_html(fig, "MSFD weights / ball 07")
+    assert_self_contained(doc)
+    assert doc.count("plotly.js v") == 1
+    assert "msfd-weights-ball-07" in doc  # PNG export filename in the modebar config
+
+
+def test_plotly_config_names_png_and_scales_it():
+    cfg = report.plotly_config("Ball 07: MSFD")
+    assert cfg["toImageButtonOptions"] == {"format": "png", "filename": "ball-07-msfd", "scale": report.PNG_SCALE}
+    assert cfg["displaylogo"] is False
+    assert report.export_name("Ball 07", "", "Fig. 5") == "ball-07_fig-5"
+
+
+def test_routine_report_has_scores_figures_and_explanations(tmp_path):
+    e = explanation()
+    occlusion = pd.DataFrame({"start_s": [0.0, 5.12, 10.24], "end_s": [5.12, 10.24, 15.36], "delta": [0.1, -1.4, 0.3]})
+    doc = report.routine_report(e, occlusion=occlusion, details={"Data set": "sample_data"})
+    assert_self_contained(doc)
+    assert doc.count("plotly.js v") == 1  # inlined once for all figures
+    assert doc.count("Plotly.newPlot(") == 4  # scores, timeline, MSFD, FusionNet counts
+    assert "Ball &lt;07&gt;" in doc and "<07>" not in doc  # escaped
+    assert "17.25" in doc and "16.50" in doc and "+0.75" in doc
+    assert "lowered the score by 1.40 points" in doc  # the occlusion statement
+    assert "<strong>0:05–0:10</strong>" in doc
+    assert "sample_data" in doc
+    path = report.write_report(tmp_path / "out" / "r.html", doc)
+    assert path.read_text(encoding="utf-8") == doc
+    assert [p.name for p in path.parent.iterdir()] == ["r.html"]
+
+
+def test_report_for_a_variant_without_msfd_and_policynet():
+    e = explanation()
+    for s in e.stages:
+        s.msfd_weights = None
+        s.fusion_count = None
+    doc = report.routine_report(e)
+    assert doc.count("Plotly.newPlot(") == 1  # only the scores
+    assert "No statement stands out" in doc
