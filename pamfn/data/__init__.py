@@ -1,0 +1,8 @@
+"""Datasets: our own format, the authors' released layout, and device-resident splits
+with the paper's random crops."""
+
+from pamfn.data.dataset import AQADataset, Sample, load_dataset, validation_split
+from pamfn.data.official import import_official, load_official
+from pamfn.data.tensors import SplitTensors
+
+__all__ = ["AQADataset", "Sample", "SplitTensors", "import_official", "load_dataset", "load_official", "validation_split"]

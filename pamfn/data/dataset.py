@@ -1,0 +1,212 @@
+"""Our own dataset format, and the in-memory dataset every trainer and evaluator uses.
+
+A dataset folder holds::
+
+    dataset.json          {"label_scale": 25, "actions": ["ball", ...], "name": "...", ...}
+    labels.csv            one row per (routine, action): routine_id, action, split, score,
+      (or labels.parquet)   other score columns, features (path relative to the folder)
+    features/<id>.npz     RoutineFeatures files (see pamfn.routine)
+
+Scores stay in the dataset's units here; the trainer divides by ``label_scale``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pamfn import MODALITIES
+from pamfn.errors import DatasetError, FeatureError
+from pamfn.routine import RoutineFeatures
+
+REQUIRED_COLUMNS = ("routine_id", "action", "split", "score", "features")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled routine of one action."""
+
+    routine_id: str
+    action: str
+    split: str
+    score: float
+    """Judged score in the dataset's units."""
+    features: str
+    """Key of the routine's features in :attr:`AQADataset.features` (its relative path)."""
+    extra: dict[str, float] = field(default_factory=dict)
+    """Further score columns of the labels table (e.g. difficulty, execution)."""
+
+
+@dataclass
+class AQADataset:
+    """Labelled routines with all their features in memory as float32 arrays."""
+
+    root: Path
+    label_scale: float
+    actions: list[str]
+    samples: list[Sample]
+    features: dict[str, dict[str, np.ndarray]]
+    segment_seconds: dict[str, float] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    extractors: dict[str, str] = field(default_factory=dict)
+    """Modality -> extractor name of the features (from the first features file)."""
+
+    @property
+    def dims(self) -> dict[str, int]:
+        first = next(iter(self.features.values()))
+        return {m: int(first[m].shape[1]) for m in MODALITIES}
+
+    def select(self, action: str, split: str) -> list[Sample]:
+        """The samples of one action and split, in labels-table order; never empty."""
+        if action not in self.actions:
+            raise DatasetError(f"{self.root}: unknown action {action!r}; the dataset has {self.actions}")
+        chosen = [s for s in self.samples if s.action == action and s.split == split]
+        if not chosen:
+            raise DatasetError(f"{self.root}: the {split!r} split of action {action!r} is empty")
+        return chosen
+
+    def check_dims(self, expected: dict[str, int], *, what: str = "the checkpoint") -> None:
+        """Raise DatasetError if the feature dims differ from ``expected`` (per modality)."""
+        for key, arrays in self.features.items():
+            for m, dim in expected.items():
+                if m in arrays and arrays[m].shape[1] != dim:
+                    raise DatasetError(
+                        f"{self.root / key}: modality {m} has {arrays[m].shape[1]}-dim features, "
+                        f"{what} expects {dim}"
+                    )
+
+
+def validation_split(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Carve a seeded validation split from training samples: (train, validation).
+
+    At least one routine goes to each side; the draw depends only on the seed and the
+    routine ids, not on the order of the labels table.
+    """
+    if len(samples) < 2:
+        raise DatasetError(f"need at least 2 training routines to carve a validation split, got {len(samples)}")
+    if not 0.0 < fraction < 1.0:
+        raise DatasetError(f"validation fraction must be in (0, 1), got {fraction}")
+    ordered = sorted(samples, key=lambda s: s.routine_id)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    n_val = min(max(1, round(fraction * len(ordered))), len(ordered) - 1)
+    val_ids = {ordered[i].routine_id for i in order[:n_val]}
+    train = [s for s in samples if s.routine_id not in val_ids]
+    val = [s for s in samples if s.routine_id in val_ids]
+    return train, val
+
+
+def _read_labels(root: Path, name: str | None) -> tuple[pd.DataFrame, Path]:
+    candidates = [root / name] if name else [root / "labels.csv", root / "labels.parquet"]
+    for path in candidates:
+        if path.is_file():
+            try:
+                table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"routine_id": str})
+            except Exception as exc:  # pandas raises many parser error types
+                raise DatasetError(f"{path}: unreadable labels table ({exc})") from exc
+            return table, path
+    raise DatasetError(f"{root}: no labels table (looked for {', '.join(p.name for p in candidates)})")
+
+
+def _samples_from_table(table: pd.DataFrame, path: Path, actions: list[str]) -> list[Sample]:
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{path}: labels table lacks columns {missing} (needs {list(REQUIRED_COLUMNS)})")
+    extra_cols = [c for c in table.columns if c not in REQUIRED_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
+    samples, seen = [], set()
+    for row in table.itertuples(index=False):
+        rid, action, split = str(row.routine_id), str(row.action), str(row.split)
+        if (rid, action) in seen:
+            raise DatasetError(f"{path}: routine {rid} appears twice for action {action!r}")
+        seen.add((rid, action))
+        if split not in SPLITS:
+            raise DatasetError(f"{path}: routine {rid} has split {split!r}, expected one of {list(SPLITS)}")
+        if action not in actions:
+            raise DatasetError(f"{path}: routine {rid} has action {action!r}, not among dataset.json actions {actions}")
+        score = float(row.score)
+        if not math.isfinite(score):
+            raise DatasetError(f"{path}: routine {rid} has no finite score ({row.score!r})")
+        if not isinstance(row.features, str) or not row.features:
+            raise DatasetError(f"{path}: routine {rid} has no features path")
+        extra = {c: float(getattr(row, c)) for c in extra_cols if pd.notna(getattr(row, c))}
+        samples.append(Sample(rid, action, split, score, row.features, extra))
+    return samples
+
+
+def _load_features(
+    root: Path, samples: Iterable[Sample]
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float], dict[str, str]]:
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    seconds: dict[str, float] = {}
+    extractors: dict[str, str] = {}
+    for s in samples:
+        if s.features in arrays:
+            continue
+        path = root / s.features
+        if not path.is_file():
+            raise DatasetError(f"routine {s.routine_id} ({s.action}): labels without features, {path} does not exist")
+        try:
+            rf = RoutineFeatures.load(path)
+        except FeatureError as exc:
+            raise DatasetError(f"routine {s.routine_id} ({s.action}): {exc}") from exc
+        arrays[s.features] = {m: np.ascontiguousarray(rf.features[m], dtype=np.float32) for m in MODALITIES}
+        seconds[s.features] = rf.segment_seconds
+        extractors = extractors or dict(rf.extractors)
+    dims = None
+    for key, feats in arrays.items():
+        these = {m: a.shape[1] for m, a in feats.items()}
+        if dims is None:
+            dims, first = these, key
+        elif these != dims:
+            raise DatasetError(f"{root / key}: feature dims {these} differ from {root / first}'s {dims}")
+    return arrays, seconds, extractors
+
+
+def _unlabelled_features(root: Path, samples: list[Sample]) -> list[str]:
+    folder = root / "features"
+    if not folder.is_dir():
+        return []
+    labelled = {os.path.normpath(s.features) for s in samples}
+    return sorted(
+        str(p.relative_to(root)) for p in folder.rglob("*.npz") if os.path.normpath(p.relative_to(root)) not in labelled
+    )
+
+
+def load_dataset(root: str | os.PathLike[str], *, allow_unlabelled: bool = False) -> AQADataset:
+    """Read a dataset folder in our format; every problem raises DatasetError naming it.
+
+    Features files under ``features/`` that no label row refers to are an error
+    (features without labels) unless ``allow_unlabelled``.
+    """
+    root = Path(root)
+    meta_path = root / "dataset.json"
+    if not meta_path.is_file():
+        raise DatasetError(f"{root}: not a PAMFN dataset folder (no dataset.json)")
+    try:
+        info = json.loads(meta_path.read_text(encoding="utf-8"))
+        label_scale = float(info["label_scale"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{meta_path}: unreadable or lacks a numeric label_scale ({exc})") from exc
+    if not label_scale > 0:
+        raise DatasetError(f"{meta_path}: label_scale must be positive, got {label_scale}")
+    table, labels_path = _read_labels(root, info.get("labels"))
+    actions = [str(a) for a in info.get("actions") or sorted(table["action"].astype(str).unique())]
+    samples = _samples_from_table(table, labels_path, actions)
+    for action in actions:
+        for split in SPLITS:
+            if not any(s.action == action and s.split == split for s in samples):
+                raise DatasetError(f"{labels_path}: the {split!r} split of action {action!r} is empty")
+    if not allow_unlabelled:
+        orphans = _unlabelled_features(root, samples)
+        if orphans:
+            shown = ", ".join(orphans[:3]) + (" ..." if len(orphans) > 3 else "")
+            raise DatasetError(f"{root}: {len(orphans)} features file(s) without labels: {shown}")
+    features, seconds, extractors = _load_features(root, samples)
+    return AQADataset(root, label_scale, actions, samples, features, seconds, info, extractors)

@@ -1,0 +1,199 @@
+"""The authors' released RG / Fis-V layout, and its one-time conversion into our format.
+
+Labels: ``RG/train.txt`` and ``RG/test.txt`` (a header line, then ``name ... total``
+with the total score in column 3, scale 25) or ``FISV/train.txt`` and ``FISV/test.txt``
+(no header, ``name TES PCS``, scale 45). Features: ``<feat_dir>/<RG|FISV>_<rgb|flow|audio>_
+<VST|I3D|AST>.npy``, each a PICKLED dict from video name to an array (T, D) or (T, n, D).
+Unpickling can run arbitrary code, so nothing here reads those files without an explicit
+``trust_pickle=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pamfn import MODALITIES
+from pamfn.data.dataset import AQADataset, Sample
+from pamfn.errors import DatasetError, FeatureError
+from pamfn.routine import RoutineFeatures
+
+
+@dataclass(frozen=True)
+class OfficialLayout:
+    """File names and label conventions of one released dataset."""
+
+    prefix: str
+    label_scale: float
+    header: bool
+    score_columns: dict[str, int]
+    """Action (or score name) -> column of the label file holding its score."""
+    actions_from_name: bool
+    """RG: the action is the video name's prefix; Fis-V: every video has every action."""
+
+
+LAYOUTS: dict[str, OfficialLayout] = {
+    "rg": OfficialLayout("RG", 25.0, True, {"score": 3}, True),
+    "fisv": OfficialLayout("FISV", 45.0, False, {"TES": 1, "PCS": 2}, False),
+}
+RG_ACTIONS = ("ball", "clubs", "hoop", "ribbon")
+FEATURE_FILES = {"V": "rgb_VST", "F": "flow_I3D", "A": "audio_AST"}
+PICKLE_REFUSAL = (
+    "{path} is a pickled file; unpickling can run arbitrary code. Read it only if you trust "
+    "its source: pass trust_pickle=True (command line: --trust-pickle)"
+)
+
+
+def _layout(dataset: str) -> OfficialLayout:
+    try:
+        return LAYOUTS[dataset.lower()]
+    except KeyError:
+        raise DatasetError(f"unknown released dataset {dataset!r}; choose one of {sorted(LAYOUTS)}") from None
+
+
+def _label_file(label_dir: Path, layout: OfficialLayout, split: str) -> Path:
+    for path in (label_dir / layout.prefix / f"{split}.txt", label_dir / f"{split}.txt"):
+        if path.is_file():
+            return path
+    raise DatasetError(f"{label_dir}: no {layout.prefix}/{split}.txt label file")
+
+
+def read_official_labels(label_dir: str | os.PathLike[str], dataset: str) -> pd.DataFrame:
+    """Label rows of the released layout as a table: routine_id, action, split, score."""
+    layout = _layout(dataset)
+    rows = []
+    for split in ("train", "test"):
+        path = _label_file(Path(label_dir), layout, split)
+        lines = [ln.split() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        for n, parts in enumerate(lines[1:] if layout.header else lines, start=2 if layout.header else 1):
+            name = parts[0]
+            for action, col in layout.score_columns.items():
+                try:
+                    score = float(parts[col])
+                except (IndexError, ValueError):
+                    raise DatasetError(f"{path}, line {n}: no numeric score in column {col} for {name}") from None
+                if layout.actions_from_name:
+                    action = next((a for a in RG_ACTIONS if name.lower().startswith(a)), None)
+                    if action is None:
+                        raise DatasetError(f"{path}, line {n}: video {name} does not start with one of {RG_ACTIONS}")
+                rows.append({"routine_id": name, "action": action, "split": split, "score": score})
+    return pd.DataFrame(rows)
+
+
+def read_official_features(
+    feat_dir: str | os.PathLike[str], dataset: str, *, trust_pickle: bool = False
+) -> dict[str, dict[str, np.ndarray]]:
+    """Modality -> {video name: float32 array (T, D)}; (T, n, D) arrays are averaged over n.
+
+    Refuses (DatasetError) unless ``trust_pickle`` is True.
+    """
+    layout = _layout(dataset)
+    out = {}
+    for m in MODALITIES:
+        path = Path(feat_dir) / f"{layout.prefix}_{FEATURE_FILES[m]}.npy"
+        if not path.is_file():
+            raise DatasetError(f"released features file not found: {path}")
+        if not trust_pickle:
+            raise DatasetError(PICKLE_REFUSAL.format(path=path))
+        try:
+            table = np.load(path, allow_pickle=True).item()
+        except Exception as exc:  # an unreadable pickle can fail in many ways
+            raise DatasetError(f"{path}: not a readable pickled feature dict ({exc})") from exc
+        if not isinstance(table, dict):
+            raise DatasetError(f"{path}: expected a dict from video name to array, got {type(table).__name__}")
+        arrays = {}
+        for name, value in table.items():
+            arr = np.asarray(value, dtype=np.float32)
+            if arr.ndim == 3:
+                arr = arr.mean(axis=1)
+            if arr.ndim != 2:
+                raise DatasetError(f"{path}: video {name} has features of shape {arr.shape}, expected (T, D) or (T, n, D)")
+            arrays[str(name)] = arr
+        out[m] = arrays
+    return out
+
+
+def load_official(
+    feat_dir: str | os.PathLike[str], label_dir: str | os.PathLike[str], dataset: str, *, trust_pickle: bool = False
+) -> AQADataset:
+    """Read the released layout straight into memory (needs ``trust_pickle``).
+
+    Label rows without features are an error; videos without labels are skipped and
+    listed in ``info["unlabelled_videos_skipped"]``.
+    """
+    layout = _layout(dataset)
+    labels = read_official_labels(label_dir, dataset)
+    per_modality = read_official_features(feat_dir, dataset, trust_pickle=trust_pickle)
+    features: dict[str, dict[str, np.ndarray]] = {}
+    samples = []
+    for row in labels.itertuples(index=False):
+        key = f"features/{row.routine_id}.npz"
+        if key not in features:
+            missing = [m for m in MODALITIES if row.routine_id not in per_modality[m]]
+            if missing:
+                raise DatasetError(f"routine {row.routine_id}: labels without features (no {missing} entry in the .npy dicts)")
+            try:
+                RoutineFeatures(features={m: per_modality[m][row.routine_id] for m in MODALITIES}, routine_id=row.routine_id)
+            except FeatureError as exc:
+                raise DatasetError(f"routine {row.routine_id}: {exc}") from exc
+            features[key] = {m: per_modality[m][row.routine_id] for m in MODALITIES}
+        samples.append(Sample(row.routine_id, row.action, row.split, float(row.score), key))
+    order = list(RG_ACTIONS) if layout.actions_from_name else list(layout.score_columns)
+    actions = [a for a in order if a in set(labels["action"])]
+    info = {
+        "name": layout.prefix,
+        "label_scale": layout.label_scale,
+        "actions": actions,
+        "source": "imported from the authors' released features",
+        "unlabelled_videos_skipped": sorted(set(per_modality["V"]) - set(labels["routine_id"])),
+    }
+    seconds = {key: 32 / 25.0 for key in features}
+    extractors = {"V": "VST", "F": "I3D", "A": "AST"}
+    return AQADataset(Path(feat_dir), layout.label_scale, actions, samples, features, seconds, info, extractors)
+
+
+def import_official(
+    feat_dir: str | os.PathLike[str],
+    label_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    dataset: str,
+    *,
+    trust_pickle: bool = False,
+    dtype: str = "float16",
+) -> Path:
+    """Convert the released features and labels once into a dataset folder in our format.
+
+    The folder is built beside ``out_dir`` and renamed into place at the end, so an
+    interrupted import leaves nothing half-written. ``out_dir`` must not exist yet.
+    Segments are the paper's: 32 frames at 25 fps.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise DatasetError(f"{out_dir} already exists; choose a new output folder")
+    data = load_official(feat_dir, label_dir, dataset, trust_pickle=trust_pickle)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    try:
+        for key, arrays in tqdm(data.features.items(), desc=f"import {data.info['name']}", unit="routine"):
+            name = Path(key).stem
+            rf = RoutineFeatures(features=arrays, segment_frames=32, fps=25.0, extractors=data.extractors, routine_id=name)
+            rf.save(work / key, dtype=dtype)
+        rows = [
+            {"routine_id": s.routine_id, "action": s.action, "split": s.split, "score": s.score, "features": s.features}
+            for s in data.samples
+        ]
+        pd.DataFrame(rows).to_csv(work / "labels.csv", index=False)
+        (work / "dataset.json").write_text(json.dumps(data.info, indent=2), encoding="utf-8")
+        os.replace(work, out_dir)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return out_dir

@@ -1,0 +1,155 @@
+"""The epoch loop shared by every stage: phase 1 (one branch), phase 2 (mixed branch)
+and one-stage baselines. It selects the epoch to keep on a held-out split, saves a
+resumable state, and resumes bit for bit after an interruption."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pamfn.data.tensors import SplitTensors
+from pamfn.evaluate import Predictor, score_split
+from pamfn.train.recipe import PhaseRecipe
+from pamfn.train.state import TrainState, load_state, save_state
+
+
+@dataclass
+class Stage:
+    """One thing to train: which parameters, how to predict, how to set the train mode."""
+
+    name: str
+    model: nn.Module
+    predictor: Predictor
+    param_groups: list[dict[str, Any]]
+    """Each ``{"params": [...], "lr_scale": factor}``."""
+    recipe: PhaseRecipe
+    epochs: int
+    train_mode: Callable[[], Any]
+    eval_mode: Callable[[], Any]
+
+
+@dataclass
+class FitResult:
+    """What a stage's training gave: the selected epoch and the metric rows."""
+
+    best_epoch: int
+    best_rho: float
+    best_mse: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+
+
+def make_optimizer(stage: Stage) -> torch.optim.Optimizer:
+    r = stage.recipe
+    groups = [{"params": g["params"], "lr_scale": g["lr_scale"], "lr": r.lr * g["lr_scale"]} for g in stage.param_groups]
+    if r.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
+    return torch.optim.AdamW(groups, lr=r.lr, weight_decay=r.weight_decay)
+
+
+def _better(rho: float, best: float) -> bool:
+    return not math.isnan(rho) and (math.isnan(best) or rho > best)
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def fit(
+    stage: Stage,
+    train: SplitTensors,
+    select: SplitTensors,
+    *,
+    crop: int,
+    seed: int,
+    state_dir: str | os.PathLike[str],
+    save_every: int = 5,
+    eval_every: int = 1,
+    amp: bool = False,
+    on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``stage`` on ``train``, choosing the epoch with the best rho on ``select``.
+
+    Continues from the state in ``state_dir`` if there is one. Returns with the model
+    holding the LAST epoch's weights; ``best_state`` holds the selected epoch's.
+    """
+    model, recipe = stage.model, stage.recipe
+    device = train.device
+    optimizer = make_optimizer(stage)
+    trainable = [p for g in stage.param_groups for p in g["params"]]
+    data_rng = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    start, best_state = 0, None
+    progress_doc: dict[str, Any] = {"best_epoch": 0, "best_rho": float("nan"), "best_mse": float("nan"), "rows": []}
+    saved = load_state(state_dir)
+    if saved is not None:
+        model.load_state_dict(saved.model)
+        optimizer.load_state_dict(saved.optimizer)
+        data_rng.set_state(saved.data_rng)
+        torch.set_rng_state(saved.torch_rng)
+        if saved.cuda_rng is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(saved.cuda_rng, device)
+        best_state = {k: v.to(device) for k, v in saved.best_model.items()} if saved.best_model else None
+        start, progress_doc = saved.epoch, saved.progress
+    use_amp = amp and device.type == "cuda"
+    bar = tqdm(range(start, stage.epochs), desc=stage.name, unit="epoch", initial=start, total=stage.epochs, disable=not progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        lr = recipe.lr * recipe.lr_factor(epoch, stage.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        stage.train_mode()
+        total, seen = torch.zeros((), device=device), 0
+        for index in train.batches(recipe.batch_size, data_rng):
+            feats = train.crops(index, crop, data_rng)
+            target = train.labels[index.to(device)]
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                predicted = stage.predictor(feats)
+            loss = nn.functional.mse_loss(predicted.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(trainable, recipe.clip)
+            optimizer.step()
+            total += loss.detach() * len(index)
+            seen += len(index)
+        row: dict[str, Any] = {"stage": stage.name, "epoch": epoch + 1, "train_loss": float(total) / max(seen, 1), "lr": lr}
+        last = epoch + 1 == stage.epochs
+        if (epoch + 1) % eval_every == 0 or last:
+            stage.eval_mode()
+            result = score_split(stage.predictor, select, amp=amp)
+            row.update(select_rho=result.rho, select_mse=result.mse)
+            if _better(result.rho, progress_doc["best_rho"]) or best_state is None:
+                best_state = _snapshot(model)
+                progress_doc.update(best_epoch=epoch + 1, best_rho=result.rho, best_mse=result.mse)
+            bar.set_postfix(loss=f"{row['train_loss']:.4f}", rho=f"{result.rho:.3f}", best=progress_doc["best_epoch"])
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        progress_doc["rows"].append(row)
+        if on_epoch is not None:
+            on_epoch(progress_doc["rows"])
+        if (epoch + 1) % save_every == 0 or last:
+            cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+            state = TrainState(
+                epoch + 1, model.state_dict(), optimizer.state_dict(), best_state, torch.get_rng_state(), data_rng.get_state(), cuda_rng, progress_doc
+            )
+            save_state(state_dir, state)
+    bar.close()
+    return FitResult(progress_doc["best_epoch"], progress_doc["best_rho"], progress_doc["best_mse"], progress_doc["rows"], best_state)
+
+
+def clear_state(state_dir: str | os.PathLike[str]) -> None:
+    """Remove a finished stage's resumable state (its results live in the run folder)."""
+    folder = Path(state_dir)
+    for path in folder.glob("state*"):
+        path.unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()

@@ -1,0 +1,148 @@
+"""Training recipes: the paper's and the released code's settings as presets (Section IV-C).
+
+Phase 1 trains each modality-specific branch alone; phase 2 trains the mixed-modality
+branch on top (V and F frozen, A fine-tuned, the final regressor at 0.1x lr). One-stage
+baselines train everything at once with the phase-2 optimiser. Every value can be
+overridden.
+
+Choices the paper leaves open, made here: phase 1 warms up linearly over its first 5
+epochs; the phase-2 cosine schedule (RG) decays to 0 without warm-up; datasets whose
+actions have no published epoch count train for ``default_epochs``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from pamfn.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PhaseRecipe:
+    """Optimiser, schedule and length of one training phase."""
+
+    optimizer: str
+    """``"sgd"`` (momentum) or ``"adamw"``."""
+    lr: float
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    epochs: int = 250
+    epochs_per_action: dict[str, int] = field(default_factory=dict)
+    batch_size: int = 32
+    clip: float = 2.0
+    schedule: str = "cosine"
+    """``"cosine"`` (after ``warmup_epochs`` of linear warm-up, down to ``min_lr``) or ``"none"``."""
+    warmup_epochs: int = 0
+    min_lr: float = 0.0
+    regressor_lr_scale: float = 1.0
+    """Learning-rate factor of the model's final regressor (0.1 in phase 2)."""
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "none"):
+            raise ConfigError(f"schedule must be 'cosine' or 'none', got {self.schedule!r}")
+        if not self.lr > 0 or self.batch_size < 1 or self.epochs < 1 or self.clip <= 0:
+            raise ConfigError(f"need lr > 0, batch_size >= 1, epochs >= 1 and clip > 0, got {self}")
+
+    def epochs_for(self, action: str) -> int:
+        return int(self.epochs_per_action.get(action, self.epochs))
+
+    def lr_factor(self, epoch: int, total: int) -> float:
+        """Multiplier of ``lr`` during ``epoch`` (0-based) of ``total`` epochs."""
+        if self.schedule == "none":
+            return 1.0
+        if epoch < self.warmup_epochs:
+            return (epoch + 1) / (self.warmup_epochs + 1)
+        span = max(total - self.warmup_epochs, 1)
+        progress = (epoch - self.warmup_epochs) / span
+        floor = self.min_lr / self.lr
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def scaled(self, factor: float) -> PhaseRecipe:
+        """The same recipe with every epoch count multiplied by ``factor`` (at least 1)."""
+        return replace(
+            self,
+            epochs=max(1, round(self.epochs * factor)),
+            epochs_per_action={a: max(1, round(e * factor)) for a, e in self.epochs_per_action.items()},
+            warmup_epochs=min(self.warmup_epochs, max(0, round(self.warmup_epochs * factor))),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """Everything about training but the model: both phases, crops, selection."""
+
+    preset: str
+    phase1: PhaseRecipe
+    phase2: PhaseRecipe
+    crop: int
+    """Consecutive segments per training sample (zero-padded when a routine is shorter)."""
+    val_fraction: float = 0.15
+    select_on_test: bool = False
+    eval_every: int = 1
+    save_every: int = 5
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("phase1", "phase2")},
+            "phase1": self.phase1.to_dict(),
+            "phase2": self.phase2.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainRecipe:
+        data = dict(data)
+        return cls(phase1=PhaseRecipe(**data.pop("phase1")), phase2=PhaseRecipe(**data.pop("phase2")), **data)
+
+
+_PHASE1 = PhaseRecipe(optimizer="sgd", lr=1e-2, epochs=250, schedule="cosine", warmup_epochs=5, min_lr=5e-6)
+
+TRAIN_PRESETS: dict[str, TrainRecipe] = {
+    "rg": TrainRecipe(
+        preset="rg",
+        phase1=_PHASE1,
+        phase2=PhaseRecipe(
+            optimizer="adamw",
+            lr=5e-4,
+            epochs=400,
+            epochs_per_action={"ball": 400, "clubs": 500, "hoop": 300, "ribbon": 500},
+            schedule="cosine",
+            regressor_lr_scale=0.1,
+        ),
+        crop=70,
+    ),
+    "fisv": TrainRecipe(
+        preset="fisv",
+        phase1=_PHASE1,
+        phase2=PhaseRecipe(
+            optimizer="adamw",
+            lr=8e-4,
+            epochs=500,
+            epochs_per_action={"TES": 500, "PCS": 500},
+            schedule="none",
+            regressor_lr_scale=0.1,
+        ),
+        crop=130,
+    ),
+}
+
+
+def train_preset(name: str) -> TrainRecipe:
+    try:
+        return TRAIN_PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown training preset {name!r}; choose one of {sorted(TRAIN_PRESETS)}") from None
+
+
+def override_phase(recipe: PhaseRecipe, values: dict[str, Any]) -> PhaseRecipe:
+    """Apply the non-None ``values``; an explicit ``epochs`` replaces every per-action count."""
+    values = {k: v for k, v in values.items() if v is not None}
+    if "epochs" in values:
+        values["epochs_per_action"] = {}
+    return replace(recipe, **values)
