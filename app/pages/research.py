@@ -1,0 +1,158 @@
+"""Research view: what PAMFN did across a whole split of the chosen data set.
+
+The PolicyNet's decision frequencies per stage and action with the uniform line (the
+paper's Fig. 5), the MSFD modality weights per stage, predicted against judged scores
+with Spearman's rho per action and its Fisher-z mean, and the results tables written
+by ``pamfn reproduce`` beside the paper's published numbers. Works on features alone
+(no media needed).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from pamfn.errors import PamfnError
+from pamfn.report import export_name, figure_html, plotly_config
+from pamfn.viz import research
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS_ENV = "PAMFN_RESULTS"
+"""Extra folders (separated by the OS path separator) searched for ``pamfn reproduce`` tables."""
+
+
+def result_folders() -> list[Path]:
+    """Where reproduced tables are looked for: ``$PAMFN_RESULTS``, then ``runs/`` and ``docs/``."""
+    extra = [Path(p) for p in os.environ.get(RESULTS_ENV, "").split(os.pathsep) if p]
+    return [*extra, ROOT / "runs", ROOT / "docs"]
+
+
+def show_figure(fig, name: str, key: str) -> None:
+    """A figure with Streamlit's full-screen button, the modebar's PNG export (named, 3x)
+    and a download of the figure as self-contained HTML."""
+    st.plotly_chart(fig, config=plotly_config(name), key=f"chart_{key}")
+    st.download_button(
+        "Download as HTML",
+        lambda: figure_html(fig, name),
+        file_name=f"{export_name(name)}.html",
+        mime="text/html",
+        icon=":material/download:",
+        key=f"html_{key}",
+        on_click="ignore",
+    )
+
+
+def split_explanations(src: state.Source, routine_ids: list[str]) -> list:
+    """Explanations of the given routines (cached per routine by app.state), with a progress bar
+    the first time."""
+    bar = st.progress(0.0, text="Explaining the routines of this split…")
+    out = []
+    for i, rid in enumerate(routine_ids, start=1):
+        out.append(state.explanation(src, rid))
+        bar.progress(i / len(routine_ids), text=f"Explained {i} of {len(routine_ids)} routines")
+    bar.empty()
+    return out
+
+
+def _short(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def results_tables() -> None:
+    """Tables written by ``pamfn reproduce`` beside the paper's published numbers."""
+    found = research.find_result_tables(result_folders())
+    numbers = list(dict.fromkeys([*found, *research.PAPER_TITLES]))
+    number = st.selectbox(
+        "Table", numbers, format_func=lambda n: f"Table {n}: {research.PAPER_TITLES.get(n, '')}", key="research_table"
+    )
+    ours, paper = st.columns(2, gap="large")
+    with ours:
+        st.markdown("**This project's run** (from `pamfn reproduce`)")
+        paths = found.get(number, [])
+        if not paths:
+            st.info(f"No Table {number} has been reproduced yet. Run `python -m pamfn reproduce {number} ...`; "
+                    "its CSV under `runs/` or `docs/` appears here.")
+        else:
+            path = st.selectbox("Run", paths, format_func=_short, key=f"run_{number}")
+            try:
+                st.dataframe(pd.read_csv(path), hide_index=True)
+            except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                st.error(f"{path}: not a readable CSV table ({exc})")
+            markdown = path.with_suffix(".md")
+            if markdown.is_file():
+                with st.expander("As written (Markdown)"):
+                    st.markdown(markdown.read_text(encoding="utf-8"))
+    with paper:
+        st.markdown(f"**Published in the paper** (Table {number}, RG and Fis-V, Spearman's ρ)")
+        st.dataframe(research.paper_table(number).style.format("{:.3f}"))
+        st.caption("Numbers as printed in the paper, on the real RG and Fis-V features; "
+                   "not comparable one to one with a run on another data set.")
+
+
+def main() -> None:
+    st.title("Research view")
+    src = state.current_source()
+    try:
+        catalog = state.catalog(src)
+        state.checkpoints(src)
+    except PamfnError as exc:
+        state.show_error(exc, "The data set or checkpoint cannot be loaded")
+        results_tables()
+        return
+    st.caption(f"Data set `{Path(src.data_dir).name}` · checkpoint `{Path(src.checkpoint_dir).name}` · "
+               f"scores from 0 to {catalog.label_scale:g}")
+
+    routines = catalog.routines
+    splits = sorted(routines["split"].dropna().unique())
+    left, right = st.columns([1, 3])
+    split = left.selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="research_split")
+    actions = sorted(routines["action"].unique())
+    chosen = right.multiselect("Actions", actions, default=actions, key="research_actions")
+    selected = routines[(routines["split"] == split) & routines["action"].isin(chosen)]
+    if selected.empty:
+        st.warning("No routine in this split for the chosen actions.")
+        return
+    try:
+        explanations = split_explanations(src, list(selected.index))
+    except PamfnError as exc:
+        state.show_error(exc, "The checkpoint cannot explain these routines")
+        return
+    stem = f"{Path(src.data_dir).name}_{split}"
+
+    fig5, msfd, scores, tables = st.tabs(
+        ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables"]
+    )
+    with fig5:
+        try:
+            freq = research.decision_frequencies(explanations)
+        except ValueError as exc:
+            st.error(f"These checkpoints cannot be drawn together: {exc}. Choose actions with the same K.")
+        else:
+            show_figure(research.decision_frequency_figure(freq, title=f"PolicyNet decisions per stage ({split} split)"),
+                        f"{stem}_decision_frequencies", "fig5")
+            st.caption("How often the PolicyNet enabled each number of ranked FusionNets, over every step of "
+                       "every routine. The dashed line is the frequency a uniform choice would give (1/K): "
+                       "curves far from it mean the policy is not trivial.")
+    with msfd:
+        show_figure(research.msfd_weight_figure(research.msfd_weight_samples(explanations)), f"{stem}_msfd_weights", "msfd")
+        st.caption("Distribution of the Modality-specific Feature Decoder's weights over all steps; "
+                   "the box shows the quartiles, the dashed mark the mean.")
+    with scores:
+        table = research.score_table(explanations)
+        rhos = research.spearman_by_action(table)
+        plot, numbers = st.columns([3, 1])
+        with plot:
+            show_figure(research.predicted_vs_judged_figure(table, rhos), f"{stem}_predicted_vs_judged", "scatter")
+        with numbers:
+            st.markdown("**Spearman's ρ**")
+            st.dataframe(rhos.style.format({"rho": "{:.3f}"}), hide_index=True)
+            st.caption("Avg.: Fisher-z mean across actions, as in the paper.")
+    with tables:
+        results_tables()
+
+
+main()

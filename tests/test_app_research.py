@@ -1,0 +1,93 @@
+"""The research page through Streamlit's testing API, on a small generated data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_routine_data import make_dataset
+
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "research.py")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("research"), per_action=4, media=False)
+
+
+def run_page(monkeypatch, data, ckpt) -> AppTest:
+    monkeypatch.setenv("PAMFN_DATA", str(data))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpt))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    return at.run()
+
+
+def test_research_view_draws_every_figure_for_the_test_split(monkeypatch, dataset):
+    at = run_page(monkeypatch, *dataset)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Research view"
+    assert at.selectbox(key="research_split").value == "test"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # Fig. 5, MSFD weights, predicted vs. judged
+    assert len(at.get("download_button")) == 3
+    rho = at.dataframe[0].value
+    assert list(rho["action"]) == ["ball", "hoop", "Avg."]
+    assert list(rho["n"]) == [1, 1, 2]  # one test routine per action
+
+
+def test_switching_split_and_actions(monkeypatch, dataset):
+    at = run_page(monkeypatch, *dataset)
+    at.selectbox(key="research_split").select("train").run()
+    assert not at.exception
+    rho = at.dataframe[0].value
+    assert list(rho["n"]) == [3, 3, 6]
+    at.multiselect(key="research_actions").set_value(["hoop"]).run()
+    rho = at.dataframe[0].value
+    assert list(rho["action"]) == ["hoop", "Avg."]
+    at.multiselect(key="research_actions").set_value([]).run()
+    assert "No routine in this split" in at.warning[0].value
+
+
+def test_results_tables_show_paper_numbers_labelled(monkeypatch, dataset):
+    at = run_page(monkeypatch, *dataset)
+    at.selectbox(key="research_table").select("VI").run()
+    assert not at.exception
+    texts = " ".join(m.value for m in at.markdown)
+    assert "Published in the paper" in texts and "Table VI" in texts
+    paper = [d.value for d in at.dataframe if "Ball" in getattr(d.value, "columns", [])]
+    assert paper and paper[-1].loc["Our Full Model", "RG Avg."] == pytest.approx(0.819)
+
+
+def test_bad_checkpoint_gives_a_message_and_the_paper_tables(monkeypatch, dataset, tmp_path):
+    data, _ = dataset
+    at = run_page(monkeypatch, data, tmp_path / "no_such_checkpoint")
+    assert not at.exception
+    assert "cannot be loaded" in at.error[0].value
+    assert any("Published in the paper" in m.value for m in at.markdown)
+
+
+def test_mismatched_checkpoint_is_reported_not_crashing(monkeypatch, tmp_path):
+    from app_routine_data import make_checkpoint
+
+    data, _ = make_dataset(tmp_path / "a", per_action=2, media=False)
+    other = make_checkpoint(tmp_path / "other_dims", dims={"V": 3, "F": 3, "A": 3})
+    at = run_page(monkeypatch, data, other)
+    assert not at.exception
+    assert "feature dims do not match" in at.error[0].value
+
+
+def test_reproduced_tables_appear_beside_the_paper(monkeypatch, dataset, tmp_path):
+    run = tmp_path / "runs" / "sample_rg"
+    run.mkdir(parents=True)
+    pd.DataFrame({"Method": ["PAMFN RGB+Flow+Audio"], "Ball": [0.612], "Avg.": [0.6]}).to_csv(run / "table_IV.csv", index=False)
+    (run / "table_IV.md").write_text("| Method | Ball |\n|---|---|\n| PAMFN | 0.612 |\n")
+    monkeypatch.setenv("PAMFN_RESULTS", str(tmp_path / "runs"))
+    at = run_page(monkeypatch, *dataset)
+    assert at.selectbox(key="research_table").value == "IV"
+    ours = [d.value for d in at.dataframe if "Method" in getattr(d.value, "columns", [])]
+    assert ours and ours[0]["Ball"].tolist() == [0.612]
+    assert not at.info or all("No Table IV" not in i.value for i in at.info)
