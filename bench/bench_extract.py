@@ -22,19 +22,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pamfn.features.media import ffmpeg_exe  # noqa: E402
-
-
-def make_video(path: Path, seconds: int, width: int, height: int, preset: str, crf: int) -> None:
-    """A test video: testsrc2 at 25 fps with a sine tone that beeps twice a second."""
-    subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25",
-         "-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t)*lt(mod(t\\,0.5)\\,0.1):s=44100",
-         "-t", str(seconds), "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-shortest", str(path)],
-        check=True,
-    )
+from pamfn.features.synth import write_test_video  # noqa: E402
 
 
 def realtime(path: Path, seconds: float) -> None:
@@ -82,13 +70,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        make_video(tmp / "warmup.mp4", 3, 320, 240, "ultrafast", 23)
-        make_video(tmp / "bench720.mp4", args.seconds, 1280, 720, "veryfast", 23)
+        write_test_video(tmp / "warmup.mp4", 3)
+        write_test_video(tmp / "bench720.mp4", args.seconds, (1280, 720), preset="veryfast", crf=23)
         print(f"generated the 720p test video in {time.perf_counter() - t0:.1f} s (libx264 veryfast, crf 23)")
         realtime(tmp / "bench720.mp4", args.seconds)
         if args.long:
             t0 = time.perf_counter()
-            make_video(tmp / "bench1080.mp4", 600, 1920, 1080, "ultrafast", 35)
+            write_test_video(tmp / "bench1080.mp4", 600, (1920, 1080), preset="ultrafast", crf=35)
             print(f"generated the 10-min 1080p test video in {time.perf_counter() - t0:.1f} s")
             peak_memory(tmp / "bench1080.mp4")
     return 0

@@ -179,6 +179,17 @@ def extract_from_arrays(
     return _with_duration(feats, n_in[0] / fps)
 
 
+def _complete(frames: Iterable[np.ndarray], expected: int, name: str, duration_s: float) -> Iterator[np.ndarray]:
+    """Pass frames through; at the end raise MediaError if far fewer came than the header declares."""
+    n = 0
+    for frame in frames:
+        n += 1
+        yield frame
+    if n < expected - max(TARGET_FPS, 0.05 * expected):
+        raise MediaError(f"{name}: truncated or corrupt: decoded only {n / TARGET_FPS:.2f} s of video "
+                         f"of the {duration_s:.2f} s its header declares")
+
+
 def _with_duration(feats: RoutineFeatures, duration_s: float) -> RoutineFeatures:
     from dataclasses import replace
 
@@ -211,7 +222,8 @@ def extract_file(
     t0 = time.perf_counter()
     audio = decode_audio(path, ext.sample_rate) if info.has_audio else None
     timings["decode_audio"] = time.perf_counter() - t0
-    frames = iter_frames(path, ext.frame_size(info.width, info.height), TARGET_FPS)
+    frames = _complete(iter_frames(path, ext.frame_size(info.width, info.height), TARGET_FPS),
+                       int(info.duration_s * TARGET_FPS), name, info.duration_s)
     feats = _run(ext, frames, audio, routine_id=routine_id if routine_id is not None else path.stem,
                  duration_s=round(info.duration_s, 6), total_segments=segment_count(info.duration_s),
                  progress=progress, timings=timings, name=name,

@@ -1,0 +1,42 @@
+"""Synthetic media made with the bundled ffmpeg, for tests, benchmarks and demos."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pamfn.features.media import ffmpeg_exe
+
+
+def write_test_video(
+    path: str | Path,
+    seconds: float,
+    size: tuple[int, int] = (320, 240),
+    fps: float = 25.0,
+    audio: bool = True,
+    preset: str = "ultrafast",
+    crf: int = 28,
+    extra_output_args: tuple[str, ...] = (),
+) -> Path:
+    """An H.264 video of ffmpeg's moving ``testsrc2`` pattern, with (``audio=True``) a
+    440 Hz tone that beeps twice a second, AAC at 44.1 kHz. The container follows the suffix."""
+    path = Path(path)
+    w, h = size
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
+           "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}"]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t)*lt(mod(t\\,0.5)\\,0.1):s=44100"]
+    cmd += ["-t", f"{seconds}", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+    cmd += ["-c:a", "aac", "-shortest"] if audio else ["-an"]
+    cmd += [*extra_output_args, str(path)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return path
+
+
+def write_test_audio(path: str | Path, seconds: float) -> Path:
+    """An audio-only file (a 440 Hz tone); the codec follows the suffix (e.g. .m4a, .wav)."""
+    path = Path(path)
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=44100", "-t", f"{seconds}", str(path)],
+                   check=True, capture_output=True)
+    return path

@@ -1,0 +1,124 @@
+"""Decoding, segmenting and bad media: each bad input gets a clear MediaError (or a
+documented result) and no output file is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pamfn.cli import main
+from pamfn.errors import MediaError
+from pamfn.features import LITE_DIMS, extract_file, segment_count
+from pamfn.features.media import fit_size, iter_frames, probe
+from pamfn.features.segments import fit_audio, iter_segments, resample_frames
+from pamfn.features.synth import write_test_audio, write_test_video
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+def assert_refused(path: Path, out_dir: Path, match: str, capsys) -> None:
+    """Both the API and the CLI refuse ``path`` with ``match``; the CLI leaves no file."""
+    with pytest.raises(MediaError, match=match):
+        extract_file(path, progress=False)
+    out_dir.mkdir(exist_ok=True)
+    assert main(["extract", str(path), "-o", str(out_dir / "out.npz"), "--quiet"]) == 2
+    assert match.split("(")[0].split(".*")[0] in capsys.readouterr().err
+    assert list(out_dir.iterdir()) == []
+
+
+def test_segment_count_and_resampling():
+    assert segment_count(10.0) == 7 and segment_count(1.28) == 1 and segment_count(1.27) == 0
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(30)]  # 1 s at 30 fps
+    out = [int(f[0, 0, 0]) for f in resample_frames(frames, 30.0)]
+    assert len(out) == 25 and out[:6] == [0, 1, 2, 3, 4, 6]  # source frame on screen at k / 25 s
+    slow = [int(f[0, 0, 0]) for f in resample_frames(frames[:10], 10.0)]
+    assert slow == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3] + [4, 4, 4, 5, 5, 6, 6, 6, 7, 7, 8, 8, 8, 9, 9]
+    segs = list(iter_segments(iter(frames), 8))
+    assert [s.shape[0] for s in segs] == [8, 8, 8]  # the partial rest is dropped
+    assert len(fit_audio(np.ones(10, np.float32), 100, 2)) == 256
+    assert fit_audio(None, 100, 1).max() == 0.0
+
+
+def test_probe_and_streaming_decode(media):
+    path = write_test_video(media / "probe.mp4", 3, (320, 240), fps=30)
+    info = probe(path)
+    assert (info.width, info.height, info.fps, info.has_audio) == (320, 240, 30.0, True)
+    assert info.duration_s == pytest.approx(3.0, abs=0.05)
+    assert fit_size(1280, 720, 192) == (192, 108)
+    frames = iter_frames(path, (96, 72))
+    first = next(frames)
+    assert first.shape == (72, 96, 3) and first.dtype == np.uint8
+    assert 1 + sum(1 for _ in frames) == 75
+    window = list(iter_frames(path, (96, 72), start_s=1.0, duration_s=0.4))
+    assert len(window) == 10
+
+
+def test_not_a_video(media, tmp_path, capsys):
+    path = media / "notes.mp4"
+    path.write_text("these are my notes, not a video\n" * 20)
+    assert_refused(path, tmp_path / "o", "not a readable video file", capsys)
+
+
+def test_zero_length(media, tmp_path, capsys):
+    path = media / "empty.mp4"
+    path.write_bytes(b"")
+    assert_refused(path, tmp_path / "o", "file is empty", capsys)
+
+
+@pytest.mark.parametrize("suffix, faststart", [(".mp4", False), (".mp4", True), (".mkv", False)])
+def test_truncated(media, tmp_path, capsys, suffix, faststart):
+    extra = ("-movflags", "+faststart") if faststart else ()
+    full = write_test_video(media / f"full{int(faststart)}{suffix}", 10, extra_output_args=extra)
+    path = media / f"truncated{int(faststart)}{suffix}"
+    data = full.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert_refused(path, tmp_path / "o", "(truncated|not a readable video file)", capsys)
+
+
+def test_audio_only(media, tmp_path, capsys):
+    path = write_test_audio(media / "song.m4a", 3)
+    assert_refused(path, tmp_path / "o", "no video stream", capsys)
+
+
+def test_missing_and_directory(media, tmp_path, capsys):
+    assert_refused(media / "nope.mp4", tmp_path / "o", "file not found", capsys)
+    with pytest.raises(MediaError, match="not a file"):
+        extract_file(tmp_path, progress=False)
+
+
+def test_unreadable(media, tmp_path, capsys, monkeypatch):
+    path = write_test_video(media / "locked.mp4", 2)
+    monkeypatch.setattr("pamfn.features.media.os.access", lambda *args: False)  # as if chmod 000 (we may be root)
+    assert_refused(path, tmp_path / "o", "not readable", capsys)
+
+
+def test_shorter_than_one_segment(media, tmp_path, capsys):
+    path = write_test_video(media / "short.mp4", 1.0)
+    assert_refused(path, tmp_path / "o", "shorter than one 1.28 s segment", capsys)
+
+
+def test_video_without_audio_gets_silence_and_flag(media):
+    feats = extract_file(write_test_video(media / "mute.mp4", 3, audio=False), progress=False)
+    assert feats.T == 2 and feats.dims == LITE_DIMS
+    assert feats.flags == {"silent_audio": True, "audio_track": False}
+    assert np.isfinite(feats.features["A"]).all()
+    np.testing.assert_array_equal(feats.features["A"][0], feats.features["A"][1])  # silence is silence
+
+
+def test_huge_resolution_is_scaled_while_decoding(media):
+    feats = extract_file(write_test_video(media / "huge.mp4", 2, (4000, 3000)), progress=False)
+    assert feats.T == 1 and all(np.isfinite(a).all() for a in feats.features.values())
+
+
+def test_variable_frame_rate(media):
+    # Frames at irregular times (30 fps base, every third frame delayed), kept as VFR in mkv.
+    path = write_test_video(media / "vfr.mkv", 6, fps=30, audio=False,
+                            extra_output_args=("-vf", "setpts='(N+0.5*mod(N,3))/30/TB'", "-fps_mode", "vfr"))
+    info = probe(path)
+    feats = extract_file(path, progress=False)
+    assert feats.T == segment_count(info.duration_s) == 4
