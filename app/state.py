@@ -44,7 +44,7 @@ DEFAULT_DATA = ROOT / "sample_data"
 DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints"
 DATA_KEY = "pamfn_data_dir"
 CHECKPOINT_KEY = "pamfn_checkpoint_dir"
-ANY_ACTION = "*"
+ANY_ACTION = None
 """Key of a single checkpoint that serves every action (a folder without index.json)."""
 
 
@@ -109,21 +109,15 @@ def catalog(src: Source) -> Catalog:
 def _checkpoints(checkpoint_dir: str, device_name: str) -> dict:
     import torch
 
-    from pamfn.checkpoint import load_checkpoint, load_checkpoint_set
+    from pamfn.checkpoint import load_checkpoint_set
 
     torch.set_grad_enabled(False)
-    folder = Path(checkpoint_dir)
-    if not folder.exists():
-        raise CheckpointError(f"checkpoint folder not found: {folder}")
-    loaded = load_checkpoint_set(folder) if (folder / "index.json").is_file() else {ANY_ACTION: load_checkpoint(folder)}
-    for ckpt in loaded.values():
-        ckpt.model.to(device_name).eval()
-    return loaded
+    return load_checkpoint_set(checkpoint_dir, device=device_name)
 
 
 def checkpoints(src: Source) -> dict:
     """``{action: LoadedCheckpoint}`` of the chosen checkpoint folder, on :func:`device`
-    (key ``"*"`` for one checkpoint that serves every action). CheckpointError if unusable."""
+    (key ``None`` for one checkpoint that serves every action). CheckpointError if unusable."""
     return _checkpoints(src.checkpoint_dir, device())
 
 
@@ -134,7 +128,7 @@ def checkpoint_for(src: Source, action: str):
         return loaded[action]
     if ANY_ACTION in loaded:
         return loaded[ANY_ACTION]
-    raise CheckpointError(f"{src.checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(loaded)})")
+    raise CheckpointError(f"{src.checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(map(str, loaded))})")
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -149,19 +143,12 @@ def features(src: Source, routine_id: str) -> RoutineFeatures:
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str) -> Explanation:
-    from pamfn.checkpoint import check_compatible
     from pamfn.explain import explain_routine
 
     src = Source(data_dir, checkpoint_dir)
     row = catalog(src).routine(routine_id)
     ckpt = checkpoint_for(src, str(row["action"]))
-    feats = features(src, routine_id)
-    check_compatible(ckpt.config, feats)
-    expl = explain_routine(ckpt.model, feats, config=ckpt.config)
-    expl.action = str(row["action"])
-    expl.judged_score = float(row["score"])
-    expl.checkpoint = str(ckpt.path)
-    return expl
+    return explain_routine(ckpt, features(src, routine_id), action=str(row["action"]), judged_score=float(row["score"]))
 
 
 def explanation(src: Source, routine_id: str) -> Explanation:
@@ -172,6 +159,7 @@ def explanation(src: Source, routine_id: str) -> Explanation:
 
 @st.cache_data(show_spinner="Scoring the routines…")
 def _predictions(data_dir: str, checkpoint_dir: str) -> pd.DataFrame:
+    from pamfn.checkpoint import check_compatible
     from pamfn.insights import predict_scores
 
     src = Source(data_dir, checkpoint_dir)
@@ -180,7 +168,9 @@ def _predictions(data_dir: str, checkpoint_dir: str) -> pd.DataFrame:
     for action, rows in table.groupby("action"):
         ckpt = checkpoint_for(src, str(action))
         feats = [features(src, rid) for rid in rows.index]
-        predicted.update(predict_scores(ckpt.model, feats, label_scale=catalog(src).label_scale, device=device()))
+        for f in feats:
+            check_compatible(ckpt.config, f)
+        predicted.update(predict_scores(ckpt.model, feats, label_scale=ckpt.config.label_scale, device=device()))
     out = table[["action", "split", "score"]].copy()
     out["predicted"] = [predicted.get(rid, float("nan")) for rid in out.index]
     out["error"] = out["predicted"] - out["score"]
@@ -192,6 +182,46 @@ def predictions(src: Source) -> pd.DataFrame:
     score in the data set's units and ``error`` (predicted - judged). Computed once per
     source and cached; CheckpointError if a checkpoint does not match the features."""
     return _predictions(src.data_dir, src.checkpoint_dir)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int) -> pd.DataFrame:
+    from pamfn.insights import occlusion_scan
+
+    src = Source(data_dir, checkpoint_dir)
+    ckpt = checkpoint_for(src, str(catalog(src).routine(routine_id)["action"]))
+    return occlusion_scan(ckpt.model, features(src, routine_id), ckpt.config.label_scale, window=window, device=device())
+
+
+def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
+    """Occlusion scan of one routine (start_s, end_s, delta in points), cached."""
+    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window)
+
+
+def media(src: Source, routine_id: str) -> tuple[Path | None, str]:
+    """The routine's media file and ``""``, or None and the reason it cannot be played."""
+    path = catalog(src).media_path(routine_id)
+    if path is None:
+        return None, "this routine has features only (labels.csv names no media file)"
+    if not path.is_file():
+        return None, f"its media file is missing: {path}"
+    return path, ""
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _waveform(path: str, mtime_ns: int, points: int) -> pd.DataFrame | None:
+    from pamfn.features.media import decode_audio
+    from pamfn.viz.tables import waveform_table
+
+    rate = 8000
+    samples = decode_audio(path, rate)
+    return None if samples is None else waveform_table(samples, rate, points)
+
+
+def waveform(path: Path, points: int = 1500) -> pd.DataFrame | None:
+    """Min/max envelope of a media file's audio (None when it has no audio track), cached.
+    MediaError when the file cannot be decoded."""
+    return _waveform(str(path), path.stat().st_mtime_ns, points)
 
 
 def show_error(exc: Exception, what: str) -> None:

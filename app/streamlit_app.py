@@ -27,7 +27,7 @@ PAGES: list[tuple[str, str, str]] = [
 
 
 def main() -> None:
-    st.set_page_config(page_title="PAMFN Studio", page_icon=":material/sports_gymnastics:", layout="wide")
+    st.set_page_config(page_title="PAMFN Studio", page_icon="🤸", layout="wide")
     pages = [
         st.Page(str(APP_DIR / "pages" / name), title=title, icon=icon, default=(name == "routine.py"))
         for name, title, icon in PAGES

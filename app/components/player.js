@@ -1,0 +1,117 @@
+// Synced player: an HTML5 video and one plotly.js figure whose subplots share the time
+// axis in seconds. Playing moves a playhead over every subplot (requestAnimationFrame,
+// no server round-trip); pressing or dragging on the charts seeks the video. The
+// current time goes back to Python only on pause and at the end of a seek.
+
+function loadPlotly(url) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__pamfnPlotly) {
+    window.__pamfnPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => reject(new Error("could not load " + url));
+      document.head.appendChild(script);
+    });
+  }
+  return window.__pamfnPlotly;
+}
+
+function clock(t) {
+  const s = Math.max(0, t);
+  const m = Math.floor(s / 60);
+  return m + ":" + (s - 60 * m).toFixed(1).padStart(4, "0");
+}
+
+function readoutText(steps, names, t) {
+  const step = steps.find((s) => t >= s.start && t < s.end) || steps[steps.length - 1];
+  if (!step) return "";
+  const parts = names.map((n, i) => `<span class="chip c${i}">${n} ${step.w[i].toFixed(2)}</span>`);
+  const fused = step.count == null ? "" : ` · <b>${step.count}</b> FusionNet${step.count === 1 ? "" : "s"}`;
+  return `stage ${step.stage} MSFD ${parts.join("")}${fused}`;
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  const root = parentElement.querySelector(".pamfn-player");
+  const video = root.querySelector("video");
+  const chart = root.querySelector(".pamfn-chart");
+  const head = root.querySelector(".pamfn-playhead");
+  const time = root.querySelector(".pamfn-time");
+  const readout = root.querySelector(".pamfn-readout");
+  const status = root.querySelector(".pamfn-status");
+  const st = root.__pamfn || (root.__pamfn = { key: null, seekNonce: null, raf: 0, dragging: false });
+
+  const axis = () => (chart._fullLayout ? chart._fullLayout.xaxis : null);
+  const timeAt = (clientX) => {
+    const xa = axis();
+    const rect = chart.getBoundingClientRect();
+    const t = xa.p2l(clientX - rect.left - xa._offset);
+    return Math.min(Math.max(t, 0), data.duration);
+  };
+  const draw = () => {
+    const xa = axis();
+    const t = video.currentTime || 0;
+    if (xa) {
+      const size = chart._fullLayout._size;
+      head.style.transform = `translateX(${xa._offset + xa.l2p(Math.min(t, data.duration))}px)`;
+      head.style.top = size.t + "px";
+      head.style.height = size.h + "px";
+      head.style.visibility = "visible";
+    }
+    time.textContent = clock(t) + " / " + clock(data.duration);
+    readout.innerHTML = readoutText(data.readout, data.modality_names, t);
+    root.dataset.playhead = String(t);
+  };
+  const loop = () => {
+    draw();
+    st.raf = video.paused ? 0 : requestAnimationFrame(loop);
+  };
+  const report = () => setStateValue("time", Math.round(video.currentTime * 100) / 100);
+  const seek = (t) => {
+    video.currentTime = t;
+    draw();
+  };
+
+  if (st.key !== data.key) {
+    st.key = data.key;
+    if (video.getAttribute("src") !== data.video_url) video.setAttribute("src", data.video_url);
+    video.onplay = () => { if (!st.raf) st.raf = requestAnimationFrame(loop); };
+    video.onpause = () => { draw(); report(); };
+    video.onseeked = () => { draw(); if (!st.dragging && video.paused) report(); };
+    video.onloadedmetadata = draw;
+    status.textContent = "Loading charts…";
+    loadPlotly(data.plotly_url)
+      .then((Plotly) => {
+        const fig = JSON.parse(data.figure);
+        return Plotly.react(chart, fig.data, fig.layout, { displayModeBar: false, responsive: true, scrollZoom: false });
+      })
+      .then(() => {
+        status.textContent = "";
+        root.dataset.ready = "1";
+        chart.on("plotly_afterplot", draw);
+        draw();
+      })
+      .catch((err) => { status.textContent = String(err); });
+    chart.onpointerdown = (e) => {
+      if (!axis()) return;
+      st.dragging = true;
+      chart.setPointerCapture(e.pointerId);
+      seek(timeAt(e.clientX));
+    };
+    chart.onpointermove = (e) => { if (st.dragging) seek(timeAt(e.clientX)); };
+    chart.onpointerup = (e) => {
+      if (!st.dragging) return;
+      st.dragging = false;
+      chart.releasePointerCapture(e.pointerId);
+      report();
+    };
+  }
+  if (data.seek && data.seek.nonce !== st.seekNonce) {
+    st.seekNonce = data.seek.nonce;
+    seek(data.seek.t);
+  }
+  const onResize = () => draw();
+  window.addEventListener("resize", onResize);
+  return () => window.removeEventListener("resize", onResize);
+}

@@ -1,0 +1,129 @@
+"""The synced player: an HTML5 video beside one plotly.js figure whose subplots share
+the time axis, with one playhead (a Streamlit custom component, v2, inline HTML/JS/CSS).
+
+The video and ``plotly.min.js`` (from the installed plotly package; no CDN) are served
+by Streamlit's static file serving from ``app/static/``: :func:`publish` puts a file
+there (hard link, else copy) and returns its URL. Nothing is inlined as base64.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import plotly
+import plotly.graph_objects as go
+import streamlit as st
+
+from pamfn import MODALITIES, MODALITY_NAMES
+from pamfn.explanation import Explanation
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE.parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+HTML = """
+<div class="pamfn-player">
+  <div class="pamfn-left">
+    <video controls muted playsinline preload="auto"></video>
+    <div class="pamfn-time"></div>
+    <div class="pamfn-readout"></div>
+  </div>
+  <div class="pamfn-right">
+    <div class="pamfn-status"></div>
+    <div class="pamfn-chart"></div>
+    <div class="pamfn-playhead"></div>
+  </div>
+</div>
+"""
+
+CSS = """
+.pamfn-player { display: flex; gap: 1.2rem; align-items: flex-start; width: 100%; }
+.pamfn-left { flex: 0 0 36%; display: flex; flex-direction: column; gap: .4rem; }
+.pamfn-left video { width: 100%; border-radius: .5rem; background: #000; }
+.pamfn-time { font: 600 1.05rem ui-monospace, monospace; color: var(--st-text-color, #111); }
+.pamfn-readout { font-size: .9rem; color: var(--st-text-color, #333); line-height: 1.9; }
+.pamfn-readout .chip { display: inline-block; padding: 0 .45rem; margin: 0 .2rem; border-radius: .6rem; color: #fff; }
+.pamfn-readout .c0 { background: #3b6fd4; } .pamfn-readout .c1 { background: #f08a24; } .pamfn-readout .c2 { background: #1fa187; }
+.pamfn-right { flex: 1 1 auto; position: relative; min-width: 0; }
+.pamfn-chart { width: 100%; cursor: col-resize; touch-action: none; }
+.pamfn-status { position: absolute; top: .5rem; left: 1rem; color: #888; }
+.pamfn-playhead { position: absolute; left: 0; top: 0; width: 2px; margin-left: -1px; background: #e11d48;
+  pointer-events: none; visibility: hidden; will-change: transform; }
+"""
+
+_player = st.components.v2.component(
+    "pamfn_synced_player", html=HTML, css=CSS, js=(HERE / "player.js").read_text(encoding="utf-8"), isolate_styles=False
+)
+
+
+def _base_url() -> str:
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/app/static" if base else "/app/static"
+
+
+def publish(path: Path, folder: str = "media") -> str:
+    """Make ``path`` available under ``app/static/<folder>/`` and return its URL.
+
+    The name carries a hash of the source path, size and time, so a changed file gets a
+    new URL. A hard link avoids copying; across file systems the file is copied.
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    digest = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    name = f"{digest}{path.suffix.lower()}"
+    target = STATIC / folder / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{name}.{os.getpid()}.part")
+        try:
+            os.link(path, tmp)
+        except OSError:
+            shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+    return f"{_base_url()}/{folder}/{name}"
+
+
+def plotly_url() -> str:
+    """URL of the plotly.min.js shipped in the installed plotly package."""
+    return publish(PLOTLY_JS, folder="js")
+
+
+def readout_steps(expl: Explanation) -> list[dict[str, Any]]:
+    """Per step of the finest stage: window, MSFD weights and FusionNet count (the live readout)."""
+    stages = [s for s in expl.stages if s.msfd_weights is not None]
+    if not stages:
+        return []
+    stage = min(stages, key=lambda s: s.stage)
+    counts = stage.fusion_count
+    return [
+        {"stage": stage.stage, "start": float(stage.start_s[i]), "end": float(stage.end_s[i]),
+         "w": [float(x) for x in stage.msfd_weights[i]], "count": None if counts is None else int(counts[i])}
+        for i in range(stage.steps)
+    ]
+
+
+def synced_player(
+    figure: go.Figure,
+    video: Path,
+    expl: Explanation,
+    key: str,
+    seek: dict[str, float] | None = None,
+    on_time_change=lambda: None,
+):
+    """Mount the player; returns the component result whose ``time`` is the video's
+    current time in seconds after the last pause or seek (None before any)."""
+    data = {
+        "key": f"{expl.routine_id}|{video}",
+        "figure": figure.to_json(),
+        "video_url": publish(video),
+        "plotly_url": plotly_url(),
+        "duration": float(expl.duration_s),
+        "readout": readout_steps(expl),
+        "modality_names": [MODALITY_NAMES[m] for m in MODALITIES],
+        "seek": seek,
+    }
+    return _player(key=key, data=data, on_time_change=on_time_change, height="content")

@@ -1,0 +1,196 @@
+"""Routine view: pick a routine, play it beside its waveform and PAMFN's traces on one
+time axis, read the scores and the explanations, look at keyframes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from app.components.keyframes import keyframes_panel
+from app.components.player import synced_player
+from pamfn import MODALITIES, MODALITY_NAMES
+from pamfn.errors import PamfnError
+from pamfn.insights import Insight, clock, coach_insights
+from pamfn.viz import figures, tables
+
+PICK_KEY = "routine_picker"
+SEEK_KEY = "routine_seek"
+WINDOW_KEY = "keyframe_window"
+KIND_ICON = {"moment": ":material/bolt:", "modality": ":material/hearing:", "fusion": ":material/hub:"}
+
+
+def _filters(table: pd.DataFrame) -> pd.DataFrame:
+    """Sidebar filters over the routines table."""
+    st.sidebar.subheader("Filter routines")
+    actions = sorted(table["action"].unique())
+    chosen = st.sidebar.multiselect("Apparatus", actions, default=actions, key="filter_action")
+    splits = sorted(table["split"].dropna().unique())
+    chosen_splits = st.sidebar.multiselect("Split", splits, default=splits, key="filter_split")
+    only_video = st.sidebar.toggle("Only routines with a video", value=False, key="filter_video")
+    text = st.sidebar.text_input("Routine id contains", key="filter_text")
+    mask = table["action"].isin(chosen) & table["split"].isin(chosen_splits)
+    if only_video:
+        mask &= table["has_video"]
+    if text:
+        mask &= table.index.str.contains(text, case=False, regex=False)
+    return table[mask]
+
+
+def _picker(src: state.Source, catalog) -> str | None:
+    """The routines table with single-row selection; returns the chosen routine id."""
+    table = state.predictions(src).copy()
+    table["has_video"] = [bool(p) and state.media(src, rid)[0] is not None for rid, p in catalog.routines["media_path"].items()]
+    shown = _filters(table)
+    if shown.empty:
+        st.info("No routine matches the filters in the sidebar.")
+        return None
+    view = shown.reset_index()[["routine_id", "action", "split", "score", "predicted", "error", "has_video"]]
+    event = st.dataframe(
+        view,
+        key=PICK_KEY,
+        on_select="rerun",
+        selection_mode="single-row",
+        hide_index=True,
+        height=min(36 + 35 * len(view), 280),
+        width="stretch",
+        column_config={
+            "routine_id": st.column_config.TextColumn("Routine"),
+            "action": st.column_config.TextColumn("Apparatus"),
+            "split": st.column_config.TextColumn("Split"),
+            "score": st.column_config.NumberColumn("Judged", format="%.2f"),
+            "predicted": st.column_config.NumberColumn("Predicted", format="%.2f"),
+            "error": st.column_config.NumberColumn("Error", format="%+.2f", help="predicted - judged"),
+            "has_video": st.column_config.CheckboxColumn("Video"),
+        },
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        return str(view.iloc[rows[0]]["routine_id"])
+    with_video = view[view["has_video"]]
+    return str((with_video if len(with_video) else view).iloc[0]["routine_id"])
+
+
+def _scores(expl) -> None:
+    cols = st.columns(2 + len(expl.branch_scores))
+    judged = expl.judged_score
+    cols[0].metric("Judged", f"{judged:.2f}" if judged is not None else "n/a")
+    delta = None if judged is None else f"{expl.score - judged:+.2f} vs judges"
+    cols[1].metric("PAMFN predicted", f"{expl.score:.2f}", delta=delta, delta_color="off")
+    for col, m in zip(cols[2:], [m for m in MODALITIES if m in expl.branch_scores]):
+        col.metric(f"{MODALITY_NAMES[m]} branch", f"{expl.branch_scores[m]:.2f}")
+
+
+def _seek_to(t: float, window: tuple[float, float] | None = None) -> None:
+    nonce = st.session_state.get(SEEK_KEY, {}).get("nonce", 0) + 1
+    st.session_state[SEEK_KEY] = {"t": float(t), "nonce": nonce}
+    if window is not None:
+        st.session_state[WINDOW_KEY] = window
+
+
+def _insights(found: list[Insight], has_player: bool) -> None:
+    if not found:
+        st.caption("No stretch stands out for this routine.")
+    for i, insight in enumerate(found):
+        text_col, button_col = st.columns([4, 1], vertical_alignment="center")
+        text_col.markdown(f"{KIND_ICON[insight.kind]} {insight.text}")
+        button_col.button(
+            clock(insight.start_s), key=f"insight_{i}", icon=":material/play_arrow:", width="content",
+            help="Jump the player to this moment" if has_player else "Show the keyframes of this moment",
+            on_click=_seek_to, args=(insight.start_s, (insight.start_s, insight.end_s)),
+        )
+
+
+def _window_at(expl, t: float) -> tuple[float, float]:
+    """The stage-2 step (about 5 s) around time t."""
+    stage = next((s for s in expl.stages if s.stage == 2), expl.stages[0])
+    for a, b in zip(stage.start_s, stage.end_s):
+        if a <= t < b:
+            return float(a), float(b)
+    return float(stage.start_s[-1]), float(stage.end_s[-1])
+
+
+@st.fragment
+def _routine_view(src: state.Source, routine_id: str) -> None:
+    """Player, explanations and keyframes: a fragment, so a pause or seek reruns only this."""
+    expl = state.explanation(src, routine_id)
+    video, why = state.media(src, routine_id)
+    wave = None
+    if video is not None:
+        try:
+            wave = state.waveform(video)
+        except PamfnError as exc:
+            video, why = None, f"its media file cannot be decoded ({exc})"
+    occ = state.occlusion(src, routine_id)
+    found = coach_insights(expl, occ)
+    window = st.session_state.get(WINDOW_KEY)
+    marks = [(window[0], window[1], "keyframes")] if window else []
+    timeline = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s,
+                                       wave, occ, windows=marks)
+    if video is not None:
+        result = synced_player(timeline, video, expl, key=f"player_{routine_id}",
+                               seek=st.session_state.get(SEEK_KEY),
+                               on_time_change=lambda: st.session_state.pop(WINDOW_KEY, None))
+        t = getattr(result, "time", None)
+        if window is None and t is not None:
+            window = _window_at(expl, float(t))
+    else:
+        st.warning(f"No player for **{routine_id}**: {why}. The charts below still show the routine on its time axis.",
+                   icon=":material/videocam_off:")
+        st.plotly_chart(timeline, width="stretch", config={"displayModeBar": False})
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.subheader("What moved the score", anchor=False)
+        st.caption("Occlusion: each ~5 s window is masked and the routine re-scored; MSFD and PolicyNet traces show "
+                   "where the model leaned on one modality and where it fused many FusionNets.")
+        _insights(found, video is not None)
+    with right:
+        st.subheader("Keyframes", anchor=False)
+        if window is None and found:
+            window = (found[0].start_s, found[0].end_s)
+        if video is None:
+            st.caption("Keyframes need the routine's video.")
+        elif window is not None:
+            keyframes_panel(video, window)
+
+
+def page() -> None:
+    src = state.current_source()
+    st.title("Routine view", anchor=False)
+    st.caption("Pick a routine; play it beside its waveform and what PAMFN did, on one time axis. "
+               "Press or drag on the charts to seek.")
+    try:
+        catalog = state.catalog(src)
+    except PamfnError as exc:
+        state.show_error(exc, "The data set cannot be read")
+        return
+    try:
+        routine_id = _picker(src, catalog)
+    except PamfnError as exc:
+        state.show_error(exc, "The checkpoint cannot score this data set")
+        return
+    if routine_id is None:
+        return
+    if st.session_state.get("routine_current") != routine_id:
+        st.session_state["routine_current"] = routine_id
+        st.session_state.pop(SEEK_KEY, None)
+        st.session_state.pop(WINDOW_KEY, None)
+    row = catalog.routine(routine_id)
+    st.subheader(f"{routine_id} · {str(row['action']).capitalize()}", anchor=False)
+    try:
+        expl = state.explanation(src, routine_id)
+    except PamfnError as exc:
+        state.show_error(exc, f"PAMFN cannot explain {routine_id}")
+        return
+    _scores(expl)
+    _routine_view(src, routine_id)
+    with st.expander("Figures for slides: MSFD weights (Fig. 7), FusionNet counts (Fig. 8), scores", expanded=False):
+        msfd = tables.msfd_table(expl)
+        st.plotly_chart(figures.msfd_figure(msfd, expl.duration_s), width="stretch")
+        counts = tables.fusion_count_table(expl)
+        if len(counts):
+            st.plotly_chart(figures.fusion_count_figure(counts, expl.duration_s), width="stretch")
+        st.plotly_chart(figures.scores_figure(tables.scores_table(expl), expl.label_scale), width="stretch")
+
+
+page()

@@ -1,0 +1,30 @@
+"""One colour scheme for the modalities and the scores, used by every figure."""
+
+from __future__ import annotations
+
+from pamfn import MODALITIES, MODALITY_NAMES
+
+MODALITY_COLORS: dict[str, str] = {"V": "#3b6fd4", "F": "#f08a24", "A": "#1fa187"}
+"""RGB (V) blue, optical flow (F) orange, audio (A) teal."""
+
+JUDGED_COLOR = "#6b7280"
+PREDICTED_COLOR = "#7c3aed"
+PLAYHEAD_COLOR = "#e11d48"
+WAVEFORM_COLOR = MODALITY_COLORS["A"]
+FUSION_COLOR = "#7c3aed"
+GRID_COLOR = "rgba(120,120,120,0.18)"
+
+
+def modality_label(m: str) -> str:
+    """Legend label of a modality, e.g. ``"RGB (V)"``."""
+    return f"{MODALITY_NAMES[m]} ({m})"
+
+
+def modality_fill(m: str, alpha: float = 0.55) -> str:
+    """The modality's colour as an rgba string with transparency ``alpha``."""
+    hex_color = MODALITY_COLORS[m].lstrip("#")
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+__all__ = ["MODALITIES", "MODALITY_COLORS", "modality_label", "modality_fill"]

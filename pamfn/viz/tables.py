@@ -1,0 +1,70 @@
+"""Tidy tables (one row per observation, seconds on the time axis) built from an
+Explanation, an audio signal or an occlusion scan; the figures draw these."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pamfn import MODALITIES
+from pamfn.explanation import Explanation
+from pamfn.viz.colors import modality_label
+
+
+def msfd_table(expl: Explanation) -> pd.DataFrame:
+    """MSFD modality weights: columns stage, step, start_s, end_s, modality, weight.
+
+    Stages whose MSFD is absent (ablations) are left out.
+    """
+    rows = []
+    for st in expl.stages:
+        if st.msfd_weights is None:
+            continue
+        weights = np.asarray(st.msfd_weights, dtype=np.float64)
+        for step in range(st.steps):
+            for j, m in enumerate(MODALITIES):
+                rows.append((st.stage, step, float(st.start_s[step]), float(st.end_s[step]), m, float(weights[step, j])))
+    return pd.DataFrame(rows, columns=["stage", "step", "start_s", "end_s", "modality", "weight"])
+
+
+def fusion_count_table(expl: Explanation) -> pd.DataFrame:
+    """PolicyNet decisions: columns stage, step, start_s, end_s, count (1..K), K."""
+    rows = []
+    for st in expl.stages:
+        if st.fusion_count is None:
+            continue
+        for step in range(st.steps):
+            rows.append((st.stage, step, float(st.start_s[step]), float(st.end_s[step]), int(st.fusion_count[step]), expl.K))
+    return pd.DataFrame(rows, columns=["stage", "step", "start_s", "end_s", "count", "K"])
+
+
+def scores_table(expl: Explanation) -> pd.DataFrame:
+    """Scores in the data set's units: columns label, kind (judged / predicted / branch),
+    modality (V, F, A or empty), score. The judged row is present when known."""
+    rows = []
+    if expl.judged_score is not None:
+        rows.append(("Judges", "judged", "", float(expl.judged_score)))
+    rows.append(("PAMFN", "predicted", "", float(expl.score)))
+    for m in MODALITIES:
+        if m in expl.branch_scores:
+            rows.append((f"{modality_label(m)} branch", "branch", m, float(expl.branch_scores[m])))
+    return pd.DataFrame(rows, columns=["label", "kind", "modality", "score"])
+
+
+def waveform_table(samples: np.ndarray, sample_rate: float, points: int = 1500) -> pd.DataFrame:
+    """Min/max envelope of a mono signal in ``points`` bins: columns time_s, lo, hi."""
+    samples = np.asarray(samples, dtype=np.float32).ravel()
+    if samples.size == 0:
+        return pd.DataFrame({"time_s": [], "lo": [], "hi": []})
+    bins = max(1, min(points, samples.size))
+    edges = np.linspace(0, samples.size, bins + 1).astype(int)
+    lo = np.minimum.reduceat(samples, edges[:-1])
+    hi = np.maximum.reduceat(samples, edges[:-1])
+    time_s = (edges[:-1] + edges[1:]) / 2.0 / float(sample_rate)
+    return pd.DataFrame({"time_s": time_s, "lo": lo, "hi": hi})
+
+
+def occlusion_table(start_s: np.ndarray, end_s: np.ndarray, delta: np.ndarray) -> pd.DataFrame:
+    """Occlusion scan: columns start_s, end_s, delta (points the window adds to the score:
+    full score minus the score with the window masked)."""
+    return pd.DataFrame({"start_s": np.asarray(start_s, float), "end_s": np.asarray(end_s, float), "delta": np.asarray(delta, float)})

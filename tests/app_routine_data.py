@@ -1,0 +1,88 @@
+"""A small data set for the dashboard tests: random features, randomly initialised small
+checkpoints (d=16, K=4) in an index per action, and short mp4 files with sound.
+
+Not a test module; the routine page's AppTest, e2e test and benchmark build from it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+DIMS = {"V": 12, "F": 10, "A": 8}
+ACTIONS = ("ball", "hoop")
+
+
+def make_video(path: Path, seconds: float) -> Path:
+    """An mp4 (H.264 + AAC) of ``seconds``: ffmpeg's testsrc2 pattern and a sine tone."""
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error",
+        "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=330:beep_factor=4:sample_rate=22050:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
+        "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart", str(path),
+    ]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0) -> Path:
+    """A randomly initialised PAMFN (d=16, K=4) saved with save_checkpoint."""
+    import torch
+
+    from pamfn.checkpoint import save_checkpoint
+    from pamfn.model import PAMFNConfig, build_model
+
+    torch.manual_seed(seed)
+    cfg = PAMFNConfig(preset=None, K=4, d=16, input_dims=dict(dims), label_scale=25.0)
+    model = build_model(cfg).eval()
+    return save_checkpoint(directory, model, cfg, {"note": "random weights for tests"})
+
+
+def make_dataset(root: Path, per_action: int = 3, segments: int = 24, media: bool = True) -> tuple[Path, Path]:
+    """Write a data set folder and a checkpoint set; return (data_dir, checkpoint_dir).
+
+    The first routine of each action has a video (when ``media``); the second names a
+    media file that does not exist; the rest are features only.
+    """
+    from pamfn.routine import RoutineFeatures
+
+    rng = np.random.default_rng(7)
+    data, ckpts = root / "data", root / "checkpoints"
+    rows = ["routine_id,action,split,score,difficulty,execution,musicality,features,media"]
+    video = None
+    for action in ACTIONS:
+        for i in range(per_action):
+            rid = f"{action}_{i:02d}"
+            T = segments + 4 * i
+            feats = {m: rng.normal(size=(T, d)).astype(np.float32) for m, d in DIMS.items()}
+            RoutineFeatures(feats, routine_id=rid, duration_s=T * 1.28).save(data / "features" / f"{rid}.npz")
+            media_rel = ""
+            if media and i == 0:
+                if video is None:
+                    video = make_video(data / "media" / f"{rid}.mp4", T * 1.28)
+                else:
+                    (data / "media" / f"{rid}.mp4").write_bytes(video.read_bytes())
+                media_rel = f"media/{rid}.mp4"
+            elif i == 1:
+                media_rel = f"media/{rid}_missing.mp4"
+            score = float(rng.uniform(10, 22))
+            rows.append(f"{rid},{action},{'test' if i == 0 else 'train'},{score:.2f},{score/3:.2f},{score/3:.2f},{score/3:.2f},features/{rid}.npz,{media_rel}")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    (data / "dataset.json").write_text(json.dumps({"label_scale": 25, "actions": list(ACTIONS)}))
+    for k, action in enumerate(ACTIONS):
+        make_checkpoint(ckpts / action, seed=k)
+    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {a: a for a in ACTIONS}}))
+    return data, ckpts
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(make_dataset(Path(sys.argv[1])))
