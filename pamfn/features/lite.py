@@ -29,6 +29,9 @@ N_MELS = 32
 FRAMES_PER_SEGMENT = 64
 VERSION = 1
 _EPS = 1e-8
+_SPECTRAL_FLOOR = 1e-4
+"""White power floor added per bin before spectral shape statistics (about -94 dB below a
+full-scale sine), so near-silence has a stable shape (that of white noise) instead of noise."""
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=11, iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
 _MOVING = 0.5
 """Flow magnitude (percent of the longer side per frame) above which a pixel counts as moving."""
@@ -213,12 +216,14 @@ class _AudioFrames:
             power = mag**2
             db = 10.0 * np.log10(np.maximum(mel_fb @ power, 1e-10))
             self.logmel[:, j0:j1] = db / 100.0
-            total = mag.sum(0) + _EPS
-            centroid = (freqs * mag).sum(0) / total
-            bandwidth = np.sqrt((((freqs - centroid) ** 2) * mag).sum(0) / total)
-            cum = np.cumsum(power, axis=0)
+            floored = power + _SPECTRAL_FLOOR
+            fmag = np.sqrt(floored)
+            total = fmag.sum(0)
+            centroid = (freqs * fmag).sum(0) / total
+            bandwidth = np.sqrt((((freqs - centroid) ** 2) * fmag).sum(0) / total)
+            cum = np.cumsum(floored, axis=0)
             rolloff = freqs[np.argmax(cum >= 0.85 * cum[-1:], axis=0), 0]
-            flat = np.exp(np.log(power + 1e-10).mean(0)) / (power.mean(0) + 1e-10)
+            flat = np.exp(np.log(floored).mean(0)) / floored.mean(0)
             nyq = AUDIO_RATE / 2
             self.shape[:, j0:j1] = np.stack([centroid / nyq, bandwidth / nyq, rolloff / nyq, flat])
             rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))

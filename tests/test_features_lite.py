@@ -1,0 +1,93 @@
+"""The lite extractor: fixed dims, finite values, descriptors that respond to what they
+describe, and one code path for frames in memory and for media files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pamfn.features import LITE_DIMS, extract_file, extract_from_arrays
+from pamfn.features.lite import AUDIO_RATE, BOX, LiteVideo, audio_features, working_size
+from pamfn.features.media import decode_audio, iter_frames, probe
+from pamfn.features.synth import write_test_video
+
+
+def moving_square(n: int, step: int, size=(120, 160), colour=(255, 40, 40)) -> list[np.ndarray]:
+    """A square sliding right by ``step`` pixels per frame over a textured background."""
+    rng = np.random.default_rng(1)
+    bg = np.repeat(rng.integers(0, 80, size + (1,), dtype=np.uint8), 3, axis=2)
+    frames = []
+    for i in range(n):
+        f = bg.copy()
+        x = 10 + (i * step) % (size[1] - 50)
+        f[40:80, x : x + 40] = colour
+        frames.append(f)
+    return frames
+
+
+def test_dims_are_fixed_and_documented():
+    assert LITE_DIMS == {"V": 83, "F": 71, "A": 112}
+    assert working_size(1280, 720) == (BOX, 108) and working_size(240, 320) == (144, BOX)
+
+
+def test_frames_in_memory_any_fps():
+    frames = moving_square(300, 2)  # 10 s at 30 fps -> 250 frames at 25 fps -> T = 7
+    feats = extract_from_arrays(frames, None, 22050, fps=30.0, routine_id="r")
+    assert feats.T == 7 and feats.dims == LITE_DIMS and feats.duration_s == pytest.approx(10.0)
+    assert feats.flags["silent_audio"] and feats.routine_id == "r"
+    assert feats.extractors == {"V": "lite-rgb@1", "F": "lite-flow@1", "A": "lite-audio@1"}
+    assert all(np.isfinite(a).all() for a in feats.features.values())
+
+
+def test_motion_descriptors_follow_the_motion():
+    video = LiteVideo()
+    _, still = video.segment(np.stack(moving_square(32, 0)))
+    video = LiteVideo()
+    _, moving = video.segment(np.stack(moving_square(32, 3)))
+    assert still[0] < 0.05 and moving[0] > 10 * max(still[0], 1e-3)  # mean magnitude
+    assert moving[6] > 0 and abs(moving[7]) < moving[6]  # mean u rightwards, little vertical motion
+    orient = moving[12:20]
+    assert np.argmax(orient) in (3, 4)  # angle ~0 falls in the bins around 0 rad (bins over [-pi, pi))
+
+
+def test_appearance_descriptors_follow_the_colour():
+    red, _ = LiteVideo().segment(np.stack(moving_square(32, 0, colour=(255, 0, 0))))
+    blue, _ = LiteVideo().segment(np.stack(moving_square(32, 0, colour=(0, 0, 255))))
+    assert np.argmax(red[:12]) == 0 and np.argmax(blue[:12]) == 8  # hue bins of 30 degrees
+    assert red[12] > 0  # saturation mean
+
+
+def test_audio_beats_and_silence():
+    sr, seconds = AUDIO_RATE, 12.8
+    t = np.arange(int(sr * seconds)) / sr
+    clicks = (np.sin(2 * np.pi * 1000 * t) * (np.mod(t, 0.5) < 0.03)).astype(np.float32)  # 120 BPM
+    a = audio_features(clicks, 10)
+    assert a.shape == (10, LITE_DIMS["A"]) and np.isfinite(a).all()
+    beat_rate, tempo = a[3:, 84], a[3:, 86] * 240
+    assert np.median(beat_rate) == pytest.approx(2.0, abs=0.5)
+    assert np.median(tempo) == pytest.approx(120, rel=0.1) or np.median(tempo) == pytest.approx(60, rel=0.1)
+    silent = audio_features(np.zeros(int(sr * 2.56), np.float32), 2)
+    assert np.isfinite(silent).all() and silent[:, 84].max() == 0  # no beats in silence
+    assert a[:, :32].mean() > silent[:, :32].mean()  # louder log-mel
+
+
+def test_segments_do_not_depend_on_video_length():
+    frames = moving_square(32 * 6, 2)
+    short = extract_from_arrays(frames[: 32 * 3], None, 22050)
+    long = extract_from_arrays(frames, None, 22050)
+    for m in ("V", "F"):
+        np.testing.assert_allclose(long.features[m][:3], short.features[m], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_extract_file_and_extract_from_arrays_share_one_code_path(tmp_path):
+    path = write_test_video(tmp_path / "v.mp4", 4, (320, 240), fps=25)
+    info = probe(path)
+    from_file = extract_file(path, progress=False)
+    frames = iter_frames(path, working_size(info.width, info.height))
+    in_memory = extract_from_arrays(frames, decode_audio(path, 44100), 44100)
+    assert from_file.T == in_memory.T == 3
+    for m in ("V", "F"):
+        np.testing.assert_allclose(from_file.features[m], in_memory.features[m], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(from_file.features["A"], in_memory.features["A"], atol=0.05)
+    assert from_file.media == "v.mp4" and len(from_file.media_sha256) == 64
