@@ -18,16 +18,22 @@ def write_test_video(
     crf: int = 28,
     extra_output_args: tuple[str, ...] = (),
 ) -> Path:
-    """An H.264 video of ffmpeg's moving ``testsrc2`` pattern, with (``audio=True``) a
-    440 Hz tone that beeps twice a second, AAC at 44.1 kHz. The container follows the suffix."""
+    """A video of ffmpeg's moving ``testsrc2`` pattern, with (``audio=True``) a 440 Hz tone
+    that beeps twice a second. The container follows the suffix: H.264 + AAC, or VP8 +
+    Opus for ``.webm``."""
     path = Path(path)
     w, h = size
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
            "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t)*lt(mod(t\\,0.5)\\,0.1):s=44100"]
-    cmd += ["-t", f"{seconds}", "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
-    cmd += ["-c:a", "aac", "-shortest"] if audio else ["-an"]
+    cmd += ["-t", f"{seconds}", "-pix_fmt", "yuv420p"]
+    if path.suffix.lower() == ".webm":
+        cmd += ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "500k"]
+    else:
+        cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
+    audio_codec = "libopus" if path.suffix.lower() == ".webm" else "aac"
+    cmd += ["-c:a", audio_codec, "-shortest"] if audio else ["-an"]
     cmd += [*extra_output_args, str(path)]
     subprocess.run(cmd, check=True, capture_output=True)
     return path

@@ -1,0 +1,73 @@
+"""``python -m pamfn extract`` on generated videos: T = floor(duration * 25 / 32), finite
+features, folder mode with a cache, atomic writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pamfn.cli import main
+from pamfn.features import LITE_DIMS, segment_count
+from pamfn.features.media import probe
+from pamfn.routine import RoutineFeatures
+from pamfn.features.synth import write_test_video
+
+
+@pytest.mark.parametrize("size, fps", [((320, 240), 30), ((640, 360), 25), ((200, 200), 50)])
+def test_extract_sizes_and_frame_rates(tmp_path, size, fps):
+    video = write_test_video(tmp_path / f"v{fps}.mp4", 10, size, fps=fps)
+    out = tmp_path / "out" / "v.npz"
+    assert main(["extract", str(video), "-o", str(out), "--quiet"]) == 0
+    feats = RoutineFeatures.load(out)
+    duration = probe(video).duration_s
+    assert feats.T == segment_count(duration) == int(np.floor(duration * 25 / 32)) == 7
+    assert feats.dims == LITE_DIMS and feats.duration_s == pytest.approx(duration)
+    assert all(np.isfinite(a).all() for a in feats.features.values())
+    assert feats.media == video.name and feats.flags == {}
+    assert feats.segment_frames == 32 and feats.fps == 25.0
+
+
+def test_python_m_pamfn_extract(tmp_path):
+    video = write_test_video(tmp_path / "clip.webm", 3, (160, 120), audio=False)
+    out = tmp_path / "clip.npz"
+    proc = subprocess.run([sys.executable, "-m", "pamfn", "extract", str(video), "-o", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "T=2" in proc.stdout and "silent_audio" in proc.stdout
+    assert RoutineFeatures.load(out).flags["silent_audio"]
+
+
+def test_folder_mode_caches_by_content_and_version(tmp_path, capsys):
+    src = tmp_path / "videos"
+    (src / "day2").mkdir(parents=True)
+    write_test_video(src / "a.mp4", 2)
+    write_test_video(src / "day2" / "b.mkv", 3, audio=False)
+    (src / "broken.mp4").write_text("not a video")
+    out = tmp_path / "feats"
+    assert main(["extract", str(src), "-o", str(out), "--quiet"]) == 1  # one failure
+    captured = capsys.readouterr()
+    assert "2 extracted, 0 cached, 1 failed" in captured.out and "broken.mp4" in captured.err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.npz", "day2", "day2/b.npz"]
+    stamp = (out / "a.npz").stat().st_mtime_ns
+    main(["extract", str(src), "-o", str(out), "--quiet"])
+    assert "0 extracted, 2 cached" in capsys.readouterr().out
+    assert (out / "a.npz").stat().st_mtime_ns == stamp
+    write_test_video(src / "a.mp4", 2, (200, 150))  # new content -> extracted again
+    main(["extract", str(src), "-o", str(out), "--quiet"])
+    assert "1 extracted, 1 cached" in capsys.readouterr().out
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    video = write_test_video(tmp_path / "v.mp4", 2)
+    out = tmp_path / "out" / "v.npz"
+
+    def interrupted(fh, **arrays):
+        fh.write(b"PK half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    assert main(["extract", str(video), "-o", str(out), "--quiet"]) == 130
+    assert not out.exists() and list(out.parent.iterdir()) == []
