@@ -11,6 +11,7 @@ from pamfn.model.base import AQAModel, PAMFNOutput, StageTrace, validate_inputs
 from pamfn.model.baselines import LateFusionModel, UnimodalModel
 from pamfn.model.branch import ModalityBranch
 from pamfn.model.config import PAMFNConfig
+from pamfn.model.fusion import set_fast_fusionnets
 from pamfn.model.pamfn import PAMFN
 
 
@@ -33,5 +34,6 @@ __all__ = [
     "StageTrace",
     "UnimodalModel",
     "build_model",
+    "set_fast_fusionnets",
     "validate_inputs",
 ]

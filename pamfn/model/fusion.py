@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from pamfn.model.layers import Pool
 
 POLICIES = ("auto", "argmax", "sample", "gumbel")
+GROUPED_CPU_MAX_POSITIONS = 512
+"""Measured crossover (bench/bench_model.py, 1 thread): grouped wins at B*T <= ~300-500."""
 
 
 class FusionNets(nn.Module):
@@ -52,6 +54,14 @@ class FusionNets(nn.Module):
         return out, alpha
 
     def _blocks_fast(self, x: Tensor) -> Tensor:
+        """All K blocks as grouped convolutions (one call each).
+
+        On CPU, oneDNN's grouped kernel beats K separate convolutions only for short
+        inputs; above ``GROUPED_CPU_MAX_POSITIONS`` batch x time positions (e.g. training
+        batches of 32 x 70) the per-FusionNet convolutions are faster, so they are used.
+        """
+        if x.device.type == "cpu" and x.shape[0] * x.shape[-1] > GROUPED_CPU_MAX_POSITIONS:
+            return self._blocks_reference(x)
         x = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(x)))
 
@@ -69,6 +79,13 @@ class FusionNets(nn.Module):
             self.bn1.num_batches_tracked += 1
             self.bn2.num_batches_tracked += 1
         return torch.cat(outs, dim=1)
+
+
+def set_fast_fusionnets(model: nn.Module, fast: bool) -> None:
+    """Switch every FusionNets module of ``model`` to the fast (grouped) or reference path."""
+    for module in model.modules():
+        if isinstance(module, FusionNets):
+            module.fast = fast
 
 
 def _batch_norm_slice(bn: nn.BatchNorm1d, x: Tensor, sl: slice) -> Tensor:
