@@ -1,0 +1,377 @@
+"""Analyse a new video: upload it, extract its features with a progress bar, score and
+explain it with the chosen checkpoint, show the routine view, and keep it in the local
+library of routines (``pamfn.routine_library``), which persists across restarts.
+
+An upload is streamed to a private temporary folder; anything that cannot be read as a
+video is refused with a clear message and the folder is removed, so nothing
+half-written stays behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from app.components.keyframes import keyframes_panel
+from app.components.player import synced_player
+from pamfn import MODALITIES, MODALITY_NAMES
+from pamfn.errors import MediaError, PamfnError
+from pamfn.explanation import Explanation
+from pamfn.insights import clock, coach_insights, occlusion_scan
+from pamfn.report import export_name, routine_report
+from pamfn.routine import RoutineFeatures
+from pamfn.routine_library import LibraryError, RoutineLibrary
+from pamfn.viz import figures, tables
+
+VIDEO_TYPES = ("mp4", "mov", "mkv", "webm", "avi", "m4v")
+LIMIT_ENV = "PAMFN_MAX_UPLOAD_MB"
+"""Upload size limit in MB; defaults to Streamlit's ``server.maxUploadSize`` (1024 in
+``.streamlit/config.toml``). The server refuses anything above its own limit."""
+UPLOAD_PREFIX = "pamfn-upload-"
+STALE_UPLOAD_S = 6 * 3600
+CURRENT = "analyse_current"
+SEEK = "analyse_seek"
+CHUNK = 1 << 20
+
+
+@dataclass
+class Analysis:
+    """A scored routine shown on this page: a fresh upload or a library entry."""
+
+    name: str
+    source: str
+    """``"upload:<file id>"`` or ``"library:<entry id>"``."""
+    features: RoutineFeatures
+    explanation: Explanation
+    occlusion: pd.DataFrame
+    media: Path | None
+    upload_name: str | None = None
+    entry_id: str | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# Upload -> features -> explanation
+# ---------------------------------------------------------------------------------------
+
+
+def upload_limit_mb() -> int:
+    """The per-file upload limit in MB: ``$PAMFN_MAX_UPLOAD_MB`` or the server's."""
+    value = os.environ.get(LIMIT_ENV)
+    return int(value) if value else int(st.get_option("server.maxUploadSize"))
+
+
+def sweep_uploads(max_age_s: float = STALE_UPLOAD_S) -> None:
+    """Remove upload folders of sessions that ended long ago."""
+    cutoff = time.time() - max_age_s
+    for path in Path(tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}*"):
+        try:
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def stream_to_disk(uploaded, folder: Path) -> Path:
+    """Copy the upload into ``folder`` in 1 MB chunks; refuse unsupported or empty files."""
+    name = Path(uploaded.name).name
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in VIDEO_TYPES:
+        raise MediaError(f"{name}: unsupported file type '.{suffix}'; upload a video ({', '.join(VIDEO_TYPES)})")
+    if uploaded.size == 0:
+        raise MediaError(f"{name}: file is empty (0 bytes)")
+    target = folder / f"upload.{suffix}"
+    uploaded.seek(0)
+    with open(target, "wb") as out:
+        shutil.copyfileobj(uploaded, out, CHUNK)
+    return target
+
+
+class FrameCounter(dict):
+    """The ``timings`` dict of :func:`pamfn.features.pipeline.extract_file`, watched:
+    every decoded frame adds to its ``"decode"`` entry, so each write moves the bar."""
+
+    def __init__(self, total_frames: int, on_frame) -> None:
+        super().__init__()
+        self.frames = 0
+        self.total = max(total_frames, 1)
+        self.on_frame = on_frame
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        if key == "decode":
+            self.frames += 1
+            self.on_frame(min(self.frames / self.total, 1.0))
+
+
+def extractor_for(ckpt) -> str:
+    """The extractor family the checkpoint was trained on (``lite`` unless it names others)."""
+    names = list((ckpt.config.feature_extractors or {}).values())
+    return "lite" if not names or all(str(n).startswith("lite") for n in names) else "pretrained"
+
+
+def extract_with_progress(path: Path, extractor: str, routine_id: str) -> RoutineFeatures:
+    """Extract features, feeding a progress bar with the share of frames decoded."""
+    from pamfn.features.media import probe
+    from pamfn.features.pipeline import extract_file
+
+    info = probe(path)
+    bar = st.progress(0.0, text="Decoding the audio track…")
+    last = [-1]
+
+    def on_frame(fraction: float) -> None:
+        percent = int(fraction * 100)
+        if percent != last[0]:
+            last[0] = percent
+            bar.progress(fraction, text=f"Extracting {extractor} features: {percent}% of {clock(info.duration_s)}")
+
+    timings = FrameCounter(int(info.duration_s * 25), on_frame)
+    feats = extract_file(path, extractor=extractor, progress=False, routine_id=routine_id, timings=timings)
+    bar.progress(1.0, text=f"Extracted {feats.T} segments of {clock(info.duration_s)} in {timings.get('total', 0):.1f} s")
+    return feats
+
+
+def score(src: state.Source, feats: RoutineFeatures, action: str | None, judged: float | None) -> tuple[Explanation, pd.DataFrame]:
+    """Explanation and occlusion scan of a routine with the checkpoint for ``action``."""
+    from pamfn.explain import explain_routine
+
+    ckpt = state.checkpoint_for(src, action)
+    with st.spinner("Scoring and explaining…"):
+        expl = explain_routine(ckpt, feats, action=action, judged_score=judged)
+        occ = occlusion_scan(ckpt.model, feats, ckpt.label_scale, device=state.device())
+    return expl, occ
+
+
+def analyse_upload(uploaded, src: state.Source, action: str | None, judged: float | None) -> Analysis:
+    """The whole path for one upload; on any failure its temporary folder is removed."""
+    sweep_uploads()
+    folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))
+    try:
+        path = stream_to_disk(uploaded, folder)
+        stem = Path(uploaded.name).stem
+        feats = extract_with_progress(path, extractor_for(state.checkpoint_for(src, action)), stem)
+        expl, occ = score(src, feats, action, judged)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Analysis(stem, f"upload:{uploaded.file_id}", feats, expl, occ, path, upload_name=uploaded.name)
+
+
+def discard(analysis: Analysis | None) -> None:
+    """Forget the shown analysis; an upload's temporary folder goes with it."""
+    if analysis is not None and analysis.source.startswith("upload:") and analysis.media is not None:
+        shutil.rmtree(analysis.media.parent, ignore_errors=True)
+
+
+def show(analysis: Analysis | None) -> None:
+    old = st.session_state.get(CURRENT)
+    if old is not None and (analysis is None or old.source != analysis.source):
+        if analysis is None or old.media != analysis.media:
+            discard(old)
+        st.session_state.pop(SEEK, None)
+    st.session_state[CURRENT] = analysis
+
+
+# ---------------------------------------------------------------------------------------
+# Library
+# ---------------------------------------------------------------------------------------
+
+
+def with_occlusion(expl: Explanation, occ: pd.DataFrame) -> Explanation:
+    """The explanation carrying its occlusion scan in ``extra`` (saved in the library)."""
+    extra = {**expl.extra, "occlusion": {c: [float(v) for v in occ[c]] for c in ("start_s", "end_s", "delta")}}
+    return replace(expl, extra=extra)
+
+
+def from_entry(entry) -> Analysis:
+    expl = entry.load_explanation()
+    if expl is None:
+        raise LibraryError(f"library entry {entry.entry_id} has no explanation")
+    occ = pd.DataFrame(expl.extra.get("occlusion") or {"start_s": [], "end_s": [], "delta": []})
+    return Analysis(entry.name, f"library:{entry.entry_id}", entry.load_features(), expl, occ, entry.media_path,
+                    upload_name=entry.metadata.get("upload_name"), entry_id=entry.entry_id)
+
+
+def save_panel(library: RoutineLibrary, analysis: Analysis, src: state.Source) -> None:
+    with st.form("analyse_save", border=False):
+        name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+        name = name_col.text_input("Name in the library", value=analysis.name, key="analyse_save_name")
+        if button_col.form_submit_button("Save to library", icon=":material/bookmark_add:", width="stretch"):
+            try:
+                entry = library.add(
+                    analysis.features, with_occlusion(analysis.explanation, analysis.occlusion), analysis.media,
+                    name=name.strip() or analysis.name,
+                    metadata={"upload_name": analysis.upload_name, "data_dir": src.data_dir, "checkpoint_dir": src.checkpoint_dir},
+                )
+            except (PamfnError, OSError) as exc:
+                st.error(f"Could not save **{name}** to the library ({library.root}): {exc}")
+                return
+            discard(analysis)
+            st.session_state[CURRENT] = from_entry(entry)
+            st.toast(f"Saved **{entry.name}** to the library", icon=":material/bookmark_added:")
+            st.rerun()
+
+
+def library_panel(library: RoutineLibrary) -> None:
+    entries = library.entries()
+    st.subheader("Library", anchor=False)
+    st.caption(f"Analysed routines saved in `{library.root}`; they persist across restarts.")
+    if not entries:
+        st.info("Nothing saved yet: analyse a video and press **Save to library**.")
+        return
+    view = pd.DataFrame(
+        {
+            "name": [e.name for e in entries],
+            "action": [e.metadata.get("action") or "" for e in entries],
+            "score": [e.metadata.get("score") for e in entries],
+            "saved": [e.created.replace("T", " ")[:16] for e in entries],
+            "video": [e.media_path is not None for e in entries],
+        }
+    )
+    event = st.dataframe(
+        view, key="analyse_library", on_select="rerun", selection_mode="single-row", hide_index=True,
+        height=min(36 + 35 * len(view), 250),
+        column_config={"score": st.column_config.NumberColumn("Predicted", format="%.2f"),
+                       "video": st.column_config.CheckboxColumn("Video")},
+    )
+    rows = event.selection.rows if event is not None else []
+    if not rows:
+        st.caption("Select a row to open or remove it.")
+        return
+    entry = entries[rows[0]]
+    open_col, remove_col = st.columns(2)
+    if open_col.button("Open", icon=":material/open_in_new:", key="analyse_open", width="stretch"):
+        try:
+            show(from_entry(entry))
+        except PamfnError as exc:
+            st.error(f"Cannot open **{entry.name}**: {exc}")
+    if remove_col.button("Remove", icon=":material/delete:", key="analyse_remove", width="stretch"):
+        current = st.session_state.get(CURRENT)
+        if current is not None and current.entry_id == entry.entry_id:
+            st.session_state[CURRENT] = None
+        library.remove(entry.entry_id)
+        st.toast(f"Removed **{entry.name}**", icon=":material/delete:")
+        st.rerun()
+
+
+# ---------------------------------------------------------------------------------------
+# The routine view of an analysed routine
+# ---------------------------------------------------------------------------------------
+
+
+def _seek(t: float) -> None:
+    nonce = st.session_state.get(SEEK, {}).get("nonce", 0) + 1
+    st.session_state[SEEK] = {"t": float(t), "nonce": nonce}
+
+
+def routine_panel(a: Analysis) -> None:
+    """Scores, the synced player with PAMFN's traces, explanations and keyframes."""
+    e = a.explanation
+    st.subheader(f"{a.name}" + (f" · {str(e.action).capitalize()}" if e.action else ""), anchor=False)
+    if a.features.flags.get("silent_audio"):
+        st.info("This video has no sound (or only silence): the audio features are those of silence.", icon=":material/volume_off:")
+    cols = st.columns(2 + len(e.branch_scores))
+    cols[0].metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a")
+    delta = None if e.judged_score is None else f"{e.score - e.judged_score:+.2f} vs judges"
+    cols[1].metric("PAMFN predicted", f"{e.score:.2f}", delta=delta, delta_color="off")
+    for col, m in zip(cols[2:], [m for m in MODALITIES if m in e.branch_scores]):
+        col.metric(f"{MODALITY_NAMES[m]} branch", f"{e.branch_scores[m]:.2f}")
+
+    wave = None
+    video = a.media if a.media is not None and a.media.is_file() else None
+    if video is not None:
+        try:
+            wave = state.waveform(video)
+        except PamfnError:
+            wave = None
+    found = coach_insights(e, a.occlusion)
+    timeline = figures.timeline_figure(tables.msfd_table(e), tables.fusion_count_table(e), e.duration_s, wave, a.occlusion)
+    if video is not None:
+        synced_player(timeline, video, e, key=f"analyse_player_{export_name(a.source)}", seek=st.session_state.get(SEEK))
+    else:
+        st.warning("No player: this routine was saved without its video.", icon=":material/videocam_off:")
+        st.plotly_chart(timeline, config={"displayModeBar": False})
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("What moved the score", anchor=False)
+        if not found:
+            st.caption("No stretch stands out for this routine.")
+        for i, insight in enumerate(found):
+            text_col, button_col = st.columns([5, 1], vertical_alignment="center")
+            text_col.markdown(insight.text)
+            button_col.button(clock(insight.start_s), key=f"analyse_insight_{i}", icon=":material/play_arrow:",
+                              width="stretch", on_click=_seek, args=(insight.start_s,), disabled=video is None)
+    with right:
+        st.subheader("Keyframes", anchor=False)
+        if video is not None and found:
+            keyframes_panel(video, (found[0].start_s, found[0].end_s))
+        else:
+            st.caption("Keyframes need the routine's video.")
+    st.download_button(
+        "Download the report (one HTML file)",
+        lambda: routine_report(e, occlusion=a.occlusion, details={"Source video": a.upload_name or "-"}),
+        file_name=f"{export_name(a.name)}_report.html", mime="text/html", icon=":material/description:",
+        key="analyse_report", on_click="ignore",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.title("Analyse a video", anchor=False)
+    st.caption("Upload a routine (with its music); PAMFN extracts its features, scores it and shows what it relied on.")
+    src = state.current_source()
+    library = RoutineLibrary()
+    try:
+        loaded = state.checkpoints(src)
+    except PamfnError as exc:
+        state.show_error(exc, "The checkpoint cannot be loaded")
+        library_panel(library)
+        return
+
+    upload_col, library_col = st.columns([3, 2], gap="large")
+    with upload_col:
+        limit = upload_limit_mb()
+        uploaded = st.file_uploader(
+            f"Video file ({', '.join(VIDEO_TYPES)}; up to {limit} MB)", max_upload_size=limit, key="analyse_upload",
+            help="Any other file is refused with the reason; nothing of it is kept.",
+        )
+        actions = [a for a in loaded if a is not None]
+        action_col, judged_col = st.columns(2)
+        action = action_col.selectbox("Apparatus (selects the checkpoint)", actions, key="analyse_action") if actions else None
+        judged = judged_col.number_input("Judges' score, if known", min_value=0.0, value=None, step=0.1, key="analyse_judged")
+    with library_col:
+        library_panel(library)
+
+    current: Analysis | None = st.session_state.get(CURRENT)
+    if uploaded is not None and (current is None or current.source != f"upload:{uploaded.file_id}"):
+        with upload_col:
+            try:
+                show(analyse_upload(uploaded, src, action, judged))
+            except PamfnError as exc:
+                show(None)
+                st.error(f"**{uploaded.name} was refused.** {exc}", icon=":material/error:")
+                return
+    elif uploaded is None and current is not None and current.source.startswith("upload:"):
+        show(None)
+
+    current = st.session_state.get(CURRENT)
+    if current is None:
+        return
+    st.divider()
+    if current.source.startswith("upload:"):
+        save_panel(library, current, src)
+    routine_panel(current)
+
+
+main()

@@ -1,0 +1,110 @@
+"""The "Analyse a video" page through Streamlit's testing API: upload, extraction with a
+progress bar, scoring, the routine view, the library; bad uploads refused cleanly."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_routine_data import make_checkpoint, make_video
+from pamfn.routine_library import RoutineLibrary
+
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "analyse.py")
+LITE_DIMS = None
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A lite-sized random checkpoint (dims of the lite extractor) and a 4-s video."""
+    from pamfn.features.lite import LiteExtractor
+
+    root = tmp_path_factory.mktemp("analyse")
+    ckpt = make_checkpoint(root / "ckpt", dims=dict(LiteExtractor.dims))
+    (root / "data").mkdir()
+    video = make_video(root / "clip.mp4", 4.0)
+    return root, ckpt, video
+
+
+def uploads() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("pamfn-upload-*")}
+
+
+def page(monkeypatch, setup, library: Path) -> AppTest:
+    root, ckpt, _ = setup
+    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpt))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(library))
+    return AppTest.from_file(PAGE, default_timeout=120).run()
+
+
+def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path):
+    _, _, video = setup
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    assert not at.exception
+    assert "Nothing saved yet" in at.info[0].value
+    at.number_input(key="analyse_judged").set_value(15.5)
+    at.file_uploader(key="analyse_upload").upload("My Routine.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    progress = at.get("progress")
+    assert progress and progress[-1].value == 100
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Judged"] == "15.50"
+    assert 0 <= float(metrics["PAMFN predicted"]) <= 25
+    assert {"RGB branch", "Optical flow branch", "Audio branch"} <= set(metrics)
+    assert any(d.label.startswith("Download the report") for d in at.get("download_button"))
+
+    at.text_input(key="analyse_save_name").set_value("Athlete A, Nov")
+    at.button[0].click()  # the form's submit button comes first
+    at.run()
+    assert not at.exception, at.exception
+    [entry] = RoutineLibrary(tmp_path / "lib").entries()
+    assert entry.name == "Athlete A, Nov" and entry.metadata["upload_name"] == "My Routine.mp4"
+    assert entry.media_path.read_bytes() == video.read_bytes()
+    saved = entry.load_explanation()
+    assert saved.judged_score == 15.5 and "occlusion" in saved.extra
+    assert float(metrics["PAMFN predicted"]) == pytest.approx(saved.score, abs=0.005)
+
+    # a restart: the library is read back from disk
+    again = page(monkeypatch, setup, tmp_path / "lib")
+    assert list(again.dataframe[0].value["name"]) == ["Athlete A, Nov"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.txt", b"just some text", "unsupported file type '.txt'"),
+        ("fake.mp4", b"this is not a video at all" * 100, "not a readable video file"),
+        ("empty.mov", b"", "file is empty"),
+    ],
+)
+def test_bad_uploads_are_refused_and_leave_nothing(monkeypatch, setup, tmp_path, name, content, message):
+    before = uploads()
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    at.file_uploader(key="analyse_upload").upload(name, content, "application/octet-stream")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error and f"{name} was refused" in at.error[0].value and message in at.error[0].value
+    assert uploads() <= before  # the temporary upload folder is gone
+    assert RoutineLibrary(tmp_path / "lib").entries() == []
+    assert not at.metric
+
+
+def test_truncated_video_is_refused(monkeypatch, setup, tmp_path):
+    _, _, video = setup
+    data = video.read_bytes()
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    at.file_uploader(key="analyse_upload").upload("cut.mp4", data[: len(data) // 3], "video/mp4")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error and "cut.mp4 was refused" in at.error[0].value
+
+
+def test_upload_limit_is_configurable(monkeypatch, setup, tmp_path):
+    monkeypatch.setenv("PAMFN_MAX_UPLOAD_MB", "5")
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    assert "up to 5 MB" in at.file_uploader(key="analyse_upload").label
