@@ -1,0 +1,42 @@
+"""``pamfn evaluate``: Spearman's rho per action, its Fisher-z mean, and MSE in score units,
+of a checkpoint or a checkpoint set on a split of a dataset (full-length routines).
+
+    python -m pamfn evaluate --data sample_data --checkpoint assets/checkpoints [--split test] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="evaluate a checkpoint (or a set, one per action) on a dataset split",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder in our format")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a folder with index.json")
+    parser.add_argument("--split", choices=("train", "test"), default="test")
+    parser.add_argument("--action", action="append", help="only these actions (repeatable); needed for a checkpoint without a recorded action")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--predictions", action="store_true", help="with --json: include every routine's predicted and judged score")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pamfn.data import load_dataset
+    from pamfn.evaluate import evaluate_checkpoints
+    from pamfn.metrics import fmt_rho
+    from pamfn.train import resolve_device
+
+    data = load_dataset(args.data)
+    result = evaluate_checkpoints(data, args.checkpoint, split=args.split, actions=args.action, device=resolve_device(args.device))
+    if args.json:
+        print(json.dumps(result.to_dict(with_predictions=args.predictions), indent=2))
+        return 0
+    print(f"{'action':<12} {'n':>4} {'rho':>7} {'mse':>9}")
+    for action, r in result.actions.items():
+        print(f"{action:<12} {len(r.routine_ids):>4} {fmt_rho(r.rho):>7} {r.mse:>9.3f}")
+    print(f"{'avg (Fisher z)':<17} {fmt_rho(result.avg_rho):>7}   ({args.split} split of {args.data})")
+    return 0

@@ -1,0 +1,59 @@
+"""``pamfn explain``: score one routine and print what PAMFN did (the Explanation).
+
+    python -m pamfn explain FEATURES.npz --checkpoint CKPT [--action ball] --json
+
+The JSON holds the scores (dataset units and normalised), each branch's score, and per
+stage the step times in seconds, MSFD modality weights, PolicyNet probabilities, the
+FusionNet counts (decisions) and the CMFD attention.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("explain", help="explain one routine's score (per-stage MSFD weights, decisions)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("features", type=Path, help="a features file (.npz) from pamfn extract")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a set with index.json")
+    parser.add_argument("--action", help="which checkpoint of a set to use")
+    parser.add_argument("--mode", choices=("deterministic", "sample"), default="deterministic",
+                        help="deterministic: noiseless PolicyNet argmax (default); sample: Gumbel-sampled decisions")
+    parser.add_argument("--seed", type=int, help="seed of --mode sample")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", action="store_true", help="print the full Explanation as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pamfn.checkpoint import load_checkpoint_set
+    from pamfn.errors import CheckpointError
+    from pamfn.explain import explain_routine
+    from pamfn.routine import RoutineFeatures
+
+    features = RoutineFeatures.load(args.features)
+    checkpoints = load_checkpoint_set(args.checkpoint, args.device)
+    if None in checkpoints:
+        loaded = checkpoints[None]
+        action = args.action or loaded.meta.get("action")
+    elif args.action in checkpoints:
+        loaded, action = checkpoints[args.action], args.action
+    else:
+        raise CheckpointError(f"{args.checkpoint} is a checkpoint set; choose --action from {sorted(checkpoints)}")
+    explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action)
+    if args.json:
+        print(explanation.to_json(indent=2))
+        return 0
+    branches = ", ".join(f"{m} {s:.2f}" for m, s in explanation.branch_scores.items())
+    print(f"{explanation.routine_id} ({action}): score {explanation.score:.2f} / {explanation.label_scale:g} (branches: {branches})")
+    for st in explanation.stages:
+        line = f"  stage {st.stage}: {st.steps} step(s)"
+        if st.msfd_weights is not None:
+            mean = st.msfd_weights.mean(axis=0)
+            line += "; mean MSFD weights " + ", ".join(f"{m} {w:.2f}" for m, w in zip("VFA", mean))
+        if st.fusion_count is not None:
+            line += f"; mean FusionNet count {st.fusion_count.mean():.1f} of {explanation.K}"
+        print(line)
+    return 0

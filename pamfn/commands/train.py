@@ -1,0 +1,188 @@
+"""``pamfn train``: train PAMFN (or a baseline / ablation) on one or more actions.
+
+    python -m pamfn train --data DIR --action ball --preset rg --out RUN_DIR
+    python -m pamfn train --data DIR --action all --preset rg --d 64 --K 6 --epochs1 60 --epochs2 80 --out RUNS
+    python -m pamfn train --data DIR --action ball --phase 2 --branches RUN_DIR/branches --out RUN2
+    python -m pamfn train --data DIR --action ball --model late_fusion --fusion weighted --training one_stage --out RUN3
+
+Every recipe value can be overridden: ``--p1 KEY=VALUE`` (phase 1), ``--p2 KEY=VALUE``
+(phase 2 and one-stage training), ``--set KEY=VALUE`` (model config fields). Running the
+same command again on an unfinished run folder resumes it. Several actions write one
+run folder per action plus ``index.json``, a checkpoint set for ``pamfn evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model size and the variant flags of the paper's tables."""
+    g = parser.add_argument_group("model")
+    g.add_argument("--preset", choices=("rg", "fisv"), default="rg", help="the paper's setting: model K and scale, training recipe (default rg)")
+    g.add_argument("--d", type=int, help="feature width (paper: 256)")
+    g.add_argument("--K", type=int, help="FusionNets per stage (paper: 10 on RG, 6 on Fis-V)")
+    g.add_argument("--set", dest="model_set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="any other model config field, e.g. --set attn_dropout=0.2")
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """Training recipe overrides, selection, seed, device."""
+    g = parser.add_argument_group("training")
+    g.add_argument("--epochs1", type=int, help="phase-1 epochs (paper: 250)")
+    g.add_argument("--epochs2", type=int, help="phase-2 / one-stage epochs (paper: per action, 300-500)")
+    g.add_argument("--epochs-scale", type=float, help="multiply every epoch count of the preset by this factor")
+    g.add_argument("--batch-size", type=int, help="batch size of both phases (paper: 32)")
+    g.add_argument("--crop", type=int, help="training crop in segments (70 rg, 130 fisv)")
+    g.add_argument("--p1", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="phase-1 recipe field: optimizer, lr, weight_decay, momentum, epochs, batch_size, clip, schedule, warmup_epochs, min_lr")
+    g.add_argument("--p2", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="phase-2 / one-stage recipe field (same keys, plus regressor_lr_scale)")
+    g.add_argument("--val-fraction", type=float, help="validation share of each action's training routines (default 0.15)")
+    g.add_argument("--select-on-test", action="store_true",
+                   help="select the epoch on the TEST set like the released code (optimistic; labelled in every output)")
+    g.add_argument("--eval-every", type=int, help="evaluate the selection split every N epochs (default 1)")
+    g.add_argument("--save-every", type=int, help="save the resumable state every N epochs (default 5)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    g.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only; ignored on CPU)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train PAMFN, a baseline or an ablation (two-phase protocol)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder in our format (see pamfn import-official)")
+    parser.add_argument("--action", action="append", required=True, help="action to train (repeatable), or 'all'")
+    parser.add_argument("--out", type=Path, required=True, help="run folder")
+    parser.add_argument("--phase", choices=("both", "1", "2"), default="both",
+                        help="1: branches only, 2: mixed branch on --branches, both (default)")
+    parser.add_argument("--branches", type=Path, help="phase-1 branches folder (RUN/branches) for --phase 2")
+    add_model_arguments(parser)
+    g = parser.add_argument_group("variant (Tables IV-VIII)")
+    g.add_argument("--modalities", help="subset of VFA, e.g. VA (default VFA)")
+    g.add_argument("--model", choices=("pamfn", "late_fusion"))
+    g.add_argument("--fusion", choices=("avg", "cat", "weighted", "attention"), help="late-fusion kind")
+    g.add_argument("--training", choices=("two_stage", "one_stage"))
+    g.add_argument("--fusionnets", choices=("ranked", "unranked", "free"))
+    g.add_argument("--msfd", choices=("attention", "none", "weighted"))
+    g.add_argument("--cmfd", choices=("attention", "none", "weighted"))
+    g.add_argument("--fusion-stages", type=int, choices=(1, 2, 3))
+    add_recipe_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def model_config(args: argparse.Namespace, data: Any, variant: dict[str, Any] | None = None) -> Any:
+    """The PAMFNConfig of the preset with the data's dims and scale, variant and overrides."""
+    from pamfn.model import PAMFNConfig
+
+    overrides: dict[str, Any] = {"input_dims": data.dims, "label_scale": data.label_scale}
+    if data.extractors:
+        overrides["feature_extractors"] = dict(data.extractors)
+    for key in ("d", "K"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    overrides.update(variant or {})
+    overrides.update(dict(args.model_set))
+    return PAMFNConfig.preset(args.preset, **overrides)
+
+
+def train_recipe(args: argparse.Namespace) -> Any:
+    """The preset's TrainRecipe with the command line's overrides."""
+    from dataclasses import replace
+
+    from pamfn.train import override_phase, train_preset
+
+    recipe = train_preset(args.preset)
+    p1, p2 = recipe.phase1, recipe.phase2
+    if args.epochs_scale is not None:
+        p1, p2 = p1.scaled(args.epochs_scale), p2.scaled(args.epochs_scale)
+    common = {"batch_size": args.batch_size}
+    p1 = override_phase(p1, {**common, "epochs": args.epochs1, **dict(args.p1)})
+    p2 = override_phase(p2, {**common, "epochs": args.epochs2, **dict(args.p2)})
+    top = {
+        "crop": args.crop,
+        "val_fraction": args.val_fraction,
+        "eval_every": args.eval_every,
+        "save_every": args.save_every,
+    }
+    return replace(recipe, phase1=p1, phase2=p2, select_on_test=args.select_on_test, **{k: v for k, v in top.items() if v is not None})
+
+
+def chosen_actions(requested: list[str], data: Any) -> list[str]:
+    from pamfn.errors import DatasetError
+
+    actions = list(data.actions) if "all" in requested else list(dict.fromkeys(requested))
+    unknown = [a for a in actions if a not in data.actions]
+    if unknown:
+        raise DatasetError(f"{data.root}: unknown action(s) {unknown}; the dataset has {data.actions}")
+    return actions
+
+
+def write_index(out: Path, runs: dict[str, str]) -> None:
+    """``index.json`` of a checkpoint set: action -> checkpoint folder (relative)."""
+    from pamfn.atomic import write_text_atomic
+
+    write_text_atomic(out / "index.json", json.dumps({"checkpoints": runs}, indent=2))
+
+
+def run(args: argparse.Namespace) -> int:
+    from pamfn.data import load_dataset
+    from pamfn.metrics import fisher_z_mean, fmt_rho
+    from pamfn.train import Run, RunConfig
+
+    data = load_dataset(args.data)
+    actions = chosen_actions(args.action, data)
+    variant = {k: v for k, v in {
+        "model": args.model, "fusion": args.fusion, "training": args.training, "fusionnets": args.fusionnets,
+        "msfd": args.msfd, "cmfd": args.cmfd, "fusion_stages": args.fusion_stages,
+        "modalities": tuple(args.modalities.upper()) if args.modalities else None,
+    }.items() if v is not None}
+    cfg = model_config(args, data, variant)
+    recipe = train_recipe(args)
+    several = len(actions) > 1
+    results, index = {}, {}
+    for action in actions:
+        out = args.out / action if several else args.out
+        branches = None
+        if args.branches is not None:
+            branches = str(args.branches / action if several and (args.branches / action).is_dir() else args.branches)
+        config = RunConfig(str(args.data), action, cfg, recipe, args.phase, branches, args.seed)
+        summary = Run(data, config, out, device=args.device, amp=args.amp, progress=not args.quiet).run()
+        results[action] = summary
+        if summary["final"] is not None:
+            index[action] = f"{action}/checkpoint"
+        print(_report(action, summary))
+    if several and index:
+        write_index(args.out, index)
+        rhos = [results[a]["final"]["test_selected"]["rho"] for a in index]
+        print(f"avg (Fisher z) test rho of the selected epochs: {fmt_rho(fisher_z_mean(rhos))}")
+    if recipe.select_on_test:
+        print("NOTE: epochs were selected on the TEST set (--select-on-test); the test figures are optimistic.")
+    return 0
+
+
+def _report(action: str, summary: dict[str, Any]) -> str:
+    from pamfn.metrics import fmt_rho
+
+    lines = [f"[{action}] {summary['selection']}"]
+    for name, st in summary["stages"].items():
+        sel, last = st["test_selected"], st["test_last"]
+        lines.append(
+            f"  {name:<10} selected epoch {st['selected_epoch']}/{st['epochs']}: test rho {fmt_rho(sel['rho'])} mse {sel['mse']:.3f}"
+            f" | last epoch: test rho {fmt_rho(last['rho'])} mse {last['mse']:.3f}"
+        )
+    return "\n".join(lines)
