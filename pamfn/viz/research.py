@@ -373,3 +373,105 @@ def paper_table(number: str) -> pd.DataFrame:
         label, values = line.split(" | ")
         rows[label] = [float(v) for v in values.split()]
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(PAPER_COLUMNS)).rename_axis("Method")
+
+
+# ---------------------------------------------------------------------------------------
+# Comparing two routines on one time axis (athlete against a reference)
+# ---------------------------------------------------------------------------------------
+
+COMPARE_DASH: tuple[str, ...] = ("solid", "dash")
+"""Line style of the first (athlete) and second (reference) routine."""
+
+
+def comparison_tables(explanations: dict[str, Explanation], stage: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """MSFD weights and FusionNet counts of one stage for several routines, long format
+    with a ``routine`` column (the dict's keys) and ``share_start``/``share_end``: the
+    step's window as a share of its routine's duration (0..1)."""
+    msfd, counts = [], []
+    for name, e in explanations.items():
+        for table, out in ((msfd_table(e), msfd), (fusion_count_table(e), counts)):
+            part = table[table["stage"] == stage].assign(routine=name) if len(table) else table
+            if len(part):
+                part = part.assign(share_start=part["start_s"] / e.duration_s, share_end=part["end_s"] / e.duration_s)
+                out.append(part)
+    join = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
+    return join(msfd), join(counts)
+
+
+def _step_line(start: pd.Series, end: pd.Series, y: pd.Series) -> tuple[list[float], list[float]]:
+    """x/y of a step line drawing each value flat over its window."""
+    xs, ys = [], []
+    for a, b, v in zip(start, end, y, strict=True):
+        xs += [float(a), float(b)]
+        ys += [float(v), float(v)]
+    return xs, ys
+
+
+def comparison_figure(msfd: pd.DataFrame, counts: pd.DataFrame, relative: bool = False, K: int | None = None) -> go.Figure:
+    """Two (or more) routines on one time axis: one row per modality with its MSFD weight
+    (first routine solid, second dashed, in the modality's colour) and a row with the
+    PolicyNet's FusionNet counts. ``relative`` puts both on the share of their routine
+    (0-100 %) instead of seconds, for routines of different lengths."""
+    if msfd.empty and counts.empty:
+        return _empty_figure("Neither routine has MSFD weights or PolicyNet decisions at this stage.", "Comparison")
+    start, end = ("share_start", "share_end") if relative else ("start_s", "end_s")
+    scale = 100.0 if relative else 1.0
+    routines = list(dict.fromkeys([*msfd.get("routine", []), *counts.get("routine", [])]))
+    titles = [f"MSFD weight of {modality_label(m)}" for m in MODALITIES] + ["FusionNets enabled (PolicyNet)"]
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06, subplot_titles=titles)
+    for i, name in enumerate(routines):
+        dash = COMPARE_DASH[i % len(COMPARE_DASH)]
+        for row, m in enumerate(MODALITIES, start=1):
+            part = msfd[(msfd["routine"] == name) & (msfd["modality"] == m)] if len(msfd) else msfd
+            if part.empty:
+                continue
+            x, y = _step_line(part[start] * scale, part[end] * scale, part["weight"])
+            fig.add_trace(
+                go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=False,
+                           line={"color": MODALITY_COLORS[m], "dash": dash, "width": 2},
+                           hovertemplate=f"{name}<br>{modality_label(m)}: %{{y:.2f}}<extra></extra>"),
+                row=row, col=1,
+            )
+        part = counts[counts["routine"] == name] if len(counts) else counts
+        if len(part):
+            x, y = _step_line(part[start] * scale, part[end] * scale, part["count"])
+            fig.add_trace(
+                go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=False,
+                           line={"color": "#374151", "dash": dash, "width": 2},
+                           hovertemplate=f"{name}: %{{y:.0f}} FusionNets<extra></extra>"),
+                row=4, col=1,
+            )
+        # a legend entry per routine that shows its line style
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, legendgroup=name,
+                                 line={"color": "#374151", "dash": dash, "width": 2}), row=1, col=1)
+    for row in (1, 2, 3):
+        fig.update_yaxes(range=[0, 1], tickvals=[0, 0.5, 1], row=row, col=1)
+    if K is not None:
+        fig.add_hline(y=K, line={"color": UNIFORM_COLOR, "dash": "dot", "width": 1}, annotation_text=f"K = {K}",
+                      annotation_position="top left", row=4, col=1)
+        fig.update_yaxes(range=[0, K + 0.9], row=4, col=1)
+    fig.update_xaxes(title_text="share of the routine (%)" if relative else "time (s)", row=4, col=1)
+    fig.update_layout(height=640, legend={"orientation": "h", "y": 1.06, "x": 1, "xanchor": "right"},
+                      margin={"t": 70}, hovermode="x unified")
+    return fig
+
+
+def compare_scores_figure(scores: pd.DataFrame, label_scale: float) -> go.Figure:
+    """Grouped bars of judged, predicted and branch scores for each routine.
+
+    ``scores`` is part 1's :func:`~pamfn.viz.tables.scores_table` of each routine,
+    concatenated with a ``routine`` column."""
+    fig = go.Figure()
+    for i, (name, part) in enumerate(scores.groupby("routine", sort=False)):
+        fig.add_trace(
+            go.Bar(
+                y=part["label"], x=part["score"], orientation="h", name=name,
+                marker={"color": "#374151" if i == 0 else "#9ca3af", "pattern": {"shape": "" if i == 0 else "/"}},
+                text=[f"{s:.2f}" for s in part["score"]], textposition="outside", cliponaxis=False,
+                hovertemplate=f"{name}<br>%{{y}}: %{{x:.2f}}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="group", title="Scores", height=140 + 46 * scores["label"].nunique(),
+                      xaxis={"range": [0, label_scale], "title": f"score (0 to {label_scale:g})"},
+                      yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": 1.12})
+    return fig

@@ -1,0 +1,138 @@
+"""Compare two routines on one time axis: an athlete against a high-scoring reference.
+
+Either routine comes from the chosen data set or from the local library of analysed
+videos. Shown: their scores, the MSFD modality weights and the PolicyNet's FusionNet
+counts of one stage, in seconds or as a share of each routine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from pamfn.errors import PamfnError
+from pamfn.explanation import Explanation
+from pamfn.report import export_name, figure_html, plotly_config
+from pamfn.routine_library import RoutineLibrary
+from pamfn.viz import research, tables
+
+DATASET, LIBRARY = "dataset", "library"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A routine to compare: from the data set (by routine id) or the library (by entry id)."""
+
+    origin: str
+    key: str
+    label: str
+
+    @property
+    def short(self) -> str:
+        """The name in legends: the routine id, or the library entry's name."""
+        return self.label.split(" · ")[1 if self.origin == LIBRARY else 0]
+
+
+def choices(src: state.Source, library: RoutineLibrary) -> list[Choice]:
+    """Every routine on offer: the library's entries first, then the data set's, best judged first."""
+    out = [Choice(LIBRARY, e.entry_id, f"Library · {e.name}") for e in library.entries()]
+    try:
+        routines = state.catalog(src).routines.sort_values("score", ascending=False)
+    except PamfnError:
+        return out
+    out += [Choice(DATASET, rid, f"{rid} · {row.action} · judged {row.score:.2f}") for rid, row in routines.iterrows()]
+    return out
+
+
+def explanation_of(src: state.Source, library: RoutineLibrary, choice: Choice) -> tuple[Explanation, Path | None]:
+    """The explanation and playable video of a chosen routine."""
+    if choice.origin == LIBRARY:
+        entry = library.get(choice.key)
+        expl = entry.load_explanation()
+        if expl is None:
+            raise PamfnError(f"library entry {entry.name} has no explanation")
+        return expl, entry.media_path
+    return state.explanation(src, choice.key), state.media(src, choice.key)[0]
+
+
+def reference_for(src: state.Source, athlete: Choice, options: list[Choice], library: RoutineLibrary) -> Choice:
+    """The best judged routine of the athlete's apparatus in the data set (another one)."""
+    try:
+        action = explanation_of(src, library, athlete)[0].action
+    except PamfnError:
+        action = None
+    routines = state.catalog(src).routines
+    pool = routines if action is None or action not in set(routines["action"]) else routines[routines["action"] == action]
+    pool = pool.drop(index=[athlete.key] if athlete.key in pool.index else []).sort_values("score", ascending=False)
+    if pool.empty:
+        return options[0]
+    best = pool.index[0]
+    return next(c for c in options if c.origin == DATASET and c.key == best)
+
+
+def show_figure(fig, name: str, key: str) -> None:
+    """The figure with full-screen, PNG export (modebar) and an HTML download."""
+    st.plotly_chart(fig, config=plotly_config(name), key=f"chart_{key}")
+    st.download_button("Download as HTML", lambda: figure_html(fig, name), file_name=f"{export_name(name)}.html",
+                       mime="text/html", icon=":material/download:", key=f"html_{key}", on_click="ignore")
+
+
+def main() -> None:
+    st.title("Compare two routines", anchor=False)
+    st.caption("An athlete against a high-scoring reference: what PAMFN relied on, step by step, on one time axis.")
+    src = state.current_source()
+    library = RoutineLibrary()
+    options = choices(src, library)
+    if len(options) < 2:
+        st.info("Comparing needs two routines: choose a data set in the sidebar or save analysed videos to the library.")
+        return
+    by_label = {c.label: c for c in options}
+    labels = list(by_label)
+
+    left, right = st.columns(2, gap="large")
+    athlete = by_label[left.selectbox("Athlete", labels, key="compare_a")]
+    if "compare_b" not in st.session_state or st.session_state.get("compare_b_for") != athlete.label:
+        st.session_state["compare_b"] = reference_for(src, athlete, options, library).label
+        st.session_state["compare_b_for"] = athlete.label
+    reference = by_label[right.selectbox("Reference", labels, key="compare_b",
+                                         help="Defaults to the best judged routine of the same apparatus")]
+    try:
+        a, video_a = explanation_of(src, library, athlete)
+        b, video_b = explanation_of(src, library, reference)
+    except PamfnError as exc:
+        state.show_error(exc, "A routine cannot be explained")
+        return
+    name_a, name_b = athlete.short, reference.short
+    if name_a == name_b:
+        name_b = f"{name_b} (reference)"
+
+    for col, e, name, video in ((left, a, name_a, video_a), (right, b, name_b, video_b)):
+        with col:
+            cols = st.columns(3)
+            cols[0].metric("Predicted", f"{e.score:.2f}")
+            cols[1].metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a")
+            cols[2].metric("Length", f"{e.duration_s:.0f} s")
+            if video is not None:
+                st.video(str(video))
+
+    stage_col, axis_col = st.columns(2)
+    stages = sorted({s.stage for s in a.stages} & {s.stage for s in b.stages}) or [1]
+    stage = stage_col.segmented_control("Stage", stages, default=2 if 2 in stages else stages[0], key="compare_stage",
+                                        format_func=lambda s: f"Stage {s}") or stages[0]
+    relative = axis_col.toggle("Align as share of each routine", value=abs(a.duration_s - b.duration_s) > 5,
+                               key="compare_relative", help="For routines of different lengths")
+    msfd, counts = research.comparison_tables({name_a: a, name_b: b}, stage)
+    stem = f"{name_a}_vs_{name_b}"
+    show_figure(research.comparison_figure(msfd, counts, relative=relative, K=max(a.K, b.K)),
+                f"{stem}_stage{stage}", "timeline")
+    st.caption(f"Solid: **{name_a}**; dashed: **{name_b}**. Each step is drawn over its own time window.")
+    scores = pd.concat([tables.scores_table(a).assign(routine=name_a), tables.scores_table(b).assign(routine=name_b)],
+                       ignore_index=True)
+    show_figure(research.compare_scores_figure(scores, max(a.label_scale, b.label_scale)), f"{stem}_scores", "scores")
+
+
+main()
