@@ -1,0 +1,54 @@
+"""Configuration of the sample routine generator: timing, render sizes and set sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+GENERATOR_VERSION = "synth-rg@1"
+"""Bumped whenever a change to the generator changes what a seed produces."""
+
+ACTIONS: tuple[str, str, str, str] = ("ball", "clubs", "hoop", "ribbon")
+"""The four apparatus, the "actions" of the benchmark (as in the RG dataset)."""
+
+DEFAULT_SEED = 20260515
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """How long routines are, at which sizes they are rendered and how many are made."""
+
+    fps: float = 25.0
+    sample_rate: int = 22050
+    min_duration_s: float = 60.0
+    max_duration_s: float = 90.0
+    feature_size: tuple[int, int] = (192, 144)
+    """(width, height) of the frames the features are computed from."""
+    showcase_size: tuple[int, int] = (640, 480)
+    """(width, height) of the showcase videos."""
+    per_action_train: int = 100
+    per_action_test: int = 30
+    showcase_per_action: int = 2
+    seed: int = DEFAULT_SEED
+    extractor: str = "lite"
+
+    @property
+    def samples_per_frame(self) -> int:
+        return int(round(self.sample_rate / self.fps))
+
+    def with_counts(self, train: int, test: int, showcase: int) -> SynthConfig:
+        return replace(self, per_action_train=train, per_action_test=test, showcase_per_action=showcase)
+
+
+BUNDLED = SynthConfig()
+"""The configuration of the bundled set in ``sample_data/``."""
+
+TINY = SynthConfig(
+    min_duration_s=8.0,
+    max_duration_s=10.0,
+    feature_size=(96, 72),
+    showcase_size=(192, 144),
+    per_action_train=2,
+    per_action_test=1,
+    showcase_per_action=1,
+)
+"""A few short low-resolution routines, for tests."""

@@ -1,0 +1,297 @@
+"""The generated benchmark on disk: one routine at a time (features, labels, showcase
+video), the whole set in a process pool, and the bit-for-bit check of a bundled set.
+
+Layout of a set (read by training and the dashboard)::
+
+    dataset.json               name, label scale, actions, extractor, generator seed/version, config
+    labels.csv                 one row per routine: split, scores, paths, realised facts
+    features/<routine_id>.npz  lite features (RoutineFeatures, float16)
+    media/<routine_id>.mp4     showcase routines only (H.264 + AAC)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pamfn.atomic import write_text_atomic
+from pamfn.errors import DatasetError
+from pamfn.synth.config import ACTIONS, GENERATOR_VERSION, SynthConfig
+from pamfn.synth.motion import Motion, animate
+from pamfn.synth.music import mix_soundtrack, synthesize_music
+from pamfn.synth.plan import RoutinePlan, plan_routine, routine_seed
+from pamfn.synth.render import render_frames
+from pamfn.synth.scoring import D_MAX, E_MAX, M_MAX, Realised, Scores, realise, score
+
+DATASET_NAME = "PAMFN synthetic RG"
+LABEL_SCALE = D_MAX + E_MAX + M_MAX
+LABEL_COLUMNS = ["routine_id", "action", "split", "score", "difficulty", "execution", "musicality", "features", "media"]
+EXTRA_COLUMNS = [
+    "noiseless_score", "seed", "latent_difficulty", "latent_execution", "latent_musicality",
+    *[f.name for f in fields(Realised)],
+]  # fmt: skip
+DESCRIPTION = (
+    "Generated rhythmic-gymnastics-like routines: an articulated performer with an apparatus "
+    "(ball, clubs, hoop, ribbon) set to generated music. Scores come from a documented formula of "
+    "the realised routine (difficulty, execution, musicality); see docs/sample-benchmark.md."
+)
+
+
+@dataclass(frozen=True)
+class RoutineSpec:
+    routine_id: str
+    action: str
+    index: int
+    split: str
+    seed: tuple[int, ...]
+    showcase: bool
+
+
+@dataclass
+class Routine:
+    """A generated routine in memory: plan, animation, soundtrack and scores."""
+
+    plan: RoutinePlan
+    motion: Motion
+    music: np.ndarray
+    audio: np.ndarray
+    realised: Realised
+    scores: Scores
+
+
+def routine_specs(cfg: SynthConfig) -> list[RoutineSpec]:
+    """All routines of a set: per apparatus, ``per_action_train`` training routines then
+    ``per_action_test`` test routines; the first ``showcase_per_action`` test routines get a video."""
+    specs = []
+    for action in ACTIONS:
+        for k in range(cfg.per_action_train + cfg.per_action_test):
+            split = "train" if k < cfg.per_action_train else "test"
+            specs.append(
+                RoutineSpec(
+                    routine_id=f"{action}_{k:03d}",
+                    action=action,
+                    index=k,
+                    split=split,
+                    seed=routine_seed(cfg.seed, action, k),
+                    showcase=split == "test" and k - cfg.per_action_train < cfg.showcase_per_action,
+                )
+            )
+    return specs
+
+
+def make_routine(spec: RoutineSpec, cfg: SynthConfig) -> Routine:
+    """Plan, animate, compose and score one routine (no rendering yet)."""
+    plan = plan_routine(spec.routine_id, spec.action, spec.seed, cfg)
+    motion = animate(plan, cfg.fps)
+    n_samples = plan.n_frames * cfg.samples_per_frame
+    music = synthesize_music(plan, cfg.sample_rate, n_samples)
+    audio = mix_soundtrack(plan, music, motion.impacts, cfg.sample_rate)
+    realised = realise(plan, motion, music, cfg.fps, cfg.sample_rate)
+    scores = score(realised, np.random.default_rng(list(spec.seed) + [9001]))
+    return Routine(plan, motion, music, audio, realised, scores)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4f}"
+    return str(value)
+
+
+def label_row(spec: RoutineSpec, routine: Routine) -> dict[str, str]:
+    """The labels.csv row of a routine (all values as fixed-format strings)."""
+    s, lat = routine.scores, routine.plan.latents
+    row: dict[str, Any] = {
+        "routine_id": spec.routine_id,
+        "action": spec.action,
+        "split": spec.split,
+        "score": s.total,
+        "difficulty": s.difficulty,
+        "execution": s.execution,
+        "musicality": s.musicality,
+        "features": f"features/{spec.routine_id}.npz",
+        "media": f"media/{spec.routine_id}.mp4" if spec.showcase else "",
+        "noiseless_score": s.noiseless_total,
+        "seed": "-".join(str(x) for x in spec.seed),
+        "latent_difficulty": lat.difficulty,
+        "latent_execution": lat.execution,
+        "latent_musicality": lat.musicality,
+        **asdict(routine.realised),
+    }
+    return {k: _fmt(row[k]) for k in LABEL_COLUMNS + EXTRA_COLUMNS}
+
+
+def generate_routine(spec: RoutineSpec, cfg: SynthConfig, out_dir: Path, resume: bool = False) -> dict[str, str]:
+    """Write one routine's features (and showcase video) under ``out_dir``; return its label row.
+
+    With ``resume``, files already there are kept (the label row is always recomputed)."""
+    from pamfn.features import extract_from_arrays
+    from pamfn.synth.video import encode_mp4
+
+    routine = make_routine(spec, cfg)
+    plan = routine.plan
+    feat_path = out_dir / "features" / f"{spec.routine_id}.npz"
+    if not (resume and feat_path.is_file()):
+        frames = render_frames(plan, routine.motion, cfg.feature_size, cfg.fps)
+        feats = extract_from_arrays(
+            frames, routine.audio, cfg.sample_rate, fps=cfg.fps, extractor=cfg.extractor, routine_id=spec.routine_id
+        )
+        feats.save(feat_path, dtype="float16")
+    media_path = out_dir / "media" / f"{spec.routine_id}.mp4"
+    if spec.showcase and not (resume and media_path.is_file()):
+        frames = render_frames(plan, routine.motion, cfg.showcase_size, cfg.fps)
+        encode_mp4(media_path, frames, cfg.showcase_size, cfg.fps, routine.audio, cfg.sample_rate)
+    return label_row(spec, routine)
+
+
+def labels_csv(rows: Iterable[dict[str, str]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LABEL_COLUMNS + EXTRA_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def dataset_meta(cfg: SynthConfig) -> dict[str, Any]:
+    return {
+        "name": DATASET_NAME,
+        "label_scale": LABEL_SCALE,
+        "actions": list(ACTIONS),
+        "extractor": cfg.extractor,
+        "generator_seed": cfg.seed,
+        "generator_version": GENERATOR_VERSION,
+        "description": DESCRIPTION,
+        "sub_scores": {"difficulty": D_MAX, "execution": E_MAX, "musicality": M_MAX},
+        "score_formula": "docs/sample-benchmark.md",
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+    }
+
+
+def config_from_meta(meta: dict[str, Any]) -> SynthConfig:
+    """The SynthConfig a set was generated with, from its dataset.json."""
+    raw = meta.get("config")
+    if not isinstance(raw, dict) or meta.get("generator_version") != GENERATOR_VERSION:
+        raise DatasetError(
+            f"dataset.json: generated by {meta.get('generator_version')!r} without a readable config; "
+            f"this generator is {GENERATOR_VERSION!r}"
+        )
+    known = {f.name for f in fields(SynthConfig)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known}
+    return SynthConfig(**values)
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _run_one(job: tuple[RoutineSpec, SynthConfig, str, bool]) -> dict[str, str]:
+    spec, cfg, out_dir, resume = job
+    return generate_routine(spec, cfg, Path(out_dir), resume)
+
+
+def build_dataset(
+    out_dir: str | Path, cfg: SynthConfig, workers: int = 1, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Generate a whole set into ``out_dir``; returns a summary (counts, seconds)."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    specs = routine_specs(cfg)
+    if not specs:
+        raise DatasetError(f"{out}: nothing to generate (0 routines per apparatus)")
+    order = sorted(specs, key=lambda s: (not s.showcase, s.routine_id))
+    jobs = [(s, cfg, str(out), resume) for s in order]
+    t0 = time.perf_counter()
+    rows: dict[str, dict[str, str]] = {}
+    bar = tqdm(total=len(jobs), desc="synth", unit="routine", disable=not progress)
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            for row in pool.imap_unordered(_run_one, jobs, chunksize=1):
+                rows[row["routine_id"]] = row
+                bar.update()
+    else:
+        for job in jobs:
+            row = _run_one(job)
+            rows[row["routine_id"]] = row
+            bar.update()
+    bar.close()
+    write_text_atomic(out / "labels.csv", labels_csv(rows[s.routine_id] for s in specs))
+    write_text_atomic(out / "dataset.json", json.dumps(dataset_meta(cfg), indent=2) + "\n")
+    seconds = time.perf_counter() - t0
+    video_s = sum(float(r["duration_s"]) for r in rows.values())
+    return {"routines": len(rows), "seconds": seconds, "video_seconds": video_s, "out": str(out)}
+
+
+def read_labels(data_dir: str | Path) -> list[dict[str, str]]:
+    path = Path(data_dir) / "labels.csv"
+    if not path.is_file():
+        raise DatasetError(f"{path}: labels file not found")
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_meta(data_dir: str | Path) -> dict[str, Any]:
+    path = Path(data_dir) / "dataset.json"
+    if not path.is_file():
+        raise DatasetError(f"{path}: dataset description not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _npz_contents(path: Path) -> dict[str, bytes]:
+    """Array names -> dtype, shape and raw bytes (npz zip timestamps are not compared)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: f"{data[k].dtype}{data[k].shape}".encode() + data[k].tobytes() for k in data.files}
+
+
+def check_dataset(
+    data_dir: str | Path, routine_ids: list[str] | None = None, count: int = 1, media: bool = False
+) -> list[str]:
+    """Regenerate some routines of a set and compare with the files there.
+
+    Compares the label rows as text, the features arrays and metadata byte for byte, and
+    (``media``) the showcase videos byte for byte. ``routine_ids`` defaults to the
+    ``count`` shortest routines. Returns the differences found (empty: identical)."""
+    data = Path(data_dir)
+    cfg = config_from_meta(read_meta(data))
+    labels = {r["routine_id"]: r for r in read_labels(data)}
+    if routine_ids is None:
+        routine_ids = sorted(labels, key=lambda r: (float(labels[r]["duration_s"]), r))[:count]
+    specs = {s.routine_id: s for s in routine_specs(cfg)}
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="pamfn-synth-check-") as tmp:
+        for rid in routine_ids:
+            if rid not in specs or rid not in labels:
+                raise DatasetError(f"{data}: no routine {rid!r} in this set")
+            spec = specs[rid] if media else replace(specs[rid], showcase=False)
+            row = generate_routine(spec, cfg, Path(tmp))
+            if not media:
+                row["media"] = labels[rid]["media"]
+            for key, value in row.items():
+                if labels[rid].get(key) != value:
+                    problems.append(f"{rid}: labels.csv {key} is {labels[rid].get(key)!r}, regenerated {value!r}")
+            rel = labels[rid]["features"]
+            if _npz_contents(data / rel) != _npz_contents(Path(tmp) / rel):
+                problems.append(f"{rid}: {rel} differs from the regenerated features")
+            if media and spec.showcase:
+                rel = labels[rid]["media"]
+                if (data / rel).read_bytes() != (Path(tmp) / rel).read_bytes():
+                    problems.append(f"{rid}: {rel} differs from the regenerated video")
+    return problems
+
