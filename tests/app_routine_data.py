@@ -1,7 +1,8 @@
 """A small data set for the dashboard tests: random features, randomly initialised small
 checkpoints (d=16, K=4) in an index per action, and short mp4 files with sound.
 
-Not a test module; the routine page's AppTest, e2e test and benchmark build from it.
+Not a test module: the routine page's AppTest, e2e test and benchmark use it, with the
+helpers that start the dashboard the way the README does.
 """
 
 from __future__ import annotations
@@ -86,3 +87,60 @@ if __name__ == "__main__":
     import sys
 
     print(make_dataset(Path(sys.argv[1])))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"]
+
+
+def bundled_available() -> bool:
+    """Whether the bundled sample data and trained checkpoints are in the repository."""
+    return (ROOT / "sample_data" / "labels.csv").is_file() and (ROOT / "assets" / "checkpoints" / "index.json").is_file()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float = 60.0):
+    """Start the dashboard with the README's command (headless, on ``port``); return
+    (process, seconds until the server answered its health check)."""
+    import os
+    import sys
+    import time
+    import urllib.request
+
+    import shutil
+
+    exe = shutil.which("streamlit")
+    cmd = [exe] if exe else [sys.executable, "-m", "streamlit"]
+    cmd += ["run", "app/streamlit_app.py", "--server.headless", "true",
+           "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    if app_args:
+        cmd += ["--", *app_args]
+    log = open(log_path, "wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+    while time.perf_counter() - t0 < timeout_s:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"streamlit did not answer on port {port} within {timeout_s} s; see {log_path}")
+
+
+def stop_app(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

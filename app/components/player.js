@@ -40,27 +40,28 @@ export default function (component) {
   const time = root.querySelector(".pamfn-time");
   const readout = root.querySelector(".pamfn-readout");
   const status = root.querySelector(".pamfn-status");
-  const st = root.__pamfn || (root.__pamfn = { key: null, seekNonce: null, raf: 0, dragging: false });
+  const st = root.__pamfn || (root.__pamfn = { key: null, figure: null, seekNonce: null, raf: 0, dragging: false });
 
+  st.data = data;
   const axis = () => (chart._fullLayout ? chart._fullLayout.xaxis : null);
   const timeAt = (clientX) => {
     const xa = axis();
     const rect = chart.getBoundingClientRect();
     const t = xa.p2l(clientX - rect.left - xa._offset);
-    return Math.min(Math.max(t, 0), data.duration);
+    return Math.min(Math.max(t, 0), st.data.duration);
   };
   const draw = () => {
     const xa = axis();
     const t = video.currentTime || 0;
     if (xa) {
       const size = chart._fullLayout._size;
-      head.style.transform = `translateX(${xa._offset + xa.l2p(Math.min(t, data.duration))}px)`;
+      head.style.transform = `translateX(${xa._offset + xa.l2p(Math.min(t, st.data.duration))}px)`;
       head.style.top = size.t + "px";
       head.style.height = size.h + "px";
       head.style.visibility = "visible";
     }
-    time.textContent = clock(t) + " / " + clock(data.duration);
-    readout.innerHTML = readoutText(data.readout, data.modality_names, t);
+    time.textContent = clock(t) + " / " + clock(st.data.duration);
+    readout.innerHTML = readoutText(st.data.readout, st.data.modality_names, t);
     root.dataset.playhead = String(t);
   };
   const loop = () => {
@@ -80,19 +81,6 @@ export default function (component) {
     video.onpause = () => { draw(); report(); };
     video.onseeked = () => { draw(); if (!st.dragging && video.paused) report(); };
     video.onloadedmetadata = draw;
-    status.textContent = "Loading charts…";
-    loadPlotly(data.plotly_url)
-      .then((Plotly) => {
-        const fig = JSON.parse(data.figure);
-        return Plotly.react(chart, fig.data, fig.layout, { displayModeBar: false, responsive: true, scrollZoom: false });
-      })
-      .then(() => {
-        status.textContent = "";
-        root.dataset.ready = "1";
-        chart.on("plotly_afterplot", draw);
-        draw();
-      })
-      .catch((err) => { status.textContent = String(err); });
     chart.onpointerdown = (e) => {
       if (!axis()) return;
       st.dragging = true;
@@ -106,6 +94,22 @@ export default function (component) {
       chart.releasePointerCapture(e.pointerId);
       report();
     };
+  }
+  if (st.figure !== data.figure) {
+    st.figure = data.figure;
+    if (!chart._fullLayout) status.textContent = "Loading charts…";
+    loadPlotly(data.plotly_url)
+      .then((Plotly) => {
+        const fig = JSON.parse(data.figure);
+        return Plotly.react(chart, fig.data, fig.layout, { displayModeBar: false, responsive: true, scrollZoom: false });
+      })
+      .then(() => {
+        status.textContent = "";
+        if (!root.dataset.ready) chart.on("plotly_afterplot", draw);
+        root.dataset.ready = "1";
+        draw();
+      })
+      .catch((err) => { status.textContent = String(err); });
   }
   if (data.seek && data.seek.nonce !== st.seekNonce) {
     st.seekNonce = data.seek.nonce;

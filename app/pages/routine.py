@@ -101,6 +101,18 @@ def _insights(found: list[Insight], has_player: bool) -> None:
         )
 
 
+def _follow_player(player_key: str, expl) -> None:
+    """After a pause or seek: show the keyframes of the stage-2 step under the playhead,
+    unless the playhead stays inside the window already shown."""
+    value = st.session_state.get(player_key)
+    t = value.get("time") if hasattr(value, "get") else None
+    if t is None:
+        return
+    window = st.session_state.get(WINDOW_KEY)
+    if window is None or not window[0] <= float(t) < window[1]:
+        st.session_state[WINDOW_KEY] = _window_at(expl, float(t))
+
+
 def _window_at(expl, t: float) -> tuple[float, float]:
     """The stage-2 step (about 5 s) around time t."""
     stage = next((s for s in expl.stages if s.stage == 2), expl.stages[0])
@@ -128,12 +140,9 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
     timeline = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s,
                                        wave, occ, windows=marks)
     if video is not None:
-        result = synced_player(timeline, video, expl, key=f"player_{routine_id}",
-                               seek=st.session_state.get(SEEK_KEY),
-                               on_time_change=lambda: st.session_state.pop(WINDOW_KEY, None))
-        t = getattr(result, "time", None)
-        if window is None and t is not None:
-            window = _window_at(expl, float(t))
+        key = f"player_{routine_id}"
+        synced_player(timeline, video, expl, key=key, seek=st.session_state.get(SEEK_KEY),
+                      on_time_change=lambda: _follow_player(key, expl))
     else:
         st.warning(f"No player for **{routine_id}**: {why}. The charts below still show the routine on its time axis.",
                    icon=":material/videocam_off:")

@@ -116,8 +116,9 @@ def _add_occlusion(fig: go.Figure, occ_df: pd.DataFrame, row: int) -> None:
 def _mark_windows(fig: go.Figure, windows: Sequence[Window]) -> None:
     for start, end, label in windows:
         fig.add_vrect(x0=start, x1=end, line=dict(color=PREDICTED_COLOR, dash="dash", width=1),
-                      fillcolor="rgba(124,58,237,0.06)", annotation_text=label, annotation_position="top left",
-                      annotation_font_size=10, row="all", col=1)
+                      fillcolor="rgba(124,58,237,0.06)", row="all", col=1)
+        fig.add_annotation(x=start, y=1.0, xref="x", yref="paper", yanchor="bottom", xanchor="left", text=label,
+                           showarrow=False, font=dict(size=10, color=PREDICTED_COLOR))
 
 
 def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Window] = ()) -> go.Figure:
@@ -207,6 +208,7 @@ def timeline_figure(
     for annotation in fig.layout.annotations[: len(rows)]:
         annotation.update(x=0, xanchor="left", font=dict(size=12, color="#374151"))
     _mark_windows(fig, windows)
-    _base_layout(fig, 90 + int(sum(110 * h for _, h in rows)))
-    fig.update_layout(dragmode=False, hovermode="x", margin=dict(l=50, r=20, t=40, b=40))
+    _base_layout(fig, 130 + int(sum(110 * h for _, h in rows)))
+    fig.update_layout(dragmode=False, hovermode="x", margin=dict(l=50, r=20, t=80, b=40),
+                      legend=dict(yref="container", y=0.995, yanchor="top", xanchor="right", x=1.0))
     return fig

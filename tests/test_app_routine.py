@@ -1,0 +1,103 @@
+"""The routine page through Streamlit's testing API, on a small generated data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app_routine_data import DIMS, make_checkpoint, make_dataset
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, Path]:
+    return make_dataset(tmp_path_factory.mktemp("routine_app"))
+
+
+def run_app(monkeypatch, data: Path, checkpoint: Path, **state) -> AppTest:
+    monkeypatch.setenv("PAMFN_DATA", str(data))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(checkpoint))
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_page_loads_with_picker_scores_and_device(monkeypatch, dataset):
+    at = run_app(monkeypatch, *dataset)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Routine view"
+    table = at.dataframe[0].value
+    assert set(table["routine_id"]) == {"ball_00", "ball_01", "ball_02", "hoop_00", "hoop_01", "hoop_02"}
+    assert (table["error"] - (table["predicted"] - table["score"])).abs().max() < 1e-9
+    # the first routine with a video is shown; its scores match the library's explanation
+    assert at.subheader[0].value.startswith("ball_00")
+    from pamfn.checkpoint import load_checkpoint
+    from pamfn.explain import explain_routine
+    from pamfn.routine import RoutineFeatures
+
+    data, ckpts = dataset
+    expl = explain_routine(load_checkpoint(ckpts / "ball"), RoutineFeatures.load(data / "features" / "ball_00.npz"))
+    assert metric(at, "PAMFN predicted") == f"{expl.score:.2f}"
+    assert metric(at, "Judged") == f"{table.set_index('routine_id').loc['ball_00', 'score']:.2f}"
+    assert metric(at, "Audio branch") == f"{expl.branch_scores['A']:.2f}"
+    assert "Model runs on **CPU**" in "\n".join(c.value for c in at.sidebar.caption)
+    assert "What moved the score" in texts(at)
+
+
+def test_filters_pick_another_routine(monkeypatch, dataset):
+    at = run_app(monkeypatch, *dataset)
+    at.sidebar.multiselect(key="filter_action").set_value(["hoop"]).run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["action"]) == {"hoop"}
+    assert at.subheader[0].value.startswith("hoop_00")
+    at.sidebar.text_input(key="filter_text").set_value("zzz").run()
+    assert any("No routine matches" in i.value for i in at.info)
+
+
+def test_selecting_a_row_shows_that_routine(monkeypatch, dataset):
+    selection = {"selection": {"rows": [5], "columns": [], "cells": []}}
+    at = run_app(monkeypatch, *dataset, routine_picker=selection)
+    assert not at.exception
+    assert at.subheader[0].value.startswith("hoop_02")
+    assert any("features only" in w.value for w in at.warning)
+
+
+def test_missing_media_keeps_the_view_without_player(monkeypatch, dataset):
+    at = run_app(monkeypatch, *dataset, filter_text="ball_01")
+    assert not at.exception
+    assert at.subheader[0].value.startswith("ball_01")
+    warning = " ".join(w.value for w in at.warning)
+    assert "No player for **ball_01**" in warning and "media file is missing" in warning
+    assert "ball_01_missing.mp4" in warning
+    assert metric(at, "PAMFN predicted")  # scores still there
+    assert "Keyframes need the routine's video." in texts(at)
+
+
+def test_mismatched_checkpoint_shows_a_clear_error(monkeypatch, dataset, tmp_path):
+    data, _ = dataset
+    wrong = make_checkpoint(tmp_path / "wrong", dims={m: d + 1 for m, d in DIMS.items()})
+    at = run_app(monkeypatch, data, wrong)
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "feature dims do not match the checkpoint" in message and "expected V=13" in message
+    assert at.title[0].value == "Routine view"  # the app stays up
+
+
+def test_missing_data_folder_is_reported(monkeypatch, dataset, tmp_path):
+    _, ckpts = dataset
+    at = run_app(monkeypatch, tmp_path / "nowhere", ckpts)
+    assert not at.exception
+    assert any("dataset.json" in e.value for e in at.error)

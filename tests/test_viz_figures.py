@@ -1,0 +1,105 @@
+"""Tidy tables and plotly figures of an Explanation: built without a browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pamfn import MODALITIES
+from pamfn.explanation import Explanation, StageExplanation, stage_spans
+from pamfn.viz import colors, figures, tables
+
+
+def make_explanation(T: int = 40, K: int = 4, seconds: float = 1.28, seed: int = 0, judged: float | None = 18.0) -> Explanation:
+    rng = np.random.default_rng(seed)
+    stages = []
+    for i, (start, end) in enumerate(stage_spans(T, seconds), start=1):
+        n = len(start)
+        stages.append(StageExplanation(
+            stage=i, start_s=start, end_s=end, msfd_weights=rng.dirichlet(np.ones(3), size=n),
+            policy_probs=rng.dirichlet(np.ones(K), size=n), fusion_count=rng.integers(1, K + 1, size=n),
+            fusion_weights=rng.dirichlet(np.ones(3), size=(n, K)), cmfd_attention=rng.dirichlet(np.ones(K), size=n)))
+    return Explanation(routine_id="r1", score=17.3, score_norm=17.3 / 25, label_scale=25.0,
+                       branch_scores={"V": 15.0, "F": 16.2, "A": 12.1}, K=K, stages=stages, duration_s=T * seconds,
+                       segment_seconds=seconds, judged_score=judged, action="ball")
+
+
+def test_msfd_table_has_every_step_of_every_stage_in_seconds():
+    expl = make_explanation(T=40)
+    df = tables.msfd_table(expl)
+    assert list(df.columns) == ["stage", "step", "start_s", "end_s", "modality", "weight"]
+    assert df.groupby("stage")["step"].nunique().to_dict() == {1: 20, 2: 10, 3: 1}
+    sums = df.groupby(["stage", "step"])["weight"].sum()
+    assert np.allclose(sums, 1.0)
+    stage2 = df[(df.stage == 2) & (df.modality == "V")]
+    assert stage2["start_s"].iloc[1] == pytest.approx(4 * 1.28)
+    assert df[df.stage == 3]["end_s"].iloc[0] == pytest.approx(40 * 1.28)
+
+
+def test_fusion_count_and_scores_tables():
+    expl = make_explanation(K=4)
+    counts = tables.fusion_count_table(expl)
+    assert counts["count"].between(1, 4).all() and (counts["K"] == 4).all()
+    scores = tables.scores_table(expl)
+    assert scores["kind"].tolist() == ["judged", "predicted", "branch", "branch", "branch"]
+    assert scores["score"].tolist() == [18.0, 17.3, 15.0, 16.2, 12.1]
+    assert "judged" not in tables.scores_table(make_explanation(judged=None))["kind"].tolist()
+
+
+def test_ablation_without_msfd_leaves_its_stages_out():
+    expl = make_explanation()
+    for st in expl.stages:
+        st.msfd_weights = None
+    assert tables.msfd_table(expl).empty
+
+
+def test_waveform_envelope_bounds_the_signal():
+    t = np.arange(8000 * 3) / 8000
+    signal = 0.5 * np.sin(2 * np.pi * 220 * t)
+    df = tables.waveform_table(signal, 8000, points=300)
+    assert len(df) == 300
+    assert df["hi"].max() == pytest.approx(0.5, abs=1e-3) and df["lo"].min() == pytest.approx(-0.5, abs=1e-3)
+    assert df["time_s"].iloc[-1] < 3.0 and df["time_s"].is_monotonic_increasing
+    assert tables.waveform_table(np.zeros(0), 8000).empty
+
+
+def test_msfd_figure_stacks_each_step_over_its_real_window():
+    expl = make_explanation(T=40)
+    fig = figures.msfd_figure(tables.msfd_table(expl), expl.duration_s)
+    stage2 = [tr for tr in fig.data if tr.xaxis == "x2"]
+    assert [tr.name for tr in stage2] == [colors.modality_label(m) for m in MODALITIES]
+    x, top = np.asarray(stage2[-1].x), np.asarray(stage2[-1].y)
+    assert x[0] == 0 and x[1] == pytest.approx(4 * 1.28) and x[-1] == pytest.approx(40 * 1.28)
+    assert np.allclose(top, 1.0)
+    assert [tr.line.color for tr in stage2] == [colors.MODALITY_COLORS[m] for m in MODALITIES]
+    stage3 = [tr for tr in fig.data if tr.xaxis == "x3"]
+    assert len(stage3[0].x) == 2, "stage 3 is one bar over the whole routine"
+
+
+def test_fusion_count_figure_marks_K():
+    expl = make_explanation(K=6)
+    fig = figures.fusion_count_figure(tables.fusion_count_table(expl), expl.duration_s)
+    assert any(getattr(s, "y0", None) == 6 for s in fig.layout.shapes)
+    assert any("K = 6" in (a.text or "") for a in fig.layout.annotations)
+
+
+def test_timeline_shares_one_time_axis_and_marks_windows():
+    expl = make_explanation(T=40)
+    wave = tables.waveform_table(np.sin(np.arange(8000 * 51) / 50.0), 8000)
+    occ = tables.occlusion_table(np.arange(10) * 5.12, np.arange(1, 11) * 5.12, np.linspace(-1, 1, 10))
+    fig = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s, wave, occ,
+                                  windows=[(5.12, 10.24, "T1")])
+    axes = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    assert len(axes) == 6  # waveform, 3 MSFD stages, counts, occlusion
+    for k in axes:
+        assert tuple(fig.layout[k].range) == (0, pytest.approx(expl.duration_s))
+    assert fig.layout.dragmode is False
+    assert any(getattr(s, "x0", None) == 5.12 and getattr(s, "x1", None) == 10.24 for s in fig.layout.shapes)
+
+
+def test_scores_figure_uses_the_modality_colours():
+    expl = make_explanation()
+    fig = figures.scores_figure(tables.scores_table(expl), expl.label_scale)
+    bar = fig.data[0]
+    assert list(bar.marker.color[2:]) == [colors.MODALITY_COLORS[m] for m in MODALITIES]
+    assert tuple(fig.layout.xaxis.range) == (0, 25.0)
