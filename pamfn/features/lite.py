@@ -299,6 +299,10 @@ class LiteExtractor:
     versions = {"V": f"lite-rgb@{VERSION}", "F": f"lite-flow@{VERSION}", "A": f"lite-audio@{VERSION}"}
 
     def __init__(self, device: str = "cpu") -> None:
+        self.start()
+
+    def start(self) -> None:
+        """Begin a new routine: fresh flow state and timings."""
         self._video = LiteVideo()
         self.timings = self._video.timings
 

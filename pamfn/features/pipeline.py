@@ -2,8 +2,9 @@
 
 An extractor family (``lite`` or ``pretrained``) has a name, per-modality versions and
 dimensions, the audio sample rate it wants, the frame size it wants decoded, a
-``segment(frames) -> (V, F)`` method fed with consecutive 32-frame segments in order and
-an ``audio(audio, T) -> (T, D_A)`` method.
+``start()`` method called at the beginning of each routine, a ``segment(frames) -> (V, F)``
+method fed with consecutive 32-frame segments in order and an ``audio(audio, T) -> (T, D_A)``
+method.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Extractor(Protocol):
     versions: dict[str, str]
     timings: dict[str, float]
 
+    def start(self) -> None: ...
+
     def frame_size(self, width: int, height: int) -> tuple[int, int]: ...
 
     def segment(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
@@ -41,8 +44,11 @@ class Extractor(Protocol):
     def audio(self, audio: np.ndarray, T: int) -> np.ndarray: ...
 
 
-def make_extractor(name: str, device: str = "cpu") -> Extractor:
-    """An extractor family by name: ``lite`` (default, CPU, offline) or ``pretrained``."""
+def make_extractor(name: str | Extractor, device: str = "cpu") -> Extractor:
+    """An extractor family by name: ``lite`` (default, CPU, offline) or ``pretrained``; an
+    extractor object passes through."""
+    if not isinstance(name, str):
+        return name
     if name == "lite":
         from pamfn.features.lite import LiteExtractor
 
@@ -55,15 +61,16 @@ def make_extractor(name: str, device: str = "cpu") -> Extractor:
 
 
 def extractor_versions(name: str) -> dict[str, str]:
-    """Per-modality extractor versions of a family, without building its models."""
+    """Per-modality extractor versions of a family, without building its models
+    (WeightsNotFoundError for ``pretrained`` without weights)."""
     if name == "lite":
         from pamfn.features.lite import LiteExtractor
 
         return dict(LiteExtractor.versions)
     if name == "pretrained":
-        from pamfn.features.pretrained import VERSIONS
+        from pamfn.features.pretrained import pretrained_versions
 
-        return dict(VERSIONS)
+        return pretrained_versions()
     raise ValueError(f"unknown extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
 
 
@@ -103,6 +110,7 @@ def _run(
     from tqdm import tqdm
 
     started = time.perf_counter()
+    ext.start()
     v_rows, f_rows = [], []
     bar = tqdm(total=total_segments, desc=f"extract {name}", unit="seg", disable=not progress, leave=False)
     with bar:
@@ -144,7 +152,7 @@ def extract_from_arrays(
     audio: np.ndarray | None,
     sample_rate: int,
     fps: float = TARGET_FPS,
-    extractor: str = "lite",
+    extractor: str | Extractor = "lite",
     routine_id: str = "",
     progress: bool = False,
     *,
@@ -156,7 +164,8 @@ def extract_from_arrays(
     ``frames``: HxWx3 uint8 RGB frames at ``fps`` (resampled to 25 fps by timestamp,
     resized to the extractor's working size). ``audio``: mono float32 in [-1, 1] at
     ``sample_rate``, None for no audio track (silence features, ``flags["silent_audio"]``).
-    ``timings``, if given, receives seconds per stage. Raises MediaError for fewer
+    ``extractor``: a family name or an extractor object (e.g. a PretrainedExtractor built
+    once for many routines). ``timings``, if given, receives seconds per stage. Raises MediaError for fewer
     frames than one segment.
     """
     ext = make_extractor(extractor, device)
@@ -198,7 +207,7 @@ def _with_duration(feats: RoutineFeatures, duration_s: float) -> RoutineFeatures
 
 def extract_file(
     path: str | os.PathLike[str],
-    extractor: str = "lite",
+    extractor: str | Extractor = "lite",
     device: str = "cpu",
     progress: bool = True,
     *,
