@@ -10,6 +10,8 @@ from pamfn.explanation import stage_spans
 from pamfn.model import PAMFN, ModalityBranch, PAMFNConfig, PAMFNOutput, build_model, set_fast_fusionnets
 from pamfn.model.fusion import decide, decision_mask
 
+torch.set_num_threads(1)  # the CI machine has 2 shared cores; OpenMP spinning across busy cores is slow
+
 DIMS = {"V": 12, "F": 10, "A": 8}
 
 

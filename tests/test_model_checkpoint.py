@@ -1,0 +1,194 @@
+"""Checkpoints (safetensors + config.json) and explanations."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pamfn.checkpoint import check_compatible, load_checkpoint, load_checkpoint_set, read_config, save_checkpoint
+from pamfn.errors import CheckpointError, ConfigError
+from pamfn.explain import explain_many, explain_routine
+from pamfn.explanation import Explanation
+from pamfn.model import PAMFNConfig, build_model
+from pamfn.routine import RoutineFeatures
+
+torch.set_num_threads(1)  # the CI machine has 2 shared cores; OpenMP spinning across busy cores is slow
+
+DIMS = {"V": 12, "F": 10, "A": 8}
+
+
+def make_cfg(**kw):
+    return PAMFNConfig.preset("rg", **{"d": 16, "K": 5, "input_dims": DIMS, **kw})
+
+
+def routine(T, seed=0, dims=DIMS, rid="r1"):
+    rng = np.random.default_rng(seed)
+    return RoutineFeatures(features={m: rng.standard_normal((T, d)).astype(np.float32) for m, d in dims.items()}, routine_id=rid)
+
+
+@pytest.fixture()
+def saved(tmp_path):
+    torch.manual_seed(0)
+    cfg = make_cfg()
+    model = build_model(cfg)
+    model.train()
+    model({m: torch.randn(4, 9, d) for m, d in DIMS.items()})  # move BN running stats off their init
+    path = save_checkpoint(tmp_path / "ck", model, cfg, meta={"val_srcc": 0.71, "action": "ball"})
+    return path, model.eval(), cfg
+
+
+def test_save_load_equal(saved):
+    path, model, cfg = saved
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors"]
+    assert read_config(path)[0] == cfg
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+    ck = load_checkpoint(path)
+    assert ck.config == cfg and ck.meta == {"val_srcc": 0.71, "action": "ball"} and ck.path == path
+    assert not ck.model.training and ck.label_scale == 25.0
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, ck.model.state_dict()[key]), key
+    x = {m: torch.randn(1, 13, d) for m, d in DIMS.items()}
+    assert torch.equal(model(x).score, ck.model(x).score)
+    doc = json.loads((path / "config.json").read_text())
+    assert doc["config"]["K"] == 5 and doc["config"]["input_dims"] == DIMS and doc["config"]["fusionnets"] == "ranked"
+
+
+def test_save_replaces_existing_atomically(saved):
+    path, model, cfg = saved
+    save_checkpoint(path, model, cfg, meta={"round": 2})
+    assert load_checkpoint(path).meta == {"round": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["ck"]
+
+
+@pytest.mark.parametrize("variant", [{"modalities": ("A",)}, {"model": "late_fusion", "fusion": "attention"}, {"cmfd": "weighted", "fusion_stages": 2}])
+def test_variants_round_trip(tmp_path, variant):
+    cfg = make_cfg(**variant)
+    model = build_model(cfg).eval()
+    ck = load_checkpoint(save_checkpoint(tmp_path / "v", model, cfg))
+    x = {m: torch.randn(1, 6, d) for m, d in DIMS.items()}
+    assert ck.config == cfg and torch.equal(model(x).score, ck.model(x).score)
+
+
+def test_truncated_weights(saved):
+    path = saved[0]
+    data = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_checkpoint(path)
+    (path / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_checkpoint(path)
+    (path / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="model.safetensors.*not found"):
+        load_checkpoint(path)
+
+
+def test_bad_config_json(saved, tmp_path):
+    path = saved[0]
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json"):
+        load_checkpoint(path)
+    (path / "config.json").write_text(json.dumps({"format": "pamfn-checkpoint", "config": {"K": 5, "d": 16, "fusionnets": "odd"}}))
+    with pytest.raises(CheckpointError, match="config.json.*fusionnets"):
+        load_checkpoint(path)
+    (path / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="config.json"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_weights_not_matching_config(saved):
+    path, _, cfg = saved
+    doc = json.loads((path / "config.json").read_text())
+    doc["config"]["K"] = 4
+    (path / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="wrong shapes"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_set(tmp_path):
+    cfg = make_cfg()
+    for action in ("ball", "hoop"):
+        save_checkpoint(tmp_path / "set" / action, build_model(cfg), cfg, meta={"action": action})
+    (tmp_path / "set" / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
+    cks = load_checkpoint_set(tmp_path / "set")
+    assert sorted(cks) == ["ball", "hoop"] and cks["hoop"].meta["action"] == "hoop"
+    single = load_checkpoint_set(tmp_path / "set" / "ball")
+    assert list(single) == [None]
+    (tmp_path / "set" / "index.json").write_text(json.dumps({"checkpoints": {"clubs": "clubs"}}))
+    with pytest.raises(CheckpointError, match="clubs"):
+        load_checkpoint_set(tmp_path / "set")
+    (tmp_path / "set" / "index.json").write_text("[]")
+    with pytest.raises(CheckpointError, match="index.json"):
+        load_checkpoint_set(tmp_path / "set")
+
+
+def test_check_compatible():
+    cfg = make_cfg(feature_extractors={"V": "VST", "F": "I3D", "A": "AST"})
+    check_compatible(cfg, routine(5))
+    with pytest.raises(CheckpointError, match=r"expected V=12, F=10, A=8, found V=12, F=10, A=9"):
+        check_compatible(cfg, routine(5, dims={"V": 12, "F": 10, "A": 9}))
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 9, 70])
+def test_explanation_fields(saved, T):
+    ck = load_checkpoint(saved[0])
+    f = routine(T)
+    ex = explain_routine(ck, f, action="ball", judged_score=18.5)
+    assert isinstance(ex, Explanation) and ex.mode == "deterministic" and ex.action == "ball" and ex.judged_score == 18.5
+    assert ex.label_scale == 25.0 and ex.score == pytest.approx(ex.score_norm * 25.0) and 0 <= ex.score <= 25
+    assert set(ex.branch_scores) == {"V", "F", "A"} and all(0 <= s <= 25 for s in ex.branch_scores.values())
+    assert ex.K == 5 and ex.checkpoint == str(saved[0]) and ex.duration_s == pytest.approx(T * 1.28)
+    assert [s.stage for s in ex.stages] == [1, 2, 3]
+    for st, steps in zip(ex.stages, [max(T // 2, 1), max(T // 4, 1), 1]):
+        assert st.steps == steps and len(st.end_s) == steps
+        assert st.msfd_weights.shape == (steps, 3) and np.allclose(st.msfd_weights.sum(1), 1)
+        assert st.policy_probs.shape == (steps, 5) and st.fusion_count.dtype == np.int64
+        assert ((1 <= st.fusion_count) & (st.fusion_count <= 5)).all()
+        assert st.fusion_weights.shape == (steps, 5, 3) and st.cmfd_attention.shape == (steps, 5)
+    back = Explanation.from_json(ex.to_json())
+    assert back.to_dict() == json.loads(ex.to_json())
+
+
+def test_deterministic_repeats_sampling_seeded(saved):
+    ck = load_checkpoint(saved[0])
+    f = routine(64, seed=3)
+    assert explain_routine(ck, f).to_dict() == explain_routine(ck, f).to_dict()
+    a = explain_routine(ck, f, mode="sample", seed=11)
+    assert a.to_dict() == explain_routine(ck, f, mode="sample", seed=11).to_dict() and a.extra["seed"] == 11
+    others = [explain_routine(ck, f, mode="sample", seed=s) for s in (12, 13, 14)]
+    assert any(not np.array_equal(a.stages[0].fusion_count, o.stages[0].fusion_count) for o in others)
+    with pytest.raises(ConfigError, match="mode"):
+        explain_routine(ck, f, mode="greedy")
+
+
+def test_explain_model_keeps_training_mode_and_many(saved):
+    _, model, cfg = saved
+    model.train()
+    routines = [routine(7, seed=i, rid=f"r{i}") for i in range(3)]
+    exs = explain_many(model, routines, actions=["ball"] * 3, progress=False)
+    assert model.training and [e.routine_id for e in exs] == ["r0", "r1", "r2"] and exs[0].checkpoint is None
+    model.eval()
+    assert exs[1].to_dict() == explain_routine(model, routines[1], action="ball").to_dict()
+    with pytest.raises(ConfigError, match="3 routines"):
+        explain_many(model, routines, actions=["ball"])
+
+
+def test_explain_rejects_wrong_dims(saved):
+    ck = load_checkpoint(saved[0])
+    with pytest.raises(CheckpointError, match="expected V=12"):
+        explain_routine(ck, routine(5, dims={"V": 1024, "F": 1024, "A": 768}))
+
+
+def test_explain_unimodal_and_ablation(tmp_path):
+    for variant, n_stages in (({"modalities": ("V",)}, 0), ({"fusion_stages": 1, "msfd": "none"}, 1), ({"fusionnets": "free"}, 3)):
+        cfg = make_cfg(**variant)
+        ex = explain_routine(build_model(cfg), routine(10))
+        assert len(ex.stages) == n_stages
+        assert set(ex.branch_scores) == set(cfg.modalities)
+        if variant.get("msfd") == "none":
+            assert ex.stages[0].msfd_weights is None and ex.stages[0].cmfd_attention is not None
+        if variant.get("fusionnets") == "free":
+            assert ex.stages[0].fusion_count is None and ex.stages[0].policy_probs is None
