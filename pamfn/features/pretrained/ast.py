@@ -3,6 +3,8 @@ from a local folder or the local hub cache only (never downloaded)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -16,7 +18,9 @@ class ASTEmbedder:
     def __init__(self, source: str, device: str = "cpu", batch_size: int = 8) -> None:
         from transformers import ASTFeatureExtractor, ASTModel
 
-        self.fbank = ASTFeatureExtractor.from_pretrained(source, local_files_only=True)
+        with warnings.catch_warnings():  # AST's own 128-band fbank has empty top bands at 16 kHz
+            warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
+            self.fbank = ASTFeatureExtractor.from_pretrained(source, local_files_only=True)
         self.model = ASTModel.from_pretrained(source, local_files_only=True).eval().to(device)
         self.device, self.batch_size = device, batch_size
 
