@@ -30,10 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pamfn.commands.train import chosen_actions, model_config, train_recipe
+    from pamfn.commands.train import chosen_actions, model_config, set_threads, train_recipe
     from pamfn.data import load_dataset
     from pamfn.reproduce import make_run_factory, markdown, reproduce
 
+    set_threads(args)
     data = load_dataset(args.data)
     actions = chosen_actions(args.action or ["all"], data)
     factory = make_run_factory(str(args.data), model_config(args, data), train_recipe(args), args.seed)

@@ -59,6 +59,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     g.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only; ignored on CPU)")
+    g.add_argument("--threads", type=int, help="CPU threads for torch (1 is often fastest for small models on a busy machine)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -139,11 +140,19 @@ def write_index(out: Path, runs: dict[str, str]) -> None:
     write_text_atomic(out / "index.json", json.dumps({"checkpoints": runs}, indent=2))
 
 
+def set_threads(args: argparse.Namespace) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def run(args: argparse.Namespace) -> int:
     from pamfn.data import load_dataset
     from pamfn.metrics import fisher_z_mean, fmt_rho
     from pamfn.train import Run, RunConfig
 
+    set_threads(args)
     data = load_dataset(args.data)
     actions = chosen_actions(args.action, data)
     variant = {k: v for k, v in {

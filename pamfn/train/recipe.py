@@ -51,13 +51,13 @@ class PhaseRecipe:
         return int(self.epochs_per_action.get(action, self.epochs))
 
     def lr_factor(self, epoch: int, total: int) -> float:
-        """Multiplier of ``lr`` during ``epoch`` (0-based) of ``total`` epochs."""
+        """Multiplier of ``lr`` during ``epoch`` (0-based) of ``total``; the last epoch runs at ``min_lr``."""
         if self.schedule == "none":
             return 1.0
         if epoch < self.warmup_epochs:
             return (epoch + 1) / (self.warmup_epochs + 1)
-        span = max(total - self.warmup_epochs, 1)
-        progress = (epoch - self.warmup_epochs) / span
+        span = max(total - self.warmup_epochs - 1, 1)
+        progress = min((epoch - self.warmup_epochs) / span, 1.0)
         floor = self.min_lr / self.lr
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
