@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pamfn.model import PAMFNConfig, build_model, set_fast_fusionnets  # noqa: E402
-from pamfn.model.layers import global_pool, halve_time  # noqa: E402
+from pamfn.model import PAMFNConfig, build_model, set_fast_fusionnets
+from pamfn.model.layers import global_pool, halve_time
 
 LENGTHS = {"rg": 70, "fisv": 130}
 

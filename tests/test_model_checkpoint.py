@@ -100,7 +100,7 @@ def test_bad_config_json(saved, tmp_path):
 
 
 def test_weights_not_matching_config(saved):
-    path, _, cfg = saved
+    path = saved[0]
     doc = json.loads((path / "config.json").read_text())
     doc["config"]["K"] = 4
     (path / "config.json").write_text(json.dumps(doc))
@@ -165,7 +165,7 @@ def test_deterministic_repeats_sampling_seeded(saved):
 
 
 def test_explain_model_keeps_training_mode_and_many(saved):
-    _, model, cfg = saved
+    model = saved[1]
     model.train()
     routines = [routine(7, seed=i, rid=f"r{i}") for i in range(3)]
     exs = explain_many(model, routines, actions=["ball"] * 3, progress=False)

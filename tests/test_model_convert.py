@@ -97,7 +97,7 @@ def official_forward(sd, x, K, d):
         return h.mean(-1, keepdim=True)
 
     def attention(p, q, items, mask=None):
-        lin = lambda t, i: F.linear(t, sd[f"{p}linear_layers.{i}.weight"], sd[f"{p}linear_layers.{i}.bias"])  # noqa: E731
+        lin = lambda t, i: F.linear(t, sd[f"{p}linear_layers.{i}.weight"], sd[f"{p}linear_layers.{i}.bias"])
         scores = -(lin(q, 0).unsqueeze(2) * lin(items, 1)).sum(-1) / math.sqrt(d)
         if mask is not None:
             scores = scores + mask
@@ -111,7 +111,9 @@ def official_forward(sd, x, K, d):
         h = F.relu(bn(conv(h, p + "embedding.3"), p + "embedding.4"))
         fs = [h]
         for j in (1, 2, 3):
-            g = lambda t, c: F.gelu(bn(conv(t, f"{p}stage{j}.{c}.0", 1), f"{p}stage{j}.{c}.1"))  # noqa: E731
+            def g(t, c, p=p, j=j):
+                return F.gelu(bn(conv(t, f"{p}stage{j}.{c}.0", 1), f"{p}stage{j}.{c}.1"))
+
             h = h + g(g(h, "conv1"), "conv2")
             h = halve(h) if j < 3 else gpool(h)
             fs.append(h)

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def parameters_by_part(model: Any) -> dict[str, Any]:
     """Parameter counts of the branches, the fusion stages, the regressor and the rest."""
-    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    count = lambda module: sum(p.numel() for p in module.parameters())
     parts: dict[str, Any] = {"branches": {m: count(b) for m, b in model.branches.items()}}
     stages = getattr(model, "stages", None)
     if stages is not None:

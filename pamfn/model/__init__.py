@@ -25,10 +25,10 @@ def build_model(cfg: PAMFNConfig) -> AQAModel:
 
 
 __all__ = [
+    "PAMFN",
     "AQAModel",
     "LateFusionModel",
     "ModalityBranch",
-    "PAMFN",
     "PAMFNConfig",
     "PAMFNOutput",
     "StageTrace",

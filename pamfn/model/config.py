@@ -104,15 +104,6 @@ class PAMFNConfig:
         if self.model == "late_fusion" and len(self.modalities) < 2:
             raise ConfigError("late fusion needs at least two modalities")
 
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> PAMFNConfig:
-        """The paper's ``rg`` (K=10, /25) or ``fisv`` (K=6, /45) setting, d=256, with overrides."""
-        if name not in PRESETS:
-            raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-        base: dict[str, Any] = {"preset": name, **PRESETS[name], "feature_extractors": dict(PAPER_EXTRACTORS)}
-        base.update(overrides)
-        return cls(**base)
-
     @property
     def unimodal(self) -> bool:
         return len(self.modalities) == 1
@@ -147,3 +138,18 @@ class PAMFNConfig:
         if "modalities" in data:
             data["modalities"] = tuple(data["modalities"])
         return cls(**data)
+
+
+def _from_preset(cls: type[PAMFNConfig], name: str, **overrides: Any) -> PAMFNConfig:
+    """The paper's ``rg`` (K=10, /25) or ``fisv`` (K=6, /45) setting, d=256, with overrides."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    base: dict[str, Any] = {"preset": name, **PRESETS[name], "feature_extractors": dict(PAPER_EXTRACTORS)}
+    base.update(overrides)
+    return cls(**base)
+
+
+# ``PAMFNConfig.preset("rg")`` builds a config while ``cfg.preset`` is the field (the preset's
+# name): the classmethod is attached after the dataclass has taken the field's default, and
+# an instance's own value shadows it.
+PAMFNConfig.preset = classmethod(_from_preset)  # type: ignore[method-assign,assignment]
