@@ -1,0 +1,124 @@
+"""The train / evaluate / explain / reproduce / import-official commands end to end on tiny data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pamfn.cli import main
+from pamfn.data.toy import write_toy_dataset
+from pamfn.routine import RoutineFeatures
+
+TINY = ["--d", "8", "--K", "2", "--epochs1", "2", "--epochs2", "2", "--crop", "12", "--batch-size", "8", "--quiet", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return write_toy_dataset(tmp_path_factory.mktemp("cli") / "toy", actions=("ball", "hoop"), n_train=12, n_test=5)
+
+
+@pytest.fixture(scope="module")
+def trained(toy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "runs"
+    assert main(["train", "--data", str(toy), "--action", "all", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_train_writes_run_folders_and_a_checkpoint_set(trained):
+    assert json.loads((trained / "index.json").read_text()) == {"checkpoints": {"ball": "ball/checkpoint", "hoop": "hoop/checkpoint"}}
+    for action in ("ball", "hoop"):
+        run = trained / action
+        for name in ("config.json", "metrics.csv", "summary.json", "checkpoint/model.safetensors", "checkpoint/config.json",
+                     "last/model.safetensors", "branches/V/model.safetensors"):
+            assert (run / name).is_file(), name
+        metrics = pd.read_csv(run / "metrics.csv")
+        assert set(metrics.stage) == {"phase1-V", "phase1-F", "phase1-A", "phase2"}
+        assert {"train_loss", "val_rho", "val_mse", "lr"} <= set(metrics.columns)
+        config = json.loads((run / "config.json").read_text())
+        assert config["train"]["phase2"]["regressor_lr_scale"] == 0.1 and config["model"]["d"] == 8
+
+
+def test_evaluate_matches_the_run_summary(trained, toy, capsys):
+    assert main(["evaluate", "--data", str(toy), "--checkpoint", str(trained), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for action in ("ball", "hoop"):
+        summary = json.loads((trained / action / "summary.json").read_text())
+        assert result["actions"][action]["rho"] == pytest.approx(summary["final"]["test_selected"]["rho"])
+        assert result["actions"][action]["mse"] == pytest.approx(summary["final"]["test_selected"]["mse"])
+    rhos = [result["actions"][a]["rho"] for a in ("ball", "hoop")]
+    assert result["avg_rho_fisher_z"] == pytest.approx(np.tanh(np.mean(np.arctanh(rhos))))
+    assert main(["evaluate", "--data", str(toy), "--checkpoint", str(trained / "ball" / "branches" / "A")]) == 0
+    assert "avg (Fisher z)" in capsys.readouterr().out
+
+
+def test_explain_prints_the_explanation(trained, toy, capsys):
+    features = toy / "features" / "hoop_013.npz"
+    assert main(["explain", str(features), "--checkpoint", str(trained), "--action", "hoop", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["routine_id"] == "hoop_013" and doc["action"] == "hoop" and 0 <= doc["score"] <= 25
+    assert [s["stage"] for s in doc["stages"]] == [1, 2, 3]
+    T = RoutineFeatures.load(features).T
+    assert doc["stages"][0]["end_s"][-1] == pytest.approx((T // 2) * 2 * 1.28)
+    assert np.allclose(np.sum(doc["stages"][1]["msfd_weights"], axis=1), 1.0)
+    assert main(["explain", str(features), "--checkpoint", str(trained)]) == 2
+    assert "choose --action" in capsys.readouterr().err
+
+
+def test_bad_checkpoints_and_dims_are_clear_errors(trained, toy, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained / "ball" / "checkpoint", broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert main(["evaluate", "--data", str(toy), "--checkpoint", str(broken)]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+
+    other = write_toy_dataset(tmp_path / "other", actions=("ball",), n_train=4, n_test=2, dims={"V": 5, "F": 10, "A": 8})
+    assert main(["evaluate", "--data", str(other), "--checkpoint", str(trained)]) == 2
+    assert "modality V has 5-dim features" in capsys.readouterr().err
+
+
+def test_select_on_test_is_labelled_in_the_output(toy, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(toy), "--action", "ball", "--modalities", "V", "--select-on-test", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "selected on TEST set" in printed and "optimistic" in printed
+    assert "selected on TEST set" in json.loads((out / "summary.json").read_text())["selection"]
+
+
+def test_reproduce_table_iv_end_to_end(toy, tmp_path, capsys):
+    out = tmp_path / "t4"
+    args = ["reproduce", "IV", "--data", str(toy), "--out", str(out), "--rows", "V,A,wf-VFA,ours-VFA", "--action", "ball", *TINY]
+    assert main(args) == 0
+    table = pd.read_csv(out / "table_IV.csv")
+    assert list(table["row"]) == ["RGB", "Audio", "RGB+Flow+Audio", "RGB+Flow+Audio"]
+    assert list(table["group"]) == ["Unimodality Methods", "Unimodality Methods", "Weighted Fusion", "Ours"]
+    assert table["ball"].between(-1, 1).all() and np.allclose(table["Avg."], table["ball"])
+    text = (out / "table_IV.md").read_text()
+    assert "Published in the paper" in text and "0.819" in text
+    summary = json.loads((out / "runs" / "ball" / "phase1" / "summary.json").read_text())
+    assert table.loc[0, "ball"] == pytest.approx(summary["stages"]["phase1-V"]["test_selected"]["rho"])
+    assert main(args) == 0  # finished runs are reused, not trained again
+    pd.testing.assert_frame_equal(table, pd.read_csv(out / "table_IV.csv"))
+
+
+def test_import_official_refuses_pickles_without_consent(tmp_path, capsys):
+    (tmp_path / "feats").mkdir()
+    (tmp_path / "labels" / "RG").mkdir(parents=True)
+    for split in ("train", "test"):
+        (tmp_path / "labels" / "RG" / f"{split}.txt").write_text("name d e total\nBall_1 1 1 10\n")
+    for key in ("rgb_VST", "flow_I3D", "audio_AST"):
+        np.save(tmp_path / "feats" / f"RG_{key}.npy", {"Ball_1": np.zeros((4, 3), np.float32)}, allow_pickle=True)
+    args = ["import-official", str(tmp_path / "feats"), str(tmp_path / "labels"), str(tmp_path / "out"), "--dataset", "rg"]
+    assert main(args) == 2
+    assert "--trust-pickle" in capsys.readouterr().err and not (tmp_path / "out").exists()
