@@ -9,6 +9,7 @@ test) and turn its output and stage traces into a :class:`pamfn.explanation.Expl
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,7 @@ def explain_routine(
     generator = None
     if mode == "sample":
         generator = torch.Generator(device=device)
-        seed = int(seed) if seed is not None else int(torch.seed() % 2**63)
+        seed = int(seed) if seed is not None else secrets.randbits(63)
         generator.manual_seed(seed)
     with _eval_mode(model), torch.inference_mode():
         out = model(inputs, policy=MODES[mode], generator=generator)

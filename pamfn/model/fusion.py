@@ -109,23 +109,24 @@ class PolicyNet(nn.Module):
 
 
 def decide(logits: Tensor, tau: Tensor, policy: str, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """The PolicyNet's decision: a choice index (B, T, K-way) and its one-hot vector.
+    """The PolicyNet's decision: a choice index (B, T) and its one-hot vector (B, T, K).
 
-    ``argmax``: noiseless argmax, no gradient. ``sample``: argmax of logits + Gumbel
-    noise (eq. 9), no gradient. ``gumbel``: the same sample with the straight-through
-    estimator: the one-hot carries the gradient of softmax((logits + G) / tau) (eq. 10).
-    Adding Gumbel noise to the logits or to log P gives the same sample and softmax.
+    ``argmax``: noiseless argmax of the logits, no gradient. ``sample``: a draw with
+    Gumbel noise G (eq. 9), no gradient. ``gumbel``: the same draw with the
+    straight-through estimator: the one-hot carries the gradient of
+    y = softmax((logits + G) / tau) (eq. 10). As in ``F.gumbel_softmax`` (which the
+    released code uses) the draw is argmax of y. Adding the noise to the logits or to
+    log P = log softmax(logits) gives the same draw and the same y.
     """
     if policy == "argmax":
         index = logits.argmax(dim=-1)
         return index, F.one_hot(index, logits.shape[-1]).to(logits.dtype)
     gumbel = -torch.empty(logits.shape, dtype=logits.dtype, device=logits.device).exponential_(generator=generator).log()
-    noisy = logits + gumbel
-    index = noisy.argmax(dim=-1)
+    soft = ((logits + gumbel) / tau).softmax(dim=-1)
+    index = soft.argmax(dim=-1)
     hard = F.one_hot(index, logits.shape[-1]).to(logits.dtype)
     if policy == "sample":
         return index, hard
-    soft = (noisy / tau).softmax(dim=-1)
     return index, hard - soft.detach() + soft
 
 
