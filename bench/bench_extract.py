@@ -11,6 +11,7 @@ resident memory of the extracting process and its ffmpeg children, sampled every
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,18 +26,28 @@ sys.path.insert(0, str(ROOT))
 from pamfn.features.synth import write_test_video  # noqa: E402
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (ffmpeg)."""
+    t = psutil.Process().cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def realtime(path: Path, seconds: float) -> None:
     from pamfn.features import extract_file
 
     extract_file(path.with_name("warmup.mp4"), progress=False)  # librosa/numba warm-up, not timed
     timings: dict[str, float] = {}
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     feats = extract_file(path, progress=False, timings=timings)
     wall = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
     decode = timings["decode"] + timings["decode_audio"]
     rest = wall - decode - timings["flow"] - timings["audio"] - timings["appearance"]
     print(f"video: {path.name}, {seconds:.0f} s, T={feats.T}, dims={feats.dims}")
-    print(f"wall {wall:.2f} s  real-time factor {wall / seconds:.3f}x (target <= 0.25x)")
+    print(f"wall {wall:.2f} s  real-time factor {wall / seconds:.3f}x (target <= 0.25x); "
+          f"CPU time (process + ffmpeg) {cpu:.1f} s = {cpu / seconds:.3f}x of the video, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for key, value in [("decode (waiting for ffmpeg: frames + audio)", decode), ("flow (Farneback + F)", timings["flow"]),
                        ("audio features (A)", timings["audio"]), ("appearance (V)", timings["appearance"]),
                        ("rest (probe, sha256, segmenting, resizing)", rest)]:

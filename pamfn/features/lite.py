@@ -32,7 +32,7 @@ _EPS = 1e-8
 _SPECTRAL_FLOOR = 1e-4
 """White power floor added per bin before spectral shape statistics (about -94 dB below a
 full-scale sine), so near-silence has a stable shape (that of white noise) instead of noise."""
-_FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=11, iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
+_FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=9, iterations=2, poly_n=5, poly_sigma=1.1, flags=0)
 _MOVING = 0.5
 """Flow magnitude (percent of the longer side per frame) above which a pixel counts as moving."""
 
@@ -90,7 +90,7 @@ def appearance_features(frames: np.ndarray) -> np.ndarray:
     gx[:, :, 1:] = np.diff(g, axis=2)
     gy[:, 1:, :] = np.diff(g, axis=1)
     grad = np.sqrt(gx * gx + gy * gy)
-    rgb = frames.astype(np.float32) / 255.0
+    rgb = frames[:, ::2, ::2].astype(np.float32) / 255.0  # colourfulness is global: every 2nd pixel suffices
     rg = rgb[..., 0] - rgb[..., 1]
     yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
     axes = (1, 2)
