@@ -58,6 +58,23 @@ def test_probe_and_streaming_decode(media):
     assert len(window) == 10
 
 
+def test_rotated_phone_video_is_upright(media):
+    import subprocess
+
+    from pamfn.features.media import ffmpeg_exe
+
+    landscape = write_test_video(media / "landscape.mp4", 2, (320, 240))
+    rotated = media / "rotated.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-display_rotation", "90", "-i", str(landscape), "-c", "copy",
+                    str(rotated)], check=True)
+    info = probe(rotated)
+    assert (info.width, info.height) == (240, 320)
+    frame = next(iter_frames(rotated, (120, 160)))
+    assert frame.shape == (160, 120, 3)
+    upright = next(iter_frames(landscape, (160, 120)))
+    assert np.abs(np.rot90(upright, 1).astype(int) - frame).mean() < 10  # as the phone showed it (other way: ~200)
+
+
 def test_not_a_video(media, tmp_path, capsys):
     path = media / "notes.mp4"
     path.write_text("these are my notes, not a video\n" * 20)

@@ -25,6 +25,7 @@ _VIDEO = re.compile(r"Stream #\S+.*?: Video: (.*)")
 _AUDIO = re.compile(r"Stream #\S+.*?: Audio: (.*)")
 _SIZE = re.compile(r"(?<![0-9a-fx])(\d{2,5})x(\d{2,5})(?![0-9a-fx])")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
+_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
 
 
 def ffmpeg_exe() -> str:
@@ -36,7 +37,8 @@ def ffmpeg_exe() -> str:
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What ffmpeg reports about a media file's first video and audio streams."""
+    """What ffmpeg reports about a media file's first video and audio streams. ``width`` and
+    ``height`` are the displayed size (a phone video's rotation is applied)."""
 
     path: Path
     duration_s: float
@@ -84,11 +86,15 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     h, m, s = duration.groups()
     rate = _FPS.search(video.group(1))
     fps = float(rate.group(1)) * (1000.0 if rate.group(2) else 1.0) if rate else 0.0
+    width, height = int(size.group(1)), int(size.group(2))
+    rotation = _ROTATION.search(log[video.end():])
+    if rotation and round(float(rotation.group(1))) % 180 == 90:  # ffmpeg autorotates: displayed size is swapped
+        width, height = height, width
     return MediaInfo(
         path=path,
         duration_s=int(h) * 3600 + int(m) * 60 + float(s),
-        width=int(size.group(1)),
-        height=int(size.group(2)),
+        width=width,
+        height=height,
         fps=fps,
         has_audio=_AUDIO.search(log) is not None,
     )
