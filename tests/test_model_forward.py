@@ -9,6 +9,7 @@ from pamfn.errors import ConfigError, FeatureError
 from pamfn.explanation import stage_spans
 from pamfn.model import PAMFN, ModalityBranch, PAMFNConfig, PAMFNOutput, build_model, set_fast_fusionnets
 from pamfn.model.fusion import decide, decision_mask
+from pamfn.model.layers import halve_time
 
 torch.set_num_threads(1)  # the CI machine has 2 shared cores; OpenMP spinning across busy cores is slow
 
@@ -265,3 +266,33 @@ def test_parameter_counts(preset, expected, K, scale):
     assert sum(p.numel() for p in m.branches.parameters()) == 5_395_459
     assert sum(p.numel() for p in m.regressor.parameters()) == 98_817
     assert m.init_mixed.numel() == 768 and not m.init_mixed.requires_grad
+
+
+def test_skipping_disabled_fusionnets_is_exact(model):
+    afms = [stage.afm for stage in model.stages]
+    skipped = 0
+    for seed in range(6):
+        x = inputs(1, 3, seed=seed)
+        for afm in afms:
+            afm.skip_disabled = False
+        full = model(x)
+        for afm in afms:
+            afm.skip_disabled = True
+        fast = model(x)
+        assert torch.equal(full.score, fast.score)
+        for a, b in zip(full.stages, fast.stages):
+            assert torch.equal(a.cmfd_attention, b.cmfd_attention) and torch.equal(a.fusion_count, b.fusion_count)
+        skipped += sum(int(t.fusion_count.max()) < 5 for t in fast.stages)
+    assert skipped > 0  # some stage really ran fewer than K FusionNets
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_fusionnets_prefix(model, fast):
+    nets = model.stages[0].afm.fusion_nets
+    nets.fast = fast
+    prev = [torch.randn(2, 16, 9) for _ in range(3)]
+    full, alpha = nets(prev, halve_time)
+    part, alpha2 = nets(prev, halve_time, active=2)
+    nets.fast = True
+    torch.testing.assert_close(part[:, :, :2], full[:, :, :2])
+    assert (part[:, :, 2:] == 0).all() and torch.equal(alpha, alpha2)

@@ -40,44 +40,51 @@ class FusionNets(nn.Module):
         self.conv2 = nn.Conv1d(K * d, K * d, 3, padding=1, groups=K)
         self.bn2 = nn.BatchNorm1d(K * d)
 
-    def forward(self, prev: list[Tensor], pool: Pool) -> tuple[Tensor, Tensor]:
-        """prev: per modality (B, d, T) -> cross-modal features (B, T_i, K, d), alpha (B, T_i, K, n)."""
+    def forward(self, prev: list[Tensor], pool: Pool, active: int | None = None) -> tuple[Tensor, Tensor]:
+        """prev: per modality (B, d, T) -> cross-modal features (B, T_i, K, d), alpha (B, T_i, K, n).
+
+        ``active``: compute only FusionNets 0..active-1 and return zeros for the others
+        (used in eval when no step enables them: their CMFD weight is exactly 0).
+        """
         B, _, T = prev[0].shape
+        n = self.K if active is None else active
         logits = torch.stack([self.modality_attention[m](f) for m, f in zip(self.modalities, prev)], dim=1)
-        alpha = logits.softmax(dim=1)  # (B, n, K, T): softmax across modalities
-        mixed = torch.einsum("bnkt,bndt->bkdt", alpha, torch.stack(prev, dim=1)).reshape(B, self.K * self.d, T)
-        refined = self._blocks_fast(mixed) if self.fast else self._blocks_reference(mixed)
+        alpha = logits.softmax(dim=1)  # (B, n_modalities, K, T): softmax across modalities
+        mixed = torch.einsum("bmkt,bmdt->bkdt", alpha[:, :, :n], torch.stack(prev, dim=1)).reshape(B, n * self.d, T)
+        refined = self._blocks_fast(mixed, n) if self.fast else self._blocks_reference(mixed, n)
         out = pool(mixed + refined)
         T_i = out.shape[-1]
-        out = out.reshape(B, self.K, self.d, T_i).permute(0, 3, 1, 2)
+        out = out.reshape(B, n, self.d, T_i).permute(0, 3, 1, 2)
+        if n < self.K:
+            out = torch.cat([out, out.new_zeros(B, T_i, self.K - n, self.d)], dim=2)
         alpha = pool(alpha.reshape(B, -1, T)).reshape(B, len(self.modalities), self.K, T_i).permute(0, 3, 2, 1)
         return out, alpha
 
-    def _blocks_fast(self, x: Tensor) -> Tensor:
-        """All K blocks as grouped convolutions (one call each).
+    def _blocks_fast(self, x: Tensor, n: int) -> Tensor:
+        """Blocks of FusionNets 0..n-1 as grouped convolutions (one call each).
 
-        On CPU, oneDNN's grouped kernel beats K separate convolutions only for short
+        On CPU, oneDNN's grouped kernel beats separate convolutions only for short
         inputs; above ``GROUPED_CPU_MAX_POSITIONS`` batch x time positions (e.g. training
         batches of 32 x 70) the per-FusionNet convolutions are faster, so they are used.
         """
         if x.device.type == "cpu" and x.shape[0] * x.shape[-1] > GROUPED_CPU_MAX_POSITIONS:
-            return self._blocks_reference(x)
-        x = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(x)))
+            return self._blocks_reference(x, n)
+        sl = slice(0, n * self.d)
+        for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2)):
+            x = F.conv1d(x, conv.weight[sl], conv.bias[sl], padding=1, groups=n)
+            x = F.relu(_batch_norm_slice(bn, x, sl))
+        return x
 
-    def _blocks_reference(self, x: Tensor) -> Tensor:
+    def _blocks_reference(self, x: Tensor, n: int) -> Tensor:
         """FusionNet by FusionNet, each with its own slice of the packed weights."""
         outs = []
-        for k in range(self.K):
+        for k in range(n):
             sl = slice(k * self.d, (k + 1) * self.d)
             y = x[:, sl]
             for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2)):
                 y = F.conv1d(y, conv.weight[sl], conv.bias[sl], padding=1)
                 y = F.relu(_batch_norm_slice(bn, y, sl))
             outs.append(y)
-        if self.training:
-            self.bn1.num_batches_tracked += 1
-            self.bn2.num_batches_tracked += 1
         return torch.cat(outs, dim=1)
 
 
@@ -89,7 +96,10 @@ def set_fast_fusionnets(model: nn.Module, fast: bool) -> None:
 
 
 def _batch_norm_slice(bn: nn.BatchNorm1d, x: Tensor, sl: slice) -> Tensor:
-    """BatchNorm over channels ``sl`` of ``bn``; running statistics are updated in place."""
+    """BatchNorm over channels ``sl`` of ``bn``; in training, running statistics are
+    updated in place (the slices are views) and the batch counter once per forward."""
+    if bn.training and sl.start == 0:
+        bn.num_batches_tracked += 1
     return F.batch_norm(
         x, bn.running_mean[sl], bn.running_var[sl], bn.weight[sl], bn.bias[sl],
         training=bn.training, momentum=bn.momentum, eps=bn.eps,
@@ -159,19 +169,27 @@ class AdaptiveFusionModule(nn.Module):
         self.kind, self.mask_value = kind, mask_value
         self.fusion_nets = FusionNets(modalities, d, K, fast)
         self.policy_net = PolicyNet(len(modalities), d, K) if kind != "free" else None
+        self.skip_disabled = True
 
     def forward(
         self, prev: list[Tensor], pool: Pool, tau: Tensor, policy: str, generator: torch.Generator | None
     ) -> dict[str, Tensor | None]:
-        """-> cross-modal features (B, T_i, K, d), mask, enabled, probs, count, alpha."""
-        cross, alpha = self.fusion_nets(prev, pool)
-        out: dict[str, Tensor | None] = {"cross": cross, "alpha": alpha, "mask": None, "probs": None, "count": None}
+        """-> cross-modal features (B, T_i, K, d), mask, enabled, probs, count, alpha.
+
+        In eval mode FusionNets that no step enables are not computed (``skip_disabled``):
+        the mask gives them a CMFD weight of exactly 0, so the outputs are unchanged.
+        """
+        out: dict[str, Tensor | None] = {"mask": None, "probs": None, "count": None}
+        active = None
+        if self.policy_net is not None:
+            logits = self.policy_net(prev, pool)
+            index, one_hot = decide(logits, tau, policy, generator)
+            out["mask"], out["enabled"] = decision_mask(index, one_hot, self.kind, self.mask_value)
+            out["probs"] = logits.softmax(dim=-1)
+            out["count"] = index + 1
+            if self.skip_disabled and not self.training:
+                active = int(out["enabled"].flatten(0, 1).any(dim=0).nonzero().max()) + 1
+        out["cross"], out["alpha"] = self.fusion_nets(prev, pool, active)
         if self.policy_net is None:
-            out["enabled"] = torch.ones(cross.shape[:3], dtype=torch.bool, device=cross.device)
-            return out
-        logits = self.policy_net(prev, pool)
-        index, one_hot = decide(logits, tau, policy, generator)
-        out["mask"], out["enabled"] = decision_mask(index, one_hot, self.kind, self.mask_value)
-        out["probs"] = logits.softmax(dim=-1)
-        out["count"] = index + 1
+            out["enabled"] = torch.ones(out["cross"].shape[:3], dtype=torch.bool, device=out["cross"].device)
         return out
