@@ -63,20 +63,17 @@ class SplitTensors:
     def crops(self, index: torch.Tensor, crop: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Random windows of ``crop`` consecutive segments, zero-padded past each routine's end.
 
-        Only the batch's indices and start offsets travel to the device.
+        Starts are drawn on the host; the windows are slices of the device-resident
+        tensors (zero beyond each routine, at least ``crop`` wide when built with
+        ``min_length=crop``), so no feature crosses from host to device.
         """
+        width = next(iter(self.features.values())).shape[1]
+        if crop > width:
+            raise ValueError(f"crop {crop} is wider than the stored sequences ({width}); build with min_length={crop}")
         room = (self.lengths_cpu[index] - crop).clamp(min=0) + 1
         starts = (torch.rand(len(index), generator=generator) * room).long()
-        index, starts = index.to(self.device), starts.to(self.device)
-        width = next(iter(self.features.values())).shape[1]
-        steps = starts[:, None] + torch.arange(crop, device=self.device)[None, :]
-        inside = steps < self.lengths[index][:, None]
-        steps = steps.clamp(max=width - 1)
-        out = {}
-        for m, feats in self.features.items():
-            window = feats[index[:, None], steps]
-            out[m] = window * inside[..., None].to(window.dtype)
-        return out
+        pairs = list(zip(index.tolist(), starts.tolist()))
+        return {m: torch.stack([feats[i, t : t + crop] for i, t in pairs]) for m, feats in self.features.items()}
 
     def routine(self, i: int) -> dict[str, torch.Tensor]:
         """Every segment of routine ``i`` as a batch of one, (1, T, D) per modality."""

@@ -40,7 +40,7 @@ from pamfn.errors import ConfigError
 from pamfn.evaluate import score_split
 from pamfn.model import AQAModel, PAMFNConfig, build_model
 from pamfn.train.loop import FitResult, Stage, fit
-from pamfn.train.recipe import TrainRecipe
+from pamfn.train.recipe import PhaseRecipe, TrainRecipe
 
 TEST_SELECTION_LABEL = "selected on TEST set (--select-on-test): optimistic, not a fair test result"
 PHASES = ("both", "1", "2")
@@ -93,6 +93,32 @@ class RunConfig:
             "seed": self.seed,
             "selection": self.selection,
         }
+
+
+def joint_stage(name: str, model: AQAModel, recipe: PhaseRecipe, epochs: int) -> Stage:
+    """Phase 2 of two-stage training (frozen V and F, see ``AQAModel.set_phase2_mode``), or
+    one-stage training of everything; the final regressor at ``recipe.regressor_lr_scale``."""
+    if model.config.training == "two_stage":
+        model.set_phase2_mode()
+        train_mode = model.set_phase2_mode
+    else:
+        train_mode = model.train
+    head = {id(p) for p in model.regressor.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in head], "lr_scale": 1.0},
+        {"params": [p for p in trainable if id(p) in head], "lr_scale": recipe.regressor_lr_scale},
+    ]
+    return Stage(
+        name=name,
+        model=model,
+        predictor=lambda feats: model(feats).score,
+        param_groups=[g for g in groups if g["params"]],
+        recipe=recipe,
+        epochs=epochs,
+        train_mode=train_mode,
+        eval_mode=model.eval,
+    )
 
 
 class Run:
@@ -220,30 +246,8 @@ class Run:
         return {m: load_checkpoint(root / m, str(self.device)).model for m in self.config.model.modalities}
 
     def _joint_stage(self, name: str, model: AQAModel) -> Stage:
-        """Phase 2 (frozen V/F, regressor at its lr scale) or one-stage training (everything)."""
         recipe = self.config.recipe.phase2
-        two_stage = self.config.model.training == "two_stage"
-        if two_stage:
-            model.set_phase2_mode()
-            train_mode = model.set_phase2_mode
-        else:
-            train_mode = model.train
-        head = {id(p) for p in model.regressor.parameters()}
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in trainable if id(p) not in head], "lr_scale": 1.0},
-            {"params": [p for p in trainable if id(p) in head], "lr_scale": recipe.regressor_lr_scale},
-        ]
-        return Stage(
-            name=name,
-            model=model,
-            predictor=lambda feats: model(feats).score,
-            param_groups=[g for g in groups if g["params"]],
-            recipe=recipe,
-            epochs=recipe.epochs_for(self.config.action),
-            train_mode=train_mode,
-            eval_mode=model.eval,
-        )
+        return joint_stage(name, model, recipe, recipe.epochs_for(self.config.action))
 
     # -- the whole run ----------------------------------------------------------------
     def run(self) -> dict[str, Any]:
