@@ -246,6 +246,7 @@ def test_unimodal_ignores_other_modalities_and_validates_its_own():
         ({"fusion_stages": 4}, "fusion_stages"),
         ({"model": "late_fusion", "modalities": ("V",)}, "two modalities"),
         ({"d": 15}, "even d"),
+        ({"mask_value": -5.0}, "mask_value"),
     ],
 )
 def test_bad_config(overrides, message):

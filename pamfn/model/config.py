@@ -99,6 +99,8 @@ class PAMFNConfig:
             raise ConfigError(f"config input_dims must be positive, got {self.input_dims}")
         if self.K < 1 or self.d < 2 or self.d % 2:
             raise ConfigError(f"config needs K >= 1 and an even d >= 2, got K={self.K}, d={self.d}")
+        if not self.mask_value <= -1e4:
+            raise ConfigError(f"config mask_value must be a large negative number (paper: -inf), got {self.mask_value}")
         if self.msfd == "none" and self.cmfd == "none":
             raise ConfigError("config removes both MSFD and CMFD: the mixed branch would receive no modality information")
         if self.model == "late_fusion" and len(self.modalities) < 2:
