@@ -23,7 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pamfn.features.synth import write_test_video  # noqa: E402
+from pamfn.features.synth import write_test_video
 
 
 def _cpu_seconds() -> float:
@@ -55,8 +55,8 @@ def realtime(path: Path, seconds: float) -> None:
 
 
 def peak_memory(path: Path) -> None:
-    code = ("import sys; sys.path.insert(0, %r); from pamfn.features import extract_file; "
-            "f = extract_file(%r, progress=False); print(f.T)") % (str(ROOT), str(path))
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from pamfn.features import extract_file; "
+            f"f = extract_file({str(path)!r}, progress=False); print(f.T)")
     t0 = time.perf_counter()
     proc = psutil.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     peak = 0

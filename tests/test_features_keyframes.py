@@ -18,8 +18,8 @@ def square_video(tmp_path_factory):
     """A white square sliding right at 100 px/s (4 px a frame) over black, 4 s at 25 fps."""
     path = tmp_path_factory.mktemp("kf") / "square.mp4"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi",
-                    "-i", "color=black:size=320x240:rate=25[bg];color=white:size=40x40:rate=25[fg];"
-                          "[bg][fg]overlay=x='t*100':y=100:shortest=1",
+                    "-i", ("color=black:size=320x240:rate=25[bg];color=white:size=40x40:rate=25[fg];"
+                           "[bg][fg]overlay=x='t*100':y=100:shortest=1"),
                     "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)],
                    check=True, capture_output=True)
     return path

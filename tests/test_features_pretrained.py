@@ -9,11 +9,16 @@ import torch
 
 from pamfn.cli import main
 from pamfn.errors import CheckpointError, WeightsNotFoundError
-from pamfn.features import extract_file, extract_from_arrays
+from pamfn.features import extract_from_arrays
 from pamfn.features.pretrained import PretrainedExtractor, load_i3d_flow, load_swin3d
 from pamfn.features.pretrained.i3d import InceptionI3d
-from pamfn.features.pretrained.swin3d import (SWIN3D_B, SWIN3D_T, ShiftedWindowAttention3d, Swin3dConfig,
-                                              SwinTransformer3d)
+from pamfn.features.pretrained.swin3d import (
+    SWIN3D_B,
+    SWIN3D_T,
+    ShiftedWindowAttention3d,
+    Swin3dConfig,
+    SwinTransformer3d,
+)
 from pamfn.features.synth import write_test_video
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter has all zero values")

@@ -5,6 +5,7 @@ to its start."""
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ def flow_visualization(video_path: str | os.PathLike[str], start_s: float, end_s
     total = np.zeros(grey[0].shape + (2,), np.float32)
     path = np.zeros(grey[0].shape, np.float32)
     peak = np.zeros(grey[0].shape, np.float32)
-    for a, b in zip(grey, grey[1:]):
+    for a, b in pairwise(grey):
         flow = cv2.calcOpticalFlowFarneback(a, b, None, **_FARNEBACK)
         speed = np.linalg.norm(flow, axis=2)
         total += flow

@@ -9,10 +9,10 @@ whose longer side is :data:`BOX` pixels. See docs/features.md for the full layou
 from __future__ import annotations
 
 import time
+from typing import ClassVar
+
 import cv2
 import numpy as np
-
-from pamfn.features.segments import SEGMENT_FRAMES
 
 BOX = 192
 """Longer side of the working size, in pixels."""
@@ -32,7 +32,7 @@ _EPS = 1e-8
 _SPECTRAL_FLOOR = 1e-4
 """White power floor added per bin before spectral shape statistics (about -94 dB below a
 full-scale sine), so near-silence has a stable shape (that of white noise) instead of noise."""
-_FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=9, iterations=2, poly_n=5, poly_sigma=1.1, flags=0)
+_FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 9, "iterations": 2, "poly_n": 5, "poly_sigma": 1.1, "flags": 0}
 _MOVING = 0.5
 """Flow magnitude (percent of the longer side per frame) above which a pixel counts as moving."""
 
@@ -296,7 +296,8 @@ class LiteExtractor:
     name = "lite"
     sample_rate = AUDIO_RATE
     dims = LITE_DIMS
-    versions = {"V": f"lite-rgb@{VERSION}", "F": f"lite-flow@{VERSION}", "A": f"lite-audio@{VERSION}"}
+    versions: ClassVar[dict[str, str]] = {"V": f"lite-rgb@{VERSION}", "F": f"lite-flow@{VERSION}",
+                                          "A": f"lite-audio@{VERSION}"}
 
     def __init__(self, device: str = "cpu") -> None:
         self.start()

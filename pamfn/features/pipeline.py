@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,8 +20,15 @@ import numpy as np
 
 from pamfn.errors import MediaError
 from pamfn.features.media import decode_audio, file_sha256, iter_frames, probe
-from pamfn.features.segments import (SEGMENT_FRAMES, SEGMENT_SECONDS, TARGET_FPS, fit_audio, iter_segments,
-                                     resample_frames, segment_count)
+from pamfn.features.segments import (
+    SEGMENT_FRAMES,
+    SEGMENT_SECONDS,
+    TARGET_FPS,
+    fit_audio,
+    iter_segments,
+    resample_frames,
+    segment_count,
+)
 from pamfn.routine import RoutineFeatures
 
 EXTRACTORS = ("lite", "pretrained")
@@ -165,8 +173,8 @@ def extract_from_arrays(
     resized to the extractor's working size). ``audio``: mono float32 in [-1, 1] at
     ``sample_rate``, None for no audio track (silence features, ``flags["silent_audio"]``).
     ``extractor``: a family name or an extractor object (e.g. a PretrainedExtractor built
-    once for many routines). ``timings``, if given, receives seconds per stage. Raises MediaError for fewer
-    frames than one segment.
+    once for many routines). ``timings``, if given, receives seconds per stage. Raises
+    MediaError for fewer frames than one segment.
     """
     ext = make_extractor(extractor, device)
     if audio is not None:
@@ -185,7 +193,7 @@ def extract_from_arrays(
     timings = {} if timings is None else timings
     feats = _run(ext, stream, audio, routine_id=routine_id, duration_s=None, total_segments=total, progress=progress,
                  timings=timings, name=routine_id or "frames", extra={})
-    return _with_duration(feats, n_in[0] / fps)
+    return replace(feats, duration_s=round(n_in[0] / fps, 6))
 
 
 def _complete(frames: Iterable[np.ndarray], expected: int, name: str, duration_s: float) -> Iterator[np.ndarray]:
@@ -197,12 +205,6 @@ def _complete(frames: Iterable[np.ndarray], expected: int, name: str, duration_s
     if n < expected - max(TARGET_FPS, 0.05 * expected):
         raise MediaError(f"{name}: truncated or corrupt: decoded only {n / TARGET_FPS:.2f} s of video "
                          f"of the {duration_s:.2f} s its header declares")
-
-
-def _with_duration(feats: RoutineFeatures, duration_s: float) -> RoutineFeatures:
-    from dataclasses import replace
-
-    return replace(feats, duration_s=round(float(duration_s), 6))
 
 
 def extract_file(

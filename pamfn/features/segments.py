@@ -51,7 +51,7 @@ def iter_segments(frames: Iterable[np.ndarray], segment_frames: int = SEGMENT_FR
 
 def fit_audio(audio: np.ndarray | None, sample_rate: int, T: int) -> np.ndarray:
     """The audio covering exactly T segments: cut, or padded with silence (None = silence)."""
-    n = int(round(T * SEGMENT_SECONDS * sample_rate))
+    n = round(T * SEGMENT_SECONDS * sample_rate)
     out = np.zeros(n, dtype=np.float32)
     if audio is not None:
         take = min(n, len(audio))

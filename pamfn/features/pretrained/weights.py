@@ -78,7 +78,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse means a bad file
+    except Exception as exc:
         raise CheckpointError(f"{path}: not a readable weights file ({type(exc).__name__}: {exc})") from exc
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
