@@ -1,0 +1,89 @@
+"""Sanity analysis of a generated set, on its TRAINING split only.
+
+Prints the correlation of each sub-score with the total, and how well simple statistics
+of each modality rank the routines: a ridge regression on the per-routine mean and std
+of the segment features, scored by Spearman's rho of out-of-fold predictions (5 folds
+of the training split; the test split is never read).
+
+    python bench/bench_synth.py [sample_data]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pamfn.routine import RoutineFeatures  # noqa: E402
+from pamfn.synth.dataset import read_labels  # noqa: E402
+
+ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
+SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+"}
+F_PROFILE = slice(36, 44)
+"""Motion-energy profile over 8 sub-windows of a segment (lite F layout)."""
+A_ONSET, A_BEATS, A_RMS = slice(68, 76), slice(76, 84), 96
+"""Onset-strength and beat profiles over the same sub-windows, mean RMS level (lite A layout)."""
+
+
+def _cross(feats: RoutineFeatures) -> np.ndarray:
+    """Looking and listening together: do movement accents line up with onsets and beats
+    inside segments, and does motion energy follow loudness across segments?"""
+    f, a = feats.features["F"], feats.features["A"]
+    motion = f[:, F_PROFILE] - f[:, F_PROFILE].mean(1, keepdims=True)
+    out = []
+    for prof in (a[:, A_ONSET], a[:, A_BEATS]):
+        prof = prof - prof.mean(1, keepdims=True)
+        norm = np.linalg.norm(motion, axis=1) * np.linalg.norm(prof, axis=1) + 1e-6
+        out.append(float(np.mean((motion * prof).sum(1) / norm)))
+    energy, loud = f[:, 0], a[:, A_RMS]
+    ok = energy.std() > 1e-9 and loud.std() > 1e-9
+    out.append(float(np.corrcoef(energy, loud)[0, 1]) if ok else 0.0)
+    return np.array(out)
+
+
+def _summary(feats: RoutineFeatures, modalities: str) -> np.ndarray:
+    parts = [np.r_[feats.features[m].mean(0), feats.features[m].std(0)] for m in modalities if m != "+"]
+    if "+" in modalities:
+        parts.append(_cross(feats))
+    return np.concatenate(parts)
+
+
+def _ridge_oof(X: np.ndarray, y: np.ndarray, alpha: float, folds: np.ndarray) -> np.ndarray:
+    pred = np.empty_like(y)
+    for k in np.unique(folds):
+        tr, te = folds != k, folds == k
+        mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-6
+        A, b = (X[tr] - mu) / sd, y[tr] - y[tr].mean()
+        w = np.linalg.solve(A.T @ A + alpha * np.eye(A.shape[1]), A.T @ b)
+        pred[te] = ((X[te] - mu) / sd) @ w + y[tr].mean()
+    return pred
+
+
+def main(data_dir: str = "sample_data") -> None:
+    data = Path(data_dir)
+    rows = [r for r in read_labels(data) if r["split"] == "train"]
+    y = np.array([float(r["score"]) for r in rows])
+    subs = {k: np.array([float(r[k]) for r in rows]) for k in ("difficulty", "execution", "musicality")}
+    print(f"training routines: {len(rows)}; score mean {y.mean():.2f} sd {y.std():.2f} "
+          f"range {y.min():.2f}-{y.max():.2f}")
+    for k, v in subs.items():
+        print(f"  {k:11s} mean {v.mean():.2f} sd {v.std():.2f}  Spearman with total {spearmanr(v, y)[0]:.3f}")
+    feats = [RoutineFeatures.load(data / r["features"]) for r in rows]
+    folds = np.random.default_rng(0).permutation(len(rows)) % 5
+    print("\nridge on per-routine mean+std of segment features, 5-fold out-of-fold Spearman (train split)")
+    print(f"{'modalities':10s} {'total':>7s} {'D':>7s} {'E':>7s} {'M':>7s}  alpha")
+    for name, mods in SETS.items():
+        X = np.stack([_summary(f, mods) for f in feats])
+        best = max(ALPHAS, key=lambda a: spearmanr(_ridge_oof(X, y, a, folds), y)[0])
+        cells = [spearmanr(_ridge_oof(X, y, best, folds), y)[0]]
+        cells += [spearmanr(_ridge_oof(X, v, best, folds), v)[0] for v in subs.values()]
+        print(f"{name:10s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,99 @@
+"""A generated set on disk: layout, labels, features, showcase videos, the bit-for-bit
+check, and the bundled sample_data/ regenerating exactly."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pamfn.cli import main
+from pamfn.routine import RoutineFeatures
+from pamfn.synth import TINY, build_dataset, check_dataset
+from pamfn.synth.config import ACTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_DIR = ROOT / "sample_data"
+CFG = replace(TINY, min_duration_s=6.0, max_duration_s=7.0, per_action_train=1, per_action_test=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    summary = build_dataset(out, CFG, workers=1, progress=False)
+    assert summary["routines"] == 8
+    return out
+
+
+def _labels(path: Path) -> list[dict[str, str]]:
+    with open(path / "labels.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_layout_and_labels(tiny_set):
+    meta = json.loads((tiny_set / "dataset.json").read_text())
+    assert meta["name"] == "PAMFN synthetic RG" and meta["label_scale"] == 25.0
+    assert meta["actions"] == list(ACTIONS) and meta["extractor"] == "lite"
+    assert meta["generator_seed"] == CFG.seed and meta["generator_version"]
+    rows = _labels(tiny_set)
+    assert len(rows) == 8
+    for row in rows:
+        assert row["split"] in ("train", "test")
+        parts = [float(row[k]) for k in ("difficulty", "execution", "musicality")]
+        assert 0.0 <= float(row["score"]) <= 25.0
+        assert float(row["score"]) == pytest.approx(sum(parts), abs=2e-4)
+        feats = RoutineFeatures.load(tiny_set / row["features"])
+        assert feats.routine_id == row["routine_id"]
+        assert feats.T == int(float(row["duration_s"]) * 25 // 32)
+        with np.load(tiny_set / row["features"], allow_pickle=False) as raw:
+            assert raw["V"].dtype == np.float16
+        assert bool(row["media"]) == (row["split"] == "test")
+
+
+def test_showcase_videos_are_h264_aac(tiny_set):
+    from pamfn.features.media import ffmpeg_exe
+
+    videos = sorted((tiny_set / "media").glob("*.mp4"))
+    assert len(videos) == 4
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(videos[0])], capture_output=True, text=True).stderr
+    assert "Video: h264" in log and "yuv420p" in log
+    assert "Audio: aac" in log
+    head = videos[0].read_bytes()[:4096]
+    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head, "faststart: moov before mdat"
+
+
+def test_check_finds_identity_and_tampering(tiny_set, tmp_path):
+    assert check_dataset(tiny_set, routine_ids=["hoop_001"], media=True) == []
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(tiny_set), str(copy)], check=True)
+    text = (copy / "labels.csv").read_text().replace("hoop_000,hoop,train,", "hoop_000,hoop,test,")
+    (copy / "labels.csv").write_text(text)
+    feats = RoutineFeatures.load(copy / "features" / "ball_000.npz")
+    bumped = replace(feats, features={**feats.features, "A": feats.features["A"] + 0.5})
+    bumped.save(copy / "features" / "ball_000.npz", dtype="float16")
+    problems = check_dataset(copy, routine_ids=["hoop_000", "ball_000"])
+    assert any("hoop_000" in p and "split" in p for p in problems)
+    assert any("ball_000" in p and "features" in p for p in problems)
+
+
+def test_cli_check_and_bad_input(tiny_set, tmp_path, capsys):
+    assert main(["synth-check", str(tiny_set), "--routine", "ball_000"]) == 0
+    assert "identical" in capsys.readouterr().out
+    assert main(["synth-check", str(tiny_set), "--routine", "rope_000"]) == 2
+    assert "no routine 'rope_000'" in capsys.readouterr().err
+    assert main(["synth-check", str(tmp_path)]) == 2
+    assert "dataset.json" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "x"), "--tiny", "--per-action-test", "1", "--showcase", "2"]) == 2
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_bundled_subset_regenerates_bit_for_bit():
+    if not (BUNDLED_DIR / "labels.csv").is_file():
+        pytest.skip("sample_data/ has not been generated in this checkout")
+    assert check_dataset(BUNDLED_DIR, count=1) == []
