@@ -62,6 +62,8 @@ def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path
     at.button[0].click()  # the form's submit button comes first
     at.run()
     assert not at.exception, at.exception
+    assert not at.get("progress")  # saving does not extract again
+    assert "Save to library" not in [b.label for b in at.button]
     [entry] = RoutineLibrary(tmp_path / "lib").entries()
     assert entry.name == "Athlete A, Nov" and entry.metadata["upload_name"] == "My Routine.mp4"
     assert entry.media_path.read_bytes() == video.read_bytes()

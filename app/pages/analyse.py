@@ -10,6 +10,7 @@ half-written stays behind.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -32,12 +33,14 @@ from pamfn.routine_library import LibraryError, RoutineLibrary
 from pamfn.viz import figures, tables
 
 VIDEO_TYPES = ("mp4", "mov", "mkv", "webm", "avi", "m4v")
+# Upload size limit in MB; defaults to Streamlit's server.maxUploadSize (set in
+# .streamlit/config.toml). The server refuses anything above its own limit.
 LIMIT_ENV = "PAMFN_MAX_UPLOAD_MB"
-"""Upload size limit in MB; defaults to Streamlit's ``server.maxUploadSize`` (1024 in
-``.streamlit/config.toml``). The server refuses anything above its own limit."""
 UPLOAD_PREFIX = "pamfn-upload-"
 STALE_UPLOAD_S = 6 * 3600
 CURRENT = "analyse_current"
+DONE = "analyse_done_upload"
+REFUSED = "analyse_refused"
 SEEK = "analyse_seek"
 CHUNK = 1 << 20
 
@@ -47,8 +50,7 @@ class Analysis:
     """A scored routine shown on this page: a fresh upload or a library entry."""
 
     name: str
-    source: str
-    """``"upload:<file id>"`` or ``"library:<entry id>"``."""
+    source: str  # "upload:<file id>" or "library:<entry id>"
     features: RoutineFeatures
     explanation: Explanation
     occlusion: pd.DataFrame
@@ -87,7 +89,7 @@ def stream_to_disk(uploaded, folder: Path) -> Path:
         raise MediaError(f"{name}: unsupported file type '.{suffix}'; upload a video ({', '.join(VIDEO_TYPES)})")
     if uploaded.size == 0:
         raise MediaError(f"{name}: file is empty (0 bytes)")
-    target = folder / f"upload.{suffix}"
+    target = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] + f".{suffix}")
     uploaded.seek(0)
     with open(target, "wb") as out:
         shutil.copyfileobj(uploaded, out, CHUNK)
@@ -304,7 +306,7 @@ def routine_panel(a: Analysis) -> None:
         if not found:
             st.caption("No stretch stands out for this routine.")
         for i, insight in enumerate(found):
-            text_col, button_col = st.columns([5, 1], vertical_alignment="center")
+            text_col, button_col = st.columns([3, 1], vertical_alignment="center")
             text_col.markdown(insight.text)
             button_col.button(clock(insight.start_s), key=f"analyse_insight_{i}", icon=":material/play_arrow:",
                               width="stretch", on_click=_seek, args=(insight.start_s,), disabled=video is None)
@@ -347,23 +349,29 @@ def main() -> None:
             help="Any other file is refused with the reason; nothing of it is kept.",
         )
         actions = [a for a in loaded if a is not None]
-        action_col, judged_col = st.columns(2)
+        action_col, judged_col = st.columns(2) if actions else (None, st.container())
         action = action_col.selectbox("Apparatus (selects the checkpoint)", actions, key="analyse_action") if actions else None
-        judged = judged_col.number_input("Judges' score, if known", min_value=0.0, value=None, step=0.1, key="analyse_judged")
+        judged = judged_col.number_input("Judges' score, if known", min_value=0.0, value=None, step=0.1, key="analyse_judged",
+                                         help="Shown beside PAMFN's score; leave empty if unknown")
     with library_col:
         library_panel(library)
 
     current: Analysis | None = st.session_state.get(CURRENT)
-    if uploaded is not None and (current is None or current.source != f"upload:{uploaded.file_id}"):
+    if uploaded is not None and st.session_state.get(DONE) != uploaded.file_id:
+        st.session_state[DONE] = uploaded.file_id
+        st.session_state[REFUSED] = None
         with upload_col:
             try:
                 show(analyse_upload(uploaded, src, action, judged))
             except PamfnError as exc:
                 show(None)
-                st.error(f"**{uploaded.name} was refused.** {exc}", icon=":material/error:")
-                return
-    elif uploaded is None and current is not None and current.source.startswith("upload:"):
-        show(None)
+                st.session_state[REFUSED] = f"**{uploaded.name} was refused.** {exc}"
+    elif uploaded is None:
+        st.session_state[DONE] = st.session_state[REFUSED] = None
+        if current is not None and current.source.startswith("upload:"):
+            show(None)
+    if st.session_state.get(REFUSED):
+        upload_col.error(st.session_state[REFUSED], icon=":material/error:")
 
     current = st.session_state.get(CURRENT)
     if current is None:

@@ -74,6 +74,16 @@ def reference_for(src: state.Source, athlete: Choice, options: list[Choice], lib
     return next(c for c in options if c.origin == DATASET and c.key == best)
 
 
+def default_athlete(src: state.Source, options: list[Choice]) -> Choice:
+    """The newest library entry, else the data set's lowest judged routine with a video
+    (else the lowest judged): someone with room to improve."""
+    if options[0].origin == LIBRARY:
+        return options[0]
+    dataset = [c for c in options if c.origin == DATASET]
+    with_video = [c for c in dataset if state.media(src, c.key)[0] is not None]
+    return (with_video or dataset)[-1]
+
+
 def show_figure(fig, name: str, key: str) -> None:
     """The figure with full-screen, PNG export (modebar) and an HTML download."""
     st.plotly_chart(fig, config=plotly_config(name), key=f"chart_{key}")
@@ -94,7 +104,7 @@ def main() -> None:
     labels = list(by_label)
 
     left, right = st.columns(2, gap="large")
-    athlete = by_label[left.selectbox("Athlete", labels, key="compare_a")]
+    athlete = by_label[left.selectbox("Athlete", labels, index=labels.index(default_athlete(src, options).label), key="compare_a")]
     if "compare_b" not in st.session_state or st.session_state.get("compare_b_for") != athlete.label:
         st.session_state["compare_b"] = reference_for(src, athlete, options, library).label
         st.session_state["compare_b_for"] = athlete.label
@@ -118,6 +128,8 @@ def main() -> None:
             cols[2].metric("Length", f"{e.duration_s:.0f} s")
             if video is not None:
                 st.video(str(video))
+            else:
+                st.caption(":material/videocam_off: No video for this routine (features only).")
 
     stage_col, axis_col = st.columns(2)
     stages = sorted({s.stage for s in a.stages} & {s.stage for s in b.stages}) or [1]

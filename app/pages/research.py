@@ -21,8 +21,8 @@ from pamfn.report import export_name, figure_html, plotly_config
 from pamfn.viz import research
 
 ROOT = Path(__file__).resolve().parents[2]
+# Extra folders (separated by the OS path separator) searched for `pamfn reproduce` tables.
 RESULTS_ENV = "PAMFN_RESULTS"
-"""Extra folders (separated by the OS path separator) searched for ``pamfn reproduce`` tables."""
 
 
 def result_folders() -> list[Path]:

@@ -1,0 +1,147 @@
+"""End to end in headless Chromium: upload a small generated video on "Analyse a video",
+wait for the extraction progress to finish and see the routine view (synced player,
+scores, explanations); upload a file that is not a video and see it refused. Also opens
+the research and compare views. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.app_routine_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_checkpoint, make_dataset, make_video, start_app, stop_app
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+UPLOAD_INPUT = "[data-testid='stFileUploaderDropzoneInput']"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The dashboard on the bundled data, or a generated data set with a checkpoint sized for
+    the lite extractor; its routine library in a temporary folder."""
+    tmp = tmp_path_factory.mktemp("analyse_e2e")
+    if bundled_available():
+        args: list[str] = []
+    else:
+        from pamfn.features.lite import LiteExtractor
+
+        data, _ = make_dataset(tmp, per_action=2, media=False)
+        ckpt = make_checkpoint(tmp / "lite_ckpt", dims=dict(LiteExtractor.dims))
+        args = ["--data", str(data), "--checkpoint", str(ckpt)]
+    saved = os.environ.get("PAMFN_LIBRARY")
+    os.environ["PAMFN_LIBRARY"] = str(tmp / "library")
+    port = free_port()
+    try:
+        proc, _ = start_app(port, args, tmp / "streamlit.log")
+    finally:
+        os.environ.pop("PAMFN_LIBRARY") if saved is None else os.environ.__setitem__("PAMFN_LIBRARY", saved)
+    yield f"http://127.0.0.1:{port}/", tmp
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def dataset_app(tmp_path_factory):
+    """The dashboard on the bundled data, or on a generated data set with its own checkpoints."""
+    tmp = tmp_path_factory.mktemp("views_e2e")
+    args: list[str] = []
+    if not bundled_available():
+        data, ckpts = make_dataset(tmp, per_action=3, media=True)
+        args = ["--data", str(data), "--checkpoint", str(ckpts)]
+    port = free_port()
+    proc, _ = start_app(port, args, tmp / "streamlit.log")
+    yield f"http://127.0.0.1:{port}/"
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed (bash scripts/test.sh installs it)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+LINKS = {"analyse": "Analyse a video", "research": "Research", "compare": "Compare"}
+
+
+def open_page(browser, url: str, name: str):
+    """Open the app and follow its navigation to the page ``name``."""
+    pg = browser.new_page(viewport={"width": 1500, "height": 1300})
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.goto(url)
+    # the app's own navigation (st.navigation), not Streamlit's automatic one for app/pages/
+    pg.get_by_role("link", name=LINKS[name], exact=True).click(timeout=60_000)
+    pg.wait_for_url(f"**/{name}")
+    return pg
+
+
+def no_exception(pg) -> None:
+    assert pg.locator("[data-testid='stException']").count() == 0, pg.locator("[data-testid='stException']").first.inner_text()
+    assert not pg.errors, pg.errors
+
+
+def test_upload_a_video_and_see_the_routine_view(app, browser):
+    url, tmp = app
+    clip = make_video(tmp / "athlete_routine.mp4", 6.0)
+    pg = open_page(browser, url, "analyse")
+    pg.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=60_000)
+    pg.locator(UPLOAD_INPUT).set_input_files(str(clip))
+    pg.wait_for_selector("[data-testid='stProgress']", timeout=60_000)
+    pg.get_by_text(re.compile(r"Extracted \d+ segments")).wait_for(timeout=120_000)
+    pg.wait_for_selector(".pamfn-player[data-ready='1']", timeout=120_000)
+    pg.get_by_text("PAMFN predicted").wait_for(timeout=30_000)
+    pg.get_by_text("What moved the score").wait_for()
+    pg.set_viewport_size({"width": 1500, "height": 2100})
+    pg.wait_for_timeout(1500)
+    pg.screenshot(path=str(ARTIFACTS / "analyse_routine_view.png"), full_page=True)
+    no_exception(pg)
+
+    pg.get_by_role("button", name=re.compile("Save to library")).click()
+    pg.get_by_text(re.compile("Saved .* to the library")).wait_for(timeout=30_000)
+    assert len(list((tmp / "library").iterdir())) == 1
+    pg.wait_for_timeout(1000)
+    pg.screenshot(path=str(ARTIFACTS / "analyse_saved.png"))
+    no_exception(pg)
+    pg.close()
+
+
+def test_a_non_video_upload_is_refused(app, browser):
+    url, tmp = app
+    notes = tmp / "notes.txt"
+    notes.write_text("judging notes, not a video\n" * 50)
+    fake = tmp / "fake_video.mp4"
+    fake.write_bytes(b"\x00\x01 definitely not an mp4 " * 500)
+    pg = open_page(browser, url, "analyse")
+    pg.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=60_000)
+    pg.locator(UPLOAD_INPUT).set_input_files(str(notes))
+    pg.get_by_text("notes.txt was refused").wait_for(timeout=60_000)
+    assert "unsupported file type '.txt'" in pg.locator("[data-testid='stAlert']").first.inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "analyse_refused_txt.png"))
+    pg.locator(UPLOAD_INPUT).set_input_files(str(fake))
+    pg.get_by_text("fake_video.mp4 was refused").wait_for(timeout=60_000)
+    assert "not a readable video file" in pg.locator("[data-testid='stAlert']").first.inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "analyse_refused_mp4.png"))
+    assert pg.locator(".pamfn-player").count() == 0
+    no_exception(pg)
+    pg.close()
+
+
+@pytest.mark.parametrize("path", ["research", "compare"])
+def test_research_and_compare_views_render(dataset_app, browser, path):
+    pg = open_page(browser, dataset_app, path)
+    pg.wait_for_selector(".js-plotly-plot", timeout=90_000)
+    pg.set_viewport_size({"width": 1500, "height": 2000})
+    pg.wait_for_timeout(1500)
+    pg.screenshot(path=str(ARTIFACTS / f"{path}_view.png"), full_page=True)
+    no_exception(pg)
+    pg.close()
