@@ -233,7 +233,10 @@ def reproduce(
     """Train and test every row of table ``name`` on ``data``; write Markdown and CSV to ``out``.
 
     ``make_run(action, variant, phase, branches)`` gives the RunConfig of one training
-    run. Finished runs in ``out/runs`` are reused, unfinished ones resume.
+    run. Run folders are ``out/runs/<row run name>/<action>`` (the layout of ``pamfn train
+    --action all --out out/runs/<row run name>``), with the phase-1 branches shared by the
+    two-stage rows in ``out/runs/phase1/<action>``. Finished runs are reused, unfinished
+    ones resume.
     """
     table = get_table(name)
     chosen = select_rows(table, rows)
@@ -242,24 +245,25 @@ def reproduce(
     cells: dict[str, dict[str, Cell]] = {r.key: {} for r in chosen}
     seconds: dict[str, float] = {}
     selection = ""
+    runs = out / "runs"
     for action in actions:
-        base = out / "runs" / action
         needs_branches = any(r.branch or r.variant.get("training", "two_stage") == "two_stage" for r in chosen)
         branch_summary: dict[str, Any] = {}
         if needs_branches:
             config = make_run(action, {}, "1", None)
-            branch_summary = Run(data, config, base / "phase1", device=device, amp=amp, progress=progress).run()
+            branch_summary = Run(data, config, runs / "phase1" / action, device=device, amp=amp, progress=progress).run()
             selection = config.selection
-            seconds[f"{action}/phase1"] = branch_summary["seconds"]
+            seconds[f"phase1/{action}"] = branch_summary["seconds"]
         for row in chosen:
             if row.branch:
                 st = branch_summary["stages"][f"phase1-{row.branch}"]
             else:
                 two_stage = row.variant.get("training", "two_stage") == "two_stage"
-                config = make_run(action, row.variant, "2" if two_stage else "both", str(base / "phase1" / "branches") if two_stage else None)
-                summary = Run(data, config, base / row.run_name, device=device, amp=amp, progress=progress).run()
+                branches = str(runs / "phase1" / action / "branches") if two_stage else None
+                config = make_run(action, row.variant, "2" if two_stage else "both", branches)
+                summary = Run(data, config, runs / row.run_name / action, device=device, amp=amp, progress=progress).run()
                 selection = config.selection
-                seconds[f"{action}/{row.run_name}"] = summary["seconds"]
+                seconds[f"{row.run_name}/{action}"] = summary["seconds"]
                 st = summary["final"]
             cells[row.key][action] = Cell(st["test_selected"]["rho"], st["test_last"]["rho"], st["test_selected"]["mse"])
     result = TableResult(table, chosen, actions, cells, selection, seconds)

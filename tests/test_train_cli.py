@@ -106,7 +106,7 @@ def test_reproduce_table_iv_end_to_end(toy, tmp_path, capsys):
     assert table["ball"].between(-1, 1).all() and np.allclose(table["Avg."], table["ball"])
     text = (out / "table_IV.md").read_text()
     assert "Published in the paper" in text and "0.819" in text
-    summary = json.loads((out / "runs" / "ball" / "phase1" / "summary.json").read_text())
+    summary = json.loads((out / "runs" / "phase1" / "ball" / "summary.json").read_text())
     assert table.loc[0, "ball"] == pytest.approx(summary["stages"]["phase1-V"]["test_selected"]["rho"])
     assert main(args) == 0  # finished runs are reused, not trained again
     pd.testing.assert_frame_equal(table, pd.read_csv(out / "table_IV.csv"))

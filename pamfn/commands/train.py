@@ -71,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder")
     parser.add_argument("--phase", choices=("both", "1", "2"), default="both",
                         help="1: branches only, 2: mixed branch on --branches, both (default)")
-    parser.add_argument("--branches", type=Path, help="phase-1 branches folder (RUN/branches) for --phase 2")
+    parser.add_argument("--branches", type=Path,
+                        help="for --phase 2: a phase-1 run folder (single action or --action all), or its branches/ folder")
     add_model_arguments(parser)
     g = parser.add_argument_group("variant (Tables IV-VIII)")
     g.add_argument("--modalities", help="subset of VFA, e.g. VA (default VFA)")
@@ -133,6 +134,17 @@ def chosen_actions(requested: list[str], data: Any) -> list[str]:
     return actions
 
 
+def branches_for(given: Path | None, action: str) -> str | None:
+    """The phase-1 branches of ``action``: ``given`` may be a branches folder (with V/, F/, A/),
+    a phase-1 run folder (with branches/), or a multi-action run folder (with <action>/branches/)."""
+    if given is None:
+        return None
+    for candidate in (given / action / "branches", given / "branches"):
+        if candidate.is_dir():
+            return str(candidate)
+    return str(given)
+
+
 def write_index(out: Path, runs: dict[str, str]) -> None:
     """``index.json`` of a checkpoint set: action -> checkpoint folder (relative)."""
     from pamfn.atomic import write_text_atomic
@@ -162,14 +174,11 @@ def run(args: argparse.Namespace) -> int:
     }.items() if v is not None}
     cfg = model_config(args, data, variant)
     recipe = train_recipe(args)
-    several = len(actions) > 1
+    several = len(actions) > 1 or "all" in args.action
     results, index = {}, {}
     for action in actions:
         out = args.out / action if several else args.out
-        branches = None
-        if args.branches is not None:
-            branches = str(args.branches / action if several and (args.branches / action).is_dir() else args.branches)
-        config = RunConfig(str(args.data), action, cfg, recipe, args.phase, branches, args.seed)
+        config = RunConfig(str(args.data), action, cfg, recipe, args.phase, branches_for(args.branches, action), args.seed)
         summary = Run(data, config, out, device=args.device, amp=args.amp, progress=not args.quiet).run()
         results[action] = summary
         if summary["final"] is not None:
