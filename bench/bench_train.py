@@ -20,13 +20,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pamfn.data.dataset import AQADataset, Sample  # noqa: E402
-from pamfn.data.tensors import SplitTensors  # noqa: E402
-from pamfn.model import PAMFNConfig, build_model  # noqa: E402
-from pamfn.model.config import PAPER_INPUT_DIMS  # noqa: E402
-from pamfn.train.loop import fit  # noqa: E402
-from pamfn.train.recipe import train_preset  # noqa: E402
-from pamfn.train.run import joint_stage  # noqa: E402
+from pamfn.data.dataset import AQADataset, Sample
+from pamfn.data.tensors import SplitTensors
+from pamfn.model import PAMFNConfig, build_model
+from pamfn.model.config import PAPER_INPUT_DIMS
+from pamfn.train.loop import fit
+from pamfn.train.recipe import train_preset
+from pamfn.train.run import joint_stage
 
 
 def synthetic_dataset(n: int, seed: int = 0) -> AQADataset:

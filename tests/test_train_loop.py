@@ -8,13 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import pamfn.train.loop as loop
+from pamfn.checkpoint import load_checkpoint
 from pamfn.data import SplitTensors, load_dataset, validation_split
 from pamfn.data.toy import write_toy_dataset
 from pamfn.evaluate import model_predictor, score_split
-from pamfn.checkpoint import load_checkpoint
 from pamfn.model import PAMFNConfig, build_model
-from pamfn.train import Run, RunConfig, override_phase, train_preset
+from pamfn.train import Run, RunConfig, loop, override_phase, train_preset
 from pamfn.train.loop import Stage, fit
 
 
