@@ -19,8 +19,8 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pamfn.routine import RoutineFeatures  # noqa: E402
-from pamfn.synth.dataset import read_labels  # noqa: E402
+from pamfn.routine import RoutineFeatures
+from pamfn.synth.dataset import read_labels
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+"}
@@ -69,8 +69,9 @@ def main(data_dir: str = "sample_data") -> None:
     rows = [r for r in read_labels(data) if r["split"] == "train"]
     y = np.array([float(r["score"]) for r in rows])
     subs = {k: np.array([float(r[k]) for r in rows]) for k in ("difficulty", "execution", "musicality")}
-    print(f"training routines: {len(rows)}; score mean {y.mean():.2f} sd {y.std():.2f} "
-          f"range {y.min():.2f}-{y.max():.2f}")
+    print(
+        f"training routines: {len(rows)}; score mean {y.mean():.2f} sd {y.std():.2f} range {y.min():.2f}-{y.max():.2f}"
+    )
     for k, v in subs.items():
         print(f"  {k:11s} mean {v.mean():.2f} sd {v.std():.2f}  Spearman with total {spearmanr(v, y)[0]:.3f}")
     feats = [RoutineFeatures.load(data / r["features"]) for r in rows]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import islice
+from itertools import islice, pairwise
 
 import numpy as np
 import pytest
@@ -72,7 +72,7 @@ def test_frames_audio_shapes(pair):
     assert all(f.shape == (h, w, 3) and f.dtype == np.uint8 for f in frames)
     big = next(render_frames(plan, r.motion, (320, 240), TINY.fps))
     assert big.shape == (240, 320, 3)
-    motion_energy = np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:])])
+    motion_energy = np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in pairwise(frames)])
     assert motion_energy > 0.05, "the performer should move"
 
 

@@ -14,7 +14,13 @@ Public API::
 
 from pamfn.synth.config import ACTIONS, BUNDLED, GENERATOR_VERSION, TINY, SynthConfig
 from pamfn.synth.dataset import (
-    Routine, RoutineSpec, build_dataset, check_dataset, generate_routine, make_routine, routine_specs,
+    Routine,
+    RoutineSpec,
+    build_dataset,
+    check_dataset,
+    generate_routine,
+    make_routine,
+    routine_specs,
 )  # fmt: skip
 from pamfn.synth.plan import RoutinePlan, plan_routine
 from pamfn.synth.render import render_frames

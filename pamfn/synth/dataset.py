@@ -211,7 +211,7 @@ def build_dataset(
     specs = routine_specs(cfg)
     if not specs:
         raise DatasetError(f"{out}: nothing to generate (0 routines per apparatus)")
-    order = sorted(specs, key=lambda s: (not s.showcase, s.routine_id))
+    order = sorted(specs, key=lambda s: (not s.showcase, s.index, s.action))  # any prefix is balanced
     jobs = [(s, cfg, str(out), resume) for s in order]
     t0 = time.perf_counter()
     rows: dict[str, dict[str, str]] = {}
@@ -294,4 +294,3 @@ def check_dataset(
                 if (data / rel).read_bytes() != (Path(tmp) / rel).read_bytes():
                     problems.append(f"{rid}: {rel} differs from the regenerated video")
     return problems
-

@@ -205,7 +205,7 @@ class _Animator:
         self.x[sl] += w * 0.35 * s * np.sin(np.pi * np.clip(tau, 0, 1))
         self.busy[sl] = True
 
-    def retrieve(self, el: Element, rest_x: float, t0: float, t1: float) -> None:
+    def retrieve(self, rest_x: float, t0: float, t1: float) -> None:
         sl, tau, w = self.window(t0, t1, ramp=0.4)
         dur = t1 - t0
         target_x = rest_x - 0.25 * np.sign(rest_x - self.x[sl.start] or 1.0)
@@ -271,7 +271,9 @@ def _throw_path(
     h = el.height_m
     flight = 2 * math.sqrt(2 * h / GRAVITY)
     u = t / flight
-    pos = np.stack([start[0] + (end[0] - start[0]) * u, start[1] + (end[1] - start[1]) * u + 4 * h * u * (1 - u)], axis=1)
+    pos = np.stack(
+        [start[0] + (end[0] - start[0]) * u, start[1] + (end[1] - start[1]) * u + 4 * h * u * (1 - u)], axis=1
+    )
     if not el.dropped:
         return pos, 0.0, 0.0, []
     vx = (end[0] - start[0]) / flight + float(rng.choice([-1, 1]) * rng.uniform(0.5, 1.0))
@@ -293,7 +295,7 @@ def _throw_path(
     s = np.clip((t[on_floor] - t_floor) / settle, 0, 1)
     hop = np.zeros_like(s)
     if bounce_v > 0:
-        tb = (t[on_floor] - t_floor)
+        tb = t[on_floor] - t_floor
         tb1 = 2 * bounce_v / GRAVITY
         first = tb < tb1
         hop[first] = bounce_v * tb[first] - 0.5 * GRAVITY * tb[first] ** 2
@@ -335,7 +337,7 @@ def animate(plan: RoutinePlan, fps: float) -> Motion:
         )
         t0 = el.accent_s + 0.3
         t1 = max(rel + rest_t + 0.5, t0 + 0.8 + abs(rest_x - first[i_catch, J["pelvis"], 0]) / 1.6 + 0.8)
-        an.retrieve(el, rest_x, t0, t1)
+        an.retrieve(rest_x, t0, t1)
         drops.append((el, t1 - 0.4))
     tremor = an.tremor()
     joints = an.forward()
@@ -344,7 +346,7 @@ def animate(plan: RoutinePlan, fps: float) -> Motion:
     app = hand + 0.5 * radius * forearm / (np.linalg.norm(forearm, axis=1, keepdims=True) + 1e-9)
     state = np.full(an.n, HELD, dtype=np.int8)
     spin = an.t * 2 * np.pi * 0.8
-    pickups = dict((id(el), t) for el, t in drops)
+    pickups = {id(el): t for el, t in drops}
     for k, el in enumerate(plan.elements):
         if el.kind != "throw":
             continue
@@ -354,7 +356,9 @@ def animate(plan: RoutinePlan, fps: float) -> Motion:
         t_end = pickups.get(id(el), el.accent_s)
         i_end = min(an.n, int(round(t_end * fps)))
         idx = np.arange(i_rel, i_end)
-        pos, rest_t, _, impacts = _throw_path(el, an.t[idx] - rel, hand[i_rel], hand[i_catch], _drop_rng(plan, k), radius)
+        pos, rest_t, _, impacts = _throw_path(
+            el, an.t[idx] - rel, hand[i_rel], hand[i_catch], _drop_rng(plan, k), radius
+        )
         app[idx] = pos
         state[idx] = FLIGHT
         if el.dropped:

@@ -93,7 +93,13 @@ def synthesize_music(plan: RoutinePlan, sr: int, n_samples: int) -> np.ndarray:
         degree = music.progression[b % len(music.progression)]
         root = music.key_midi + scale[degree % 7]
         for k in range(4):
-            _add(buf, _tone(_hz(root), beat * 0.95, sr, harm + 1, 0.005, beat * 0.5), t_bar + k * beat, sr, 0.35 + 0.3 * e)
+            _add(
+                buf,
+                _tone(_hz(root), beat * 0.95, sr, harm + 1, 0.005, beat * 0.5),
+                t_bar + k * beat,
+                sr,
+                0.35 + 0.3 * e,
+            )
         for third in (0, 2, 4):
             deg = degree + third
             note = music.key_midi + 12 + scale[deg % 7] + 12 * (deg // 7)

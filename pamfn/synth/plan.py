@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pamfn.errors import DatasetError
 from pamfn.synth.config import ACTIONS, SynthConfig
 
 GRAVITY = 9.81
@@ -342,8 +343,6 @@ def routine_seed(master_seed: int, action: str, index: int) -> tuple[int, ...]:
 def plan_routine(routine_id: str, action: str, seed: tuple[int, ...], cfg: SynthConfig) -> RoutinePlan:
     """Sample everything random about one routine from its seed."""
     if action not in ACTIONS:
-        from pamfn.errors import DatasetError
-
         raise DatasetError(f"{routine_id}: unknown apparatus {action!r}, expected one of {list(ACTIONS)}")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(list(seed)).spawn(7)]
     latents = sample_latents(streams[0])

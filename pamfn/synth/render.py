@@ -87,7 +87,13 @@ class Renderer:
         P = {name: self._px(m.joints[i, j], cam) for name, j in J.items()}
         far, near = ("l", "r") if np.cos(m.turn[i]) >= 0 else ("r", "l")
         for side, skin in ((far, self.c_skin_far), (near, self.c_skin)):
-            self._limb(img, P[f"shoulder_{side}"], P[f"elbow_{side}"], 0.075, self.c_leotard_far if side == far else self.c_leotard)
+            self._limb(
+                img,
+                P[f"shoulder_{side}"],
+                P[f"elbow_{side}"],
+                0.075,
+                self.c_leotard_far if side == far else self.c_leotard,
+            )
             self._limb(img, P[f"elbow_{side}"], P[f"hand_{side}"], 0.065, skin)
             self._limb(img, P[f"hip_{side}"], P[f"knee_{side}"], 0.12, skin)
             self._limb(img, P[f"knee_{side}"], P[f"foot_{side}"], 0.09, skin)

@@ -8,7 +8,7 @@ Written down in docs/sample-benchmark.md. Every input is a fact of the realised 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -148,7 +148,3 @@ def score(r: Realised, rng: np.random.Generator) -> Scores:
     }
     total = float(np.clip(sum(noisy.values()), 0.0, D_MAX + E_MAX + M_MAX))
     return Scores(**noisy, total=total, noiseless_total=d + e + m)
-
-
-def realised_row(r: Realised) -> dict[str, float | int]:
-    return asdict(r)
