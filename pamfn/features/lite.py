@@ -190,7 +190,7 @@ def _profile(x: np.ndarray, T: int) -> np.ndarray:
 class _AudioFrames:
     """Per-audio-frame descriptors of a whole track, computed in chunks (bounded memory)."""
 
-    def __init__(self, audio: np.ndarray, n_frames: int, chunk: int = 4096) -> None:
+    def __init__(self, audio: np.ndarray, n_frames: int, chunk: int = 2048) -> None:
         import librosa
 
         mel_fb = librosa.filters.mel(sr=AUDIO_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
@@ -236,13 +236,46 @@ class _AudioFrames:
             prev = db[:, -1:]
 
 
+TEMPO_WINDOW = 384
+"""Autocorrelation window of the local tempo, in audio frames (7.68 s)."""
+
+
+def _local_tempo(onset: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per audio frame: tempo (BPM, 40-240, argmax of the windowed onset autocorrelation)
+    and pulse clarity (that peak over lag 0); plus the track's tempo (the mean
+    autocorrelation weighted by a log-normal prior around 120 BPM). Computed in chunks of
+    frames, so memory does not grow with the track's length; 0 where there is no pulse."""
+    n, win = len(onset), TEMPO_WINDOW
+    lags = np.arange(win)
+    bpm = np.where(lags > 0, 60.0 * AUDIO_RATE / HOP / np.maximum(lags, 1), 0.0)
+    band = (bpm >= 40) & (bpm <= 240)
+    padded = np.pad(onset.astype(np.float32), win // 2, mode="linear_ramp", end_values=0)
+    taper = np.hanning(win).astype(np.float32)
+    tempo = np.zeros(n, np.float32)
+    clarity = np.zeros(n, np.float32)
+    total = np.zeros(int(band.sum()), np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, win)
+    for j0 in range(0, n, chunk):
+        x = windows[j0 : min(n, j0 + chunk)] * taper
+        spectrum = np.fft.rfft(x, n=2 * win, axis=1)
+        ac = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :win]
+        ac = np.where(ac[:, :1] > 1e-10, ac / np.maximum(ac[:, :1], 1e-10), 0.0)[:, band]
+        peak = ac.argmax(1)
+        clarity[j0 : j0 + len(x)] = np.maximum(ac.max(1), 0.0)
+        tempo[j0 : j0 + len(x)] = np.where(ac.max(1) > 1e-6, bpm[band][peak], 0.0)
+        total += ac.sum(0)
+    prior = np.exp(-0.5 * np.log2(bpm[band] / 120.0) ** 2)
+    track = float(bpm[band][np.argmax(total * prior)]) if total.max() > 0 else 0.0
+    return tempo, clarity, track
+
+
 def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
     """A: audio descriptors of T segments from mono float32 audio at AUDIO_RATE -> (T, A_DIM).
 
     Per segment: log-mel energies (mean, std), onset strength statistics and onset
     rate, the onset-strength profile and the beat profile over SUBWINDOWS sub-windows
     (where the beats fall: beat phase), beat rate and beat salience, local tempo and
-    pulse clarity from a fixed 7.7-s tempogram window, spectral centroid, bandwidth,
+    pulse clarity from the onset autocorrelation in a 7.68-s window, spectral centroid, bandwidth,
     rolloff and flatness (mean, std), RMS level (mean, std, max), zero-crossing rate,
     chroma. Silence gives finite values (no beats, zero tempo).
     """
@@ -257,25 +290,22 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
     seg_onset = onset.reshape(T, -1)
     onsets = np.zeros(n, np.float32)
     beats = np.zeros(n, np.float32)
-    if onset.max() > 1e-3:
+    tempo, clarity, track_bpm = _local_tempo(onset)
+    if onset.max() > 1e-3 and track_bpm > 0:
         peaks = librosa.onset.onset_detect(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, backtrack=False)
         onsets[peaks[peaks < n]] = 1.0
-        _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, trim=False)
+        _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, bpm=track_bpm,
+                                                 trim=False)
         beats[beat_frames[beat_frames < n]] = 1.0
     seconds = FRAMES_PER_SEGMENT * HOP / AUDIO_RATE
     seg_beats = beats.reshape(T, -1)
     salience = (seg_onset * seg_beats).sum(1) / np.maximum(seg_beats.sum(1), 1) / (seg_onset.mean(1) + 1e-3)
-    win = 384
-    tg = librosa.feature.tempogram(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, win_length=win)[:, :n]
-    bpm = librosa.tempo_frequencies(win, sr=AUDIO_RATE, hop_length=HOP)
-    band = (bpm >= 40) & (bpm <= 240)
-    strength = tg[band].max(0)
-    tempo = np.where(strength > 1e-6, bpm[band][np.argmax(tg[band], axis=0)], 0.0) / 240.0
     return np.concatenate(
         [mel_mean, mel_std,
          np.stack([seg_onset.mean(1), seg_onset.std(1), seg_onset.max(1), onsets.reshape(T, -1).sum(1) / seconds], 1),
          _profile(onset, T), _profile(beats, T) * (FRAMES_PER_SEGMENT // SUBWINDOWS),
-         np.stack([seg_beats.sum(1) / seconds, salience, tempo.reshape(T, -1).mean(1), strength.reshape(T, -1).mean(1)], 1),
+         np.stack([seg_beats.sum(1) / seconds, salience, tempo.reshape(T, -1).mean(1) / 240.0,
+                   clarity.reshape(T, -1).mean(1)], 1),
          shape_mean, shape_std,
          np.stack([seg_rms.mean(1), seg_rms.std(1), seg_rms.max(1), fr.zcr.reshape(T, -1).mean(1)], 1),
          _segment_stats(fr.chroma, T)[0]],
