@@ -122,3 +122,17 @@ def test_import_official_refuses_pickles_without_consent(tmp_path, capsys):
     args = ["import-official", str(tmp_path / "feats"), str(tmp_path / "labels"), str(tmp_path / "out"), "--dataset", "rg"]
     assert main(args) == 2
     assert "--trust-pickle" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_phase_two_alone_on_existing_branches(trained, toy, tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "p2"
+    args = ["train", "--data", str(toy), "--action", "all", "--phase", "2", "--branches", str(trained), "--out", str(out), *TINY]
+    assert main(args) == 0
+    config = json.loads((out / "hoop" / "config.json").read_text())
+    assert config["branches"] == str(trained / "hoop" / "branches")
+    final = load_file(str(out / "hoop" / "checkpoint" / "model.safetensors"))
+    branch = load_file(str(trained / "hoop" / "branches" / "F" / "model.safetensors"))
+    assert all(torch.equal(final[k], branch[k]) for k in branch if k.startswith("branches.F."))
+    assert main(["train", "--data", str(toy), "--action", "ball", "--phase", "2", "--out", str(tmp_path / "x"), *TINY]) == 2
