@@ -154,12 +154,12 @@ def converted(official, tmp_path_factory):
     preset, state = official
     tmp = tmp_path_factory.mktemp(f"convert-{preset}")
     torch.save(state, tmp / "official.pth")
-    return preset, state, load_checkpoint(convert_official(tmp / "official.pth", tmp / "ck", preset))
+    return preset, state, load_checkpoint(convert_official(tmp / "official.pth", tmp / "ck", preset)), tmp / "official.pth"
 
 
 @pytest.mark.parametrize("T", [1, 5, 23])
 def test_converted_model_predicts_like_official(converted, T):
-    preset, state, ck = converted
+    preset, state, ck, _ = converted
     assert ck.config.K == PRESETS[preset][1] and ck.config.label_scale == {"rg": 25.0, "fisv": 45.0}[preset]
     assert ck.meta["source"] == "official" and len(ck.meta["dropped_unused_keys"]) == 12
     assert ck.model.tau.item() == 7.5
@@ -178,10 +178,8 @@ def test_converted_model_predicts_like_official(converted, T):
         torch.testing.assert_close(st.cmfd_attention, cs_w, atol=1e-5, rtol=1e-4)
 
 
-def test_cli_convert_and_model_info(official, tmp_path, capsys):
-    preset, state = official
-    src = tmp_path / "official.pth"
-    torch.save(state, src)
+def test_cli_convert_and_model_info(converted, tmp_path, capsys):
+    preset, _, _, src = converted
     assert main(["convert-official", str(src), str(tmp_path / "out"), "--preset", preset, "--action", "ball"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "out").meta["action"] == "ball"
