@@ -157,6 +157,7 @@ def converted(official, tmp_path_factory):
     return preset, state, load_checkpoint(convert_official(tmp / "official.pth", tmp / "ck", preset)), tmp / "official.pth"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("T", [1, 5, 23])
 def test_converted_model_predicts_like_official(converted, T):
     preset, state, ck, _ = converted
@@ -178,6 +179,7 @@ def test_converted_model_predicts_like_official(converted, T):
         torch.testing.assert_close(st.cmfd_attention, cs_w, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_convert_and_model_info(converted, tmp_path, capsys):
     preset, _, _, src = converted
     assert main(["convert-official", str(src), str(tmp_path / "out"), "--preset", preset, "--action", "ball"]) == 0
