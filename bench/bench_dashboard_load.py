@@ -40,7 +40,7 @@ RUNNING = "[data-testid='stStatusWidget']"
 
 def serve(streamlit_args: list[str]) -> None:
     """Run the dashboard in this process, logging each checkpoint load."""
-    import pamfn.checkpoint as checkpoint
+    from pamfn import checkpoint
 
     original = checkpoint.load_checkpoint
 

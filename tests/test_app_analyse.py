@@ -7,13 +7,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from app_routine_data import make_checkpoint, make_video
 from streamlit.testing.v1 import AppTest
 
-from app_routine_data import make_checkpoint, make_video
 from pamfn.routine_library import RoutineLibrary
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "analyse.py")
-LITE_DIMS = None
 
 
 @pytest.fixture(scope="module")

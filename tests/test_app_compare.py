@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_routine_data import make_dataset
 from streamlit.testing.v1 import AppTest
 
-from app_routine_data import make_dataset
 from pamfn import MODALITIES
 from pamfn.explanation import Explanation, StageExplanation, stage_spans
 from pamfn.routine import RoutineFeatures

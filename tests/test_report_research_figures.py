@@ -101,17 +101,9 @@ def test_empty_inputs_give_a_figure_that_says_why():
     assert "No judged" in research.predicted_vs_judged_figure(scores, research.spearman_by_action(scores)).layout.annotations[0].text
 
 
-def test_paper_tables_and_result_discovery(tmp_path):
-    t4 = research.paper_table("IV")
-    assert t4.loc["PAMFN RGB+Flow+Audio", "RG Avg."] == 0.819
-    assert t4.loc["Unimodal Audio", "Fis-V Avg."] == 0.575
-    for number in ("IV", "V", "VI", "VII", "VIII"):
-        assert list(research.paper_table(number).columns) == list(research.PAPER_COLUMNS)
-    with pytest.raises(KeyError):
-        research.paper_table("IX")
+def test_result_discovery(tmp_path):
     (tmp_path / "runs" / "a").mkdir(parents=True)
-    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / "a" / "table_IV.csv")
-    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / "table-vii.csv")
-    (tmp_path / "runs" / "metrics.csv").write_text("x\n1\n")
+    for name in ("a/table_IV.csv", "a/table_IV_last_epoch.csv", "a/table_IV_paper.csv", "table_VII.csv", "metrics.csv"):
+        pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / name)
     found = research.find_result_tables([tmp_path / "runs", tmp_path / "missing"])
-    assert list(found) == ["IV", "VII"]
+    assert found == {"IV": [tmp_path / "runs" / "a" / "table_IV.csv"], "VII": [tmp_path / "runs" / "table_VII.csv"]}

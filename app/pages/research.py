@@ -64,32 +64,33 @@ def _short(path: Path) -> str:
 
 def results_tables() -> None:
     """Tables written by ``pamfn reproduce`` beside the paper's published numbers."""
+    from pamfn.reproduce import TABLES, get_table, paper_frame
+
     found = research.find_result_tables(result_folders())
-    numbers = list(dict.fromkeys([*found, *research.PAPER_TITLES]))
-    number = st.selectbox(
-        "Table", numbers, format_func=lambda n: f"Table {n}: {research.PAPER_TITLES.get(n, '')}", key="research_table"
-    )
+    number = st.selectbox("Table", list(TABLES), format_func=lambda n: f"Table {n}: {TABLES[n].title}", key="research_table")
     ours, paper = st.columns(2, gap="large")
     with ours:
         st.markdown("**This project's run** (from `pamfn reproduce`)")
         paths = found.get(number, [])
         if not paths:
-            st.info(f"No Table {number} has been reproduced yet. Run `python -m pamfn reproduce {number} ...`; "
-                    "its CSV under `runs/` or `docs/` appears here.")
+            st.info(f"No Table {number} has been reproduced yet. Run `python -m pamfn reproduce {number} --data DIR "
+                    "--out runs/...`; its `table_{number}.csv` under `runs/` or `docs/` appears here.")
         else:
             path = st.selectbox("Run", paths, format_func=_short, key=f"run_{number}")
-            try:
-                st.dataframe(pd.read_csv(path), hide_index=True)
-            except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-                st.error(f"{path}: not a readable CSV table ({exc})")
-            markdown = path.with_suffix(".md")
-            if markdown.is_file():
-                with st.expander("As written (Markdown)"):
-                    st.markdown(markdown.read_text(encoding="utf-8"))
+            for label, csv in (("Epoch selected on the validation split", path),
+                               ("Last epoch", path.with_name(f"{path.stem}_last_epoch.csv"))):
+                if not csv.is_file():
+                    continue
+                st.caption(label)
+                try:
+                    st.dataframe(pd.read_csv(csv), hide_index=True)
+                except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+                    st.error(f"{csv}: not a readable CSV table ({exc})")
     with paper:
-        st.markdown(f"**Published in the paper** (Table {number}, RG and Fis-V, Spearman's ρ)")
-        st.dataframe(research.paper_table(number).style.format("{:.3f}"))
-        st.caption("Numbers as printed in the paper, on the real RG and Fis-V features; "
+        st.markdown(f"**Published in the paper** (Table {number}, on RG and Fis-V)")
+        table = get_table(number)
+        st.dataframe(paper_frame(table, list(table.rows)), hide_index=True)
+        st.caption("Spearman's ρ as printed in the paper, on the real RG and Fis-V features; "
                    "not comparable one to one with a run on another data set.")
 
 

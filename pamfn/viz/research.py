@@ -7,7 +7,8 @@ figures are pure functions of those tables:
   (the paper's Fig. 5),
 - the distribution of MSFD modality weights per stage and modality,
 - predicted against judged scores with Spearman's rho per action and its Fisher-z mean,
-- results tables written by ``pamfn reproduce`` beside the paper's published numbers.
+- finding the results tables written by ``pamfn reproduce``,
+- two routines compared on one time axis (athlete against a reference).
 """
 
 from __future__ import annotations
@@ -277,18 +278,16 @@ def _fmt(value: float | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# Results tables: ours (from `pamfn reproduce`) beside the paper's
+# Results tables written by `pamfn reproduce`
 # ---------------------------------------------------------------------------------------
 
-_TABLE_RE = re.compile(r"table[_\- ]?(iv|v|vi|vii|viii)\b", re.IGNORECASE)
+_ROMAN = ("IV", "V", "VI", "VII", "VIII")
+_TABLE_RE = re.compile(r"^table_(IV|V|VI|VII|VIII)$")
 
 
 def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
-    """CSV tables written by ``pamfn reproduce`` under the given folders, by table number.
-
-    A file counts when its name holds ``table_IV`` .. ``table_VIII`` (any case, ``_``, ``-``
-    or nothing between). Returns ``{"IV": [paths...], ...}``, paths sorted.
-    """
+    """Tables written by ``pamfn reproduce`` (``table_<N>.csv``, N in IV..VIII) under the
+    given folders, by table number: ``{"IV": [paths...], ...}``, paths sorted."""
     found: dict[str, list[Path]] = {}
     for root in roots:
         root = Path(root)
@@ -297,83 +296,8 @@ def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
         for path in root.rglob("*.csv"):
             match = _TABLE_RE.search(path.stem)
             if match:
-                found.setdefault(match.group(1).upper(), []).append(path)
+                found.setdefault(match.group(1), []).append(path)
     return {k: sorted(v) for k, v in sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0]))}
-
-
-_ROMAN = ("IV", "V", "VI", "VII", "VIII")
-
-PAPER_COLUMNS: tuple[str, ...] = ("Ball", "Clubs", "Hoop", "Ribbon", "RG Avg.", "TES", "PCS", "Fis-V Avg.")
-"""Columns of the paper's Tables IV-VIII: Spearman's rho on RG (four apparatus) and
-Fis-V (two scores), with Fisher-z means."""
-
-_PAPER_ROWS: dict[str, str] = {
-    "IV": """
-Unimodal RGB | 0.636 0.720 0.769 0.708 0.711 0.665 0.823 0.755
-Unimodal Flow | 0.536 0.674 0.684 0.716 0.657 0.606 0.772 0.698
-Unimodal Audio | 0.286 0.297 0.423 0.254 0.317 0.517 0.628 0.575
-Weighted Fusion RGB+Flow | 0.679 0.736 0.754 0.735 0.727 0.643 0.838 0.757
-Weighted Fusion RGB+Audio | 0.601 0.623 0.746 0.749 0.686 0.735 0.825 0.784
-Weighted Fusion Flow+Audio | 0.514 0.493 0.561 0.629 0.552 0.637 0.782 0.717
-Weighted Fusion RGB+Flow+Audio | 0.613 0.647 0.763 0.763 0.703 0.733 0.848 0.798
-PAMFN RGB+Flow | 0.750 0.788 0.791 0.824 0.790 0.742 0.867 0.814
-PAMFN RGB+Audio | 0.749 0.757 0.856 0.769 0.787 0.736 0.863 0.809
-PAMFN Flow+Audio | 0.693 0.665 0.795 0.795 0.743 0.689 0.813 0.758
-PAMFN RGB+Flow+Audio | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
-""",
-    "V": """
-One-stage AVG | 0.596 0.644 0.746 0.778 0.698 0.715 0.840 0.785
-One-stage CAT | 0.512 0.585 0.674 0.694 0.621 0.691 0.806 0.754
-One-stage Weighted | 0.613 0.647 0.763 0.763 0.703 0.733 0.848 0.798
-One-stage Attention | 0.566 0.639 0.718 0.830 0.703 0.649 0.814 0.743
-One-stage Ours | 0.741 0.728 0.819 0.855 0.792 0.735 0.853 0.802
-Two-stage AVG | 0.637 0.747 0.781 0.771 0.739 0.720 0.857 0.799
-Two-stage CAT | 0.665 0.762 0.805 0.817 0.768 0.696 0.850 0.785
-Two-stage Weighted | 0.638 0.752 0.781 0.776 0.742 0.721 0.860 0.801
-Two-stage Attention | 0.641 0.744 0.778 0.773 0.738 0.706 0.847 0.787
-Two-stage Ours | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
-""",
-    "VI": """
-w/o CMFD | 0.672 0.789 0.769 0.775 0.755 0.733 0.858 0.804
-w/o MSFD | 0.700 0.814 0.833 0.839 0.802 0.734 0.871 0.813
-Weighted Fusion -> CMFD | 0.670 0.751 0.816 0.796 0.764 0.724 0.862 0.804
-Weighted Fusion -> MSFD | 0.773 0.782 0.810 0.836 0.802 0.726 0.862 0.804
-Weighted Fusion -> MSFD and CMFD | 0.629 0.804 0.819 0.816 0.777 0.712 0.858 0.796
-Our Full Model | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
-""",
-    "VII": """
-Unranked FusionNets | 0.689 0.822 0.789 0.832 0.789 0.730 0.868 0.810
-Free FusionNets | 0.755 0.793 0.835 0.843 0.809 0.733 0.870 0.812
-Ranked FusionNets (Ours) | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
-""",
-    "VIII": """
-First Stage | 0.733 0.785 0.795 0.824 0.786 0.753 0.863 0.815
-First Two Stages | 0.730 0.786 0.836 0.864 0.810 0.755 0.873 0.823
-All Stages (Ours) | 0.757 0.825 0.836 0.846 0.819 0.754 0.872 0.822
-""",
-}
-
-PAPER_TITLES: dict[str, str] = {
-    "IV": "Unimodal, Weighted Fusion and PAMFN with modality subsets",
-    "V": "Fusion strategies, one- and two-stage training",
-    "VI": "CMFD and MSFD ablations",
-    "VII": "Ranked, unranked and free FusionNets",
-    "VIII": "Fusion at different stages",
-}
-
-
-def paper_table(number: str) -> pd.DataFrame:
-    """The paper's published Spearman correlations of Table ``number`` (IV..VIII),
-    indexed by row label, columns :data:`PAPER_COLUMNS`."""
-    key = number.upper()
-    if key not in _PAPER_ROWS:
-        raise KeyError(f"the paper has no results table {number!r}; choose one of {list(_PAPER_ROWS)}")
-    rows = {}
-    for line in _PAPER_ROWS[key].strip().splitlines():
-        label, values = line.split(" | ")
-        rows[label] = [float(v) for v in values.split()]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(PAPER_COLUMNS)).rename_axis("Method")
-
 
 # ---------------------------------------------------------------------------------------
 # Comparing two routines on one time axis (athlete against a reference)
@@ -394,7 +318,7 @@ def comparison_tables(explanations: dict[str, Explanation], stage: int) -> tuple
             if len(part):
                 part = part.assign(share_start=part["start_s"] / e.duration_s, share_end=part["end_s"] / e.duration_s)
                 out.append(part)
-    join = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
+    join = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return join(msfd), join(counts)
 
 

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_routine_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_checkpoint, make_dataset, make_video, start_app, stop_app
+from tests.app_routine_data import (
+    BROWSER_ARGS,
+    ROOT,
+    bundled_available,
+    free_port,
+    make_checkpoint,
+    make_dataset,
+    make_video,
+    start_app,
+    stop_app,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ARTIFACTS = ROOT / "test-artifacts"
