@@ -70,3 +70,26 @@ def test_report_for_a_variant_without_msfd_and_policynet():
     doc = report.routine_report(e)
     assert doc.count("Plotly.newPlot(") == 1  # only the scores
     assert "No statement stands out" in doc
+
+
+def test_report_command_writes_one_html_file(tmp_path, capsys):
+    from app_routine_data import DIMS, make_checkpoint
+
+    from pamfn.cli import main
+    from pamfn.routine import RoutineFeatures
+
+    rng = np.random.default_rng(0)
+    feats = RoutineFeatures({m: rng.normal(size=(20, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id="r1")
+    feats.save(tmp_path / "r1.npz")
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    out = tmp_path / "out" / "r1.html"
+    assert main(["report", str(tmp_path / "r1.npz"), "--checkpoint", str(ckpt), "--judged", "14", "-o", str(out)]) == 0
+    doc = out.read_text(encoding="utf-8")
+    assert_self_contained(doc)
+    assert doc.count("Plotly.newPlot(") == 4 and "14.00" in doc and "r1.npz" in doc
+    assert "r1.html" in capsys.readouterr().out
+
+    other = make_checkpoint(tmp_path / "other", dims={"V": 3, "F": 3, "A": 3})
+    assert main(["report", str(tmp_path / "r1.npz"), "--checkpoint", str(other), "-o", str(tmp_path / "bad.html")]) == 2
+    assert "feature dims do not match" in capsys.readouterr().err
+    assert not (tmp_path / "bad.html").exists()

@@ -1,0 +1,50 @@
+"""``pamfn report``: a routine's report (scores, figures, explanations) as ONE HTML file.
+
+    python -m pamfn report FEATURES.npz --checkpoint CKPT [--action ball] [--judged 17.5] -o report.html
+
+The file is self-contained (plotly.js inlined, no CDN): it opens offline and can be
+mailed or put beside slides. The explanations include each window's score impact
+(occlusion: the window masked and the routine re-scored) unless ``--no-occlusion``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("report", help="write a routine's report (scores, figures, explanations) as one HTML file",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("features", type=Path, help="a features file (.npz) from pamfn extract")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a set with index.json")
+    parser.add_argument("--action", help="which checkpoint of a set to use")
+    parser.add_argument("--judged", type=float, help="the judges' score, shown beside PAMFN's")
+    parser.add_argument("--no-occlusion", action="store_true", help="skip the score impact of each window (faster)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pamfn.checkpoint import load_checkpoint_set
+    from pamfn.errors import CheckpointError
+    from pamfn.explain import explain_routine
+    from pamfn.insights import occlusion_scan
+    from pamfn.report import routine_report, write_report
+    from pamfn.routine import RoutineFeatures
+
+    features = RoutineFeatures.load(args.features)
+    checkpoints = load_checkpoint_set(args.checkpoint, args.device)
+    if None in checkpoints:
+        loaded, action = checkpoints[None], args.action or checkpoints[None].meta.get("action")
+    elif args.action in checkpoints:
+        loaded, action = checkpoints[args.action], args.action
+    else:
+        raise CheckpointError(f"{args.checkpoint} is a checkpoint set; choose --action from {sorted(checkpoints)}")
+    explanation = explain_routine(loaded, features, action=action, judged_score=args.judged)
+    occlusion = None if args.no_occlusion else occlusion_scan(loaded.model, features, loaded.label_scale, device=args.device)
+    details = {"Features": args.features.name, "Extractors": ", ".join(f"{m}: {v}" for m, v in features.extractors.items()) or "-"}
+    path = write_report(args.output, routine_report(explanation, occlusion=occlusion, details=details))
+    print(f"{path}: report of {explanation.routine_id} (score {explanation.score:.2f} / {explanation.label_scale:g})")
+    return 0
