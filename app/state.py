@@ -89,9 +89,14 @@ def current_source() -> Source:
 
 @st.cache_resource(show_spinner=False)
 def device() -> str:
-    """``"cuda"`` when a CUDA device is available, else ``"cpu"``."""
+    """``"cuda"`` when a CUDA device is available, else ``"cpu"``.
+
+    On CPU, torch runs single-threaded unless ``PAMFN_TORCH_THREADS`` says otherwise: the
+    dashboard scores one routine at a time, and on a busy machine several spinning
+    threads per forward pass make it many times slower."""
     import torch
 
+    torch.set_num_threads(max(1, int(os.environ.get("PAMFN_TORCH_THREADS", "1"))))
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

@@ -1,5 +1,5 @@
-"""Keyframes panel: RGB frames of a time window with the optical flow of each part of
-the window below them (the paper's Figs. 7 and 9), from :mod:`pamfn.features.keyframes`."""
+"""Keyframes panel: RGB frames of a time window with the optical flow around each frame
+below them (the paper's Figs. 7 and 9), from :mod:`pamfn.features.keyframes`."""
 
 from __future__ import annotations
 
@@ -12,21 +12,30 @@ from pamfn.errors import PamfnError
 from pamfn.insights import clock
 
 
+FLOW_SPAN_S = 0.4
+"""The flow picture under a keyframe shows the motion of this many seconds around it."""
+
+
 @st.cache_data(show_spinner="Decoding keyframes…", max_entries=64)
 def _keyframes(path: str, mtime_ns: int, start_s: float, end_s: float, count: int) -> tuple[list, list, list]:
+    import cv2
+
     from pamfn.features.keyframes import flow_visualization, keyframes
 
+    cv2.setNumThreads(1)  # one routine at a time; spinning threads only slow a busy machine down
     edges = np.linspace(start_s, end_s, count + 1)
+    times = [float(t) for t in (edges[:-1] + edges[1:]) / 2]
     rgb = keyframes(path, start_s, end_s, n=count, width=320)
-    flow = [flow_visualization(path, float(a), float(b), width=320) for a, b in zip(edges[:-1], edges[1:])]
-    return [float((a + b) / 2) for a, b in zip(edges[:-1], edges[1:])], rgb, flow
+    half = min(FLOW_SPAN_S, (end_s - start_s) / count) / 2
+    flow = [flow_visualization(path, max(0.0, t - half), t + half, width=320) for t in times]
+    return times, rgb, flow
 
 
 def keyframes_panel(video: Path, window: tuple[float, float], count: int = 4) -> None:
-    """Show ``count`` RGB frames across ``window``, each above the flow of its part."""
+    """Show ``count`` RGB frames across ``window``, each above the optical flow around it."""
     start, end = window
-    st.caption(f"**{clock(start)}–{clock(end)}** ({end - start:.1f} s). RGB frames above; optical flow of each "
-               "part below (hue = direction, brightness = speed, pale = back-and-forth motion).")
+    st.caption(f"**{clock(start)}–{clock(end)}** ({end - start:.1f} s). RGB frames above; below, the optical flow "
+               f"of the {FLOW_SPAN_S:g} s around each frame (hue = direction, brightness = speed, pale = back-and-forth).")
     try:
         times, rgb, flow = _keyframes(str(video), video.stat().st_mtime_ns, float(start), float(end), count)
     except (PamfnError, ValueError) as exc:

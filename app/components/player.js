@@ -37,6 +37,7 @@ export default function (component) {
   const video = root.querySelector("video");
   const chart = root.querySelector(".pamfn-chart");
   const head = root.querySelector(".pamfn-playhead");
+  const shade = root.querySelector(".pamfn-window");
   const time = root.querySelector(".pamfn-time");
   const readout = root.querySelector(".pamfn-readout");
   const status = root.querySelector(".pamfn-status");
@@ -59,6 +60,15 @@ export default function (component) {
       head.style.top = size.t + "px";
       head.style.height = size.h + "px";
       head.style.visibility = "visible";
+      const w = st.data.window;
+      if (w) {
+        const x0 = xa._offset + xa.l2p(w[0]);
+        shade.style.left = x0 + "px";
+        shade.style.width = Math.max(2, xa.l2p(w[1]) - xa.l2p(w[0])) + "px";
+        shade.style.top = size.t + "px";
+        shade.style.height = size.h + "px";
+      }
+      shade.style.visibility = w ? "visible" : "hidden";
     }
     time.textContent = clock(t) + " / " + clock(st.data.duration);
     readout.innerHTML = readoutText(st.data.readout, st.data.modality_names, t);
@@ -76,6 +86,7 @@ export default function (component) {
 
   if (st.key !== data.key) {
     st.key = data.key;
+    root.dataset.key = data.key;
     if (video.getAttribute("src") !== data.video_url) video.setAttribute("src", data.video_url);
     video.onplay = () => { if (!st.raf) st.raf = requestAnimationFrame(loop); };
     video.onpause = () => { draw(); report(); };
@@ -111,6 +122,7 @@ export default function (component) {
       })
       .catch((err) => { status.textContent = String(err); });
   }
+  if (chart._fullLayout) draw();
   if (data.seek && data.seek.nonce !== st.seekNonce) {
     st.seekNonce = data.seek.nonce;
     seek(data.seek.t);

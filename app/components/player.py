@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import plotly
-import plotly.graph_objects as go
 import streamlit as st
 
 from pamfn import MODALITIES, MODALITY_NAMES
@@ -35,6 +34,7 @@ HTML = """
   <div class="pamfn-right">
     <div class="pamfn-status"></div>
     <div class="pamfn-chart"></div>
+    <div class="pamfn-window"><span>keyframes</span></div>
     <div class="pamfn-playhead"></div>
   </div>
 </div>
@@ -51,6 +51,9 @@ CSS = """
 .pamfn-right { flex: 1 1 auto; position: relative; min-width: 0; }
 .pamfn-chart { width: 100%; cursor: col-resize; touch-action: none; }
 .pamfn-status { position: absolute; top: .5rem; left: 1rem; color: #888; }
+.pamfn-window { position: absolute; left: 0; top: 0; pointer-events: none; visibility: hidden;
+  border: 1px dashed #7c3aed; background: rgba(124,58,237,0.07); }
+.pamfn-window span { position: absolute; top: -1.1rem; left: 0; font-size: .7rem; color: #7c3aed; }
 .pamfn-playhead { position: absolute; left: 0; top: 0; width: 2px; margin-left: -1px; background: #e11d48;
   pointer-events: none; visibility: hidden; will-change: transform; }
 """
@@ -107,23 +110,27 @@ def readout_steps(expl: Explanation) -> list[dict[str, Any]]:
 
 
 def synced_player(
-    figure: go.Figure,
+    figure_json: str,
     video: Path,
     expl: Explanation,
     key: str,
     seek: dict[str, float] | None = None,
+    window: tuple[float, float] | None = None,
     on_time_change=lambda: None,
 ):
-    """Mount the player; returns the component result whose ``time`` is the video's
+    """Mount the player for ``figure_json`` (a plotly figure as JSON whose x axis is the
+    routine's time in seconds), ``seek`` ({"t", "nonce"}: a new nonce seeks the video to t)
+    and ``window`` (start, end) shaded on the charts as the keyframes' window; returns the component result whose ``time`` is the video's
     current time in seconds after the last pause or seek (None before any)."""
     data = {
         "key": f"{expl.routine_id}|{video}",
-        "figure": figure.to_json(),
+        "figure": figure_json,
         "video_url": publish(video),
         "plotly_url": plotly_url(),
         "duration": float(expl.duration_s),
         "readout": readout_steps(expl),
         "modality_names": [MODALITY_NAMES[m] for m in MODALITIES],
         "seek": seek,
+        "window": list(window) if window else None,
     }
     return _player(key=key, data=data, on_time_change=on_time_change, height="content")

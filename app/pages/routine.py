@@ -3,7 +3,11 @@ time axis, read the scores and the explanations, look at keyframes."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
@@ -122,6 +126,18 @@ def _window_at(expl, t: float) -> tuple[float, float]:
     return float(stage.start_s[-1]), float(stage.end_s[-1])
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def _timeline_json(src: state.Source, routine_id: str, video: str | None, window: tuple[float, float] | None) -> str:
+    """The routine's figure as JSON: waveform, MSFD weights, FusionNet counts, score impact.
+    The player marks the keyframes window itself, so it passes ``window=None``."""
+    expl = state.explanation(src, routine_id)
+    wave = state.waveform(Path(video)) if video else None
+    marks = [(window[0], window[1], "keyframes")] if window else []
+    fig = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s,
+                                  wave, state.occlusion(src, routine_id), windows=marks)
+    return fig.to_json()
+
+
 @st.fragment
 def _routine_view(src: state.Source, routine_id: str) -> None:
     """Player, explanations and keyframes: a fragment, so a pause or seek reruns only this."""
@@ -136,17 +152,16 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
     occ = state.occlusion(src, routine_id)
     found = coach_insights(expl, occ)
     window = st.session_state.get(WINDOW_KEY)
-    marks = [(window[0], window[1], "keyframes")] if window else []
-    timeline = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s,
-                                       wave, occ, windows=marks)
     if video is not None:
         key = f"player_{routine_id}"
-        synced_player(timeline, video, expl, key=key, seek=st.session_state.get(SEEK_KEY),
+        synced_player(_timeline_json(src, routine_id, str(video), None), video, expl, key=key,
+                      seek=st.session_state.get(SEEK_KEY), window=window,
                       on_time_change=lambda: _follow_player(key, expl))
     else:
         st.warning(f"No player for **{routine_id}**: {why}. The charts below still show the routine on its time axis.",
                    icon=":material/videocam_off:")
-        st.plotly_chart(timeline, width="stretch", config={"displayModeBar": False})
+        timeline = _timeline_json(src, routine_id, None, window)
+        st.plotly_chart(go.Figure(json.loads(timeline)), width="stretch", config={"displayModeBar": False})
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("What moved the score", anchor=False)
@@ -193,7 +208,7 @@ def page() -> None:
         return
     _scores(expl)
     _routine_view(src, routine_id)
-    with st.expander("Figures for slides: MSFD weights (Fig. 7), FusionNet counts (Fig. 8), scores", expanded=False):
+    if st.toggle("Figures for slides: MSFD weights (Fig. 7), FusionNet counts (Fig. 8), scores", key="slide_figures"):
         msfd = tables.msfd_table(expl)
         st.plotly_chart(figures.msfd_figure(msfd, expl.duration_s), width="stretch")
         counts = tables.fusion_count_table(expl)

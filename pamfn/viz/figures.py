@@ -37,8 +37,9 @@ def _steps_xy(start: np.ndarray, end: np.ndarray, y: np.ndarray) -> tuple[np.nda
     return x, np.repeat(np.asarray(y, dtype=np.float64), 2)
 
 
-def _base_layout(fig: go.Figure, height: int) -> go.Figure:
-    fig.update_layout(
+def _base_layout(fig: go.Figure, height: int, **layout) -> go.Figure:
+    """The common look, set in one layout update (plotly validates each call)."""
+    settings = dict(
         template="plotly_white",
         height=height,
         margin=dict(l=70, r=20, t=40, b=40),
@@ -46,6 +47,8 @@ def _base_layout(fig: go.Figure, height: int) -> go.Figure:
         hovermode="x",
         font=dict(size=12),
     )
+    settings.update(layout)
+    fig.update_layout(**settings)
     fig.update_xaxes(gridcolor=GRID_COLOR, zeroline=False)
     fig.update_yaxes(gridcolor=GRID_COLOR, zeroline=False)
     return fig
@@ -87,8 +90,12 @@ def _add_counts(fig: go.Figure, count_df: pd.DataFrame, row: int) -> None:
             row=row, col=1,
         )
     K = int(count_df["K"].iloc[0])
-    fig.add_hline(y=K, line=dict(color=JUDGED_COLOR, dash="dash", width=1), annotation_text=f"K = {K}",
-                  annotation_position="top right", annotation_font_size=10, row=row, col=1)
+    xaxis = "x" if row == 1 else f"x{row}"
+    yaxis = "y" if row == 1 else f"y{row}"
+    fig.add_shape(type="line", xref=f"{xaxis} domain", x0=0, x1=1, yref=yaxis, y0=K, y1=K,
+                  line=dict(color=JUDGED_COLOR, dash="dash", width=1))
+    fig.add_annotation(xref=f"{xaxis} domain", x=1, yref=yaxis, y=K, text=f"K = {K}", showarrow=False,
+                       xanchor="right", yanchor="bottom", font=dict(size=10, color=JUDGED_COLOR))
     fig.update_yaxes(range=[0, K + 0.9], dtick=1 if K <= 6 else 2, row=row, col=1)
 
 
@@ -115,8 +122,8 @@ def _add_occlusion(fig: go.Figure, occ_df: pd.DataFrame, row: int) -> None:
 
 def _mark_windows(fig: go.Figure, windows: Sequence[Window]) -> None:
     for start, end, label in windows:
-        fig.add_vrect(x0=start, x1=end, line=dict(color=PREDICTED_COLOR, dash="dash", width=1),
-                      fillcolor="rgba(124,58,237,0.06)", row="all", col=1)
+        fig.add_shape(type="rect", xref="x", x0=start, x1=end, yref="paper", y0=0, y1=1,
+                      line=dict(color=PREDICTED_COLOR, dash="dash", width=1), fillcolor="rgba(124,58,237,0.06)")
         fig.add_annotation(x=start, y=1.0, xref="x", yref="paper", yanchor="bottom", xanchor="left", text=label,
                            showarrow=False, font=dict(size=10, color=PREDICTED_COLOR))
 
@@ -142,8 +149,7 @@ def fusion_count_figure(count_df: pd.DataFrame, duration_s: float) -> go.Figure:
         _add_counts(fig, count_df, 1)
     fig.update_xaxes(range=[0, duration_s], title_text="time (s)")
     fig.update_yaxes(title_text="FusionNets")
-    fig.update_layout(title="PolicyNet decisions: FusionNets enabled")
-    return _base_layout(fig, 300)
+    return _base_layout(fig, 300, title="PolicyNet decisions: FusionNets enabled")
 
 
 def waveform_figure(wave_df: pd.DataFrame) -> go.Figure:
@@ -151,8 +157,7 @@ def waveform_figure(wave_df: pd.DataFrame) -> go.Figure:
     fig = make_subplots(rows=1, cols=1)
     _add_waveform(fig, wave_df, 1)
     fig.update_xaxes(title_text="time (s)")
-    fig.update_layout(title="Audio waveform")
-    return _base_layout(fig, 220)
+    return _base_layout(fig, 220, title="Audio waveform")
 
 
 def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
@@ -168,8 +173,7 @@ def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
     ))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(range=[0, label_scale], title_text=f"score (0 to {label_scale:g})")
-    fig.update_layout(title="Scores", showlegend=False)
-    return _base_layout(fig, 90 + 38 * len(scores_df))
+    return _base_layout(fig, 90 + 38 * len(scores_df), title="Scores", showlegend=False)
 
 
 def timeline_figure(
@@ -208,7 +212,6 @@ def timeline_figure(
     for annotation in fig.layout.annotations[: len(rows)]:
         annotation.update(x=0, xanchor="left", font=dict(size=12, color="#374151"))
     _mark_windows(fig, windows)
-    _base_layout(fig, 130 + int(sum(110 * h for _, h in rows)))
-    fig.update_layout(dragmode=False, hovermode="x", margin=dict(l=50, r=20, t=80, b=40),
-                      legend=dict(yref="container", y=0.995, yanchor="top", xanchor="right", x=1.0))
-    return fig
+    return _base_layout(fig, 130 + int(sum(110 * h for _, h in rows)), dragmode=False,
+                        margin=dict(l=50, r=20, t=80, b=40),
+                        legend=dict(orientation="h", yref="container", y=0.995, yanchor="top", xanchor="right", x=1.0))

@@ -1,0 +1,129 @@
+"""Speed of the routine page in headless Chromium: time to the first interactive page
+after the server is up, and time to switch routine once the model is loaded.
+
+    python bench/bench_dashboard_page.py                      # bundled sample data + checkpoints
+    python bench/bench_dashboard_page.py --data D --checkpoint C
+    python bench/bench_dashboard_page.py --generated          # small generated data set
+
+The server is started with the README's command (``streamlit run app/streamlit_app.py``).
+Figures: server start to health check; page load to the routines table, to the player
+with its charts drawn, and to the end of the first script run; per switch, click to the
+new routine's scores and charts, on a first visit (explanation computed) and a revisit
+(cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.app_routine_data import BROWSER_ARGS, bundled_available, free_port, make_dataset, start_app, stop_app  # noqa: E402
+
+ROW_PX = 35
+RUNNING = "[data-testid='stStatusWidget']"
+
+
+def idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the script run finished (Streamlit's 'Running...' widget is gone)."""
+    page.wait_for_function(f"!document.querySelector(\"{RUNNING}\")", timeout=timeout_ms)
+
+
+def shown(page, routine_id: str, has_video: bool, timeout_ms: int = 60_000) -> None:
+    """Wait until the routine's heading, scores and charts (player or static) are on the page."""
+    page.wait_for_function(
+        "(rid) => [...document.querySelectorAll(\"[data-testid='stMain'] h3\")].some(h => h.textContent.startsWith(rid + ' ·'))",
+        arg=routine_id, timeout=timeout_ms)
+    if has_video:
+        page.wait_for_selector(f".pamfn-player[data-ready='1'][data-key^='{routine_id}|']", timeout=timeout_ms)
+    else:
+        page.wait_for_function(
+            "(rid) => [...document.querySelectorAll('[data-testid=\"stAlertContentWarning\"]')]"
+            ".some(w => w.textContent.includes(rid)) && document.querySelector('.js-plotly-plot')",
+            arg=routine_id, timeout=timeout_ms)
+
+
+def click_row(page, index: int) -> None:
+    box = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + ROW_PX * (index + 1) + ROW_PX / 2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data")
+    parser.add_argument("--checkpoint")
+    parser.add_argument("--generated", action="store_true", help="use a small generated data set")
+    parser.add_argument("--switches", type=int, default=4, help="routines to switch to (each visited twice)")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_dashboard_"))
+    data_dir = Path(args.data) if args.data else ROOT / "sample_data"
+    if args.data or args.checkpoint:
+        app_args = [*(["--data", args.data] if args.data else []), *(["--checkpoint", args.checkpoint] if args.checkpoint else [])]
+        label = f"{args.data or 'sample_data'} + {args.checkpoint or 'assets/checkpoints'}"
+    elif args.generated or not bundled_available():
+        data_dir, ckpts = make_dataset(tmp)
+        app_args, label = ["--data", str(data_dir), "--checkpoint", str(ckpts)], "generated test data set (d=16, K=4)"
+    else:
+        app_args, label = [], "bundled sample_data + assets/checkpoints"
+    port = free_port()
+    proc, up_s = start_app(port, app_args, tmp / "streamlit.log")
+    print(f"data: {label}")
+    print(f"server up (health check answered): {up_s:.2f} s after launch")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            t0 = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("[data-testid='stDataFrame']", timeout=120_000)
+            table_s = time.perf_counter() - t0
+            first = page.locator("[data-testid='stMain'] h3").first.text_content().split(" ·")[0]
+            order = _table_order(data_dir)
+            video = dict(order)[first]
+            shown(page, first, video, 120_000)
+            player_s = time.perf_counter() - t0
+            idle(page)
+            settled_s = time.perf_counter() - t0
+            print(f"first page: routines table {table_s:.2f} s, scores + {'player' if video else 'charts'} "
+                  f"{player_s:.2f} s, script run done {settled_s:.2f} s (from page request)")
+
+            picks = [i for i, (rid, _) in enumerate(order) if rid != first][: args.switches]
+            timings: dict[str, list[float]] = {"first visit": [], "revisit": []}
+            for visit in ("first visit", "revisit"):
+                for i in picks:
+                    rid, has_video = order[i]
+                    t = time.perf_counter()
+                    click_row(page, i)
+                    shown(page, rid, has_video)
+                    timings[visit].append(time.perf_counter() - t)
+                    idle(page)
+                    click_row(page, i)  # unselect: back to the default routine
+                    idle(page)
+            for visit, values in timings.items():
+                print(f"switch routine ({visit}, {len(values)}x): median {statistics.median(values):.2f} s, "
+                      f"max {max(values):.2f} s  [{', '.join(f'{v:.2f}' for v in values)}]")
+            browser.close()
+    finally:
+        stop_app(proc)
+    return 0
+
+
+def _table_order(data_dir: Path) -> list[tuple[str, bool]]:
+    """(routine id, has a playable video) of the picker's rows, in the table's order."""
+    from pamfn.catalog import load_catalog
+
+    routines = load_catalog(data_dir).routines
+    return [(str(rid), bool(m) and Path(m).is_file()) for rid, m in routines["media_path"].items()]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
