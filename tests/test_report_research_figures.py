@@ -107,3 +107,14 @@ def test_result_discovery(tmp_path):
         pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / name)
     found = research.find_result_tables([tmp_path / "runs", tmp_path / "missing"])
     assert found == {"IV": [tmp_path / "runs" / "a" / "table_IV.csv"], "VII": [tmp_path / "runs" / "table_VII.csv"]}
+
+
+def test_side_by_side_matches_rows_by_group_and_label():
+    ours = pd.DataFrame({"group": ["Ours", None], "row": ["RGB+Flow", "w/o CMFD"], "ball": [0.5, 0.4], "Avg.": [0.5, 0.4]})
+    paper = pd.DataFrame({"group": ["Ours", ""], "row": ["RGB+Flow", "w/o CMFD"], "Ball": [0.75, 0.672],
+                          "RG Avg.": [0.79, 0.755], "Fis-V Avg.": [0.814, 0.804]})
+    merged = research.side_by_side(ours, paper)
+    assert list(merged.columns) == ["group", "row", "ball", "Avg.", "Paper RG Avg.", "Paper Fis-V Avg."]
+    assert merged["Paper RG Avg."].tolist() == [0.79, 0.755]
+    extra = pd.concat([ours, pd.DataFrame({"group": ["Ours"], "row": ["new row"], "ball": [0.1], "Avg.": [0.1]})])
+    assert research.side_by_side(extra, paper)["Paper RG Avg."].isna().tolist() == [False, False, True]

@@ -62,36 +62,44 @@ def _short(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def _read_csv(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        st.error(f"{path}: not a readable CSV table ({exc})")
+        return None
+
+
 def results_tables() -> None:
-    """Tables written by ``pamfn reproduce`` beside the paper's published numbers."""
+    """Tables written by ``pamfn reproduce``, side by side with the paper's published numbers."""
     from pamfn.reproduce import TABLES, get_table, paper_frame
 
     found = research.find_result_tables(result_folders())
     number = st.selectbox("Table", list(TABLES), format_func=lambda n: f"Table {n}: {TABLES[n].title}", key="research_table")
-    ours, paper = st.columns(2, gap="large")
-    with ours:
-        st.markdown("**This project's run** (from `pamfn reproduce`)")
-        paths = found.get(number, [])
-        if not paths:
-            st.info(f"No Table {number} has been reproduced yet. Run `python -m pamfn reproduce {number} --data DIR "
-                    "--out runs/...`; its `table_{number}.csv` under `runs/` or `docs/` appears here.")
-        else:
-            path = st.selectbox("Run", paths, format_func=_short, key=f"run_{number}")
-            for label, csv in (("Epoch selected on the validation split", path),
-                               ("Last epoch", path.with_name(f"{path.stem}_last_epoch.csv"))):
-                if not csv.is_file():
-                    continue
-                st.caption(label)
-                try:
-                    st.dataframe(pd.read_csv(csv), hide_index=True)
-                except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-                    st.error(f"{csv}: not a readable CSV table ({exc})")
-    with paper:
-        st.markdown(f"**Published in the paper** (Table {number}, on RG and Fis-V)")
-        table = get_table(number)
-        st.dataframe(paper_frame(table, list(table.rows)), hide_index=True)
-        st.caption("Spearman's ρ as printed in the paper, on the real RG and Fis-V features; "
-                   "not comparable one to one with a run on another data set.")
+    table = get_table(number)
+    paper = paper_frame(table, list(table.rows))
+    number_format = {c: "{:.3f}" for c in paper.columns if c not in ("group", "row")}
+    paths = found.get(number, [])
+    if not paths:
+        st.info(f"No Table {number} has been reproduced yet: run `python -m pamfn reproduce {number} --data DIR "
+                f"--out runs/table{number}`; its `table_{number}.csv` under `runs/` or `docs/` appears here.")
+    else:
+        path = st.selectbox("Run", paths, format_func=_short, key=f"run_{number}")
+        ours = _read_csv(path)
+        if ours is not None:
+            st.markdown(f"**This project's run** (`pamfn reproduce`; Spearman's ρ on the test split, epoch selected on "
+                        f"the validation split) **beside the paper's published averages**")
+            merged = research.side_by_side(ours, paper)
+            st.dataframe(merged.style.format({c: "{:.3f}" for c in merged.select_dtypes("number").columns}, na_rep="-"),
+                         hide_index=True)
+        last = path.with_name(f"{path.stem}_last_epoch.csv")
+        if last.is_file() and (last_table := _read_csv(last)) is not None:
+            with st.expander("The same runs at their last epoch"):
+                st.dataframe(last_table, hide_index=True)
+    st.markdown(f"**Published in the paper** (Table {number}, Spearman's ρ on RG and Fis-V)")
+    st.dataframe(paper.style.format(number_format), hide_index=True)
+    st.caption("Numbers as printed in the paper, on the real RG and Fis-V features; a run on another data set "
+               "(e.g. the bundled sample) is read beside them, not against them.")
 
 
 def main() -> None:
@@ -150,7 +158,7 @@ def main() -> None:
             show_figure(research.predicted_vs_judged_figure(table, rhos), f"{stem}_predicted_vs_judged", "scatter")
         with numbers:
             st.markdown("**Spearman's ρ**")
-            st.dataframe(rhos.style.format({"rho": "{:.3f}"}), hide_index=True)
+            st.dataframe(rhos.style.format({"rho": "{:.3f}"}, na_rep="-"), hide_index=True)
             st.caption("Avg.: Fisher-z mean across actions, as in the paper.")
     with tables:
         results_tables()

@@ -299,6 +299,22 @@ def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
                 found.setdefault(match.group(1), []).append(path)
     return {k: sorted(v) for k, v in sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0]))}
 
+def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, paper_columns: Sequence[str] = ("RG Avg.", "Fis-V Avg.")) -> pd.DataFrame:
+    """A reproduced table with the paper's published values of the same rows beside it.
+
+    Rows are matched on ``group`` and ``row`` (the labels ``pamfn reproduce`` writes);
+    the paper's columns come in as ``"Paper <column>"``, empty where the paper has no
+    such row.
+    """
+    keys = [k for k in ("group", "row") if k in ours.columns and k in paper.columns]
+    picked = paper[keys + [c for c in paper_columns if c in paper.columns]]
+    picked = picked.rename(columns={c: f"Paper {c}" for c in paper_columns})
+    for key in keys:  # CSV round trips turn empty labels into NaN
+        ours = ours.assign(**{key: ours[key].fillna("").astype(str)})
+        picked = picked.assign(**{key: picked[key].fillna("").astype(str)})
+    return ours.merge(picked, on=keys, how="left")
+
+
 # ---------------------------------------------------------------------------------------
 # Comparing two routines on one time axis (athlete against a reference)
 # ---------------------------------------------------------------------------------------
