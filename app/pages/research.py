@@ -97,7 +97,7 @@ def results_tables() -> None:
             with st.expander("The same runs at their last epoch"):
                 st.dataframe(last_table, hide_index=True)
     st.markdown(f"**Published in the paper** (Table {number}, Spearman's ρ on RG and Fis-V)")
-    st.dataframe(paper.style.format(number_format), hide_index=True)
+    st.dataframe(paper.style.format(number_format), hide_index=True, height=38 + 35 * len(paper))
     st.caption("Numbers as printed in the paper, on the real RG and Fis-V features; a run on another data set "
                "(e.g. the bundled sample) is read beside them, not against them.")
 
