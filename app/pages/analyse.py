@@ -296,7 +296,7 @@ def routine_panel(a: Analysis) -> None:
     found = coach_insights(e, a.occlusion)
     timeline = figures.timeline_figure(tables.msfd_table(e), tables.fusion_count_table(e), e.duration_s, wave, a.occlusion)
     if video is not None:
-        synced_player(timeline, video, e, key=f"analyse_player_{export_name(a.source)}", seek=st.session_state.get(SEEK))
+        synced_player(timeline.to_json(), video, e, key=f"analyse_player_{export_name(a.source)}", seek=st.session_state.get(SEEK))
     else:
         st.warning("No player: this routine was saved without its video.", icon=":material/videocam_off:")
         st.plotly_chart(timeline, config={"displayModeBar": False})
