@@ -201,6 +201,14 @@ def _run_one(job: tuple[RoutineSpec, SynthConfig, str, bool]) -> dict[str, str]:
     return generate_routine(spec, cfg, Path(out_dir), resume)
 
 
+def _progress_key(spec: RoutineSpec, cfg: SynthConfig) -> float:
+    """Position of a routine within its split, in [0, 1): generating in this order keeps any
+    prefix of the work balanced over apparatus and splits."""
+    if spec.split == "train":
+        return spec.index / max(1, cfg.per_action_train)
+    return (spec.index - cfg.per_action_train) / max(1, cfg.per_action_test)
+
+
 def build_dataset(
     out_dir: str | Path, cfg: SynthConfig, workers: int = 1, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
@@ -211,7 +219,7 @@ def build_dataset(
     specs = routine_specs(cfg)
     if not specs:
         raise DatasetError(f"{out}: nothing to generate (0 routines per apparatus)")
-    order = sorted(specs, key=lambda s: (not s.showcase, s.index, s.action))  # any prefix is balanced
+    order = sorted(specs, key=lambda s: (not s.showcase, _progress_key(s, cfg), s.action))
     jobs = [(s, cfg, str(out), resume) for s in order]
     t0 = time.perf_counter()
     rows: dict[str, dict[str, str]] = {}
