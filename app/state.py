@@ -10,7 +10,7 @@ Pages use this small API::
     models = state.checkpoints(src)       # {action: LoadedCheckpoint}, loaded once per process
     feats = state.features(src, rid)      # RoutineFeatures of one routine
     expl = state.explanation(src, rid)    # Explanation (cached per source and routine)
-    table = state.predictions(src)        # routines + predicted score + error (cached)
+    table = state.predictions(src)        # routines + predicted score + error (scored in the background)
     state.device()                        # "cuda" or "cpu"
 
 Everything heavy is cached with ``st.cache_resource`` / ``st.cache_data`` keyed by plain
@@ -23,8 +23,11 @@ choice lives in session state and every page sees it.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from pamfn.atomic import write_text_atomic
 from pamfn.catalog import Catalog, load_catalog
 from pamfn.errors import CheckpointError, PamfnError
 from pamfn.routine import RoutineFeatures
@@ -42,6 +46,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "sample_data"
 DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints"
+CACHE_DIR = ROOT / "cache" / "dashboard"
+"""Where finished prediction tables are kept (``PAMFN_CACHE`` overrides)."""
 DATA_KEY = "pamfn_data_dir"
 CHECKPOINT_KEY = "pamfn_checkpoint_dir"
 ANY_ACTION = None
@@ -128,12 +134,7 @@ def checkpoints(src: Source) -> dict:
 
 def checkpoint_for(src: Source, action: str):
     """The LoadedCheckpoint that scores routines of ``action``; CheckpointError if none does."""
-    loaded = checkpoints(src)
-    if action in loaded:
-        return loaded[action]
-    if ANY_ACTION in loaded:
-        return loaded[ANY_ACTION]
-    raise CheckpointError(f"{src.checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(map(str, loaded))})")
+    return _checkpoint_in(checkpoints(src), src, action)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -162,31 +163,112 @@ def explanation(src: Source, routine_id: str) -> Explanation:
     return _explanation(src.data_dir, src.checkpoint_dir, routine_id)
 
 
-@st.cache_data(show_spinner="Scoring the routines…")
-def _predictions(data_dir: str, checkpoint_dir: str) -> pd.DataFrame:
-    from pamfn.checkpoint import check_compatible
-    from pamfn.insights import predict_scores
+class PredictionJob:
+    """Scores every routine of a source once, in a background thread, so the first page
+    does not wait for hundreds of forward passes. The finished table is kept in
+    ``cache/dashboard/`` (keyed by the checkpoint files and the data set's files), so a
+    restarted server has it at once."""
 
+    def __init__(self, src: Source, loaded: dict, cache_file: Path) -> None:
+        self.src = src
+        self.cache_file = cache_file
+        self.scores: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        self._routines = catalog(src).routines
+        self._device = device()
+        self.total = len(self._routines)
+        self._done = threading.Event()
+        self._checkpoints = loaded
+        if cache_file.is_file():
+            self.scores = {str(k): float(v) for k, v in json.loads(cache_file.read_text(encoding="utf-8")).items()}
+            self._done.set()
+        else:
+            threading.Thread(target=self._run, name="pamfn-predictions", daemon=True).start()
+
+    def _run(self) -> None:
+        from pamfn.checkpoint import check_compatible
+        from pamfn.insights import predict_scores
+
+        try:
+            table = self._routines
+            for action, rows in table.groupby("action", sort=False):
+                try:
+                    ckpt = _checkpoint_in(self._checkpoints, self.src, str(action))
+                except PamfnError as exc:
+                    self.errors.update({rid: str(exc) for rid in rows.index})
+                    continue
+                for first in range(0, len(rows), 64):
+                    usable = []
+                    for rid in rows.index[first : first + 64]:
+                        try:
+                            feats = RoutineFeatures.load(table.loc[rid, "features_path"])
+                            check_compatible(ckpt.config, feats)
+                            usable.append(feats)
+                        except PamfnError as exc:
+                            self.errors[rid] = str(exc)
+                    self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, self._device))
+            if not self.errors:
+                write_text_atomic(self.cache_file, json.dumps(self.scores))
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every routine is scored (or ``timeout`` seconds); True when done."""
+        return self._done.wait(timeout)
+
+    def table(self) -> pd.DataFrame:
+        out = self._routines[["action", "split", "score"]].copy()
+        scores = dict(self.scores)
+        out["predicted"] = [scores.get(rid, float("nan")) for rid in out.index]
+        out["error"] = out["predicted"] - out["score"]
+        return out
+
+
+def _checkpoint_in(loaded: dict, src: Source, action: str):
+    if action in loaded:
+        return loaded[action]
+    if ANY_ACTION in loaded:
+        return loaded[ANY_ACTION]
+    raise CheckpointError(f"{src.checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(map(str, loaded))})")
+
+
+def _fingerprint(src: Source) -> str:
+    """Changes whenever a checkpoint file, labels.csv or a features file changes."""
+    digest = hashlib.sha1(f"{src.data_dir}|{src.checkpoint_dir}".encode())
+    files = sorted(p for p in Path(src.checkpoint_dir).rglob("*") if p.is_file())
+    files += [Path(src.data_dir) / "labels.csv", Path(src.data_dir) / "dataset.json"]
+    files += [Path(p) for p in catalog(src).routines["features_path"]]
+    for path in files:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _prediction_job(data_dir: str, checkpoint_dir: str, fingerprint: str) -> PredictionJob:
     src = Source(data_dir, checkpoint_dir)
-    table = catalog(src).routines
-    predicted: dict[str, float] = {}
-    for action, rows in table.groupby("action"):
-        ckpt = checkpoint_for(src, str(action))
-        feats = [features(src, rid) for rid in rows.index]
-        for f in feats:
-            check_compatible(ckpt.config, f)
-        predicted.update(predict_scores(ckpt.model, feats, label_scale=ckpt.config.label_scale, device=device()))
-    out = table[["action", "split", "score"]].copy()
-    out["predicted"] = [predicted.get(rid, float("nan")) for rid in out.index]
-    out["error"] = out["predicted"] - out["score"]
-    return out
+    cache_dir = Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
+    return PredictionJob(src, checkpoints(src), cache_dir / f"predictions-{fingerprint}.json")
 
 
-def predictions(src: Source) -> pd.DataFrame:
+def prediction_job(src: Source) -> PredictionJob:
+    """The background scoring of every routine of ``src`` (started on first use).
+    CheckpointError if the checkpoint folder cannot be loaded."""
+    return _prediction_job(src.data_dir, src.checkpoint_dir, _fingerprint(src))
+
+
+def predictions(src: Source, wait_s: float | None = 0.0) -> pd.DataFrame:
     """Routines (index routine_id) with action, split, judged ``score``, ``predicted``
-    score in the data set's units and ``error`` (predicted - judged). Computed once per
-    source and cached; CheckpointError if a checkpoint does not match the features."""
-    return _predictions(src.data_dir, src.checkpoint_dir)
+    score in the data set's units and ``error`` (predicted - judged). Scored once per
+    source in the background: waits up to ``wait_s`` seconds (None: until done), and
+    routines not scored yet have NaN; see :func:`prediction_job` for progress and errors."""
+    job = prediction_job(src)
+    job.wait(wait_s)
+    return job.table()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -65,13 +65,25 @@ def score_batch(model, batch: dict[str, np.ndarray], device: str = "cpu") -> np.
     return out.score.detach().float().cpu().numpy().reshape(-1)
 
 
-def predict_scores(model, routines: Sequence[RoutineFeatures], label_scale: float, device: str = "cpu") -> dict[str, float]:
-    """Predicted score of each routine in the data set's units, keyed by routine id."""
+def predict_scores(
+    model, routines: Sequence[RoutineFeatures], label_scale: float, device: str = "cpu", batch_size: int = 16
+) -> dict[str, float]:
+    """Predicted score of each routine in the data set's units, keyed by routine id.
+
+    Routines with the same number of segments are scored together in batches of up to
+    ``batch_size`` (no padding, so each score equals the routine scored alone)."""
     modalities = _model_modalities(model)
-    return {
-        f.routine_id: float(score_batch(model, {m: f.features[m][None] for m in modalities}, device)[0]) * label_scale
-        for f in routines
-    }
+    by_length: dict[int, list[RoutineFeatures]] = {}
+    for f in routines:
+        by_length.setdefault(f.T, []).append(f)
+    out: dict[str, float] = {}
+    for group in by_length.values():
+        for first in range(0, len(group), batch_size):
+            chunk = group[first : first + batch_size]
+            batch = {m: np.stack([f.features[m] for f in chunk]) for m in modalities}
+            for f, score in zip(chunk, score_batch(model, batch, device)):
+                out[f.routine_id] = float(score) * label_scale
+    return {f.routine_id: out[f.routine_id] for f in routines}
 
 
 def _model_modalities(model) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,21 @@ def dataset(tmp_path_factory) -> tuple[Path, Path]:
 def run_app(monkeypatch, data: Path, checkpoint: Path, **state) -> AppTest:
     monkeypatch.setenv("PAMFN_DATA", str(data))
     monkeypatch.setenv("PAMFN_CHECKPOINT", str(checkpoint))
+    monkeypatch.setenv("PAMFN_CACHE", str(data.parent / "cache"))
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()
+
+
+def run_until_scored(at: AppTest, timeout_s: float = 60.0) -> AppTest:
+    """Rerun until the background scoring has filled the Predicted column."""
+    deadline = time.monotonic() + timeout_s
+    while at.dataframe[0].value["predicted"].isna().any():
+        assert time.monotonic() < deadline, "the routines were not scored in time"
+        time.sleep(0.5)
+        at.run()
+    return at
 
 
 def texts(at: AppTest) -> str:
@@ -36,7 +48,7 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def test_page_loads_with_picker_scores_and_device(monkeypatch, dataset):
-    at = run_app(monkeypatch, *dataset)
+    at = run_until_scored(run_app(monkeypatch, *dataset))
     assert not at.exception, at.exception
     assert at.title[0].value == "Routine view"
     table = at.dataframe[0].value
@@ -101,3 +113,23 @@ def test_missing_data_folder_is_reported(monkeypatch, dataset, tmp_path):
     at = run_app(monkeypatch, tmp_path / "nowhere", ckpts)
     assert not at.exception
     assert any("dataset.json" in e.value for e in at.error)
+
+
+def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_path):
+    from app import state
+    from pamfn.checkpoint import load_checkpoint_set
+    from pamfn.explain import explain_routine
+    from pamfn.routine import RoutineFeatures
+
+    data, ckpts = dataset
+    src = state.Source(str(data), str(ckpts))
+    loaded = load_checkpoint_set(ckpts)
+    cache = tmp_path / "predictions.json"
+    job = state.PredictionJob(src, loaded, cache)
+    assert job.wait(60) and not job.errors
+    table = job.table()
+    expl = explain_routine(loaded["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
+    assert table.loc["hoop_02", "predicted"] == pytest.approx(expl.score, abs=1e-4)
+    assert cache.is_file()
+    again = state.PredictionJob(src, loaded, cache)
+    assert again.done and again.table()["predicted"].tolist() == table["predicted"].tolist()

@@ -100,3 +100,18 @@ def test_fusion_peaks_and_clock():
     assert clock(61.4) == "1:01" and clock(5) == "0:05"
     kinds = {i.kind for i in coach_insights(expl, None)}
     assert "fusion" in kinds and "moment" not in kinds
+
+
+def test_batched_predictions_equal_routines_scored_alone():
+    from pamfn.model import PAMFNConfig, build_model
+
+    torch.manual_seed(1)
+    dims = {"V": 6, "F": 5, "A": 4}
+    model = build_model(PAMFNConfig(preset=None, K=4, d=16, input_dims=dims)).eval()
+    rng = np.random.default_rng(1)
+    routines = [RoutineFeatures({m: rng.normal(size=(T, d)).astype(np.float32) for m, d in dims.items()}, routine_id=f"r{i}")
+                for i, T in enumerate([12, 16, 12, 12, 20, 16])]
+    batched = predict_scores(model, routines, 25.0, batch_size=2)
+    alone = {f.routine_id: predict_scores(model, [f], 25.0)[f.routine_id] for f in routines}
+    assert list(batched) == [f.routine_id for f in routines]
+    assert batched == pytest.approx(alone, abs=1e-4)

@@ -41,9 +41,25 @@ def _filters(table: pd.DataFrame) -> pd.DataFrame:
     return table[mask]
 
 
+@st.fragment(run_every=1.5)
+def _scoring_progress(src: state.Source) -> None:
+    """Progress of the background scoring; refreshes the page once every routine is scored."""
+    job = state.prediction_job(src)
+    if job.done:
+        st.rerun(scope="app")
+    st.caption(f":material/hourglass_top: Scoring the routines in the background: {len(job.scores)} of {job.total} "
+               "done; the Predicted column fills in when they are.")
+
+
 def _picker(src: state.Source, catalog) -> str | None:
     """The routines table with single-row selection; returns the chosen routine id."""
-    table = state.predictions(src).copy()
+    job = state.prediction_job(src)
+    table = state.predictions(src, wait_s=1.0)
+    if not job.done:
+        _scoring_progress(src)
+    elif job.errors:
+        first = next(iter(job.errors.values()))
+        st.warning(f"{len(job.errors)} routine(s) could not be scored. First: {first}", icon=":material/warning:")
     table["has_video"] = [bool(p) and state.media(src, rid)[0] is not None for rid, p in catalog.routines["media_path"].items()]
     shown = _filters(table)
     if shown.empty:
