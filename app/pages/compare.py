@@ -7,6 +7,7 @@ counts of one stage, in seconds or as a share of each routine.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.player import publish
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.report import export_name, figure_html, plotly_config
@@ -126,8 +128,9 @@ def main() -> None:
             cols[0].metric("Predicted", f"{e.score:.2f}")
             cols[1].metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a")
             cols[2].metric("Length", f"{e.duration_s:.0f} s")
-            if video is not None:
-                st.video(str(video))
+            if video is not None:  # served from app/static, not streamed through the websocket
+                st.html(f'<video src="{html.escape(publish(video))}" controls muted playsinline preload="metadata" '
+                        'style="width:100%;border-radius:.5rem;background:#000"></video>')
             else:
                 st.caption(":material/videocam_off: No video for this routine (features only).")
 
