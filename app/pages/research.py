@@ -87,8 +87,8 @@ def results_tables() -> None:
         path = st.selectbox("Run", paths, format_func=_short, key=f"run_{number}")
         ours = _read_csv(path)
         if ours is not None:
-            st.markdown(f"**This project's run** (`pamfn reproduce`; Spearman's ρ on the test split, epoch selected on "
-                        f"the validation split) **beside the paper's published averages**")
+            st.markdown("**This project's run** (`pamfn reproduce`; Spearman's ρ on the test split, epoch selected on "
+                        "the validation split) **beside the paper's published averages**")
             merged = research.side_by_side(ours, paper)
             st.dataframe(merged.style.format({c: "{:.3f}" for c in merged.select_dtypes("number").columns}, na_rep="-"),
                          hide_index=True)
