@@ -16,9 +16,9 @@ from pamfn.features.synth import write_test_video
 from pamfn.routine import RoutineFeatures
 
 
-@pytest.mark.parametrize("size, fps", [((320, 240), 30), ((640, 360), 25), ((200, 200), 50)])
-def test_extract_sizes_and_frame_rates(tmp_path, size, fps):
-    video = write_test_video(tmp_path / f"v{fps}.mp4", 10, size, fps=fps)
+@pytest.mark.parametrize("size, fps, suffix", [((320, 240), 30, ".mp4"), ((640, 360), 25, ".mov"), ((200, 200), 50, ".mkv")])
+def test_extract_sizes_and_frame_rates(tmp_path, size, fps, suffix):
+    video = write_test_video(tmp_path / f"v{fps}{suffix}", 10, size, fps=fps)
     out = tmp_path / "out" / "v.npz"
     assert main(["extract", str(video), "-o", str(out), "--quiet"]) == 0
     feats = RoutineFeatures.load(out)

@@ -102,6 +102,19 @@ def test_audio_only(media, tmp_path, capsys):
     assert_refused(path, tmp_path / "o", "no video stream", capsys)
 
 
+def test_audio_with_cover_art_is_audio_only(media, tmp_path, capsys):
+    import subprocess
+
+    from pamfn.features.media import ffmpeg_exe
+
+    cover, song = media / "cover.png", media / "song.mp3"
+    run = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi"]
+    subprocess.run([*run, "-i", "color=red:size=64x64", "-frames:v", "1", str(cover)], check=True)
+    subprocess.run([*run, "-t", "3", "-i", "sine", "-i", str(cover), "-map", "0:a", "-map", "1:v", "-c:v", "png",
+                    "-disposition:v", "attached_pic", str(song)], check=True, timeout=60)
+    assert_refused(song, tmp_path / "o", "no video stream", capsys)
+
+
 def test_missing_and_directory(media, tmp_path, capsys):
     assert_refused(media / "nope.mp4", tmp_path / "o", "file not found", capsys)
     with pytest.raises(MediaError, match="not a file"):

@@ -14,7 +14,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-BOX = 192
+BOX = 128
 """Longer side of the working size, in pixels."""
 GRID = 4
 """Spatial grid (GRID x GRID cells) for per-region statistics."""

@@ -70,7 +70,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         capture_output=True, text=True, errors="replace", check=False,
     )
     log = proc.stderr
-    video = _VIDEO.search(log)
+    video = next((m for m in _VIDEO.finditer(log) if "(attached pic)" not in m.group(1)), None)  # not cover art
     if video is None:
         if "Invalid data found" in log or "moov atom not found" in log or "Error opening input" in log:
             raise MediaError(f"{path.name}: not a readable video file (unknown format, truncated or corrupt)")
@@ -127,7 +127,7 @@ def iter_frames(
     cmd += ["-i", str(path)]
     if duration_s is not None:
         cmd += ["-t", f"{duration_s:.3f}"]
-    cmd += ["-map", "0:v:0", "-an", "-vf", f"fps={fps},scale={w}:{h}:flags=area",
+    cmd += ["-map", "0:V:0", "-an", "-vf", f"fps={fps},scale={w}:{h}:flags=area",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     nbytes = w * h * 3
     with tempfile.TemporaryFile() as errlog:
