@@ -27,7 +27,7 @@ def moving_square(n: int, step: int, size=(120, 160), colour=(255, 40, 40)) -> l
 
 def test_dims_are_fixed_and_documented():
     assert LITE_DIMS == {"V": 83, "F": 71, "A": 112}
-    assert working_size(1280, 720) == (BOX, 108) and working_size(240, 320) == (144, BOX)
+    assert working_size(1280, 720) == (BOX, 72) and working_size(240, 320) == (96, BOX)
 
 
 def test_frames_in_memory_any_fps():

@@ -21,7 +21,7 @@ class SynthConfig:
     sample_rate: int = 22050
     min_duration_s: float = 60.0
     max_duration_s: float = 90.0
-    feature_size: tuple[int, int] = (192, 144)
+    feature_size: tuple[int, int] = (128, 96)
     """(width, height) of the frames the features are computed from."""
     showcase_size: tuple[int, int] = (640, 480)
     """(width, height) of the showcase videos."""
