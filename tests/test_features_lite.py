@@ -73,10 +73,23 @@ def test_audio_beats_and_silence():
 
 def test_segments_do_not_depend_on_video_length():
     frames = moving_square(32 * 6, 2)
-    short = extract_from_arrays(frames[: 32 * 3], None, 22050)
-    long = extract_from_arrays(frames, None, 22050)
+    rng = np.random.default_rng(3)
+    audio = (0.2 * rng.standard_normal(int(6 * 1.28 * AUDIO_RATE))).astype(np.float32)
+    short = extract_from_arrays(frames[: 32 * 3], audio[: int(3 * 1.28 * AUDIO_RATE)], AUDIO_RATE)
+    long = extract_from_arrays(frames, audio, AUDIO_RATE)
     for m in ("V", "F"):
         np.testing.assert_allclose(long.features[m][:3], short.features[m], rtol=1e-5, atol=1e-6)
+    # log-mel, onset and spectral statistics are local: identical away from the cut (beats and tempo are not)
+    local = np.r_[0:68, 88:112]
+    np.testing.assert_allclose(long.features["A"][:2, local], short.features["A"][:2, local], rtol=1e-4, atol=1e-5)
+
+
+def test_extraction_is_deterministic():
+    frames = moving_square(70, 3)
+    audio = np.sin(np.arange(3 * AUDIO_RATE) * 0.05).astype(np.float32)
+    a, b = (extract_from_arrays(frames, audio, AUDIO_RATE) for _ in range(2))
+    for m in ("V", "F", "A"):
+        np.testing.assert_array_equal(a.features[m], b.features[m])
 
 
 @pytest.mark.slow

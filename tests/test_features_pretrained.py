@@ -86,6 +86,13 @@ def test_shifted_window_attention_against_a_naive_reference(shift):
         torch.testing.assert_close(attn(x), naive_window_attention(attn, x), atol=1e-5, rtol=1e-4)
 
 
+def test_full_size_shapes_on_the_meta_device():
+    with torch.device("meta"):
+        swin, i3d = SwinTransformer3d(SWIN3D_B), InceptionI3d(in_channels=2)
+        assert swin.embed(torch.empty(1, 3, 32, 224, 224)).shape == (1, 1024)
+        assert i3d.trunk(torch.empty(1, 2, 32, 224, 224)).shape == (1, 1024, 4, 7, 7)  # T/8, 7x7 as in I3D
+
+
 def test_tiny_swin_and_i3d_forward_shapes():
     torch.manual_seed(0)
     swin = SwinTransformer3d(TINY_SWIN).eval()
