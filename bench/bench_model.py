@@ -2,6 +2,7 @@
 
     python bench/bench_model.py                      # rg T=70 and fisv T=130, batch 1 and 32, CPU (+ CUDA)
     python bench/bench_model.py --batch 1 --repeats 30
+    python bench/bench_model.py --clock cpu          # process CPU time instead of wall clock
 
 Median latency of a full eval-mode forward (deterministic decisions, inference mode) on
 random features, with the two paths measured alternately so that load on a shared
@@ -33,22 +34,26 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def alternate(fns: dict[str, Callable[[], object]], repeats: int, device: str) -> dict[str, float]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def alternate(fns: dict[str, Callable[[], object]], repeats: int, device: str, clock: str) -> dict[str, float]:
     """Median seconds of each function, run in alternation after one warm-up each."""
+    now = CLOCKS["wall" if device == "cuda" else clock]
     times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():
         fn()
     for _ in range(repeats):
         for name, fn in fns.items():
             _sync(device)
-            start = time.perf_counter()
+            start = now()
             fn()
             _sync(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(now() - start)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_case(preset: str, batch: int, device: str, repeats: int) -> None:
+def bench_case(preset: str, batch: int, device: str, repeats: int, clock: str) -> None:
     cfg = PAMFNConfig.preset(preset)
     model = build_model(cfg).to(device).eval()
     T = LENGTHS[preset]
@@ -78,8 +83,8 @@ def bench_case(preset: str, batch: int, device: str, repeats: int) -> None:
     with torch.inference_mode():
         a, b = forward(True)(), forward(False)()
         diff = float((a - b).abs().max())
-        full = alternate({"fast": forward(True), "reference": forward(False)}, repeats, device)
-        part = alternate({"fast": fusionnets(True), "reference": fusionnets(False)}, repeats, device)
+        full = alternate({"fast": forward(True), "reference": forward(False)}, repeats, device, clock)
+        part = alternate({"fast": fusionnets(True), "reference": fusionnets(False)}, repeats, device, clock)
     for label, t in (("full model ", full), ("FusionNets ", part)):
         print(
             f"{preset:<4} {device:<4} B={batch:<3} T={T:<4} {label} fast {t['fast'] * 1e3:9.2f} ms   "
@@ -95,15 +100,19 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per path (median reported)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (the machine is shared)")
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, plus cuda when available")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall",
+        help="wall-clock latency, or this process's CPU time (steadier on a busy shared machine; CPU runs only)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    print(f"torch {torch.__version__}, {args.threads} CPU thread(s), median of {args.repeats} runs")
+    print(f"torch {torch.__version__}, {args.threads} CPU thread(s), median of {args.repeats} runs, {args.clock} clock")
     for device in devices:
         for preset in args.presets:
             for batch in args.batch:
                 repeats = args.repeats if batch == 1 or device == "cuda" else max(3, args.repeats // 3)
-                bench_case(preset, batch, device, repeats)
+                bench_case(preset, batch, device, repeats, args.clock)
     return 0
 
 
