@@ -45,7 +45,9 @@ class PAMFNConfig:
     - ``msfd`` / ``cmfd``: ``"attention"`` (the paper's decoder), ``"none"`` (removed) or
       ``"weighted"`` (replaced by Weighted Fusion: learnable softmax weights over the
       modalities, resp. over the enabled FusionNets) (Table VI). At least one of them must
-      remain; the mixed feature is ``d`` wide plus ``d`` per remaining decoder.
+      remain; the mixed feature is ``d`` wide plus ``d`` per remaining decoder. Without the
+      CMFD the Adaptive Fusion Module goes too: only the CMFD takes in its cross-modal
+      features.
     - ``fusion_stages``: fuse in the first 1, 2 or all 3 stages; later stages only run the
       mixed branch's convolution block (Table VIII).
     - ``model="late_fusion"``: the late-fusion baselines of Table V, fusing the branches'
