@@ -3,7 +3,8 @@ after the server is up, and time to switch routine once the model is loaded.
 
     python bench/bench_dashboard_page.py                      # bundled sample data + checkpoints
     python bench/bench_dashboard_page.py --data D --checkpoint C
-    python bench/bench_dashboard_page.py --generated          # small generated data set
+    python bench/bench_dashboard_page.py --generated full     # generated, the bundled set's size
+    python bench/bench_dashboard_page.py --generated small    # 6 routines, tiny model
 
 The server is started with the README's command (``streamlit run app/streamlit_app.py``).
 Figures: server start to health check; page load to the routines table, to the player
@@ -58,7 +59,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
     parser.add_argument("--checkpoint")
-    parser.add_argument("--generated", action="store_true", help="use a small generated data set")
+    parser.add_argument("--generated", choices=["small", "full"],
+                        help="generated data: small (6 routines, d=16) or full (4 x 130 routines of 47-70 segments, "
+                             "lite feature dims, d=256, K=10: the bundled set's size)")
     parser.add_argument("--switches", type=int, default=4, help="routines to switch to (each visited twice)")
     args = parser.parse_args()
 
@@ -70,8 +73,16 @@ def main() -> int:
         app_args = [*(["--data", args.data] if args.data else []), *(["--checkpoint", args.checkpoint] if args.checkpoint else [])]
         label = f"{args.data or 'sample_data'} + {args.checkpoint or 'assets/checkpoints'}"
     elif args.generated or not bundled_available():
-        data_dir, ckpts = make_dataset(tmp)
-        app_args, label = ["--data", str(data_dir), "--checkpoint", str(ckpts)], "generated test data set (d=16, K=4)"
+        if args.generated == "full":
+            from pamfn.features import LITE_DIMS
+
+            data_dir, ckpts = make_dataset(tmp, per_action=130, segments=47, actions=("ball", "clubs", "hoop", "ribbon"),
+                                           dims=dict(LITE_DIMS), d=256, K=10)
+            label = "generated data set, 4 x 130 routines, lite dims, random PAMFN d=256 K=10"
+        else:
+            data_dir, ckpts = make_dataset(tmp)
+            label = "generated test data set (6 routines, d=16, K=4)"
+        app_args = ["--data", str(data_dir), "--checkpoint", str(ckpts)]
     else:
         app_args, label = [], "bundled sample_data + assets/checkpoints"
     port = free_port()
@@ -84,6 +95,8 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1500, "height": 1300})
             t0 = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("h1", timeout=120_000)
+            title_s = time.perf_counter() - t0
             page.wait_for_selector("[data-testid='stDataFrame']", timeout=120_000)
             table_s = time.perf_counter() - t0
             first = page.locator("[data-testid='stMain'] h3").first.text_content().split(" ·")[0]
@@ -93,7 +106,7 @@ def main() -> int:
             player_s = time.perf_counter() - t0
             idle(page)
             settled_s = time.perf_counter() - t0
-            print(f"first page: routines table {table_s:.2f} s, scores + {'player' if video else 'charts'} "
+            print(f"first page: title {title_s:.2f} s, routines table {table_s:.2f} s, scores + {'player' if video else 'charts'} "
                   f"{player_s:.2f} s, script run done {settled_s:.2f} s (from page request)")
 
             picks = [i for i, (rid, _) in enumerate(order) if rid != first][: args.switches]

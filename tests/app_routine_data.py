@@ -33,41 +33,51 @@ def make_video(path: Path, seconds: float) -> Path:
     return path
 
 
-def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0) -> Path:
-    """A randomly initialised PAMFN (d=16, K=4) saved with save_checkpoint."""
+def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0, d: int = 16, K: int = 4) -> Path:
+    """A randomly initialised PAMFN (by default d=16, K=4) saved with save_checkpoint."""
     import torch
 
     from pamfn.checkpoint import save_checkpoint
     from pamfn.model import PAMFNConfig, build_model
 
     torch.manual_seed(seed)
-    cfg = PAMFNConfig(preset=None, K=4, d=16, input_dims=dict(dims), label_scale=25.0)
+    cfg = PAMFNConfig(preset=None, K=K, d=d, input_dims=dict(dims), label_scale=25.0)
     model = build_model(cfg).eval()
     return save_checkpoint(directory, model, cfg, {"note": "random weights for tests"})
 
 
-def make_dataset(root: Path, per_action: int = 3, segments: int = 24, media: bool = True) -> tuple[Path, Path]:
+def make_dataset(
+    root: Path,
+    per_action: int = 3,
+    segments: int = 24,
+    media: bool = True,
+    actions: tuple[str, ...] = ACTIONS,
+    dims: dict[str, int] = DIMS,
+    d: int = 16,
+    K: int = 4,
+) -> tuple[Path, Path]:
     """Write a data set folder and a checkpoint set; return (data_dir, checkpoint_dir).
 
-    The first routine of each action has a video (when ``media``); the second names a
-    media file that does not exist; the rest are features only.
+    Routine i of an action has ``segments + (4 i mod 24)`` segments. The first routine
+    of each action has a video (when ``media``); the second names a media file that does
+    not exist; the rest are features only.
     """
     from pamfn.routine import RoutineFeatures
 
     rng = np.random.default_rng(7)
     data, ckpts = root / "data", root / "checkpoints"
     rows = ["routine_id,action,split,score,difficulty,execution,musicality,features,media"]
-    video = None
-    for action in ACTIONS:
+    video, video_s = None, 0.0
+    for action in actions:
         for i in range(per_action):
-            rid = f"{action}_{i:02d}"
-            T = segments + 4 * i
-            feats = {m: rng.normal(size=(T, d)).astype(np.float32) for m, d in DIMS.items()}
+            rid = f"{action}_{i:03d}" if per_action > 99 else f"{action}_{i:02d}"
+            T = segments + (4 * i) % 24
+            feats = {m: rng.normal(size=(T, n)).astype(np.float32) for m, n in dims.items()}
             RoutineFeatures(feats, routine_id=rid, duration_s=T * 1.28).save(data / "features" / f"{rid}.npz")
             media_rel = ""
             if media and i == 0:
-                if video is None:
-                    video = make_video(data / "media" / f"{rid}.mp4", T * 1.28)
+                if video is None or T * 1.28 > video_s:
+                    video, video_s = make_video(data / "media" / f"{rid}.mp4", T * 1.28), T * 1.28
                 else:
                     (data / "media" / f"{rid}.mp4").write_bytes(video.read_bytes())
                 media_rel = f"media/{rid}.mp4"
@@ -76,10 +86,10 @@ def make_dataset(root: Path, per_action: int = 3, segments: int = 24, media: boo
             score = float(rng.uniform(10, 22))
             rows.append(f"{rid},{action},{'test' if i == 0 else 'train'},{score:.2f},{score/3:.2f},{score/3:.2f},{score/3:.2f},features/{rid}.npz,{media_rel}")
     (data / "labels.csv").write_text("\n".join(rows) + "\n")
-    (data / "dataset.json").write_text(json.dumps({"label_scale": 25, "actions": list(ACTIONS)}))
-    for k, action in enumerate(ACTIONS):
-        make_checkpoint(ckpts / action, seed=k)
-    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {a: a for a in ACTIONS}}))
+    (data / "dataset.json").write_text(json.dumps({"label_scale": 25, "actions": list(actions)}))
+    for k, action in enumerate(actions):
+        make_checkpoint(ckpts / action, dims=dims, seed=k, d=d, K=K)
+    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {a: a for a in actions}}))
     return data, ckpts
 
 

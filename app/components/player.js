@@ -2,20 +2,7 @@
 // axis in seconds. Playing moves a playhead over every subplot (requestAnimationFrame,
 // no server round-trip); pressing or dragging on the charts seeks the video. The
 // current time goes back to Python only on pause and at the end of a seek.
-
-function loadPlotly(url) {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!window.__pamfnPlotly) {
-    window.__pamfnPlotly = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = url;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = () => reject(new Error("could not load " + url));
-      document.head.appendChild(script);
-    });
-  }
-  return window.__pamfnPlotly;
-}
+// loadPlotly comes from load_plotly.js, prepended by player.py.
 
 function clock(t) {
   const s = Math.max(0, t);

@@ -58,8 +58,14 @@ CSS = """
   pointer-events: none; visibility: hidden; will-change: transform; }
 """
 
+_LOADER = (HERE / "load_plotly.js").read_text(encoding="utf-8")
 _player = st.components.v2.component(
-    "pamfn_synced_player", html=HTML, css=CSS, js=(HERE / "player.js").read_text(encoding="utf-8"), isolate_styles=False
+    "pamfn_synced_player", html=HTML, css=CSS, js=_LOADER + (HERE / "player.js").read_text(encoding="utf-8"),
+    isolate_styles=False,
+)
+_preloader = st.components.v2.component(
+    "pamfn_plotly_preload", js=_LOADER + "export default function ({ data }) { loadPlotly(data.url).catch(() => {}); }\n",
+    isolate_styles=False,
 )
 
 
@@ -93,6 +99,12 @@ def publish(path: Path, folder: str = "media") -> str:
 def plotly_url() -> str:
     """URL of the plotly.min.js shipped in the installed plotly package."""
     return publish(PLOTLY_JS, folder="js")
+
+
+def preload_plotly() -> None:
+    """Start loading plotly.js in the browser now, while the server still computes the
+    player's figure (mount early on the page; it draws nothing)."""
+    _preloader(key="pamfn_plotly_preload", data={"url": plotly_url()}, height=0)
 
 
 def readout_steps(expl: Explanation) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import state
 from app.components.keyframes import keyframes_panel
-from app.components.player import synced_player
+from app.components.player import preload_plotly, synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import PamfnError
 from pamfn.insights import Insight, clock, coach_insights
@@ -197,6 +197,7 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
 def page() -> None:
     src = state.current_source()
     st.title("Routine view", anchor=False)
+    preload_plotly()
     st.caption("Pick a routine; play it beside its waveform and what PAMFN did, on one time axis. "
                "Press or drag on the charts to seek.")
     try:
