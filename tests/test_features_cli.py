@@ -60,6 +60,16 @@ def test_folder_mode_caches_by_content_and_version(tmp_path, capsys):
     assert "1 extracted, 1 cached" in capsys.readouterr().out
 
 
+def test_folder_outputs_never_collide(tmp_path):
+    from pamfn.commands.extract import output_paths
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    videos = [root / "a.mp4", root / "a.mov", root / "b.mkv", root / "x" / "a.mp4"]
+    assert output_paths(videos, root, out) == {
+        videos[0]: out / "a.mp4.npz", videos[1]: out / "a.mov.npz", videos[2]: out / "b.npz", videos[3]: out / "x" / "a.npz",
+    }
+
+
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     video = write_test_video(tmp_path / "v.mp4", 2)
     out = tmp_path / "out" / "v.npz"

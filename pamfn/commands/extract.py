@@ -52,6 +52,16 @@ def videos_in(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
 
 
+def output_paths(videos: list[Path], root: Path, out_dir: Path) -> dict[Path, Path]:
+    """``root/a/b.mp4`` -> ``out_dir/a/b.npz``; videos that would share a name keep their
+    suffix (``b.mp4.npz``, ``b.mov.npz``)."""
+    plain = {v: out_dir / v.relative_to(root).with_suffix(".npz") for v in videos}
+    counts: dict[Path, int] = {}
+    for out in plain.values():
+        counts[out] = counts.get(out, 0) + 1
+    return {v: out if counts[out] == 1 else out.with_name(v.name + ".npz") for v, out in plain.items()}
+
+
 def run(args: argparse.Namespace) -> int:
     from pamfn.errors import MediaError
     from pamfn.features import extract_file
@@ -79,10 +89,11 @@ def run_folder(args: argparse.Namespace) -> int:
         print(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {args.input}", file=sys.stderr)
         return 1
     versions = extractor_versions(args.extractor)
+    outputs = output_paths(videos, args.input, args.output)
     done = cached = 0
     failed: list[str] = []
     for video in tqdm(videos, desc="videos", unit="video", disable=args.quiet):
-        out = args.output / video.relative_to(args.input).with_suffix(".npz")
+        out = outputs[video]
         try:
             if not args.force and is_cached(out, file_sha256(video), versions):
                 cached += 1

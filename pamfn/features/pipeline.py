@@ -220,7 +220,9 @@ def extract_file(
 
     Raises MediaError for files that are missing, unreadable, empty, not a video, without
     a video stream, corrupt, or shorter than one segment. A video without audio gets
-    silence features and ``flags["silent_audio"] = True``.
+    silence features and ``flags["silent_audio"] = True``. ``timings``, if given, is
+    updated as extraction goes: its ``"decode"`` entry after every decoded frame, so a
+    watcher of the dict can follow the progress.
     """
     path = Path(path)
     info = probe(path)
