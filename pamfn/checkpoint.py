@@ -55,10 +55,11 @@ def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAM
     directory.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
+    text = json.dumps(doc, indent=2)  # a meta that is not JSON-able fails here, before anything is written
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".part", dir=directory.parent))
     try:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        (tmp / CONFIG).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        (tmp / CONFIG).write_text(text, encoding="utf-8")
         _replace_dir(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
