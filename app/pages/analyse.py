@@ -254,7 +254,7 @@ def library_panel(library: RoutineLibrary) -> None:
             show(from_entry(entry))
         except PamfnError as exc:
             st.error(f"Cannot open **{entry.name}**: {exc}")
-    if remove_col.button("Remove", icon=":material/delete:", key="analyse_remove", width="stretch"):
+    if remove_col.button("Remove from library", icon=":material/delete:", key="analyse_remove", width="stretch"):
         current = st.session_state.get(CURRENT)
         if current is not None and current.entry_id == entry.entry_id:
             st.session_state[CURRENT] = None

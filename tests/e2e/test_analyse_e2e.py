@@ -122,6 +122,17 @@ def test_upload_a_video_and_see_the_routine_view(app, browser):
     pg.wait_for_timeout(1000)
     pg.screenshot(path=str(ARTIFACTS / "analyse_saved.png"))
     no_exception(pg)
+
+    # the library's table: select the entry (first row), then remove it
+    grid = pg.locator("[data-testid='stDataFrame']").first.bounding_box()
+    pg.mouse.click(grid["x"] + 18, grid["y"] + 35 * 1.5)
+    pg.wait_for_timeout(1500)
+    pg.screenshot(path=str(ARTIFACTS / "analyse_library_selected.png"))
+    pg.get_by_role("button", name=re.compile("Remove from library")).click(timeout=30_000)
+    pg.get_by_text("Nothing saved yet").wait_for(timeout=30_000)
+    assert list((tmp / "library").iterdir()) == []
+    assert pg.locator(".pamfn-player").count() == 0
+    no_exception(pg)
     pg.close()
 
 
