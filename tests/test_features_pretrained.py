@@ -169,6 +169,16 @@ def test_original_video_swin_checkpoint_names_load(tmp_path):
         torch.testing.assert_close(load_swin3d(TINY_SWIN).embed(clip), swin.eval().embed(clip))
 
 
+def test_unavailable_device_is_refused(monkeypatch):
+    from pamfn.errors import PamfnError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(PamfnError, match="CUDA is not available"):
+        PretrainedExtractor("cuda")
+    with pytest.raises(PamfnError, match="unknown device"):
+        PretrainedExtractor("toaster")
+
+
 def test_corrupt_or_mismatched_weights(tmp_path, monkeypatch):
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--extractor", choices=("lite", "pretrained"), default="lite",
                         help="lite: hand-made descriptors, offline on CPU (default); pretrained: the paper's "
                              "Video Swin / I3D / AST (needs weights, see docs/features.md)")
-    parser.add_argument("--device", default="cpu", help="torch device for the pretrained extractor (cpu, cuda)")
+    parser.add_argument("--device", default="cpu", help="torch device for the pretrained extractor (cpu, cuda); lite runs on CPU")
     parser.add_argument("--force", action="store_true", help="folder mode: re-extract even when cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from pamfn.errors import WeightsNotFoundError
+from pamfn.errors import PamfnError, WeightsNotFoundError
 from pamfn.features.pretrained.ast import AST_RATE, ASTEmbedder
 from pamfn.features.pretrained.i3d import InceptionI3d
 from pamfn.features.pretrained.swin3d import SWIN3D_B, Swin3dConfig, SwinTransformer3d, from_video_swin_keys
@@ -30,6 +30,16 @@ def pretrained_versions() -> dict[str, str]:
     return {"V": f"vst-swin3d_b@{VERSION}+{ident(weights_file('swin3d'))}",
             "F": f"i3d-flow@{VERSION}+{ident(weights_file('i3d_flow'))}",
             "A": f"ast@{VERSION}+{ast_source()}"}
+
+
+def check_device(device: str) -> None:
+    """PamfnError naming the problem if ``device`` is no usable torch device here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise PamfnError(f"unknown device {device!r} (use cpu or cuda)") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PamfnError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
 
 
 def _flow_method() -> str:
@@ -69,6 +79,7 @@ class PretrainedExtractor:
     sample_rate = AST_RATE
 
     def __init__(self, device: str = "cpu", swin_config: Swin3dConfig = SWIN3D_B, crop: int = CROP) -> None:
+        check_device(device)
         problems = []
         for check in (lambda: weights_file("swin3d"), lambda: weights_file("i3d_flow"), ast_source):
             try:
