@@ -57,6 +57,11 @@ def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path
     assert {"RGB branch", "Optical flow branch", "Audio branch"} <= set(metrics)
     assert any(d.label.startswith("Download the report") for d in at.get("download_button"))
 
+    at.number_input(key="analyse_judged").set_value(16.25).run()  # re-scored, not re-extracted
+    assert not at.get("progress")
+    assert {m.label: m.value for m in at.metric}["Judged"] == "16.25"
+    at.number_input(key="analyse_judged").set_value(15.5).run()
+
     at.text_input(key="analyse_save_name").set_value("Athlete A, Nov")
     at.button[0].click()  # the form's submit button comes first
     at.run()
@@ -109,3 +114,28 @@ def test_upload_limit_is_configurable(monkeypatch, setup, tmp_path):
     monkeypatch.setenv("PAMFN_MAX_UPLOAD_MB", "5")
     at = page(monkeypatch, setup, tmp_path / "lib")
     assert "up to 5 MB" in at.file_uploader(key="analyse_upload").label
+
+
+def test_apparatus_picks_the_checkpoint_and_rescoring_needs_no_extraction(monkeypatch, setup, tmp_path):
+    import json
+
+    from pamfn.features.lite import LiteExtractor
+
+    root, _, video = setup
+    ckpts = tmp_path / "set"
+    for seed, action in enumerate(("ball", "hoop")):
+        make_checkpoint(ckpts / action, dims=dict(LiteExtractor.dims), seed=seed + 1)
+    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
+    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpts))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert at.selectbox(key="analyse_action").options == ["ball", "hoop"]
+    at.file_uploader(key="analyse_upload").upload("clip.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    ball = {m.label: m.value for m in at.metric}["PAMFN predicted"]
+    assert any(h.value == "clip · Ball" for h in at.subheader)
+    at.selectbox(key="analyse_action").select("hoop").run()
+    assert not at.exception and not at.get("progress")
+    assert any(h.value == "clip · Hoop" for h in at.subheader)
+    assert {m.label: m.value for m in at.metric}["PAMFN predicted"] != ball

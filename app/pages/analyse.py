@@ -166,6 +166,21 @@ def analyse_upload(uploaded, src: state.Source, action: str | None, judged: floa
     return Analysis(stem, f"upload:{uploaded.file_id}", feats, expl, occ, path, upload_name=uploaded.name)
 
 
+def follow_choices(a: Analysis, src: state.Source, action: str | None, judged: float | None) -> Analysis:
+    """An upload re-scored (not re-extracted) after the apparatus or the judges' score changed."""
+    if a.explanation.action != action:
+        try:
+            expl, occ = score(src, a.features, action, judged)
+        except PamfnError as exc:
+            st.error(f"**{a.name} cannot be scored as {action}.** {exc}", icon=":material/error:")
+            return a
+        a = replace(a, explanation=expl, occlusion=occ)
+    elif a.explanation.judged_score != judged:
+        a = replace(a, explanation=replace(a.explanation, judged_score=judged))
+    st.session_state[CURRENT] = a
+    return a
+
+
 def discard(analysis: Analysis | None) -> None:
     """Forget the shown analysis; an upload's temporary folder goes with it."""
     if analysis is not None and analysis.source.startswith("upload:") and analysis.media is not None:
@@ -376,6 +391,8 @@ def main() -> None:
     current = st.session_state.get(CURRENT)
     if current is None:
         return
+    if current.source.startswith("upload:"):
+        current = follow_choices(current, src, action, judged)
     st.divider()
     if current.source.startswith("upload:"):
         save_panel(library, current, src)
