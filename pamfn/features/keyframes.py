@@ -15,12 +15,14 @@ from pamfn.features.lite import _FARNEBACK, working_size
 from pamfn.features.media import iter_frames, probe
 from pamfn.features.segments import TARGET_FPS
 
+FLOW_BOX = 192
+"""Longer side, in pixels, at which the flow picture's optical flow is computed."""
 FLOW_SATURATION = 2.0
 """Flow magnitude (percent of the image width per frame) drawn at full brightness."""
 
 
 def _window(video_path: str | os.PathLike[str], start_s: float, end_s: float, width: int | None) -> list[np.ndarray]:
-    """Frames of ``[start_s, end_s)`` at 25 fps, ``width`` wide (None: the lite working size)."""
+    """Frames of ``[start_s, end_s)`` at 25 fps, ``width`` wide (None: longer side FLOW_BOX)."""
     info = probe(video_path)
     if not 0 <= start_s < end_s:
         raise ValueError(f"invalid time window [{start_s}, {end_s}) s")
@@ -28,7 +30,7 @@ def _window(video_path: str | os.PathLike[str], start_s: float, end_s: float, wi
         raise MediaError(f"{info.path.name}: window starts at {start_s:.2f} s, after the video's end "
                          f"({info.duration_s:.2f} s)")
     if width is None:
-        size = working_size(info.width, info.height)
+        size = working_size(info.width, info.height, FLOW_BOX)
     else:
         size = (width, max(2, 2 * round(info.height * width / info.width / 2)))
     frames = list(iter_frames(video_path, size, TARGET_FPS, start_s=start_s,
@@ -64,7 +66,7 @@ def flow_visualization(video_path: str | os.PathLike[str], start_s: float, end_s
                        width: int = 320) -> np.ndarray:
     """One RGB uint8 picture of the motion in a window (Farneback flow between consecutive
     25-fps frames): hue = net direction, brightness = peak speed, so the path swept by a
-    moving limb lights up; paleness = motion that goes back and forth. The flow is computed at the lite working size, then scaled to ``width``."""
+    moving limb lights up; paleness = motion that goes back and forth. The flow is computed with the longer side at FLOW_BOX pixels, then scaled to ``width``."""
     frames = _window(video_path, start_s, end_s, None)
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     total = np.zeros(grey[0].shape + (2,), np.float32)

@@ -37,9 +37,9 @@ _MOVING = 0.5
 """Flow magnitude (percent of the longer side per frame) above which a pixel counts as moving."""
 
 
-def working_size(width: int, height: int) -> tuple[int, int]:
-    """Working size (even) with the frame's aspect ratio and longer side :data:`BOX`."""
-    scale = BOX / max(width, height)
+def working_size(width: int, height: int, box: int = BOX) -> tuple[int, int]:
+    """Working size (even) with the frame's aspect ratio and longer side ``box``."""
+    scale = box / max(width, height)
     return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
 
 

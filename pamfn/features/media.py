@@ -100,12 +100,6 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     )
 
 
-def fit_size(width: int, height: int, box: int) -> tuple[int, int]:
-    """Size (even numbers) with the same aspect ratio whose longer side is ``box``."""
-    scale = box / max(width, height)
-    return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
-
-
 def iter_frames(
     path: str | os.PathLike[str],
     size: tuple[int, int],
