@@ -38,6 +38,9 @@ def test_python_m_pamfn_extract(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "T=2" in proc.stdout and "silent_audio" in proc.stdout
     assert RoutineFeatures.load(out).flags["silent_audio"]
+    (tmp_path / "feats").mkdir()
+    assert main(["extract", str(video), "-o", str(tmp_path / "feats"), "--quiet"]) == 0  # -o FOLDER: FOLDER/clip.npz
+    assert RoutineFeatures.load(tmp_path / "feats" / "clip.npz").T == 2
 
 
 def test_folder_mode_caches_by_content_and_version(tmp_path, capsys):

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", type=Path, help="a video file, or a folder of videos (searched recursively)")
     parser.add_argument("-o", "--output", type=Path, required=True,
-                        help="features file (.npz) for a video; output folder for a folder")
+                        help="features file (.npz) for a video (or a folder to put <name>.npz in); "
+                             "output folder for a folder")
     parser.add_argument("--extractor", choices=("lite", "pretrained"), default="lite",
                         help="lite: hand-made descriptors, offline on CPU (default); pretrained: the paper's "
                              "Video Swin / I3D / AST (needs weights, see docs/features.md)")
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.input.exists():
         raise MediaError(f"{args.input}: file not found")
     feats = extract_file(args.input, extractor=args.extractor, device=args.device, progress=not args.quiet)
-    out = feats.save(args.output)
+    out = feats.save(args.output / f"{args.input.stem}.npz" if args.output.is_dir() else args.output)
     flags = f", flags {feats.flags}" if feats.flags else ""
     print(f"wrote {out}: T={feats.T} segments of {feats.segment_seconds:.2f} s, dims {feats.dims}{flags}")
     return 0
