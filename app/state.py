@@ -17,17 +17,19 @@ Everything heavy is cached with ``st.cache_resource`` / ``st.cache_data`` keyed 
 strings, so it is loaded once per process and shared by all sessions. Loading failures
 raise :class:`pamfn.errors.PamfnError` subclasses; :func:`show_error` renders them.
 The entry script calls :func:`sidebar_source` once per run (before the page) so the
-choice lives in session state and every page sees it.
+choice lives in session state and every page sees it, and :func:`sidebar_device` after it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
 import sys
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,15 +76,22 @@ def cli_source(argv: list[str] | None = None) -> Source:
 
 
 def sidebar_source() -> Source:
-    """Draw the data set / checkpoint choice in the sidebar and return it."""
+    """Draw the data set / checkpoint choice in the sidebar, start loading the chosen
+    checkpoints in the background and return the choice."""
     default = cli_source()
     st.session_state.setdefault(DATA_KEY, default.data_dir)
     st.session_state.setdefault(CHECKPOINT_KEY, default.checkpoint_dir)
     with st.sidebar.expander("Data set and checkpoint", expanded=False):
         st.text_input("Data set folder", key=DATA_KEY, help="A folder with dataset.json, labels.csv, features/, media/")
         st.text_input("Checkpoint folder", key=CHECKPOINT_KEY, help="A checkpoint, or a folder with index.json per action")
+    src = current_source()
+    start_loading(src)
+    return src
+
+
+def sidebar_device() -> None:
+    """Say in the sidebar which device the model runs on (imports torch: call it last)."""
     st.sidebar.caption(f"Model runs on **{device().upper()}**")
-    return current_source()
 
 
 def current_source() -> Source:
@@ -93,17 +102,21 @@ def current_source() -> Source:
     return Source(str(Path(data_dir).resolve()), str(Path(checkpoint_dir).resolve()))
 
 
-@st.cache_resource(show_spinner=False)
-def device() -> str:
-    """``"cuda"`` when a CUDA device is available, else ``"cpu"``.
-
-    On CPU, torch runs single-threaded unless ``PAMFN_TORCH_THREADS`` says otherwise: the
-    dashboard scores one routine at a time, and on a busy machine several spinning
-    threads per forward pass make it many times slower."""
+@functools.cache
+def _device_name() -> str:
     import torch
 
     torch.set_num_threads(max(1, int(os.environ.get("PAMFN_TORCH_THREADS", "1"))))
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def device() -> str:
+    """``"cuda"`` when a CUDA device is available, else ``"cpu"`` (imports torch).
+
+    On CPU, torch runs single-threaded unless ``PAMFN_TORCH_THREADS`` says otherwise: the
+    dashboard scores one routine at a time, and on a busy machine several spinning
+    threads per forward pass make it many times slower."""
+    return _device_name()
 
 
 @st.cache_resource(show_spinner="Reading the data set…")
@@ -116,20 +129,37 @@ def catalog(src: Source) -> Catalog:
     return _catalog(src.data_dir)
 
 
-@st.cache_resource(show_spinner="Loading the PAMFN checkpoints…")
-def _checkpoints(checkpoint_dir: str, device_name: str) -> dict:
-    import torch
+_LOADS: dict[str, Future] = {}
+_LOADS_LOCK = threading.Lock()
+_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pamfn-checkpoints")
 
+
+def _load_checkpoints(checkpoint_dir: str) -> dict:
     from pamfn.checkpoint import load_checkpoint_set
 
-    torch.set_grad_enabled(False)
-    return load_checkpoint_set(checkpoint_dir, device=device_name)
+    return load_checkpoint_set(checkpoint_dir, device=_device_name())
+
+
+def start_loading(src: Source) -> Future:
+    """Start loading the checkpoints of ``src`` in the background (torch import included)
+    and return the future; once per process and folder. A failed load is retried on the
+    next call, so a fixed folder loads without restarting the server."""
+    with _LOADS_LOCK:
+        future = _LOADS.get(src.checkpoint_dir)
+        if future is None or (future.done() and future.exception() is not None):
+            future = _LOADS[src.checkpoint_dir] = _LOADER.submit(_load_checkpoints, src.checkpoint_dir)
+        return future
 
 
 def checkpoints(src: Source) -> dict:
     """``{action: LoadedCheckpoint}`` of the chosen checkpoint folder, on :func:`device`
-    (key ``None`` for one checkpoint that serves every action). CheckpointError if unusable."""
-    return _checkpoints(src.checkpoint_dir, device())
+    (key ``None`` for one checkpoint that serves every action), loaded once per process
+    and shared by all sessions. CheckpointError if unusable."""
+    future = start_loading(src)
+    if not future.done():
+        with st.spinner("Loading the PAMFN checkpoints…"):
+            return future.result()
+    return future.result()
 
 
 def checkpoint_for(src: Source, action: str):
@@ -169,13 +199,12 @@ class PredictionJob:
     ``cache/dashboard/`` (keyed by the checkpoint files and the data set's files), so a
     restarted server has it at once."""
 
-    def __init__(self, src: Source, loaded: dict, cache_file: Path) -> None:
+    def __init__(self, src: Source, loaded: Future, cache_file: Path) -> None:
         self.src = src
         self.cache_file = cache_file
         self.scores: dict[str, float] = {}
         self.errors: dict[str, str] = {}
         self._routines = catalog(src).routines
-        self._device = device()
         self.total = len(self._routines)
         self._done = threading.Event()
         self._checkpoints = loaded
@@ -191,9 +220,14 @@ class PredictionJob:
 
         try:
             table = self._routines
+            try:
+                loaded = self._checkpoints.result()
+            except PamfnError as exc:
+                self.errors.update({rid: str(exc) for rid in table.index})
+                return
             for action, rows in table.groupby("action", sort=False):
                 try:
-                    ckpt = _checkpoint_in(self._checkpoints, self.src, str(action))
+                    ckpt = _checkpoint_in(loaded, self.src, str(action))
                 except PamfnError as exc:
                     self.errors.update({rid: str(exc) for rid in rows.index})
                     continue
@@ -206,7 +240,7 @@ class PredictionJob:
                             usable.append(feats)
                         except PamfnError as exc:
                             self.errors[rid] = str(exc)
-                    self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, self._device))
+                    self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, _device_name()))
             if not self.errors:
                 write_text_atomic(self.cache_file, json.dumps(self.scores))
         finally:
@@ -252,12 +286,12 @@ def _fingerprint(src: Source) -> str:
 def _prediction_job(data_dir: str, checkpoint_dir: str, fingerprint: str) -> PredictionJob:
     src = Source(data_dir, checkpoint_dir)
     cache_dir = Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
-    return PredictionJob(src, checkpoints(src), cache_dir / f"predictions-{fingerprint}.json")
+    return PredictionJob(src, start_loading(src), cache_dir / f"predictions-{fingerprint}.json")
 
 
 def prediction_job(src: Source) -> PredictionJob:
-    """The background scoring of every routine of ``src`` (started on first use).
-    CheckpointError if the checkpoint folder cannot be loaded."""
+    """The background scoring of every routine of ``src`` (started on first use; it
+    waits for the checkpoints itself, so asking for it never blocks)."""
     return _prediction_job(src.data_dir, src.checkpoint_dir, _fingerprint(src))
 
 

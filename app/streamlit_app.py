@@ -37,6 +37,7 @@ def main() -> None:
     st.sidebar.title("PAMFN Studio")
     state.sidebar_source()
     page.run()
+    state.sidebar_device()
 
 
 main()

@@ -50,6 +50,30 @@ def shown(page, routine_id: str, has_video: bool, timeout_ms: int = 60_000) -> N
             arg=routine_id, timeout=timeout_ms)
 
 
+def playback(page, seconds: float = 3.0) -> str:
+    """Play the video (muted) and sample the playhead on every animation frame."""
+    samples = page.evaluate(
+        """(ms) => new Promise((done) => {
+            const v = document.querySelector('.pamfn-player video'), head = document.querySelector('.pamfn-playhead');
+            const root = document.querySelector('.pamfn-player'), reports = Number(root.dataset.reports || 0);
+            v.muted = true; v.play(); const out = [];
+            const t0 = performance.now();
+            function frame(t) {
+                out.push([t, head.style.transform]);
+                if (t - t0 < ms) requestAnimationFrame(frame);
+                else { v.pause(); done({out, reports: Number(root.dataset.reports || 0) - reports}); }
+            }
+            requestAnimationFrame(frame);
+        })""", seconds * 1000)
+    times = [t for t, _ in samples["out"]]
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    moves = sum(1 for (_, a), (_, b) in zip(samples["out"], samples["out"][1:]) if a != b)
+    return (f"playback {seconds:g} s: {len(times)} animation frames ({len(times) / seconds:.0f} fps), "
+            f"frame gap median {statistics.median(gaps):.1f} ms, p95 {gaps[int(0.95 * (len(gaps) - 1))]:.1f} ms; "
+            f"playhead moved on {moves} frames; time sent to Python {samples['reports']} time(s) while playing "
+            "(once, at the pause)")
+
+
 def click_row(page, index: int) -> None:
     box = page.locator("[data-testid='stDataFrame']").first.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + ROW_PX * (index + 1) + ROW_PX / 2)
@@ -102,6 +126,8 @@ def main() -> int:
             first = page.locator("[data-testid='stMain'] h3").first.text_content().split(" ·")[0]
             order = _table_order(data_dir)
             video = dict(order)[first]
+            if video:
+                print(playback(page))
             shown(page, first, video, 120_000)
             player_s = time.perf_counter() - t0
             idle(page)

@@ -116,6 +116,8 @@ def test_missing_data_folder_is_reported(monkeypatch, dataset, tmp_path):
 
 
 def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_path):
+    from concurrent.futures import Future
+
     from app import state
     from pamfn.checkpoint import load_checkpoint_set
     from pamfn.explain import explain_routine
@@ -123,12 +125,13 @@ def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_
 
     data, ckpts = dataset
     src = state.Source(str(data), str(ckpts))
-    loaded = load_checkpoint_set(ckpts)
+    loaded: Future = Future()
+    loaded.set_result(load_checkpoint_set(ckpts))
     cache = tmp_path / "predictions.json"
     job = state.PredictionJob(src, loaded, cache)
     assert job.wait(60) and not job.errors
     table = job.table()
-    expl = explain_routine(loaded["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
+    expl = explain_routine(loaded.result()["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
     assert table.loc["hoop_02", "predicted"] == pytest.approx(expl.score, abs=1e-4)
     assert cache.is_file()
     again = state.PredictionJob(src, loaded, cache)

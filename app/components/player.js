@@ -65,7 +65,10 @@ export default function (component) {
     draw();
     st.raf = video.paused ? 0 : requestAnimationFrame(loop);
   };
-  const report = () => setStateValue("time", Math.round(video.currentTime * 100) / 100);
+  const report = () => {
+    root.dataset.reports = String(Number(root.dataset.reports || 0) + 1);
+    setStateValue("time", Math.round(video.currentTime * 100) / 100);
+  };
   const seek = (t) => {
     video.currentTime = t;
     draw();

@@ -54,13 +54,14 @@ def _scoring_progress(src: state.Source) -> None:
 def _picker(src: state.Source, catalog) -> str | None:
     """The routines table with single-row selection; returns the chosen routine id."""
     job = state.prediction_job(src)
-    table = state.predictions(src, wait_s=1.0)
-    if not job.done:
-        _scoring_progress(src)
-    elif job.errors:
-        first = next(iter(job.errors.values()))
-        st.warning(f"{len(job.errors)} routine(s) could not be scored. First: {first}", icon=":material/warning:")
-    table["has_video"] = [bool(p) and state.media(src, rid)[0] is not None for rid, p in catalog.routines["media_path"].items()]
+    table = state.predictions(src, wait_s=0.5)
+    with st.empty():  # one slot, so the elements below keep their place (the player is not remounted)
+        if not job.done:
+            _scoring_progress(src)
+        elif job.errors:
+            first = next(iter(job.errors.values()))
+            st.warning(f"{len(job.errors)} routine(s) could not be scored. First: {first}", icon=":material/warning:")
+    table["has_video"] = catalog.routines["media_path"].map(lambda p: bool(p) and Path(p).is_file()).reindex(table.index)
     shown = _filters(table)
     if shown.empty:
         st.info("No routine matches the filters in the sidebar.")
@@ -218,6 +219,9 @@ def page() -> None:
         st.session_state.pop(WINDOW_KEY, None)
     row = catalog.routine(routine_id)
     st.subheader(f"{routine_id} · {str(row['action']).capitalize()}", anchor=False)
+    parts = [f"{name} {row[name]:.2f}" for name in ("difficulty", "execution", "musicality") if pd.notna(row.get(name))]
+    judges = f"Judges' components: {' · '.join(parts)}. " if parts else ""
+    st.caption(f"{judges}Split: {row['split']}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")
     try:
         expl = state.explanation(src, routine_id)
     except PamfnError as exc:

@@ -67,14 +67,17 @@ def playhead_x(pg) -> float:
 def test_playing_moves_the_playhead(page):
     page.screenshot(path=str(ARTIFACTS / "routine_opened.png"))
     x0 = playhead_x(page)
+    reports = page.evaluate("Number(document.querySelector('.pamfn-player').dataset.reports || 0)")
     page.evaluate(f"document.querySelector('{VIDEO}').muted = true; document.querySelector('{VIDEO}').play()")
     page.wait_for_function(f"document.querySelector('{VIDEO}').currentTime > 1.5", timeout=20_000)
     x1 = playhead_x(page)
     time.sleep(0.5)
     x2 = playhead_x(page)
     page.screenshot(path=str(ARTIFACTS / "routine_playing.png"))
+    during = page.evaluate("Number(document.querySelector('.pamfn-player').dataset.reports || 0)")
     page.evaluate(f"document.querySelector('{VIDEO}').pause()")
     assert x0 < x1 < x2, (x0, x1, x2)
+    assert during == reports, "playing must not send the time to Python (no round-trip per frame)"
     assert not page.errors, page.errors
 
 
