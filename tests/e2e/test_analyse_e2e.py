@@ -32,17 +32,17 @@ UPLOAD_INPUT = "[data-testid='stFileUploaderDropzoneInput']"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """The dashboard on the bundled data, or a generated data set with a checkpoint sized for
-    the lite extractor; its routine library in a temporary folder."""
+    """The dashboard on the bundled data, or on a generated data set whose features and
+    checkpoints have the lite extractor's dimensions (so uploads can be scored too); its
+    routine library in a temporary folder."""
     tmp = tmp_path_factory.mktemp("analyse_e2e")
     if bundled_available():
         args: list[str] = []
     else:
         from pamfn.features.lite import LiteExtractor
 
-        data, _ = make_dataset(tmp, per_action=2, media=False)
-        ckpt = make_checkpoint(tmp / "lite_ckpt", dims=dict(LiteExtractor.dims))
-        args = ["--data", str(data), "--checkpoint", str(ckpt)]
+        data, ckpts = make_dataset(tmp, per_action=3, media=True, dims=dict(LiteExtractor.dims))
+        args = ["--data", str(data), "--checkpoint", str(ckpts)]
     saved = os.environ.get("PAMFN_LIBRARY")
     os.environ["PAMFN_LIBRARY"] = str(tmp / "library")
     port = free_port()
@@ -51,20 +51,6 @@ def app(tmp_path_factory):
     finally:
         os.environ.pop("PAMFN_LIBRARY") if saved is None else os.environ.__setitem__("PAMFN_LIBRARY", saved)
     yield f"http://127.0.0.1:{port}/", tmp
-    stop_app(proc)
-
-
-@pytest.fixture(scope="module")
-def dataset_app(tmp_path_factory):
-    """The dashboard on the bundled data, or on a generated data set with its own checkpoints."""
-    tmp = tmp_path_factory.mktemp("views_e2e")
-    args: list[str] = []
-    if not bundled_available():
-        data, ckpts = make_dataset(tmp, per_action=3, media=True)
-        args = ["--data", str(data), "--checkpoint", str(ckpts)]
-    port = free_port()
-    proc, _ = start_app(port, args, tmp / "streamlit.log")
-    yield f"http://127.0.0.1:{port}/"
     stop_app(proc)
 
 
@@ -102,7 +88,7 @@ def no_exception(pg) -> None:
 
 def test_upload_a_video_and_see_the_routine_view(app, browser):
     url, tmp = app
-    clip = make_video(tmp / "athlete_routine.mp4", 6.0)
+    clip = make_video(tmp / "athlete_routine.mp4", 4.0)
     pg = open_page(browser, url, "analyse")
     pg.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=60_000)
     pg.locator(UPLOAD_INPUT).set_input_files(str(clip))
@@ -157,12 +143,16 @@ def test_a_non_video_upload_is_refused(app, browser):
     pg.close()
 
 
-@pytest.mark.parametrize("path", ["research", "compare"])
-def test_research_and_compare_views_render(dataset_app, browser, path):
-    pg = open_page(browser, dataset_app, path)
-    pg.wait_for_selector(".js-plotly-plot", timeout=90_000)
-    pg.set_viewport_size({"width": 1500, "height": 2000})
-    pg.wait_for_timeout(1500)
-    pg.screenshot(path=str(ARTIFACTS / f"{path}_view.png"), full_page=True)
-    no_exception(pg)
+def test_research_and_compare_views_render(app, browser):
+    pg = open_page(browser, app[0], "research")
+    for name in ("research", "compare"):
+        if name != "research":
+            pg.set_viewport_size({"width": 1500, "height": 1300})
+            pg.get_by_role("link", name=LINKS[name], exact=True).click()
+            pg.wait_for_url(f"**/{name}")
+        pg.wait_for_selector("[data-testid='stMain'] .js-plotly-plot", timeout=90_000)
+        pg.set_viewport_size({"width": 1500, "height": 2000})
+        pg.wait_for_timeout(1500)
+        pg.screenshot(path=str(ARTIFACTS / f"{name}_view.png"), full_page=True)
+        no_exception(pg)
     pg.close()
