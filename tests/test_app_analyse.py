@@ -3,6 +3,7 @@ progress bar, scoring, the routine view, the library; bad uploads refused cleanl
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -139,3 +140,22 @@ def test_apparatus_picks_the_checkpoint_and_rescoring_needs_no_extraction(monkey
     assert not at.exception and not at.get("progress")
     assert any(h.value == "clip · Hoop" for h in at.subheader)
     assert {m.label: m.value for m in at.metric}["PAMFN predicted"] != ball
+
+
+def test_progress_follows_the_decoded_frames(setup, monkeypatch):
+    """The progress bar's feed: every decoded frame moves it, up to the whole video."""
+    import importlib.util
+
+    from pamfn.features.pipeline import extract_file
+
+    spec = importlib.util.spec_from_file_location("analyse_page", PAGE)
+    page_module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "analyse_page", page_module)
+    spec.loader.exec_module(page_module)  # defines the page's functions; main() runs only as __main__
+    _, _, video = setup
+    seen: list[float] = []
+    timings = page_module.FrameCounter(int(4.0 * 25), seen.append)
+    feats = extract_file(video, progress=False, timings=timings)
+    assert feats.T == 3 and len(seen) >= 90
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0, abs=0.02)
+    assert timings["total"] > 0  # still the extractor's timings

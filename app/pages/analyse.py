@@ -399,4 +399,5 @@ def main() -> None:
     routine_panel(current)
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs a page as __main__; tests import it
+    main()

@@ -150,4 +150,5 @@ def main() -> None:
     show_figure(research.compare_scores_figure(scores, max(a.label_scale, b.label_scale)), f"{stem}_scores", "scores")
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs a page as __main__; tests import it
+    main()

@@ -164,4 +164,5 @@ def main() -> None:
         results_tables()
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs a page as __main__; tests import it
+    main()
