@@ -96,6 +96,19 @@ def test_truncated(media, tmp_path, capsys, suffix, faststart):
     assert_refused(path, tmp_path / "o", "(truncated|not a readable video file)", capsys)
 
 
+def test_video_shorter_than_its_audio_is_not_truncation(media):
+    import subprocess
+
+    from pamfn.features.media import ffmpeg_exe
+
+    path = media / "long_song.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-t", "3", "-i", "testsrc2=size=160x120:rate=25",
+                    "-f", "lavfi", "-t", "6", "-i", "sine", "-c:v", "libx264", "-preset", "ultrafast", str(path)],
+                   check=True, timeout=60)
+    feats = extract_file(path, progress=False)
+    assert feats.T == 2 and probe(path).duration_s == pytest.approx(6.0, abs=0.1)  # segments of the 3 s of video
+
+
 def test_audio_only(media, tmp_path, capsys):
     path = write_test_audio(media / "song.m4a", 3)
     assert_refused(path, tmp_path / "o", "no video stream", capsys)

@@ -235,8 +235,10 @@ def extract_file(
     t0 = time.perf_counter()
     audio = decode_audio(path, ext.sample_rate) if info.has_audio else None
     timings["decode_audio"] = time.perf_counter() - t0
-    frames = _complete(iter_frames(path, ext.frame_size(info.width, info.height), TARGET_FPS),
-                       int(info.duration_s * TARGET_FPS), name, info.duration_s)
+    frames = iter_frames(path, ext.frame_size(info.width, info.height), TARGET_FPS)
+    audio_complete = audio is not None and len(audio) >= (info.duration_s - 1.0) * ext.sample_rate
+    if not audio_complete:  # a complete audio track means the file is whole: its video is just shorter
+        frames = _complete(frames, int(info.duration_s * TARGET_FPS), name, info.duration_s)
     feats = _run(ext, frames, audio, routine_id=routine_id if routine_id is not None else path.stem,
                  duration_s=round(info.duration_s, 6), total_segments=segment_count(info.duration_s),
                  progress=progress, timings=timings, name=name,
