@@ -129,8 +129,13 @@ def _flow_pair_features(flow: np.ndarray) -> np.ndarray:
     )
 
 
+_PAIR_SCALARS = 12
+"""Scalar descriptors at the start of a flow field's descriptor; then orientations, then the grid."""
+_ORIENT_END = _PAIR_SCALARS + ORIENT_BINS
+
+
 def motion_features(pairs: np.ndarray) -> np.ndarray:
-    """F: motion of one segment from its per-frame-pair descriptors (P, 36) -> (F_DIM,).
+    """F: motion of one segment from its flow fields' descriptors (P, 36) -> (F_DIM,).
 
     The mean of the per-pair descriptors; the motion-energy profile over SUBWINDOWS
     sub-windows (movement accents); accent statistics (std, peak over median, mean
@@ -141,7 +146,7 @@ def motion_features(pairs: np.ndarray) -> np.ndarray:
     profile = np.array([chunk.mean() for chunk in np.array_split(energy, SUBWINDOWS)])
     accents = [energy.std(), energy.max() - np.median(energy), np.abs(np.diff(energy)).mean() if len(energy) > 1 else 0.0]
     return np.concatenate(
-        [pairs.mean(0), profile, accents, pairs[:, 12 + ORIENT_BINS:].std(0), pairs[:, 12 : 12 + ORIENT_BINS].std(0)]
+        [pairs.mean(0), profile, accents, pairs[:, _ORIENT_END:].std(0), pairs[:, _PAIR_SCALARS:_ORIENT_END].std(0)]
     ).astype(np.float32)
 
 
@@ -314,7 +319,7 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
 
 
 V_DIM = HUE_BINS + 4 + LUMA_BINS + 3 + 2 * GRID * GRID + 5 + 3 + GRID * GRID
-F_DIM = 12 + ORIENT_BINS + GRID * GRID + SUBWINDOWS + 3 + GRID * GRID + ORIENT_BINS
+F_DIM = _ORIENT_END + GRID * GRID + SUBWINDOWS + 3 + GRID * GRID + ORIENT_BINS
 A_DIM = 2 * N_MELS + 4 + 2 * SUBWINDOWS + 4 + 8 + 4 + 12
 LITE_DIMS: dict[str, int] = {"V": V_DIM, "F": F_DIM, "A": A_DIM}
 """Fixed dimensions of the lite features per modality."""
