@@ -109,6 +109,23 @@ def test_video_shorter_than_its_audio_is_not_truncation(media):
     assert feats.T == 2 and probe(path).duration_s == pytest.approx(6.0, abs=0.1)  # segments of the 3 s of video
 
 
+def test_late_audio_track_stays_aligned(media):
+    import subprocess
+
+    from pamfn.features.media import decode_audio, ffmpeg_exe
+
+    base, late = media / "click.mp4", media / "late.mp4"
+    run = [ffmpeg_exe(), "-v", "error", "-y"]
+    subprocess.run([*run, "-f", "lavfi", "-t", "3", "-i", "testsrc2=size=160x120:rate=25", "-f", "lavfi", "-t", "3",
+                    "-i", "aevalsrc=sin(2*PI*440*t)*lt(t\\,0.2):s=22050", "-c:v", "libx264", "-preset", "ultrafast",
+                    str(base)], check=True, timeout=60)
+    subprocess.run([*run, "-i", str(base), "-itsoffset", "0.6", "-i", str(base), "-map", "0:v", "-map", "1:a",
+                    "-c", "copy", str(late)], check=True, timeout=60)
+    audio = decode_audio(late, 22050)
+    assert np.argmax(np.abs(audio) > 0.1) / 22050 == pytest.approx(0.6, abs=0.03)  # the click, 0.6 s in
+    assert sum(1 for _ in iter_frames(late, (80, 60))) == 75  # the 3 s of video, from time 0
+
+
 def test_audio_only(media, tmp_path, capsys):
     path = write_test_audio(media / "song.m4a", 3)
     assert_refused(path, tmp_path / "o", "no video stream", capsys)

@@ -109,7 +109,8 @@ def iter_frames(
 ) -> Iterator[np.ndarray]:
     """Yield RGB uint8 frames of shape (h, w, 3) at ``fps``, scaled by ffmpeg to ``size``.
 
-    Frame k is the source frame shown at time ``start_s + k / fps``. ``start_s`` seeks
+    Frame k is the source frame shown at time ``start_s + k / fps`` (a video stream that
+    starts late repeats its first frame from time 0). ``start_s`` seeks
     before decoding, so a window deep inside a long video is cheap. Raises MediaError
     if ffmpeg fails (corrupt or truncated data).
     """
@@ -121,7 +122,7 @@ def iter_frames(
     cmd += ["-i", str(path)]
     if duration_s is not None:
         cmd += ["-t", f"{duration_s:.3f}"]
-    cmd += ["-map", "0:V:0", "-an", "-vf", f"fps={fps},scale={w}:{h}:flags=area",
+    cmd += ["-map", "0:V:0", "-an", "-vf", f"fps={fps}:start_time=0,scale={w}:{h}:flags=area",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     nbytes = w * h * 3
     with tempfile.TemporaryFile() as errlog:
@@ -145,12 +146,14 @@ def iter_frames(
 
 
 def decode_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray | None:
-    """The first audio track as mono float32 in [-1, 1] at ``sample_rate``; None if there is none."""
+    """The first audio track as mono float32 in [-1, 1] at ``sample_rate``; None if there is none.
+    Sample 0 is at time 0 of the file: a track that starts late is padded with silence, so
+    audio and frames stay aligned."""
     path = check_readable(path)
     if not probe(path).has_audio:
         return None
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0",
-           "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
+           "-ac", "1", "-ar", str(sample_rate), "-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
