@@ -9,7 +9,7 @@ import torch
 
 from pamfn.cli import main
 from pamfn.errors import CheckpointError, WeightsNotFoundError
-from pamfn.features import extract_from_arrays
+from pamfn.features import extract_file, extract_from_arrays
 from pamfn.features.pretrained import PretrainedExtractor, load_i3d_flow, load_swin3d
 from pamfn.features.pretrained.i3d import InceptionI3d
 from pamfn.features.pretrained.swin3d import (
@@ -149,6 +149,8 @@ def test_loading_path_end_to_end(tmp_path):
     assert feats.extractors["V"].startswith("vst-swin3d_b@1+swin3d_b.pth")
     assert all(np.isfinite(a).all() for a in feats.features.values())
     assert not np.allclose(feats.features["A"][0], feats.features["A"][1])
+    from_file = extract_file(write_test_video(tmp_path / "v.mp4", 3, (96, 64)), extractor=ext, progress=False)
+    assert from_file.T == 2 and from_file.dims == feats.dims and from_file.media == "v.mp4"
 
 
 def test_original_video_swin_checkpoint_names_load(tmp_path):
