@@ -208,11 +208,19 @@ class PredictionJob:
         self.total = len(self._routines)
         self._done = threading.Event()
         self._checkpoints = loaded
+        self._started = threading.Lock()
+        self._thread: threading.Thread | None = None
         if cache_file.is_file():
             self.scores = {str(k): float(v) for k, v in json.loads(cache_file.read_text(encoding="utf-8")).items()}
             self._done.set()
-        else:
-            threading.Thread(target=self._run, name="pamfn-predictions", daemon=True).start()
+
+    def start(self) -> PredictionJob:
+        """Start scoring in a background thread (once; nothing to do when cached on disk)."""
+        with self._started:
+            if self._thread is None and not self.done:
+                self._thread = threading.Thread(target=self._run, name="pamfn-predictions", daemon=True)
+                self._thread.start()
+        return self
 
     def _run(self) -> None:
         from pamfn.checkpoint import check_compatible
@@ -290,8 +298,8 @@ def _prediction_job(data_dir: str, checkpoint_dir: str, fingerprint: str) -> Pre
 
 
 def prediction_job(src: Source) -> PredictionJob:
-    """The background scoring of every routine of ``src`` (started on first use; it
-    waits for the checkpoints itself, so asking for it never blocks)."""
+    """The scoring of every routine of ``src``, shared by all sessions; ``.start()`` runs it
+    in the background (it waits for the checkpoints itself, so nothing here blocks)."""
     return _prediction_job(src.data_dir, src.checkpoint_dir, _fingerprint(src))
 
 
@@ -300,7 +308,7 @@ def predictions(src: Source, wait_s: float | None = 0.0) -> pd.DataFrame:
     score in the data set's units and ``error`` (predicted - judged). Scored once per
     source in the background: waits up to ``wait_s`` seconds (None: until done), and
     routines not scored yet have NaN; see :func:`prediction_job` for progress and errors."""
-    job = prediction_job(src)
+    job = prediction_job(src).start()
     job.wait(wait_s)
     return job.table()
 

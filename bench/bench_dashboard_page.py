@@ -16,6 +16,7 @@ new routine's scores and charts, on a first visit (explanation computed) and a r
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -52,6 +53,8 @@ def shown(page, routine_id: str, has_video: bool, timeout_ms: int = 60_000) -> N
 
 def playback(page, seconds: float = 3.0) -> str:
     """Play the video (muted) and sample the playhead on every animation frame."""
+    page.wait_for_function("(document.querySelector('.pamfn-player[data-ready=\"1\"] video') || {}).readyState >= 2",
+                           timeout=60_000)
     samples = page.evaluate(
         """(ms) => new Promise((done) => {
             const v = document.querySelector('.pamfn-player video'), head = document.querySelector('.pamfn-playhead');
@@ -70,8 +73,7 @@ def playback(page, seconds: float = 3.0) -> str:
     moves = sum(1 for (_, a), (_, b) in zip(samples["out"], samples["out"][1:]) if a != b)
     return (f"playback {seconds:g} s: {len(times)} animation frames ({len(times) / seconds:.0f} fps), "
             f"frame gap median {statistics.median(gaps):.1f} ms, p95 {gaps[int(0.95 * (len(gaps) - 1))]:.1f} ms; "
-            f"playhead moved on {moves} frames; time sent to Python {samples['reports']} time(s) while playing "
-            "(once, at the pause)")
+            f"playhead moved on {moves} frames; time sent to Python while playing: {samples['reports']} time(s)")
 
 
 def click_row(page, index: int) -> None:
@@ -117,6 +119,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1300})
+            order = _table_order(data_dir)
             t0 = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("h1", timeout=120_000)
@@ -124,17 +127,22 @@ def main() -> int:
             page.wait_for_selector("[data-testid='stDataFrame']", timeout=120_000)
             table_s = time.perf_counter() - t0
             first = page.locator("[data-testid='stMain'] h3").first.text_content().split(" ·")[0]
-            order = _table_order(data_dir)
             video = dict(order)[first]
-            if video:
-                print(playback(page))
             shown(page, first, video, 120_000)
             player_s = time.perf_counter() - t0
             idle(page)
             settled_s = time.perf_counter() - t0
             print(f"first page: title {title_s:.2f} s, routines table {table_s:.2f} s, scores + {'player' if video else 'charts'} "
                   f"{player_s:.2f} s, script run done {settled_s:.2f} s (from page request)")
+            if video:
+                print(playback(page))
 
+            t = time.perf_counter()
+            page.wait_for_function(
+                "![...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                ".some(c => c.textContent.includes('Scoring the routines'))", timeout=600_000)
+            print(f"background scoring of {len(order)} routines finished {time.perf_counter() - t0:.1f} s after the page "
+                  f"request (waited {time.perf_counter() - t:.1f} s)")
             picks = [i for i, (rid, _) in enumerate(order) if rid != first][: args.switches]
             timings: dict[str, list[float]] = {"first visit": [], "revisit": []}
             for visit in ("first visit", "revisit"):
@@ -153,6 +161,7 @@ def main() -> int:
             browser.close()
     finally:
         stop_app(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

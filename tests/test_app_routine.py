@@ -28,14 +28,15 @@ def run_app(monkeypatch, data: Path, checkpoint: Path, **state) -> AppTest:
     return at.run()
 
 
-def run_until_scored(at: AppTest, timeout_s: float = 60.0) -> AppTest:
-    """Rerun until the background scoring has filled the Predicted column."""
+def run_scored(monkeypatch, data: Path, checkpoint: Path, timeout_s: float = 60.0) -> AppTest:
+    """Run once (which starts the background scoring), wait until the finished table is on
+    disk, then open the page afresh: every routine has its predicted score."""
+    run_app(monkeypatch, data, checkpoint)
     deadline = time.monotonic() + timeout_s
-    while at.dataframe[0].value["predicted"].isna().any():
+    while not list((data.parent / "cache").glob("predictions-*.json")):
         assert time.monotonic() < deadline, "the routines were not scored in time"
-        time.sleep(0.5)
-        at.run()
-    return at
+        time.sleep(0.2)
+    return run_app(monkeypatch, data, checkpoint)
 
 
 def texts(at: AppTest) -> str:
@@ -48,7 +49,7 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def test_page_loads_with_picker_scores_and_device(monkeypatch, dataset):
-    at = run_until_scored(run_app(monkeypatch, *dataset))
+    at = run_scored(monkeypatch, *dataset)
     assert not at.exception, at.exception
     assert at.title[0].value == "Routine view"
     table = at.dataframe[0].value
@@ -129,7 +130,8 @@ def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_
     loaded.set_result(load_checkpoint_set(ckpts))
     cache = tmp_path / "predictions.json"
     job = state.PredictionJob(src, loaded, cache)
-    assert job.wait(60) and not job.errors
+    assert not job.done and not job.wait(0.2), "nothing runs before start()"
+    assert job.start().wait(60) and not job.errors
     table = job.table()
     expl = explain_routine(loaded.result()["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
     assert table.loc["hoop_02", "predicted"] == pytest.approx(expl.score, abs=1e-4)

@@ -53,8 +53,8 @@ def _scoring_progress(src: state.Source) -> None:
 
 def _picker(src: state.Source, catalog) -> str | None:
     """The routines table with single-row selection; returns the chosen routine id."""
-    job = state.prediction_job(src)
-    table = state.predictions(src, wait_s=0.5)
+    job = state.prediction_job(src)  # started at the end of the page, so the first routine is not slowed down
+    table = job.table()
     with st.empty():  # one slot, so the elements below keep their place (the player is not remounted)
         if not job.done:
             _scoring_progress(src)
@@ -168,7 +168,7 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
             video, why = None, f"its media file cannot be decoded ({exc})"
     occ = state.occlusion(src, routine_id)
     found = coach_insights(expl, occ)
-    window = st.session_state.get(WINDOW_KEY)
+    window = st.session_state.get(WINDOW_KEY) or ((found[0].start_s, found[0].end_s) if found else None)
     if video is not None:
         key = f"player_{routine_id}"
         synced_player(_timeline_json(src, routine_id, str(video), None), video, expl, key=key,
@@ -187,8 +187,6 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
         _insights(found, video is not None)
     with right:
         st.subheader("Keyframes", anchor=False)
-        if window is None and found:
-            window = (found[0].start_s, found[0].end_s)
         if video is None:
             st.caption("Keyframes need the routine's video.")
         elif window is not None:
@@ -207,10 +205,13 @@ def page() -> None:
         state.show_error(exc, "The data set cannot be read")
         return
     try:
-        routine_id = _picker(src, catalog)
-    except PamfnError as exc:
-        state.show_error(exc, "The checkpoint cannot score this data set")
-        return
+        _routine_page(src, catalog)
+    finally:
+        state.prediction_job(src).start()
+
+
+def _routine_page(src: state.Source, catalog) -> None:
+    routine_id = _picker(src, catalog)
     if routine_id is None:
         return
     if st.session_state.get("routine_current") != routine_id:
