@@ -8,10 +8,16 @@ Pages use this small API::
     src = state.current_source()          # Source(data_dir, checkpoint_dir), chosen in the sidebar
     catalog = state.catalog(src)          # pamfn.catalog.Catalog (routines table, label scale)
     models = state.checkpoints(src)       # {action: LoadedCheckpoint}, loaded once per process
+    ckpt = state.checkpoint_for(src, "ball")  # the checkpoint that scores one action
     feats = state.features(src, rid)      # RoutineFeatures of one routine
     expl = state.explanation(src, rid)    # Explanation (cached per source and routine)
-    table = state.predictions(src)        # routines + predicted score + error (scored in the background)
+    occ = state.occlusion(src, rid)       # occlusion scan: start_s, end_s, delta (points), cached
+    video, why = state.media(src, rid)    # the playable media file, or None and the reason
+    wave = state.waveform(video)          # min/max envelope of its audio (None without audio)
+    table = state.predictions(src, wait_s=None)  # routines + predicted + error (None: wait for all)
+    job = state.prediction_job(src)       # the background scoring: .start(), .done, .scores, .errors
     state.device()                        # "cuda" or "cpu"
+    state.show_error(exc, "what failed") # a PamfnError as a clear st.error; the app stays up
 
 Everything heavy is cached with ``st.cache_resource`` / ``st.cache_data`` keyed by plain
 strings, so it is loaded once per process and shared by all sessions. Loading failures
