@@ -93,6 +93,26 @@ class RssSampler(threading.Thread):
             time.sleep(self.every_s)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (e.g. ffmpeg)."""
+    import psutil
+
+    total = 0.0
+    proc = psutil.Process(pid)
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def browser_cpu_seconds() -> float:
+    """CPU seconds of this process's Chromium children (the browser of the round, while it lives)."""
+    return cpu_seconds(os.getpid())
+
+
 async def wait_idle(page) -> None:
     await page.wait_for_function(f"!document.querySelector(\"{RUNNING}\")", timeout=STEP_TIMEOUT_MS)
 
@@ -145,16 +165,19 @@ async def session(browser, url: str, index: int, rows: list[str], out: dict) -> 
     out[index] = {"times": times, "errors": errors}
 
 
-async def one_round(url: str, sessions: int, rows: list[str]) -> dict:
+async def one_round(url: str, sessions: int, rows: list[str]) -> tuple[dict, float]:
+    """Run the sessions together; return their results and the browser's CPU seconds."""
     from playwright.async_api import async_playwright
 
     results: dict[int, dict] = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
                                           args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        before = browser_cpu_seconds()
         await asyncio.gather(*(session(browser, url, i, rows, results) for i in range(sessions)))
+        used = browser_cpu_seconds() - before
         await browser.close()
-    return results
+    return results, used
 
 
 def main() -> int:
@@ -193,9 +216,9 @@ def main() -> int:
     try:
         for r in range(1, args.rounds + 1):
             start = len(sampler.samples)
-            t = time.perf_counter()
-            results = asyncio.run(one_round(f"http://127.0.0.1:{port}/", args.sessions, rows))
-            wall = time.perf_counter() - t
+            t, server_cpu = time.perf_counter(), cpu_seconds(proc.pid)
+            results, browser_cpu = asyncio.run(one_round(f"http://127.0.0.1:{port}/", args.sessions, rows))
+            wall, server_cpu = time.perf_counter() - t, cpu_seconds(proc.pid) - server_cpu
             time.sleep(3.0)
             peak = max(sampler.samples[start:], default=sampler.rss_mb())
             errors = [f"session {i}: {e}" for i, res in sorted(results.items()) for e in res["errors"]]
@@ -204,7 +227,8 @@ def main() -> int:
                 for step, value in res["times"].items():
                     step_times.setdefault(step, []).append(value)
             print(f"round {r}: {wall:.1f} s wall, {len(errors)} error(s); server RSS peak {peak:.0f} MB, "
-                  f"after {sampler.rss_mb():.0f} MB")
+                  f"after {sampler.rss_mb():.0f} MB; CPU seconds: server {server_cpu:.0f}, browser {browser_cpu:.0f}; "
+                  f"machine load average {os.getloadavg()[0]:.1f}")
     finally:
         sampler.stop.set()
         proc.terminate()
