@@ -138,3 +138,17 @@ def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_
     assert cache.is_file()
     again = state.PredictionJob(src, loaded, cache)
     assert again.done and again.table()["predicted"].tolist() == table["predicted"].tolist()
+
+
+def test_undecodable_media_keeps_the_view_without_player(monkeypatch, dataset, tmp_path):
+    import shutil
+
+    data, ckpts = dataset
+    broken = tmp_path / "data"
+    shutil.copytree(data, broken)
+    (broken / "media" / "ball_00.mp4").write_bytes(b"not a video at all" * 100)
+    at = run_app(monkeypatch, broken, ckpts, filter_text="ball_00")
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "No player for **ball_00**" in warning and "cannot be decoded" in warning
+    assert metric(at, "PAMFN predicted")
