@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from pamfn.errors import MediaError
-from pamfn.features.lite import _FARNEBACK, working_size
+from pamfn.features.lite import _FARNEBACK, one_cv2_thread, working_size
 from pamfn.features.media import iter_frames, probe
 from pamfn.features.segments import TARGET_FPS
 
@@ -72,12 +72,13 @@ def flow_visualization(video_path: str | os.PathLike[str], start_s: float, end_s
     total = np.zeros(grey[0].shape + (2,), np.float32)
     path = np.zeros(grey[0].shape, np.float32)
     peak = np.zeros(grey[0].shape, np.float32)
-    for a, b in pairwise(grey):
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, **_FARNEBACK)
-        speed = np.linalg.norm(flow, axis=2)
-        total += flow
-        path += speed
-        np.maximum(peak, speed, out=peak)
+    with one_cv2_thread():
+        for a, b in pairwise(grey):
+            flow = cv2.calcOpticalFlowFarneback(a, b, None, **_FARNEBACK)
+            speed = np.linalg.norm(flow, axis=2)
+            total += flow
+            path += speed
+            np.maximum(peak, speed, out=peak)
     net = np.linalg.norm(total, axis=2)
     coherence = net / np.maximum(path, 1e-6)
     direction = total / np.maximum(net, 1e-6)[..., None]
