@@ -201,6 +201,19 @@ def fusion_peaks(expl: Explanation, n: int = 2) -> list[Insight]:
     return sorted(found, key=lambda i: -i.strength)[:n]
 
 
+def window_around(expl: Explanation, t: float, width_s: float = 5.12) -> tuple[float, float]:
+    """The stage-2 step (about 5 s, the paper's unit in Figs. 7-9) whose window holds
+    second ``t``; without stages, ``width_s`` seconds centred on ``t`` within the routine."""
+    stage = next((s for s in expl.stages if s.stage == 2), expl.stages[0] if expl.stages else None)
+    if stage is None or stage.steps == 0:
+        start = min(max(t - width_s / 2, 0.0), max(expl.duration_s - width_s, 0.0))
+        return start, min(start + width_s, expl.duration_s)
+    for a, b in zip(stage.start_s, stage.end_s):
+        if a <= t < b:
+            return float(a), float(b)
+    return (float(stage.start_s[0]), float(stage.end_s[0])) if t < stage.start_s[0] else (float(stage.start_s[-1]), float(stage.end_s[-1]))
+
+
 def coach_insights(expl: Explanation, occlusion: pd.DataFrame | None = None) -> list[Insight]:
     """All statements for one routine: moments, modality reliance, fusion peaks."""
     found = moments(occlusion) if occlusion is not None and len(occlusion) else []

@@ -115,3 +115,15 @@ def test_batched_predictions_equal_routines_scored_alone():
     alone = {f.routine_id: predict_scores(model, [f], 25.0)[f.routine_id] for f in routines}
     assert list(batched) == [f.routine_id for f in routines]
     assert batched == pytest.approx(alone, abs=1e-4)
+
+
+def test_window_around_follows_stage_2_steps():
+    from pamfn.insights import window_around
+
+    expl = make_explanation(T=40)
+    assert window_around(expl, 12.0) == pytest.approx((2 * 5.12, 3 * 5.12))
+    assert window_around(expl, 0.0) == pytest.approx((0.0, 5.12))
+    assert window_around(expl, 999.0) == pytest.approx((9 * 5.12, 10 * 5.12))
+    expl.stages = []
+    assert window_around(expl, 1.0) == pytest.approx((0.0, 5.12))
+    assert window_around(expl, 30.0) == pytest.approx((30.0 - 2.56, 30.0 + 2.56))

@@ -103,3 +103,9 @@ def test_scores_figure_uses_the_modality_colours():
     bar = fig.data[0]
     assert list(bar.marker.color[2:]) == [colors.MODALITY_COLORS[m] for m in MODALITIES]
     assert tuple(fig.layout.xaxis.range) == (0, 25.0)
+
+
+def test_timeline_refuses_an_empty_figure():
+    expl = make_explanation()
+    with pytest.raises(ValueError, match="nothing to draw"):
+        figures.timeline_figure(tables.msfd_table(expl).iloc[:0], tables.fusion_count_table(expl).iloc[:0], expl.duration_s)

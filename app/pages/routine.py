@@ -15,7 +15,7 @@ from app.components.keyframes import keyframes_panel
 from app.components.player import preload_plotly, synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import PamfnError
-from pamfn.insights import Insight, clock, coach_insights
+from pamfn.insights import Insight, clock, coach_insights, window_around
 from pamfn.viz import figures, tables
 
 PICK_KEY = "routine_picker"
@@ -131,16 +131,7 @@ def _follow_player(player_key: str, expl) -> None:
         return
     window = st.session_state.get(WINDOW_KEY)
     if window is None or not window[0] <= float(t) < window[1]:
-        st.session_state[WINDOW_KEY] = _window_at(expl, float(t))
-
-
-def _window_at(expl, t: float) -> tuple[float, float]:
-    """The stage-2 step (about 5 s) around time t."""
-    stage = next((s for s in expl.stages if s.stage == 2), expl.stages[0])
-    for a, b in zip(stage.start_s, stage.end_s):
-        if a <= t < b:
-            return float(a), float(b)
-    return float(stage.start_s[-1]), float(stage.end_s[-1])
+        st.session_state[WINDOW_KEY] = window_around(expl, float(t))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

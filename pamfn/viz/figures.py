@@ -195,6 +195,8 @@ def timeline_figure(
         rows.append(("FusionNets enabled (PolicyNet)", 1.0))
     if occlusion_df is not None and len(occlusion_df):
         rows.append(("Score impact of each window (points)", 0.9))
+    if not rows:
+        raise ValueError("nothing to draw on the timeline: no waveform, MSFD weights, FusionNet counts or occlusion")
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.045,
                         row_heights=[h for _, h in rows], subplot_titles=[t for t, _ in rows])
     for i, (title, _) in enumerate(rows, start=1):
