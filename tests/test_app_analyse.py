@@ -159,3 +159,17 @@ def test_progress_follows_the_decoded_frames(setup, monkeypatch):
     assert feats.T == 3 and len(seen) >= 90
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0, abs=0.02)
     assert timings["total"] > 0  # still the extractor's timings
+
+
+def test_a_checkpoint_that_does_not_fit_lite_features_is_reported_before_decoding(monkeypatch, setup, tmp_path):
+    root, _, video = setup
+    other = make_checkpoint(tmp_path / "other", dims={"V": 3, "F": 3, "A": 3})
+    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(other))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.file_uploader(key="analyse_upload").upload("clip.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    assert not at.exception
+    assert "clip.mp4 could not be analysed" in at.error[0].value and "lite extractor makes" in at.error[0].value
+    assert not at.get("progress")  # refused before any decoding

@@ -24,7 +24,7 @@ from app import state
 from app.components.keyframes import keyframes_panel
 from app.components.player import synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
-from pamfn.errors import MediaError, PamfnError
+from pamfn.errors import CheckpointError, MediaError, PamfnError
 from pamfn.explanation import Explanation
 from pamfn.insights import clock, coach_insights, occlusion_scan
 from pamfn.report import export_name, routine_report
@@ -114,15 +114,27 @@ class FrameCounter(dict):
 
 
 def extractor_for(ckpt) -> str:
-    """The extractor family the checkpoint was trained on (``lite`` unless it names others)."""
+    """The extractor family the checkpoint was trained on (``lite`` unless it names others).
+
+    CheckpointError before any decoding when the lite features cannot fit the checkpoint."""
     names = list((ckpt.config.feature_extractors or {}).values())
-    return "lite" if not names or all(str(n).startswith("lite") for n in names) else "pretrained"
+    if names and not all(str(n).startswith("lite") for n in names):
+        return "pretrained"
+    from pamfn.features.lite import LiteExtractor
+
+    expected = {m: ckpt.config.input_dims[m] for m in ckpt.config.modalities}
+    made = {m: LiteExtractor.dims[m] for m in expected}
+    if made != expected:
+        raise CheckpointError(f"the checkpoint {ckpt.path} expects features of dims {expected}, "
+                              f"the lite extractor makes {made}: choose a checkpoint trained on lite features")
+    return "lite"
 
 
 def extract_with_progress(path: Path, extractor: str, routine_id: str) -> RoutineFeatures:
     """Extract features, feeding a progress bar with the share of frames decoded."""
     from pamfn.features.media import probe
     from pamfn.features.pipeline import extract_file
+    from pamfn.features.segments import TARGET_FPS
 
     info = probe(path)
     bar = st.progress(0.0, text="Decoding the audio track…")
@@ -134,8 +146,9 @@ def extract_with_progress(path: Path, extractor: str, routine_id: str) -> Routin
             last[0] = percent
             bar.progress(fraction, text=f"Extracting {extractor} features: {percent}% of {clock(info.duration_s)}")
 
-    timings = FrameCounter(int(info.duration_s * 25), on_frame)
-    feats = extract_file(path, extractor=extractor, progress=False, routine_id=routine_id, timings=timings)
+    timings = FrameCounter(int(info.duration_s * TARGET_FPS), on_frame)
+    feats = extract_file(path, extractor=extractor, device=state.device(), progress=False, routine_id=routine_id,
+                         timings=timings)
     bar.progress(1.0, text=f"Extracted {feats.T} segments of {clock(info.duration_s)} in {timings.get('total', 0):.1f} s")
     return feats
 
@@ -380,7 +393,8 @@ def main() -> None:
                 show(analyse_upload(uploaded, src, action, judged))
             except PamfnError as exc:
                 show(None)
-                st.session_state[REFUSED] = f"**{uploaded.name} was refused.** {exc}"
+                verdict = "was refused" if isinstance(exc, MediaError) else "could not be analysed"
+                st.session_state[REFUSED] = f"**{uploaded.name} {verdict}.** {exc}"
     elif uploaded is None:
         st.session_state[DONE] = st.session_state[REFUSED] = None
         if current is not None and current.source.startswith("upload:"):
