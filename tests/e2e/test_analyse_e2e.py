@@ -155,4 +155,10 @@ def test_research_and_compare_views_render(app, browser):
         pg.wait_for_timeout(1500)
         pg.screenshot(path=str(ARTIFACTS / f"{name}_view.png"), full_page=True)
         no_exception(pg)
+        with pg.expect_download(timeout=60_000) as download:
+            pg.get_by_role("button", name=re.compile("Download as HTML")).first.click()
+        saved = ARTIFACTS / download.value.suggested_filename
+        download.value.save_as(saved)
+        doc = saved.read_text(encoding="utf-8")
+        assert saved.suffix == ".html" and "plotly.js v" in doc and not re.search(r"<script[^>]+src=", doc)
     pg.close()
