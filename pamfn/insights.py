@@ -137,7 +137,7 @@ def moments(occlusion: pd.DataFrame, n: int = 3) -> list[Insight]:
     ranked = occlusion.reindex(occlusion["delta"].abs().sort_values(ascending=False).index).head(n)
     out = []
     for row in ranked.itertuples():
-        if row.delta == 0:
+        if abs(row.delta) < 0.005:  # would read "0.00 points"
             continue
         verb = "raised" if row.delta > 0 else "lowered"
         text = f"**{clock(row.start_s)}–{clock(row.end_s)}**: this stretch {verb} the score by {abs(row.delta):.2f} points"

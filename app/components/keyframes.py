@@ -34,7 +34,8 @@ def _keyframes(path: str, mtime_ns: int, start_s: float, end_s: float, count: in
 def keyframes_panel(video: Path, window: tuple[float, float], count: int = 4) -> None:
     """Show ``count`` RGB frames across ``window``, each above the optical flow around it."""
     start, end = window
-    st.caption(f"**{clock(start)}–{clock(end)}** ({end - start:.1f} s). RGB frames above; below, the optical flow "
+    st.caption(f"**{clock(start)}–{clock(end)}** ({end - start:.1f} s, shaded on the charts). RGB frames above; "
+               "below, the optical flow "
                f"of the {FLOW_SPAN_S:g} s around each frame (hue = direction, brightness = speed, pale = back-and-forth).")
     try:
         times, rgb, flow = _keyframes(str(video), video.stat().st_mtime_ns, float(start), float(end), count)

@@ -34,7 +34,7 @@ HTML = """
   <div class="pamfn-right">
     <div class="pamfn-status"></div>
     <div class="pamfn-chart"></div>
-    <div class="pamfn-window"><span>keyframes</span></div>
+    <div class="pamfn-window"></div>
     <div class="pamfn-playhead"></div>
   </div>
 </div>
@@ -53,7 +53,6 @@ CSS = """
 .pamfn-status { position: absolute; top: .5rem; left: 1rem; color: #888; }
 .pamfn-window { position: absolute; left: 0; top: 0; pointer-events: none; visibility: hidden;
   border: 1px dashed #7c3aed; background: rgba(124,58,237,0.07); }
-.pamfn-window span { position: absolute; top: -1.1rem; left: 0; font-size: .7rem; color: #7c3aed; }
 .pamfn-playhead { position: absolute; left: 0; top: 0; width: 2px; margin-left: -1px; background: #e11d48;
   pointer-events: none; visibility: hidden; will-change: transform; }
 """
