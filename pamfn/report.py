@@ -48,9 +48,9 @@ def plotly_config(filename: str, scale: int = PNG_SCALE) -> dict:
 
 
 def figure_html(fig: go.Figure, title: str) -> str:
-    """One figure as a standalone HTML page with plotly.js inlined (opens offline)."""
+    """One figure as a standalone HTML page titled ``title``, plotly.js inlined (opens offline)."""
     body = pio.to_html(fig, include_plotlyjs=True, full_html=False, config=plotly_config(title), default_width="100%")
-    return _page(title, f"<h1>{html.escape(title)}</h1>\n{body}", plotly_js="")
+    return _page(title, body, plotly_js="")
 
 
 def _fragment(fig: go.Figure, name: str) -> str:
