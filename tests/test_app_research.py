@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,9 @@ def test_research_view_draws_every_figure_for_the_test_split(monkeypatch, datase
     assert at.selectbox(key="research_split").value == "test"
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # Fig. 5, MSFD weights, predicted vs. judged
+    png = [json.loads(c.proto.config)["toImageButtonOptions"] for c in charts]
+    assert [p["filename"] for p in png] == ["data-test-decision-frequencies", "data-test-msfd-weights", "data-test-predicted-vs-judged"]
+    assert {p["scale"] for p in png} == {3}
     assert len(at.get("download_button")) == 3
     rho = at.dataframe[0].value
     assert list(rho["action"]) == ["ball", "hoop", "Avg."]
