@@ -193,7 +193,7 @@ def decision_frequency_figure(frequencies: pd.DataFrame, title: str = "PolicyNet
         )
         fig.update_xaxes(title_text="FusionNet count (decision)", dtick=1, range=[0.5, K + 0.5], row=1, col=col)
     fig.update_yaxes(title_text="Frequency", tickformat=".0%", rangemode="tozero", row=1, col=1)
-    fig.update_layout(title=title, height=380, legend={"orientation": "h", "y": -0.25}, margin={"t": 70})
+    fig.update_layout(title=title, height=440, legend={"orientation": "h", "y": -0.22}, margin={"t": 70})
     return fig
 
 
@@ -265,10 +265,10 @@ def predicted_vs_judged_figure(
     avg = rho_of.get("Avg.")
     fig.update_layout(
         title=f"{title} (Fisher-z mean ρ = {_fmt(avg)})",
-        xaxis={"title": f"Judged score ({unit})"},
-        yaxis={"title": f"Predicted score ({unit})", "scaleanchor": "x", "scaleratio": 1},
-        height=480,
-        legend={"orientation": "v"},
+        xaxis={"title": f"Judged score ({unit})", "range": [lo - pad, hi + pad]},
+        yaxis={"title": f"Predicted score ({unit})", "range": [lo - pad, hi + pad]},
+        height=520,
+        legend={"orientation": "h", "y": -0.18},
     )
     return fig
 
