@@ -186,3 +186,22 @@ def test_import_official_missing_features_leaves_nothing(tmp_path):
     with pytest.raises(DatasetError, match="Ribbon_777: labels without features"):
         import_official(feats, labels, tmp_path / "out", "rg", trust_pickle=True)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_standardisation_folds_exactly_into_the_first_layer(toy):
+    from pamfn.data import InputNorm
+    from pamfn.model import PAMFNConfig, build_model
+
+    data = load_dataset(toy)
+    samples = data.select("hoop", "train")
+    norm = InputNorm.from_samples(data, samples)
+    normed = SplitTensors(data, samples, norm=norm).routine(2)
+    raw = SplitTensors(data, samples).routine(2)
+    assert abs(float(SplitTensors(data, samples, norm=norm).features["V"][:, :10].mean())) < 0.5
+    model = build_model(PAMFNConfig.preset("rg", d=8, K=2, input_dims=data.dims)).eval()
+    with torch.no_grad():
+        expected = model(normed).score
+        norm.fold(model)
+        assert torch.allclose(model(raw).score, expected, atol=1e-5)
+        norm.unfold(model)
+        assert torch.allclose(model(normed).score, expected, atol=1e-5)

@@ -54,6 +54,8 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--val-fraction", type=float, help="validation share of each action's training routines (default 0.15)")
     g.add_argument("--select-on-test", action="store_true",
                    help="select the epoch on the TEST set like the released code (optimistic; labelled in every output)")
+    g.add_argument("--no-normalize", action="store_true",
+                   help="train on the raw features (default: standardised, folded into the saved first layers)")
     g.add_argument("--eval-every", type=int, help="evaluate the selection split every N epochs (default 1)")
     g.add_argument("--save-every", type=int, help="save the resumable state every N epochs (default 5)")
     g.add_argument("--seed", type=int, default=0)
@@ -121,7 +123,7 @@ def train_recipe(args: argparse.Namespace) -> Any:
         "eval_every": args.eval_every,
         "save_every": args.save_every,
     }
-    return replace(recipe, phase1=p1, phase2=p2, select_on_test=args.select_on_test, **{k: v for k, v in top.items() if v is not None})
+    return replace(recipe, phase1=p1, phase2=p2, select_on_test=args.select_on_test, normalize_inputs=not args.no_normalize, **{k: v for k, v in top.items() if v is not None})
 
 
 def chosen_actions(requested: list[str], data: Any) -> list[str]:

@@ -15,6 +15,7 @@ import torch
 
 from pamfn import MODALITIES
 from pamfn.data.dataset import AQADataset, Sample
+from pamfn.data.normalize import InputNorm
 
 
 class SplitTensors:
@@ -28,7 +29,9 @@ class SplitTensors:
         *,
         modalities: Sequence[str] = MODALITIES,
         min_length: int = 0,
+        norm: InputNorm | None = None,
     ) -> None:
+        """``norm`` standardises the features (before the zero padding) if given."""
         self.samples = list(samples)
         self.device = torch.device(device)
         self.modalities = tuple(modalities)
@@ -40,7 +43,7 @@ class SplitTensors:
         for m in self.modalities:
             padded = np.zeros((len(arrays), width, arrays[0][m].shape[1]), dtype=np.float32)
             for i, a in enumerate(arrays):
-                padded[i, : a[m].shape[0]] = a[m]
+                padded[i, : a[m].shape[0]] = a[m] if norm is None else norm.apply(m, a[m])
             self.features[m] = torch.from_numpy(padded).to(self.device)
         self.lengths_cpu = torch.from_numpy(lengths)
         self.lengths = self.lengths_cpu.to(self.device)

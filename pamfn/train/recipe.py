@@ -87,6 +87,9 @@ class TrainRecipe:
     select_on_test: bool = False
     eval_every: int = 1
     save_every: int = 5
+    normalize_inputs: bool = True
+    """Train on standardised features (training-routine statistics), folded into the saved
+    checkpoints' first layers (see :mod:`pamfn.data.normalize`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

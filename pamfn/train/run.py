@@ -21,6 +21,7 @@ instead, as the released code does; every output then says "selected on TEST set
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ import torch
 from pamfn.atomic import write_text_atomic
 from pamfn.checkpoint import load_checkpoint, save_checkpoint
 from pamfn.data.dataset import AQADataset, validation_split
+from pamfn.data.normalize import InputNorm
 from pamfn.data.tensors import SplitTensors
 from pamfn.errors import ConfigError
 from pamfn.evaluate import score_split
@@ -140,6 +142,7 @@ class Run:
             self.train_samples, self.select_samples = train, self.test_samples
         else:
             self.train_samples, self.select_samples = validation_split(train, config.recipe.val_fraction, config.seed)
+        self.norm = InputNorm.from_samples(data, self.train_samples) if config.recipe.normalize_inputs else None
 
     # -- run folder -------------------------------------------------------------------
     def _claim_folder(self) -> None:
@@ -167,10 +170,17 @@ class Run:
     def _tensors(self) -> tuple[SplitTensors, SplitTensors, SplitTensors]:
         crop = self.config.recipe.crop
         return (
-            SplitTensors(self.data, self.train_samples, self.device, min_length=crop),
-            SplitTensors(self.data, self.select_samples, self.device),
-            SplitTensors(self.data, self.test_samples, self.device),
+            SplitTensors(self.data, self.train_samples, self.device, min_length=crop, norm=self.norm),
+            SplitTensors(self.data, self.select_samples, self.device, norm=self.norm),
+            SplitTensors(self.data, self.test_samples, self.device, norm=self.norm),
         )
+
+    def _save(self, directory: Path, model: AQAModel, meta: dict[str, Any]) -> None:
+        """Save a checkpoint that takes raw features (the standardisation folded in)."""
+        if self.norm is not None:
+            model = copy.deepcopy(model)
+            self.norm.fold(model)
+        save_checkpoint(directory, model, model.config, meta)
 
     def _fit(self, stage: Stage, tensors: tuple[SplitTensors, SplitTensors, SplitTensors]) -> FitResult:
         recipe = self.config.recipe
@@ -195,7 +205,7 @@ class Run:
         stage.eval_mode()
         last = score_split(stage.predictor, test, amp=self.amp)
         if last_dir is not None:
-            save_checkpoint(last_dir, stage.model, stage.model.config, self._meta(stage.name, stage.epochs, {"test_rho": last.rho, "test_mse": last.mse}))
+            self._save(last_dir, stage.model, self._meta(stage.name, stage.epochs, {"test_rho": last.rho, "test_mse": last.mse}))
         if result.best_state is not None:
             stage.model.load_state_dict(result.best_state)
         stage.eval_mode()
@@ -238,12 +248,17 @@ class Run:
         )
         result = self._fit(stage, tensors)
         summary = self._finish(stage, result, tensors[2], None)
-        save_checkpoint(self.out / "branches" / m, model, cfg, self._meta(stage.name, result.best_epoch, summary))
+        self._save(self.out / "branches" / m, model, self._meta(stage.name, result.best_epoch, summary))
         return model, summary
 
     def _load_branches(self) -> dict[str, AQAModel]:
+        """Phase-1 branch checkpoints (raw-feature models), made to take this run's inputs."""
         root = Path(self.config.branches or "")
-        return {m: load_checkpoint(root / m, str(self.device)).model for m in self.config.model.modalities}
+        models = {m: load_checkpoint(root / m, str(self.device)).model for m in self.config.model.modalities}
+        if self.norm is not None:
+            for model in models.values():
+                self.norm.unfold(model)
+        return models
 
     def _joint_stage(self, name: str, model: AQAModel) -> Stage:
         recipe = self.config.recipe.phase2
@@ -288,7 +303,7 @@ class Run:
                 final = stages["phase2"] = self._finish(stage, self._fit(stage, tensors), tensors[2], self.out / "last")
                 final_model = model
         if final is not None and final_model is not None:
-            save_checkpoint(self.out / "checkpoint", final_model, final_model.config, self._meta("final", final["selected_epoch"], final))
+            self._save(self.out / "checkpoint", final_model, self._meta("final", final["selected_epoch"], final))
         summary = {
             "action": self.config.action,
             "model": cfg.model,
