@@ -2,17 +2,21 @@
 :mod:`pamfn.viz.tables` (pure functions: tables in, figure out).
 
 Every time series shares one x axis in seconds, so the same builders serve the synced
-player (one figure, one playhead) and exported figures for slides.
+player (one figure, one playhead) and exported figures for slides. A figure is a stack
+of panels (one y axis each, all matching the first x axis); traces, axes and shapes are
+assembled as plain specs and validated once by ``go.Figure`` (several times faster than
+growing a figure call by call, which matters when a routine is opened).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pamfn import MODALITIES
 from pamfn.viz.colors import (
@@ -27,8 +31,24 @@ from pamfn.viz.colors import (
 )
 
 STAGE_DASH = {1: "solid", 2: "dot", 3: "dash"}
+TITLE_COLOR = "#374151"
 Window = tuple[float, float, str]
 """A marked time window: start second, end second, label."""
+Spec = dict[str, Any]
+
+
+@dataclass
+class Panel:
+    """One row of a stacked figure: its traces, y axis settings, shapes and annotations.
+    Traces and shapes use the placeholders ``"x"`` / ``"y"``; :func:`stacked` maps them
+    to the panel's own axes."""
+
+    title: str
+    weight: float
+    traces: list[Spec]
+    yaxis: Spec = field(default_factory=dict)
+    shapes: list[Spec] = field(default_factory=list)
+    annotations: list[Spec] = field(default_factory=list)
 
 
 def _steps_xy(start: np.ndarray, end: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,9 +57,9 @@ def _steps_xy(start: np.ndarray, end: np.ndarray, y: np.ndarray) -> tuple[np.nda
     return x, np.repeat(np.asarray(y, dtype=np.float64), 2)
 
 
-def _base_layout(fig: go.Figure, height: int, **layout) -> go.Figure:
-    """The common look, set in one layout update (plotly validates each call)."""
-    settings = dict(
+def _layout(height: int, **overrides: Any) -> Spec:
+    """The common look of every figure."""
+    layout: Spec = dict(
         template="plotly_white",
         height=height,
         margin=dict(l=70, r=20, t=40, b=40),
@@ -47,117 +67,155 @@ def _base_layout(fig: go.Figure, height: int, **layout) -> go.Figure:
         hovermode="x",
         font=dict(size=12),
     )
-    settings.update(layout)
-    fig.update_layout(**settings)
-    fig.update_xaxes(gridcolor=GRID_COLOR, zeroline=False)
-    fig.update_yaxes(gridcolor=GRID_COLOR, zeroline=False)
-    return fig
+    layout.update(overrides)
+    return layout
 
 
-def _add_msfd_stage(fig: go.Figure, stage_df: pd.DataFrame, row: int, showlegend: bool) -> None:
+def _axis(**settings: Any) -> Spec:
+    return dict(gridcolor=GRID_COLOR, zeroline=False, **settings)
+
+
+def _ref(ref: str, n: str) -> str:
+    """Map a placeholder axis reference ("x", "y", "x domain", "paper") to panel ``n``'s axes."""
+    if ref in ("x", "y"):
+        return f"{ref}{n}"
+    if ref in ("x domain", "y domain"):
+        return f"{ref[0]}{n} domain"
+    return ref
+
+
+def stacked(
+    panels: Sequence[Panel],
+    duration_s: float,
+    height: int,
+    windows: Sequence[Window] = (),
+    spacing: float = 0.045,
+    **layout: Any,
+) -> go.Figure:
+    """Stack ``panels`` top to bottom on one time axis [0, duration_s] in seconds, each
+    with its title at its top left; ``windows`` are marked across all panels."""
+    if not panels:
+        raise ValueError("a stacked figure needs at least one panel")
+    total = sum(p.weight for p in panels)
+    usable = 1.0 - spacing * (len(panels) - 1)
+    spec_layout = _layout(height, **layout)
+    data: list[Spec] = []
+    shapes: list[Spec] = []
+    annotations: list[Spec] = []
+    top = 1.0
+    for i, panel in enumerate(panels, start=1):
+        n = "" if i == 1 else str(i)
+        bottom = top - usable * panel.weight / total
+        last = i == len(panels)
+        spec_layout[f"xaxis{n}"] = _axis(
+            domain=[0, 1], anchor=f"y{n}", range=[0, duration_s], showticklabels=last, showspikes=False,
+            **({"matches": "x"} if i > 1 else {}), **({"title": {"text": "time (s)"}} if last else {}),
+        )
+        spec_layout[f"yaxis{n}"] = _axis(domain=[max(bottom, 0.0), top], anchor=f"x{n}", **panel.yaxis)
+        for trace in panel.traces:
+            data.append({**trace, "xaxis": f"x{n}", "yaxis": f"y{n}"})
+        for shape in panel.shapes:
+            shapes.append({**shape, "xref": _ref(shape["xref"], n), "yref": _ref(shape["yref"], n)})
+        for note in panel.annotations:
+            annotations.append({**note, "xref": _ref(note["xref"], n), "yref": _ref(note["yref"], n)})
+        annotations.append(dict(text=panel.title, x=0, xref="paper", xanchor="left", y=top, yref="paper",
+                                yanchor="bottom", showarrow=False, font=dict(size=12, color=TITLE_COLOR)))
+        top = bottom - spacing
+    for start, end, label in windows:
+        shapes.append(dict(type="rect", xref="x", x0=start, x1=end, yref="paper", y0=0, y1=1,
+                           line=dict(color=PREDICTED_COLOR, dash="dash", width=1), fillcolor="rgba(124,58,237,0.06)"))
+        annotations.append(dict(x=start, y=1.0, xref="x", yref="paper", yanchor="bottom", xanchor="left", text=label,
+                                showarrow=False, font=dict(size=10, color=PREDICTED_COLOR)))
+    spec_layout["shapes"] = shapes
+    spec_layout["annotations"] = annotations
+    return go.Figure(dict(data=data, layout=spec_layout))
+
+
+def msfd_panel(stage_df: pd.DataFrame, showlegend: bool) -> Panel:
     """Stacked areas of the V/F/A weights of one stage, each step over its real window."""
+    stage = int(stage_df["stage"].iloc[0])
     stage_df = stage_df.sort_values(["step", "modality"])
     wide = stage_df.pivot(index="step", columns="modality", values="weight").reindex(columns=list(MODALITIES))
     spans = stage_df.drop_duplicates("step").set_index("step").loc[wide.index]
-    base = np.zeros(len(wide))
+    start, end = spans["start_s"].to_numpy(), spans["end_s"].to_numpy()
+    traces, base = [], np.zeros(len(wide))
     for m in MODALITIES:
         top = base + wide[m].to_numpy()
-        x, y = _steps_xy(spans["start_s"].to_numpy(), spans["end_s"].to_numpy(), top)
-        _, w = _steps_xy(spans["start_s"].to_numpy(), spans["end_s"].to_numpy(), wide[m].to_numpy())
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=y, customdata=w, mode="lines", line=dict(width=0.5, color=MODALITY_COLORS[m]),
-                fill="tozeroy" if m == MODALITIES[0] else "tonexty", fillcolor=modality_fill(m),
-                name=modality_label(m), legendgroup=m, showlegend=showlegend,
-                hovertemplate=f"{modality_label(m)}: %{{customdata:.2f}}<extra></extra>",
-            ),
-            row=row, col=1,
-        )
+        x, y = _steps_xy(start, end, top)
+        _, w = _steps_xy(start, end, wide[m].to_numpy())
+        traces.append(dict(
+            type="scatter", x=x, y=y, customdata=w, mode="lines", line=dict(width=0.5, color=MODALITY_COLORS[m]),
+            fill="tozeroy" if m == MODALITIES[0] else "tonexty", fillcolor=modality_fill(m),
+            name=modality_label(m), legendgroup=m, showlegend=showlegend,
+            hovertemplate=f"{modality_label(m)}: %{{customdata:.2f}}<extra></extra>",
+        ))
         base = top
-    fig.update_yaxes(range=[0, 1], tickvals=[0, 0.5, 1], row=row, col=1)
+    return Panel(f"MSFD weights, stage {stage}", 1.0 if stage < 3 else 0.6, traces,
+                 yaxis=dict(range=[0, 1], tickvals=[0, 0.5, 1]))
 
 
-def _add_counts(fig: go.Figure, count_df: pd.DataFrame, row: int) -> None:
+def fusion_count_panel(count_df: pd.DataFrame) -> Panel:
     """FusionNet counts per stage as steps, with K as a dashed line."""
+    traces = []
     for stage, part in count_df.groupby("stage"):
         part = part.sort_values("step")
         x, y = _steps_xy(part["start_s"].to_numpy(), part["end_s"].to_numpy(), part["count"].to_numpy())
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=y, mode="lines", line=dict(color=FUSION_COLOR, width=2, dash=STAGE_DASH.get(int(stage), "solid")),
-                name=f"FusionNets, stage {stage}", hovertemplate=f"stage {stage}: %{{y:.0f}} FusionNets<extra></extra>",
-            ),
-            row=row, col=1,
-        )
+        traces.append(dict(
+            type="scatter", x=x, y=y, mode="lines",
+            line=dict(color=FUSION_COLOR, width=2, dash=STAGE_DASH.get(int(stage), "solid")),
+            name=f"FusionNets, stage {stage}", hovertemplate=f"stage {stage}: %{{y:.0f}} FusionNets<extra></extra>",
+        ))
     K = int(count_df["K"].iloc[0])
-    xaxis = "x" if row == 1 else f"x{row}"
-    yaxis = "y" if row == 1 else f"y{row}"
-    fig.add_shape(type="line", xref=f"{xaxis} domain", x0=0, x1=1, yref=yaxis, y0=K, y1=K,
-                  line=dict(color=JUDGED_COLOR, dash="dash", width=1))
-    fig.add_annotation(xref=f"{xaxis} domain", x=1, yref=yaxis, y=K, text=f"K = {K}", showarrow=False,
-                       xanchor="right", yanchor="bottom", font=dict(size=10, color=JUDGED_COLOR))
-    fig.update_yaxes(range=[0, K + 0.9], dtick=1 if K <= 6 else 2, row=row, col=1)
+    line = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=K, y1=K,
+                line=dict(color=JUDGED_COLOR, dash="dash", width=1))
+    note = dict(xref="x domain", x=1, yref="y", y=K, text=f"K = {K}", showarrow=False, xanchor="right",
+                yanchor="bottom", font=dict(size=10, color=JUDGED_COLOR))
+    return Panel("FusionNets enabled (PolicyNet)", 1.0, traces,
+                 yaxis=dict(range=[0, K + 0.9], dtick=1 if K <= 6 else 2), shapes=[line], annotations=[note])
 
 
-def _add_waveform(fig: go.Figure, wave_df: pd.DataFrame, row: int) -> None:
+def waveform_panel(wave_df: pd.DataFrame) -> Panel:
     """The audio's min/max envelope, filled."""
     t = wave_df["time_s"].to_numpy()
-    fig.add_trace(go.Scatter(x=t, y=wave_df["hi"].to_numpy(), mode="lines", line=dict(width=0.6, color=WAVEFORM_COLOR),
-                             showlegend=False, hoverinfo="skip"), row=row, col=1)
-    fig.add_trace(go.Scatter(x=t, y=wave_df["lo"].to_numpy(), mode="lines", line=dict(width=0.6, color=WAVEFORM_COLOR),
-                             fill="tonexty", fillcolor=modality_fill("A", 0.45), name="Audio waveform",
-                             showlegend=False, hoverinfo="skip"), row=row, col=1)
+    line = dict(width=0.6, color=WAVEFORM_COLOR)
+    traces = [
+        dict(type="scatter", x=t, y=wave_df["hi"].to_numpy(), mode="lines", line=line, showlegend=False,
+             hoverinfo="skip"),
+        dict(type="scatter", x=t, y=wave_df["lo"].to_numpy(), mode="lines", line=line, fill="tonexty",
+             fillcolor=modality_fill("A", 0.45), name="Audio waveform", showlegend=False, hoverinfo="skip"),
+    ]
     peak = float(max(np.abs(wave_df[["lo", "hi"]].to_numpy()).max(), 1e-6)) if len(wave_df) else 1.0
-    fig.update_yaxes(range=[-peak, peak], showticklabels=False, row=row, col=1)
+    return Panel("Audio waveform", 0.6, traces, yaxis=dict(range=[-peak, peak], showticklabels=False))
 
 
-def _add_occlusion(fig: go.Figure, occ_df: pd.DataFrame, row: int) -> None:
+def occlusion_panel(occ_df: pd.DataFrame) -> Panel:
     """Points each window adds to (up) or takes from (down) the score."""
-    centers = (occ_df["start_s"] + occ_df["end_s"]) / 2
-    widths = occ_df["end_s"] - occ_df["start_s"]
-    colors = np.where(occ_df["delta"] >= 0, "#16a34a", "#dc2626")
-    fig.add_trace(go.Bar(x=centers, y=occ_df["delta"], width=widths * 0.92, marker_color=colors, showlegend=False,
-                         name="Score impact", hovertemplate="%{y:+.2f} points<extra></extra>"), row=row, col=1)
-
-
-def _mark_windows(fig: go.Figure, windows: Sequence[Window]) -> None:
-    for start, end, label in windows:
-        fig.add_shape(type="rect", xref="x", x0=start, x1=end, yref="paper", y0=0, y1=1,
-                      line=dict(color=PREDICTED_COLOR, dash="dash", width=1), fillcolor="rgba(124,58,237,0.06)")
-        fig.add_annotation(x=start, y=1.0, xref="x", yref="paper", yanchor="bottom", xanchor="left", text=label,
-                           showarrow=False, font=dict(size=10, color=PREDICTED_COLOR))
+    centers = ((occ_df["start_s"] + occ_df["end_s"]) / 2).to_numpy()
+    widths = (occ_df["end_s"] - occ_df["start_s"]).to_numpy() * 0.92
+    colors = np.where(occ_df["delta"] >= 0, "#16a34a", "#dc2626").tolist()
+    bar = dict(type="bar", x=centers, y=occ_df["delta"].to_numpy(), width=widths, marker=dict(color=colors),
+               showlegend=False, name="Score impact", hovertemplate="%{y:+.2f} points<extra></extra>")
+    return Panel("Score impact of each window (points)", 0.9, [bar])
 
 
 def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Window] = ()) -> go.Figure:
     """MSFD modality weights per stage (the paper's Fig. 7): stacked V/F/A areas over
     each step's real window; the last stage is one bar over the whole routine."""
     stages = sorted(int(s) for s in msfd_df["stage"].unique())
-    fig = make_subplots(rows=max(len(stages), 1), cols=1, shared_xaxes=True, vertical_spacing=0.07,
-                        subplot_titles=[f"MSFD weights, stage {s}" for s in stages])
-    for i, stage in enumerate(stages, start=1):
-        _add_msfd_stage(fig, msfd_df[msfd_df["stage"] == stage], i, showlegend=(i == 1))
-    fig.update_xaxes(range=[0, duration_s])
-    fig.update_xaxes(title_text="time (s)", row=max(len(stages), 1), col=1)
-    _mark_windows(fig, windows)
-    return _base_layout(fig, 150 + 130 * len(stages))
+    panels = [msfd_panel(msfd_df[msfd_df["stage"] == s], showlegend=(i == 0)) for i, s in enumerate(stages)]
+    return stacked(panels, duration_s, 150 + 130 * len(stages), windows=windows, spacing=0.07)
 
 
 def fusion_count_figure(count_df: pd.DataFrame, duration_s: float) -> go.Figure:
     """FusionNets enabled by the PolicyNet over time per stage, with K marked (Fig. 8)."""
-    fig = make_subplots(rows=1, cols=1)
-    if len(count_df):
-        _add_counts(fig, count_df, 1)
-    fig.update_xaxes(range=[0, duration_s], title_text="time (s)")
-    fig.update_yaxes(title_text="FusionNets")
-    return _base_layout(fig, 300, title="PolicyNet decisions: FusionNets enabled")
+    fig = stacked([fusion_count_panel(count_df)], duration_s, 300, title="PolicyNet decisions: FusionNets enabled")
+    return fig.update_yaxes(title_text="FusionNets")
 
 
 def waveform_figure(wave_df: pd.DataFrame) -> go.Figure:
     """The audio waveform on the time axis in seconds."""
-    fig = make_subplots(rows=1, cols=1)
-    _add_waveform(fig, wave_df, 1)
-    fig.update_xaxes(title_text="time (s)")
-    return _base_layout(fig, 220, title="Audio waveform")
+    duration = float(wave_df["time_s"].max()) if len(wave_df) else 1.0
+    return stacked([waveform_panel(wave_df)], duration, 220, title="Audio waveform")
 
 
 def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
@@ -166,14 +224,15 @@ def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
         JUDGED_COLOR if kind == "judged" else PREDICTED_COLOR if kind == "predicted" else MODALITY_COLORS[m]
         for kind, m in zip(scores_df["kind"], scores_df["modality"])
     ]
-    fig = go.Figure(go.Bar(
-        x=scores_df["score"], y=scores_df["label"], orientation="h", marker_color=colors,
-        text=[f"{s:.2f}" for s in scores_df["score"]], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:.2f}<extra></extra>",
-    ))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(range=[0, label_scale], title_text=f"score (0 to {label_scale:g})")
-    return _base_layout(fig, 90 + 38 * len(scores_df), title="Scores", showlegend=False)
+    bar = dict(
+        type="bar", x=scores_df["score"].tolist(), y=scores_df["label"].tolist(), orientation="h",
+        marker=dict(color=colors), text=[f"{s:.2f}" for s in scores_df["score"]], textposition="outside",
+        cliponaxis=False, hovertemplate="%{y}: %{x:.2f}<extra></extra>",
+    )
+    layout = _layout(90 + 38 * len(scores_df), title="Scores", showlegend=False,
+                     xaxis=_axis(range=[0, label_scale], title=dict(text=f"score (0 to {label_scale:g})")),
+                     yaxis=_axis(autorange="reversed"))
+    return go.Figure(dict(data=[bar], layout=layout))
 
 
 def timeline_figure(
@@ -186,34 +245,17 @@ def timeline_figure(
 ) -> go.Figure:
     """Everything on one time axis for the synced player: waveform, MSFD weights per
     stage, FusionNet counts and the occlusion impact, as rows sharing the x axis."""
-    rows: list[tuple[str, float]] = []
+    panels: list[Panel] = []
     if wave_df is not None and len(wave_df):
-        rows.append(("Audio waveform", 0.6))
+        panels.append(waveform_panel(wave_df))
     stages = sorted(int(s) for s in msfd_df["stage"].unique()) if len(msfd_df) else []
-    rows += [(f"MSFD weights, stage {s}", 1.0 if s < 3 else 0.6) for s in stages]
+    panels += [msfd_panel(msfd_df[msfd_df["stage"] == s], showlegend=(i == 0)) for i, s in enumerate(stages)]
     if len(count_df):
-        rows.append(("FusionNets enabled (PolicyNet)", 1.0))
+        panels.append(fusion_count_panel(count_df))
     if occlusion_df is not None and len(occlusion_df):
-        rows.append(("Score impact of each window (points)", 0.9))
-    if not rows:
+        panels.append(occlusion_panel(occlusion_df))
+    if not panels:
         raise ValueError("nothing to draw on the timeline: no waveform, MSFD weights, FusionNet counts or occlusion")
-    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.045,
-                        row_heights=[h for _, h in rows], subplot_titles=[t for t, _ in rows])
-    for i, (title, _) in enumerate(rows, start=1):
-        if title == "Audio waveform":
-            _add_waveform(fig, wave_df, i)
-        elif title.startswith("MSFD"):
-            stage = int(title.rsplit(" ", 1)[1])
-            _add_msfd_stage(fig, msfd_df[msfd_df["stage"] == stage], i, showlegend=(stage == stages[0]))
-        elif title.startswith("FusionNets"):
-            _add_counts(fig, count_df, i)
-        else:
-            _add_occlusion(fig, occlusion_df, i)
-    fig.update_xaxes(range=[0, duration_s], showspikes=False)
-    fig.update_xaxes(title_text="time (s)", row=len(rows), col=1)
-    for annotation in fig.layout.annotations[: len(rows)]:
-        annotation.update(x=0, xanchor="left", font=dict(size=12, color="#374151"))
-    _mark_windows(fig, windows)
-    return _base_layout(fig, 130 + int(sum(110 * h for _, h in rows)), dragmode=False,
-                        margin=dict(l=50, r=20, t=80, b=40),
-                        legend=dict(orientation="h", yref="container", y=0.995, yanchor="top", xanchor="right", x=1.0))
+    height = 130 + int(sum(110 * p.weight for p in panels))
+    return stacked(panels, duration_s, height, windows=windows, dragmode=False, margin=dict(l=50, r=20, t=80, b=40),
+                   legend=dict(orientation="h", yref="container", y=0.995, yanchor="top", xanchor="right", x=1.0))
