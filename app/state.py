@@ -35,10 +35,11 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -135,42 +136,96 @@ def catalog(src: Source) -> Catalog:
     return _catalog(src.data_dir)
 
 
-_LOADS: dict[str, Future] = {}
+_LOADS: dict[str, tuple[str, dict[str | None, Future]]] = {}
 _LOADS_LOCK = threading.Lock()
 _LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pamfn-checkpoints")
 
 
-def _load_checkpoints(checkpoint_dir: str) -> dict:
+def _load_one(directory: Path):
+    from pamfn.checkpoint import load_checkpoint
+
+    return load_checkpoint(directory, device=_device_name())
+
+
+def _load_set(directory: Path) -> None:
+    """Let load_checkpoint_set report what is wrong with an unreadable index.json."""
     from pamfn.checkpoint import load_checkpoint_set
 
-    return load_checkpoint_set(checkpoint_dir, device=_device_name())
+    load_checkpoint_set(directory, device=_device_name())
+    raise CheckpointError(f"{directory / 'index.json'}: no checkpoints listed")
 
 
-def start_loading(src: Source) -> Future:
-    """Start loading the checkpoints of ``src`` in the background (torch import included)
-    and return the future; once per process and folder. A failed load is retried on the
-    next call, so a fixed folder loads without restarting the server."""
+def _submit_loads(checkpoint_dir: str) -> dict[str | None, Future]:
+    """One future per action of index.json (in its order, so the first action is ready
+    first), or one for a single checkpoint (key None). An index that does not list
+    actions gets one future that raises load_checkpoint_set's CheckpointError."""
+    folder = Path(checkpoint_dir)
+    index = folder / "index.json"
+    if not index.is_file():
+        return {None: _LOADER.submit(_load_one, folder)}
+    try:
+        entries = json.loads(index.read_text(encoding="utf-8"))["checkpoints"]
+        plan = {str(action): folder / str(sub) for action, sub in entries.items()}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        plan = {}
+    if not plan:
+        return {None: _LOADER.submit(_load_set, folder)}
+    return {action: _LOADER.submit(_load_one, path) for action, path in plan.items()}
+
+
+def _files_stamp(folder: Path) -> str:
+    """Changes whenever a file under ``folder`` is added, removed or rewritten."""
+    digest = hashlib.sha1(str(folder).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else ():
+        stat = path.stat()
+        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def checkpoint_stamp(src: Source) -> str:
+    """A version of the checkpoint folder's files: part of every cache key that depends on
+    the model, so a rewritten checkpoint is never explained with the old one."""
+    return _files_stamp(Path(src.checkpoint_dir))
+
+
+def start_loading(src: Source) -> dict[str | None, Future]:
+    """Start loading the checkpoints of ``src`` in the background (torch import included),
+    once per process and version of the folder's files; returns ``{action:
+    Future[LoadedCheckpoint]}``. A failed load is retried on the next call and a changed
+    folder is loaded anew, so fixing a checkpoint needs no restart."""
+    stamp = checkpoint_stamp(src)
     with _LOADS_LOCK:
-        future = _LOADS.get(src.checkpoint_dir)
-        if future is None or (future.done() and future.exception() is not None):
-            future = _LOADS[src.checkpoint_dir] = _LOADER.submit(_load_checkpoints, src.checkpoint_dir)
-        return future
+        loaded = _LOADS.get(src.checkpoint_dir)
+        if loaded is None or loaded[0] != stamp or any(f.done() and f.exception() is not None for f in loaded[1].values()):
+            loaded = _LOADS[src.checkpoint_dir] = (stamp, _submit_loads(src.checkpoint_dir))
+        return loaded[1]
+
+
+def _wait(future: Future):
+    if not future.done():
+        with st.spinner("Loading the PAMFN checkpoint…"):
+            return future.result()
+    return future.result()
+
+
+def _future_for(futures: dict[str | None, Future], checkpoint_dir: str, action: str) -> Future:
+    future = futures.get(action, futures.get(ANY_ACTION))
+    if future is None:
+        raise CheckpointError(f"{checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(map(str, futures))})")
+    return future
 
 
 def checkpoints(src: Source) -> dict:
     """``{action: LoadedCheckpoint}`` of the chosen checkpoint folder, on :func:`device`
     (key ``None`` for one checkpoint that serves every action), loaded once per process
     and shared by all sessions. CheckpointError if unusable."""
-    future = start_loading(src)
-    if not future.done():
-        with st.spinner("Loading the PAMFN checkpoints…"):
-            return future.result()
-    return future.result()
+    return {action: _wait(future) for action, future in start_loading(src).items()}
 
 
 def checkpoint_for(src: Source, action: str):
-    """The LoadedCheckpoint that scores routines of ``action``; CheckpointError if none does."""
-    return _checkpoint_in(checkpoints(src), src, action)
+    """The LoadedCheckpoint that scores routines of ``action`` (waits only for that one);
+    CheckpointError if none does."""
+    return _wait(_future_for(start_loading(src), src.checkpoint_dir, action))
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -184,7 +239,7 @@ def features(src: Source, routine_id: str) -> RoutineFeatures:
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str) -> Explanation:
+def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str) -> Explanation:
     from pamfn.explain import explain_routine
 
     src = Source(data_dir, checkpoint_dir)
@@ -196,7 +251,7 @@ def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str) -> Explana
 def explanation(src: Source, routine_id: str) -> Explanation:
     """What PAMFN did on one routine (deterministic; cached per source and routine).
     CheckpointError when the checkpoint does not match the routine's features."""
-    return _explanation(src.data_dir, src.checkpoint_dir, routine_id)
+    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, checkpoint_stamp(src))
 
 
 class PredictionJob:
@@ -205,7 +260,7 @@ class PredictionJob:
     ``cache/dashboard/`` (keyed by the checkpoint files and the data set's files), so a
     restarted server has it at once."""
 
-    def __init__(self, src: Source, loaded: Future, cache_file: Path) -> None:
+    def __init__(self, src: Source, checkpoint_of: Callable[[str], Any], cache_file: Path) -> None:
         self.src = src
         self.cache_file = cache_file
         self.scores: dict[str, float] = {}
@@ -213,7 +268,7 @@ class PredictionJob:
         self._routines = catalog(src).routines
         self.total = len(self._routines)
         self._done = threading.Event()
-        self._checkpoints = loaded
+        self._checkpoint_of = checkpoint_of
         self._started = threading.Lock()
         self._thread: threading.Thread | None = None
         if cache_file.is_file():
@@ -234,14 +289,9 @@ class PredictionJob:
 
         try:
             table = self._routines
-            try:
-                loaded = self._checkpoints.result()
-            except PamfnError as exc:
-                self.errors.update({rid: str(exc) for rid in table.index})
-                return
             for action, rows in table.groupby("action", sort=False):
                 try:
-                    ckpt = _checkpoint_in(loaded, self.src, str(action))
+                    ckpt = self._checkpoint_of(str(action))
                 except PamfnError as exc:
                     self.errors.update({rid: str(exc) for rid in rows.index})
                     continue
@@ -276,19 +326,10 @@ class PredictionJob:
         return out
 
 
-def _checkpoint_in(loaded: dict, src: Source, action: str):
-    if action in loaded:
-        return loaded[action]
-    if ANY_ACTION in loaded:
-        return loaded[ANY_ACTION]
-    raise CheckpointError(f"{src.checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(map(str, loaded))})")
-
-
 def _fingerprint(src: Source) -> str:
     """Changes whenever a checkpoint file, labels.csv or a features file changes."""
-    digest = hashlib.sha1(f"{src.data_dir}|{src.checkpoint_dir}".encode())
-    files = sorted(p for p in Path(src.checkpoint_dir).rglob("*") if p.is_file())
-    files += [Path(src.data_dir) / "labels.csv", Path(src.data_dir) / "dataset.json"]
+    digest = hashlib.sha1(f"{src.data_dir}|{checkpoint_stamp(src)}".encode())
+    files = [Path(src.data_dir) / "labels.csv", Path(src.data_dir) / "dataset.json"]
     files += [Path(p) for p in catalog(src).routines["features_path"]]
     for path in files:
         stat = path.stat() if path.exists() else None
@@ -300,7 +341,9 @@ def _fingerprint(src: Source) -> str:
 def _prediction_job(data_dir: str, checkpoint_dir: str, fingerprint: str) -> PredictionJob:
     src = Source(data_dir, checkpoint_dir)
     cache_dir = Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
-    return PredictionJob(src, start_loading(src), cache_dir / f"predictions-{fingerprint}.json")
+    futures = start_loading(src)
+    return PredictionJob(src, lambda action: _future_for(futures, checkpoint_dir, action).result(),
+                         cache_dir / f"predictions-{fingerprint}.json")
 
 
 def prediction_job(src: Source) -> PredictionJob:
@@ -320,7 +363,7 @@ def predictions(src: Source, wait_s: float | None = 0.0) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int) -> pd.DataFrame:
+def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int, stamp: str) -> pd.DataFrame:
     from pamfn.insights import occlusion_scan
 
     src = Source(data_dir, checkpoint_dir)
@@ -330,7 +373,7 @@ def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int)
 
 def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
     """Occlusion scan of one routine (start_s, end_s, delta in points), cached."""
-    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window)
+    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_stamp(src))
 
 
 def media(src: Source, routine_id: str) -> tuple[Path | None, str]:

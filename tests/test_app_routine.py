@@ -117,8 +117,6 @@ def test_missing_data_folder_is_reported(monkeypatch, dataset, tmp_path):
 
 
 def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_path):
-    from concurrent.futures import Future
-
     from app import state
     from pamfn.checkpoint import load_checkpoint_set
     from pamfn.explain import explain_routine
@@ -126,17 +124,16 @@ def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_
 
     data, ckpts = dataset
     src = state.Source(str(data), str(ckpts))
-    loaded: Future = Future()
-    loaded.set_result(load_checkpoint_set(ckpts))
+    loaded = load_checkpoint_set(ckpts)
     cache = tmp_path / "predictions.json"
-    job = state.PredictionJob(src, loaded, cache)
+    job = state.PredictionJob(src, loaded.__getitem__, cache)
     assert not job.done and not job.wait(0.2), "nothing runs before start()"
     assert job.start().wait(60) and not job.errors
     table = job.table()
-    expl = explain_routine(loaded.result()["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
+    expl = explain_routine(loaded["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
     assert table.loc["hoop_02", "predicted"] == pytest.approx(expl.score, abs=1e-4)
     assert cache.is_file()
-    again = state.PredictionJob(src, loaded, cache)
+    again = state.PredictionJob(src, loaded.__getitem__, cache)
     assert again.done and again.table()["predicted"].tolist() == table["predicted"].tolist()
 
 
@@ -152,3 +149,37 @@ def test_undecodable_media_keeps_the_view_without_player(monkeypatch, dataset, t
     warning = " ".join(w.value for w in at.warning)
     assert "No player for **ball_00**" in warning and "cannot be decoded" in warning
     assert metric(at, "PAMFN predicted")
+
+
+def test_a_checkpoint_folder_without_an_action_is_reported(monkeypatch, dataset, tmp_path):
+    import json
+    import shutil
+
+    data, ckpts = dataset
+    partial = tmp_path / "ckpts"
+    shutil.copytree(ckpts, partial)
+    (partial / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball"}}))
+    at = run_app(monkeypatch, data, partial, filter_text="hoop_00")
+    assert not at.exception
+    assert any("no checkpoint for action 'hoop'" in e.value for e in at.error)
+    (partial / "index.json").write_text("{not json")
+    at = run_app(monkeypatch, data, partial)
+    assert not at.exception
+    assert any("unreadable checkpoint index" in e.value for e in at.error)
+
+
+def test_a_rewritten_checkpoint_is_used_without_a_restart(monkeypatch, dataset, tmp_path):
+    import shutil
+
+    from pamfn.checkpoint import load_checkpoint
+    from pamfn.explain import explain_routine
+    from pamfn.routine import RoutineFeatures
+
+    data, ckpts = dataset
+    copy = tmp_path / "ckpts"
+    shutil.copytree(ckpts, copy)
+    before = metric(run_app(monkeypatch, data, copy), "PAMFN predicted")
+    make_checkpoint(copy / "ball", seed=11)
+    after = metric(run_app(monkeypatch, data, copy), "PAMFN predicted")
+    expl = explain_routine(load_checkpoint(copy / "ball"), RoutineFeatures.load(data / "features" / "ball_00.npz"))
+    assert after == f"{expl.score:.2f}" and after != before

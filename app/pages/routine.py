@@ -135,9 +135,11 @@ def _follow_player(player_key: str, expl) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _timeline_json(src: state.Source, routine_id: str, video: str | None, window: tuple[float, float] | None) -> str:
-    """The routine's figure as JSON: waveform, MSFD weights, FusionNet counts, score impact.
-    The player marks the keyframes window itself, so it passes ``window=None``."""
+def _timeline_json(src: state.Source, routine_id: str, video: str | None, window: tuple[float, float] | None,
+                   stamp: str) -> str:
+    """The routine's figure as JSON: waveform, MSFD weights, FusionNet counts, score impact
+    (``stamp``: the checkpoint's version, part of the cache key). The player marks the
+    keyframes window itself, so it passes ``window=None``."""
     expl = state.explanation(src, routine_id)
     wave = state.waveform(Path(video)) if video else None
     marks = [(window[0], window[1], "keyframes")] if window else []
@@ -162,13 +164,13 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
     window = st.session_state.get(WINDOW_KEY) or ((found[0].start_s, found[0].end_s) if found else None)
     if video is not None:
         key = f"player_{routine_id}"
-        synced_player(_timeline_json(src, routine_id, str(video), None), video, expl, key=key,
+        synced_player(_timeline_json(src, routine_id, str(video), None, state.checkpoint_stamp(src)), video, expl, key=key,
                       seek=st.session_state.get(SEEK_KEY), window=window,
                       on_time_change=lambda: _follow_player(key, expl))
     else:
         st.warning(f"No player for **{routine_id}**: {why}. The charts below still show the routine on its time axis.",
                    icon=":material/videocam_off:")
-        timeline = _timeline_json(src, routine_id, None, window)
+        timeline = _timeline_json(src, routine_id, None, window, state.checkpoint_stamp(src))
         st.plotly_chart(go.Figure(json.loads(timeline)), width="stretch", config={"displayModeBar": False})
     left, right = st.columns([1, 1], gap="large")
     with left:
