@@ -3,6 +3,7 @@
     python bench/bench_dashboard_load.py                 # bundled sample data + checkpoints
     python bench/bench_dashboard_load.py --generated     # small generated data set
     python bench/bench_dashboard_load.py --sessions 8 --rounds 2
+    python bench/bench_dashboard_load.py --data DIR --checkpoint DIR
 
 The server is ``streamlit run app/streamlit_app.py`` started in a process that counts
 every ``pamfn.checkpoint.load_checkpoint`` call (a log line per load), so the figures say
@@ -188,13 +189,18 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2, help="walks of all sessions, one after the other")
     parser.add_argument("--generated", action="store_true", help="use a small generated data set")
+    parser.add_argument("--data", type=Path, help="a data set folder (default: the bundled sample)")
+    parser.add_argument("--checkpoint", type=Path, help="a checkpoint folder or set (default: the bundled ones)")
     args = parser.parse_args()
 
     from pamfn.catalog import load_catalog
     from tests.app_routine_data import bundled_available, free_port, make_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_load_"))
-    if args.generated or not bundled_available():
+    if args.data or args.checkpoint:
+        data, ckpts = args.data or ROOT / "sample_data", args.checkpoint or ROOT / "assets" / "checkpoints"
+        app_args, label = ["--data", str(data), "--checkpoint", str(ckpts)], f"{data} + {ckpts}"
+    elif args.generated or not bundled_available():
         data, ckpts = make_dataset(tmp, per_action=4)
         app_args, label = ["--data", str(data), "--checkpoint", str(ckpts)], "generated data set (d=16, K=4)"
     else:
