@@ -116,15 +116,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float = 60.0):
-    """Start the dashboard with the README's command (headless, on ``port``); return
-    (process, seconds until the server answered its health check)."""
+def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float = 60.0, env: dict | None = None):
+    """Start the dashboard with the README's command (headless, on ``port``, extra
+    environment ``env``); return (process, seconds until the server answered its health check)."""
     import os
+    import shutil
     import sys
     import time
     import urllib.request
-
-    import shutil
 
     exe = shutil.which("streamlit")
     cmd = [exe] if exe else [sys.executable, "-m", "streamlit"]
@@ -134,7 +133,7 @@ def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float =
         cmd += ["--", *app_args]
     log = open(log_path, "wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     while time.perf_counter() - t0 < timeout_s:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
