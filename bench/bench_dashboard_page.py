@@ -176,11 +176,13 @@ def main() -> int:
 
 
 def _table_order(data_dir: Path) -> list[tuple[str, bool]]:
-    """(routine id, has a playable video) of the picker's rows, in the table's order."""
+    """(routine id, has a playable video) of the picker's rows, in the table's order
+    (routines with a video first, then as in labels.csv)."""
     from pamfn.catalog import load_catalog
 
     routines = load_catalog(data_dir).routines
-    return [(str(rid), bool(m) and Path(m).is_file()) for rid, m in routines["media_path"].items()]
+    rows = [(str(rid), bool(m) and Path(m).is_file()) for rid, m in routines["media_path"].items()]
+    return [r for r in rows if r[1]] + [r for r in rows if not r[1]]
 
 
 if __name__ == "__main__":

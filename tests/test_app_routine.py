@@ -81,6 +81,8 @@ def test_filters_pick_another_routine(monkeypatch, dataset):
 
 
 def test_selecting_a_row_shows_that_routine(monkeypatch, dataset):
+    table = run_app(monkeypatch, *dataset).dataframe[0].value
+    assert table["routine_id"].tolist()[:2] == ["ball_00", "hoop_00"], "routines with a video come first"
     selection = {"selection": {"rows": [5], "columns": [], "cells": []}}
     at = run_app(monkeypatch, *dataset, routine_picker=selection)
     assert not at.exception

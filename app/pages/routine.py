@@ -52,7 +52,8 @@ def _scoring_progress(src: state.Source) -> None:
 
 
 def _picker(src: state.Source, catalog) -> str | None:
-    """The routines table with single-row selection; returns the chosen routine id."""
+    """The routines table (those with a video first) with single-row selection; returns
+    the chosen routine id, by default the first row."""
     job = state.prediction_job(src)  # started at the end of the page, so the first routine is not slowed down
     table = job.table()
     with st.empty():  # one slot, so the elements below keep their place (the player is not remounted)
@@ -66,7 +67,8 @@ def _picker(src: state.Source, catalog) -> str | None:
     if shown.empty:
         st.info("No routine matches the filters in the sidebar.")
         return None
-    view = shown.reset_index()[["routine_id", "action", "split", "score", "predicted", "error", "has_video"]]
+    columns = ["routine_id", "action", "split", "score", "predicted", "error", "has_video"]
+    view = shown.reset_index()[columns].sort_values("has_video", ascending=False, kind="stable", ignore_index=True)
     event = st.dataframe(
         view,
         key=PICK_KEY,
@@ -86,10 +88,7 @@ def _picker(src: state.Source, catalog) -> str | None:
         },
     )
     rows = event.selection.rows if event is not None else []
-    if rows:
-        return str(view.iloc[rows[0]]["routine_id"])
-    with_video = view[view["has_video"]]
-    return str((with_video if len(with_video) else view).iloc[0]["routine_id"])
+    return str(view.iloc[rows[0] if rows else 0]["routine_id"])
 
 
 def _scores(expl) -> None:
