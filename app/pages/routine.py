@@ -202,6 +202,17 @@ def page() -> None:
         state.prediction_job(src).start()
 
 
+def _prefetch_waveform(src: state.Source, routine_id: str) -> None:
+    """Decode the audio now: ffmpeg runs while the checkpoints still load (the player
+    reports a file that cannot be decoded)."""
+    video, _ = state.media(src, routine_id)
+    if video is not None:
+        try:
+            state.waveform(video)
+        except PamfnError:
+            pass
+
+
 def _routine_page(src: state.Source, catalog) -> None:
     routine_id = _picker(src, catalog)
     if routine_id is None:
@@ -210,6 +221,7 @@ def _routine_page(src: state.Source, catalog) -> None:
         st.session_state["routine_current"] = routine_id
         st.session_state.pop(SEEK_KEY, None)
         st.session_state.pop(WINDOW_KEY, None)
+    _prefetch_waveform(src, routine_id)
     row = catalog.routine(routine_id)
     st.subheader(f"{routine_id} · {str(row['action']).capitalize()}", anchor=False)
     parts = [f"{name} {row[name]:.2f}" for name in ("difficulty", "execution", "musicality") if pd.notna(row.get(name))]
