@@ -18,6 +18,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+POOLED = "pooled"
+"""Run folder (under ``--out``) of a model trained with ``--pool-actions``."""
+
 
 def _key_value(text: str) -> tuple[str, Any]:
     if "=" not in text:
@@ -75,6 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="1: branches only, 2: mixed branch on --branches, both (default)")
     parser.add_argument("--branches", type=Path,
                         help="for --phase 2: a phase-1 run folder (single action or --action all), or its branches/ folder")
+    parser.add_argument("--pool-actions", action="store_true",
+                        help=f"train ONE model on the union of the actions' routines into OUT/{POOLED}; index.json maps every action to it")
     add_model_arguments(parser)
     g = parser.add_argument_group("variant (Tables IV-VIII)")
     g.add_argument("--modalities", help="subset of VFA, e.g. VA (default VFA)")
@@ -147,6 +152,13 @@ def branches_for(given: Path | None, action: str) -> str | None:
     return str(given)
 
 
+def run_groups(actions: list[str], pool: bool) -> list[tuple[str, tuple[str, ...]]]:
+    """(run name, pooled actions) per run: one run per action, or one pooled run of all."""
+    if pool:
+        return [("+".join(actions), tuple(actions))]
+    return [(action, ()) for action in actions]
+
+
 def write_index(out: Path, runs: dict[str, str]) -> None:
     """``index.json`` of a checkpoint set: action -> checkpoint folder (relative)."""
     from pamfn.atomic import write_text_atomic
@@ -178,16 +190,17 @@ def run(args: argparse.Namespace) -> int:
     recipe = train_recipe(args)
     several = len(actions) > 1 or "all" in args.action
     results, index = {}, {}
-    for action in actions:
-        out = args.out / action if several else args.out
-        config = RunConfig(str(args.data), action, cfg, recipe, args.phase, branches_for(args.branches, action), args.seed)
+    for name, pool in run_groups(actions, args.pool_actions):
+        out = args.out / (POOLED if pool else name) if several or pool else args.out
+        config = RunConfig(str(args.data), name, cfg, recipe, args.phase, branches_for(args.branches, POOLED if pool else name), args.seed, pool)
         summary = Run(data, config, out, device=args.device, amp=args.amp, progress=not args.quiet).run()
-        results[action] = summary
+        results[name] = summary
         if summary["final"] is not None:
-            index[action] = f"{action}/checkpoint"
-        print(_report(action, summary))
-    if several and index:
+            index.update({a: f"{out.relative_to(args.out).as_posix()}/checkpoint" for a in pool or (name,)})
+        print(_report(name, summary))
+    if index and (several or args.pool_actions):
         write_index(args.out, index)
+    if several and index and not args.pool_actions:
         rhos = [results[a]["final"]["test_selected"]["rho"] for a in index]
         print(f"avg (Fisher z) test rho of the selected epochs: {fmt_rho(fisher_z_mean(rhos))}")
     if recipe.select_on_test:

@@ -69,6 +69,9 @@ class RunConfig:
     branches: str | None = None
     """Phase-1 branches (a run's ``branches/`` folder) when ``phase == "2"``."""
     seed: int = 0
+    pooled: tuple[str, ...] = ()
+    """Actions whose routines train one shared model (``action`` is then the pool's name);
+    each action's validation split is carved as if it were trained alone."""
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -79,15 +82,22 @@ class RunConfig:
             raise ConfigError("one-stage training has no phases; leave --phase at 'both'")
 
     @property
+    def actions(self) -> tuple[str, ...]:
+        """The actions whose routines this run trains and tests on."""
+        return self.pooled or (self.action,)
+
+    @property
     def selection(self) -> str:
         if self.recipe.select_on_test:
             return TEST_SELECTION_LABEL
         return f"selected on a validation split ({self.recipe.val_fraction:.0%} of the training routines, seed {self.seed})"
 
     def to_dict(self) -> dict[str, Any]:
+        pool = {"pooled": list(self.pooled)} if self.pooled else {}
         return {
             "data": self.data,
             "action": self.action,
+            **pool,
             "model": self.model.to_dict(),
             "train": self.recipe.to_dict(),
             "phase": self.phase,
@@ -136,12 +146,16 @@ class Run:
         data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what="the model config")
         if cfg.label_scale != data.label_scale:
             raise ConfigError(f"model label_scale {cfg.label_scale} differs from the dataset's {data.label_scale}")
-        train = data.select(config.action, "train")
-        self.test_samples = data.select(config.action, "test")
-        if config.recipe.select_on_test:
-            self.train_samples, self.select_samples = train, self.test_samples
-        else:
-            self.train_samples, self.select_samples = validation_split(train, config.recipe.val_fraction, config.seed)
+        self.train_samples, self.select_samples, self.test_samples = [], [], []
+        for action in config.actions:
+            train, test = data.select(action, "train"), data.select(action, "test")
+            if config.recipe.select_on_test:
+                fit_on, select_on = train, test
+            else:
+                fit_on, select_on = validation_split(train, config.recipe.val_fraction, config.seed)
+            self.train_samples += fit_on
+            self.select_samples += select_on
+            self.test_samples += test
         self.norm = InputNorm.from_samples(data, self.train_samples) if config.recipe.normalize_inputs else None
 
     # -- run folder -------------------------------------------------------------------
