@@ -118,18 +118,20 @@ async def wait_idle(page) -> None:
     await page.wait_for_function(f"!document.querySelector(\"{RUNNING}\")", timeout=STEP_TIMEOUT_MS)
 
 
-async def routine_shown(page, routine_id: str | None) -> str:
-    """Wait for a routine heading (``routine_id`` or any) with its player or charts; return its id."""
-    heading = page.locator("[data-testid='stMain'] h3").filter(has_text=" · ")
-    if routine_id is not None:
-        heading = heading.filter(has_text=f"{routine_id} · ")
-    await heading.first.wait_for(timeout=STEP_TIMEOUT_MS)
+async def routine_shown(page, other_than: str | None) -> str:
+    """Wait for a routine heading (any, or one other than ``other_than``) with its player or
+    charts; return the routine's id."""
+    await page.wait_for_function(
+        """(old) => [...document.querySelectorAll("[data-testid='stMain'] h3")]
+                   .some(h => h.textContent.includes(' · ') && (old === null || !h.textContent.startsWith(old + ' ·')))""",
+        arg=other_than, timeout=STEP_TIMEOUT_MS)
     await page.wait_for_selector(".pamfn-player[data-ready='1'], .js-plotly-plot", timeout=STEP_TIMEOUT_MS)
-    return (await heading.first.text_content()).split(" · ")[0]
+    heading = page.locator("[data-testid='stMain'] h3").filter(has_text=" · ").first
+    return (await heading.text_content()).split(" · ")[0]
 
 
 async def session(browser, url: str, index: int, rows: list[str], out: dict) -> None:
-    """One user's bounded walk: routine page, another routine, the research view."""
+    """One user's bounded walk: routine page, another row of the picker, the research view."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1200})
     page = await context.new_page()
     errors: list[str] = []
@@ -142,11 +144,11 @@ async def session(browser, url: str, index: int, rows: list[str], out: dict) -> 
         times["open routine page"] = time.perf_counter() - t
         await wait_idle(page)
 
-        target = [r for r in rows if r != first][index % max(len(rows) - 1, 1)]
+        row = 1 + index % min(max(len(rows) - 1, 1), 6)  # another visible row of the picker
         box = await page.locator("[data-testid='stDataFrame']").first.bounding_box()
         t = time.perf_counter()
-        await page.mouse.click(box["x"] + 18, box["y"] + ROW_PX * (rows.index(target) + 1) + ROW_PX / 2)
-        await routine_shown(page, target)
+        await page.mouse.click(box["x"] + 18, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
+        await routine_shown(page, first)
         times["switch routine"] = time.perf_counter() - t
         await wait_idle(page)
 
