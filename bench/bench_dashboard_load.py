@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -209,7 +210,8 @@ def main() -> int:
         data, ckpts = ROOT / "sample_data", ROOT / "assets" / "checkpoints"
         app_args, label = [], "bundled sample_data + assets/checkpoints"
     rows = [str(r) for r in load_catalog(data).routines.index]
-    n_checkpoints = max(len(list(ckpts.glob("*/config.json"))), 1)
+    index = ckpts / "index.json"
+    n_checkpoints = len(json.loads(index.read_text())["checkpoints"]) if index.is_file() else 1
     port, log = free_port(), tmp / "server.log"
     print(f"data: {label}; {len(rows)} routines, {n_checkpoints} checkpoint(s); "
           f"{args.sessions} sessions x {args.rounds} rounds; {os.cpu_count()} CPUs")
