@@ -29,9 +29,9 @@ PAGES: list[tuple[str, str, str]] = [
 def main() -> None:
     st.set_page_config(page_title="PAMFN Studio", page_icon="🤸", layout="wide")
     pages = [
-        st.Page(str(APP_DIR / "pages" / name), title=title, icon=icon, default=(name == "routine.py"))
+        st.Page(str(APP_DIR / "views" / name), title=title, icon=icon, default=(name == "routine.py"))
         for name, title, icon in PAGES
-        if (APP_DIR / "pages" / name).exists()
+        if (APP_DIR / "views" / name).exists()
     ]
     page = st.navigation(pages)
     st.sidebar.title("PAMFN Studio")

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from pamfn.routine_library import RoutineLibrary
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "analyse.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "analyse.py")
 
 
 @pytest.fixture(scope="module")

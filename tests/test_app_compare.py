@@ -16,7 +16,7 @@ from pamfn.routine_library import RoutineLibrary
 from pamfn.viz import research
 from pamfn.viz.colors import MODALITY_COLORS
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "compare.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "compare.py")
 
 
 def expl(rid: str, T: int, counts: int = 2) -> Explanation:

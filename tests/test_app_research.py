@@ -10,7 +10,7 @@ import pytest
 from app_routine_data import make_dataset
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "research.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "research.py")
 
 
 @pytest.fixture(scope="module")

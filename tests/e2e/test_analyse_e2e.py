@@ -75,7 +75,7 @@ def open_page(browser, url: str, name: str):
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     pg.goto(url)
-    # the app's own navigation (st.navigation), not Streamlit's automatic one for app/pages/
+    # the app's own navigation (st.navigation), the views live in app/views/, so Streamlit's automatic pages mode never applies
     pg.get_by_role("link", name=LINKS[name], exact=True).click(timeout=60_000)
     pg.wait_for_url(f"**/{name}")
     return pg
