@@ -1,4 +1,4 @@
-"""Catalog of a data set in our folder format: ``dataset.json`` plus ``labels.csv``.
+"""Catalog of a data set in our folder format: ``dataset.json`` plus the labels table.
 
 ``dataset.json`` holds at least ``label_scale`` and ``actions``; ``labels.csv`` has one
 row per routine with ``routine_id, action, split, score`` (optional ``difficulty,
@@ -9,13 +9,13 @@ media are opened by whoever needs them.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from pamfn.data.dataset import read_dataset_info, read_labels
 from pamfn.errors import DatasetError
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("routine_id", "action", "split", "score", "features")
@@ -52,19 +52,13 @@ def load_catalog(root: str | os.PathLike[str]) -> Catalog:
     unreadable JSON or CSV, missing columns, duplicate routine ids, no routines).
     """
     root = Path(root).resolve()
-    meta_path, labels_path = root / "dataset.json", root / "labels.csv"
-    for path in (meta_path, labels_path):
-        if not path.is_file():
-            raise DatasetError(f"{path} not found: a data set folder needs dataset.json and labels.csv")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        label_scale = float(meta["label_scale"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise DatasetError(f"{meta_path}: needs a JSON object with a numeric 'label_scale' ({exc})") from exc
-    try:
-        table = pd.read_csv(labels_path, dtype={"routine_id": str, "action": str, "split": str, "features": str, "media": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{labels_path}: not a readable CSV table ({exc})") from exc
+    if not root.is_dir():
+        raise DatasetError(f"{root} not found: a data set folder needs dataset.json and a labels table")
+    meta, label_scale = read_dataset_info(root)
+    table, labels_path = read_labels(root, meta.get("labels"))
+    for column in ("routine_id", "action", "split", "features", "media"):
+        if column in table.columns:
+            table[column] = table[column].astype("string").fillna("").astype(str)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise DatasetError(f"{labels_path}: missing column(s) {missing}")

@@ -103,7 +103,23 @@ def validation_split(samples: list[Sample], fraction: float, seed: int) -> tuple
     return train, val
 
 
-def _read_labels(root: Path, name: str | None) -> tuple[pd.DataFrame, Path]:
+def read_dataset_info(root: Path) -> tuple[dict, float]:
+    """``dataset.json`` of a dataset folder and its (positive) label scale; DatasetError otherwise."""
+    meta_path = root / "dataset.json"
+    if not meta_path.is_file():
+        raise DatasetError(f"{root}: not a PAMFN dataset folder (no dataset.json)")
+    try:
+        info = json.loads(meta_path.read_text(encoding="utf-8"))
+        label_scale = float(info["label_scale"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{meta_path}: unreadable or lacks a numeric label_scale ({exc})") from exc
+    if not label_scale > 0:
+        raise DatasetError(f"{meta_path}: label_scale must be positive, got {label_scale}")
+    return info, label_scale
+
+
+def read_labels(root: Path, name: str | None = None) -> tuple[pd.DataFrame, Path]:
+    """The labels table of a dataset folder (``name``, else labels.csv or labels.parquet) and its path."""
     candidates = [root / name] if name else [root / "labels.csv", root / "labels.parquet"]
     for path in candidates:
         if path.is_file():
@@ -186,17 +202,8 @@ def load_dataset(root: str | os.PathLike[str], *, allow_unlabelled: bool = False
     (features without labels) unless ``allow_unlabelled``.
     """
     root = Path(root)
-    meta_path = root / "dataset.json"
-    if not meta_path.is_file():
-        raise DatasetError(f"{root}: not a PAMFN dataset folder (no dataset.json)")
-    try:
-        info = json.loads(meta_path.read_text(encoding="utf-8"))
-        label_scale = float(info["label_scale"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise DatasetError(f"{meta_path}: unreadable or lacks a numeric label_scale ({exc})") from exc
-    if not label_scale > 0:
-        raise DatasetError(f"{meta_path}: label_scale must be positive, got {label_scale}")
-    table, labels_path = _read_labels(root, info.get("labels"))
+    info, label_scale = read_dataset_info(root)
+    table, labels_path = read_labels(root, info.get("labels"))
     actions = [str(a) for a in info.get("actions") or sorted(table["action"].astype(str).unique())]
     samples = _samples_from_table(table, labels_path, actions)
     for action in actions:
