@@ -11,14 +11,7 @@ from pamfn.cli import main
 from pamfn.data.toy import write_toy_dataset
 from pamfn.routine import RoutineFeatures
 
-TINY = ["--d", "8", "--K", "2", "--epochs1", "2", "--epochs2", "2", "--crop", "12", "--batch-size", "8", "--quiet", "--threads", "1"]
-
-
-@pytest.fixture(autouse=True)
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+from tests.train_args import TINY
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from pamfn.cli import build_parser, main
 from pamfn.commands.train import model_config, train_recipe
@@ -13,14 +12,7 @@ from pamfn.data.toy import write_toy_dataset
 from pamfn.evaluate import evaluate_checkpoints
 from pamfn.train import Run, RunConfig
 
-TINY = ["--d", "8", "--K", "2", "--epochs1", "2", "--epochs2", "2", "--crop", "12", "--batch-size", "8", "--quiet", "--threads", "1"]
-
-
-@pytest.fixture(autouse=True)
-def restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+from tests.train_args import TINY
 
 
 def test_pooled_run_trains_one_model_for_every_action(tmp_path):
