@@ -24,6 +24,7 @@ from torch import Tensor
 
 from pamfn.errors import CheckpointError
 from pamfn.model.config import PAMFNConfig
+from pamfn.presets import PRESETS
 
 # Placeholder types: official spelling, our spelling (parallel lists), or None for "same text".
 _PLACEHOLDERS: dict[str, tuple[list[str], list[str]] | None] = {
@@ -160,14 +161,41 @@ def ours_to_official(state: dict[str, Tensor], K: int, include_unused: bool = Tr
     return out
 
 
+def _preset_shape(preset: str) -> tuple[int, int]:
+    """(K, regressor width ratio) of a preset: the two choices a state_dict's shapes show."""
+    values = PRESETS[preset]
+    return int(values["K"]), int(values.get("regressor_ratio", 2))
+
+
 def official_config(state: dict[str, Tensor], preset: str) -> PAMFNConfig:
-    """The preset's config with K, d and input dims read from the official weights."""
+    """The preset's config with d and input dims read from the official weights.
+
+    K and the regressor width (``fc_r``) are read from the weights too and must be the
+    preset's: a contradicting preset is refused with a message naming the preset that fits
+    (a Fis-V model read with the RG preset would get the RG label scale and every score
+    would come out at 25/45 of its value). The attention heads leave no trace in the
+    shapes: they come from the preset, unchecked.
+    """
+    if preset not in PRESETS:
+        raise CheckpointError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     try:
         dims = {m: int(state[f"model_{o}.embedding.0.weight"].shape[1]) for o, m in zip("rfa", "VFA")}
         d = int(state["model_r.embedding.3.weight"].shape[0])
         K = int(state["stage1.f_fusion.policy.0.weight"].shape[0])
+        hidden = int(state["fc.1.weight"].shape[0])
     except (KeyError, IndexError) as exc:
         raise CheckpointError(f"not a released PAMFN state_dict: cannot read sizes ({exc} missing)") from exc
+    ratio = d // hidden if hidden and d % hidden == 0 else None
+    if (K, ratio) != _preset_shape(preset):
+        fits = [name for name in PRESETS if _preset_shape(name) == (K, ratio)]
+        width = f"d/{ratio}" if ratio else f"{hidden} (d={d})"
+        pK, pratio = _preset_shape(preset)
+        advice = (f"use --preset {' or '.join(fits)}" if fits else
+                  f"no preset has these sizes (presets: {', '.join(f'{n} K={_preset_shape(n)[0]} d/{_preset_shape(n)[1]}' for n in PRESETS)})")
+        raise CheckpointError(
+            f"the weights have K={K} FusionNets and a regressor of width {width}, but preset {preset!r} "
+            f"expects K={pK} and width d/{pratio}; {advice}"
+        )
     return PAMFNConfig.preset(preset, K=K, d=d, input_dims=dims)
 
 
@@ -217,6 +245,8 @@ def convert_official(
         "source_file": src.name,
         "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
         "dropped_unused_keys": dropped,
+        "checked_against_weights": {"K": cfg.K, "regressor_ratio": cfg.regressor_ratio, "d": cfg.d},
+        "from_preset_unchecked": {"msfd_heads": cfg.msfd_heads, "cmfd_heads": cfg.cmfd_heads, "label_scale": cfg.label_scale},
         **(meta or {}),
     }
     return save_checkpoint(out_dir, model, cfg, info)

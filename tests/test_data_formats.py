@@ -127,14 +127,14 @@ def test_crops_are_consecutive_windows_with_zero_padding(toy):
     assert split.routine(0)["F"].shape == (1, data.features[samples[0].features]["F"].shape[0], 10)
 
 
-def _write_official(root, rg=True, shape4=False):
+def _write_official(root, rg=True, shape4=False, extractors=("VST", "I3D", "AST")):
     """Tiny fake released files: label txts and pickled per-modality dicts."""
     rng = np.random.default_rng(1)
     names = {"train": ["Ball_001", "Hoop_002", "Ball_003"], "test": ["Hoop_004", "Ball_005"]}
     if not rg:
         names = {"train": ["skate_1", "skate_2"], "test": ["skate_3"]}
     prefix = "RG" if rg else "FISV"
-    (root / "labels" / prefix).mkdir(parents=True)
+    (root / "labels" / prefix).mkdir(parents=True, exist_ok=True)
     for split, vids in names.items():
         if rg:
             lines = ["name d e total"] + [f"{v} 8.5 7.1 {15 + i:.2f}" for i, v in enumerate(vids)]
@@ -142,9 +142,10 @@ def _write_official(root, rg=True, shape4=False):
             lines = [f"{v} {30 + i} {35 + i}" for i, v in enumerate(vids)]
         (root / "labels" / prefix / f"{split}.txt").write_text("\n".join(lines) + "\n")
     feats = root / "feats"
-    feats.mkdir()
+    feats.mkdir(exist_ok=True)
     all_names = names["train"] + names["test"] + ["Clubs_999"]
-    for key, dim in (("rgb_VST", 6), ("flow_I3D", 5), ("audio_AST", 4)):
+    keys = [f"{m}_{e}" for m, e in zip(("rgb", "flow", "audio"), extractors)]
+    for key, dim in zip(keys, (6, 5, 4)):
         table = {v: rng.standard_normal((7, 3, dim) if shape4 else (7, dim)).astype(np.float32) for v in all_names}
         np.save(feats / f"{prefix}_{key}.npy", table, allow_pickle=True)
     return feats, root / "labels"
@@ -177,6 +178,25 @@ def test_import_official_fisv_has_two_actions(tmp_path):
     data = load_official(feats, labels, "fisv", trust_pickle=True)
     assert data.actions == ["TES", "PCS"] and data.label_scale == 45
     assert [s.score for s in data.select("PCS", "test")] == [35.0]
+
+
+def test_import_official_second_feature_set(tmp_path):
+    feats, labels = _write_official(tmp_path, extractors=("UMT", "I3D", "MAST"))
+    out = import_official(feats, labels, tmp_path / "out", "rg", trust_pickle=True)
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["feature_set"] == "UMT/I3D/MAST" and info["model_preset"] == "rg_feats2"
+    assert load_dataset(out).extractors == {"V": "UMT", "F": "I3D", "A": "MAST"}
+    _write_official(tmp_path, extractors=("VST", "I3D", "AST"))  # now both sets lie there
+    with pytest.raises(DatasetError, match="both released feature sets"):
+        load_official(feats, labels, "rg", trust_pickle=True)
+    data = load_official(feats, labels, "rg", trust_pickle=True, feature_set="VST/I3D/AST")
+    assert data.extractors == {"V": "VST", "F": "I3D", "A": "AST"}
+
+
+def test_import_official_names_both_sets_when_files_are_missing(tmp_path):
+    feats, labels = _write_official(tmp_path, extractors=("UMT", "I3D", "AST"))  # a mix: neither set complete
+    with pytest.raises(DatasetError, match=r"RG_rgb_VST.npy.*RG_audio_MAST.npy"):
+        load_official(feats, labels, "rg", trust_pickle=True)
 
 
 def test_import_official_missing_features_leaves_nothing(tmp_path):

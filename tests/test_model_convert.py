@@ -82,8 +82,11 @@ def test_every_key_maps_and_round_trips(official):
     assert all(torch.equal(again[k], ours[k]) for k in ours)
 
 
-def official_forward(sd, x, K, d):
-    """The released implementation's eval forward (deterministic argmax), from its own tensors."""
+def official_forward(sd, x, K, d, heads=(1, 1)):
+    """The released implementation's eval forward (deterministic argmax), from its own tensors.
+
+    ``heads``: (MSFD, CMFD) attention heads; several heads split d into equal slices, the
+    heads' outputs are concatenated and their weights averaged for the trace."""
     def conv(h, p, pad=0):
         return F.conv1d(h, sd[p + ".weight"], sd[p + ".bias"], padding=pad)
 
@@ -96,13 +99,19 @@ def official_forward(sd, x, K, d):
     def gpool(h):
         return h.mean(-1, keepdim=True)
 
-    def attention(p, q, items, mask=None):
+    def attention(p, q, items, mask=None, h=1):
         lin = lambda t, i: F.linear(t, sd[f"{p}linear_layers.{i}.weight"], sd[f"{p}linear_layers.{i}.bias"])
-        scores = -(lin(q, 0).unsqueeze(2) * lin(items, 1)).sum(-1) / math.sqrt(d)
-        if mask is not None:
-            scores = scores + mask
-        w = scores.softmax(-1)
-        return (w.unsqueeze(-1) * lin(items, 2)).sum(2), w
+        dh = d // h
+        outs, ws = [], []
+        for j in range(h):
+            part = slice(j * dh, (j + 1) * dh)
+            scores = -(lin(q, 0)[..., part].unsqueeze(2) * lin(items, 1)[..., part]).sum(-1) / math.sqrt(dh)
+            if mask is not None:
+                scores = scores + mask
+            w = scores.softmax(-1)
+            outs.append((w.unsqueeze(-1) * lin(items, 2)[..., part]).sum(2))
+            ws.append(w)
+        return torch.cat(outs, -1), torch.stack(ws).mean(0)
 
     feats, scores = {}, {}
     for o, m in zip("rfa", "VFA"):
@@ -129,7 +138,7 @@ def official_forward(sd, x, K, d):
         c = h + F.relu(bn(conv(c, s + "short_cut.0"), s + "short_cut.1"))
         prev = [feats[m][i - 1] for m in "VFA"]
         cur = torch.stack([feats[m][i] for m in "VFA"], 2).transpose(1, 3)  # (B, T, 3, d)
-        ms, ms_w = attention(s + "s_fusion.fusion_s.", conv(c, s + "s_fusion.proj.0").transpose(1, 2), cur)
+        ms, ms_w = attention(s + "s_fusion.fusion_s.", conv(c, s + "s_fusion.proj.0").transpose(1, 2), cur, h=heads[0])
         logits = [conv(F.relu(bn(conv(f, f"{s}f_fusion.proj1.{n}.0"), f"{s}f_fusion.proj1.{n}.1")), f"{s}f_fusion.proj1.{n}.3") for n, f in enumerate(prev)]
         alpha = torch.stack(logits).softmax(0)  # (3, B, K, T)
         outs = []
@@ -141,7 +150,7 @@ def official_forward(sd, x, K, d):
         choice = pool(conv(torch.cat(prev, 1), s + "f_fusion.policy.0")).argmax(1)  # (B, T_i)
         mask = torch.where(torch.arange(K).view(1, 1, K) <= choice.unsqueeze(-1), 0.0, -1e9)
         query = -conv(torch.cat([c, ms.transpose(1, 2)], 1), s + "f_fusion.proj2.0")
-        cs, cs_w = attention(s + "f_fusion.fusion_f.", query.transpose(1, 2), torch.stack(outs, 1).permute(0, 3, 1, 2), mask)
+        cs, cs_w = attention(s + "f_fusion.fusion_f.", query.transpose(1, 2), torch.stack(outs, 1).permute(0, 3, 1, 2), mask, h=heads[1])
         c = torch.cat([c, ms.transpose(1, 2), cs.transpose(1, 2)], 1)
         c = halve(c) if i == 1 else gpool(c) if i == 2 else c
         trace.append((ms_w, choice + 1, cs_w))
@@ -244,3 +253,88 @@ def test_not_a_state_dict(tmp_path):
         convert_official(tmp_path / "list.pth", tmp_path / "out", "rg")
     with pytest.raises(CheckpointError, match="not found"):
         convert_official(tmp_path / "absent.pth", tmp_path / "out", "rg")
+
+
+def fake_official_from_preset(preset, seed=0):
+    """A released-layout state_dict of ``preset`` made here: our model with random weights
+    (non-trivial BatchNorm statistics and tau) written in the official names."""
+    g = torch.Generator().manual_seed(seed)
+    state = build_model(PAMFNConfig.preset(preset)).state_dict()
+    for key, value in state.items():
+        if key.endswith("running_var"):
+            state[key] = torch.rand(value.shape, generator=g) + 0.5
+        elif key.endswith("running_mean") or (key.endswith("bias") and value.dim() == 1):
+            state[key] = 0.1 * torch.randn(value.shape, generator=g)
+    state["tau"] = torch.tensor(7.5)
+    return ours_to_official(state, PAMFNConfig.preset(preset).K)
+
+
+@pytest.fixture(scope="module", params=["rg_feats2", "fisv_feats2"])
+def official_feats2(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"convert-{request.param}")
+    state = fake_official_from_preset(request.param)
+    torch.save(state, tmp / "official.pth")
+    return request.param, state, tmp / "official.pth"
+
+
+@pytest.mark.slow
+def test_second_feature_set_converts_and_predicts_like_official(official_feats2, tmp_path):
+    preset, state, src = official_feats2
+    ck = load_checkpoint(convert_official(src, tmp_path / "ck", preset))
+    heads = {"rg_feats2": (4, 2), "fisv_feats2": (2, 4)}[preset]
+    assert (ck.config.K, ck.config.regressor_ratio) == ({"rg_feats2": 6, "fisv_feats2": 8}[preset], 1)
+    assert (ck.config.msfd_heads, ck.config.cmfd_heads) == heads
+    assert ck.meta["from_preset_unchecked"] == {"msfd_heads": heads[0], "cmfd_heads": heads[1],
+                                                "label_scale": {"rg_feats2": 25.0, "fisv_feats2": 45.0}[preset]}
+    assert ck.config.feature_extractors == {"V": "UMT", "F": "I3D", "A": "MAST"}
+    x = {m: torch.randn(2, 13, dim, generator=torch.Generator().manual_seed(1)) for m, dim in ck.config.input_dims.items()}
+    with torch.inference_mode():
+        ours = ck.model(x, policy="argmax")
+        score, _, trace = official_forward(state, x, ck.config.K, ck.config.d, heads)
+        _, _, one_head = official_forward(state, x, ck.config.K, ck.config.d)
+    torch.testing.assert_close(ours.score, score, atol=1e-5, rtol=1e-4)
+    # the heads matter: a one-head reading of the same weights attends differently
+    assert not torch.allclose(one_head[0][0], trace[0][0], atol=1e-3)
+    for st, (ms_w, count, cs_w) in zip(ours.stages, trace):
+        torch.testing.assert_close(st.msfd_weights, ms_w, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(st.cmfd_attention, cs_w, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("made_as, given, right", [
+    ("fisv", "rg", "fisv"),            # the silent 25/45 error of old: now refused
+    ("rg", "fisv", "rg"),
+    ("rg_feats2", "rg", "rg_feats2"),  # K=6, width d/1: not rg's K=10, d/2
+    ("rg_feats2", "fisv", "rg_feats2"),  # same K as fisv, but the regressor width differs
+    ("fisv_feats2", "rg_feats2", "fisv_feats2"),
+])
+def test_preset_contradicting_the_weights_is_refused_naming_the_right_one(made_as, given, right, tmp_path):
+    state = fake_official(made_as) if made_as in PRESETS else fake_official_from_preset(made_as)
+    torch.save(state, tmp_path / "in.pth")
+    with pytest.raises(CheckpointError, match=rf"preset '{given}' expects .*use --preset {right}$"):
+        convert_official(tmp_path / "in.pth", tmp_path / "out", given)
+    assert not (tmp_path / "out").exists()
+    assert main(["convert-official", str(tmp_path / "in.pth"), str(tmp_path / "out"), "--preset", given]) == 2
+
+
+def test_sizes_no_preset_has_are_refused(tmp_path):
+    state = fake_official_from_preset("rg")
+    state = ours_to_official(official_to_ours(state, 10)[0], 10)
+    for key in [k for k in state if k.startswith("stage") and ".policy." in k]:
+        state[key] = state[key][:7]  # K=7 in the policy only: sizes read, then refused
+    torch.save(state, tmp_path / "in.pth")
+    with pytest.raises(CheckpointError, match="K=7 .*no preset has these sizes"):
+        convert_official(tmp_path / "in.pth", tmp_path / "out", "rg")
+
+
+def test_one_head_attention_is_the_papers_formula_bit_for_bit():
+    from pamfn.model.layers import NegatedAttention
+
+    torch.manual_seed(0)
+    att = NegatedAttention(16, 0.0).eval()
+    q, items = torch.randn(2, 5, 16), torch.randn(2, 5, 3, 16)
+    mask = torch.zeros(2, 5, 3).index_fill_(2, torch.tensor([2]), -1e9)
+    out, w = att(q, items, mask)
+    scores = -torch.einsum("btd,btnd->btn", att.query(q), att.key(items)) * (1.0 / math.sqrt(16)) + mask
+    expected_w = scores.softmax(dim=-1)
+    assert torch.equal(w, expected_w)
+    assert torch.equal(out, torch.einsum("btn,btnd->btd", expected_w, att.value(items)))

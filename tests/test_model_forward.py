@@ -192,6 +192,7 @@ VARIANTS = (
     [{"fusionnets": f} for f in ("unranked", "free")]
     + [{"msfd": a, "cmfd": b} for a in ("attention", "none", "weighted") for b in ("attention", "none", "weighted") if (a, b) != ("none", "none")]
     + [{"fusion_stages": 1}, {"fusion_stages": 2}, {"training": "one_stage"}]
+    + [{"msfd_heads": 2, "cmfd_heads": 4, "regressor_ratio": 1}, {"msfd_heads": 4, "msfd": "attention", "cmfd": "weighted"}]
     + [{"modalities": m} for m in (("V",), ("F",), ("A",), ("V", "F"), ("V", "A"), ("F", "A"))]
     + [{"model": "late_fusion", "fusion": f, "training": t} for f in ("avg", "cat", "weighted", "attention") for t in ("one_stage", "two_stage")]
 )
@@ -247,6 +248,8 @@ def test_unimodal_ignores_other_modalities_and_validates_its_own():
         ({"model": "late_fusion", "modalities": ("V",)}, "two modalities"),
         ({"d": 15}, "even d"),
         ({"mask_value": -5.0}, "mask_value"),
+        ({"msfd_heads": 3}, "msfd_heads=3 must be a positive divisor"),
+        ({"regressor_ratio": 0}, "regressor_ratio"),
     ],
 )
 def test_bad_config(overrides, message):

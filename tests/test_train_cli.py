@@ -129,3 +129,14 @@ def test_phase_two_alone_on_existing_branches(trained, toy, tmp_path):
     branch = load_file(str(trained / "hoop" / "branches" / "F" / "model.safetensors"))
     assert all(torch.allclose(final[k], branch[k], atol=1e-5) for k in branch if k.startswith("branches.F."))
     assert main(["train", "--data", str(toy), "--action", "ball", "--phase", "2", "--out", str(tmp_path / "x"), *TINY]) == 2
+
+
+def test_second_feature_set_preset_trains_with_its_recipe_and_heads(toy, tmp_path):
+    out = tmp_path / "feats2"
+    assert main(["train", "--data", str(toy), "--action", "ball", "--preset", "rg_feats2", "--out", str(out), *TINY]) == 0
+    config = json.loads((out / "config.json").read_text())
+    model, train = config["model"], config["train"]
+    assert (model["preset"], model["msfd_heads"], model["cmfd_heads"], model["regressor_ratio"]) == ("rg_feats2", 4, 2, 1)
+    assert (train["phase1"]["optimizer"], train["phase1"]["lr"], train["phase1"]["schedule"]) == ("adamw", 1e-3, "none")
+    assert (train["phase2"]["lr"], train["phase2"]["regressor_lr_scale"], train["phase2"]["schedule"]) == (8e-4, 1.0, "none")
+    assert json.loads((out / "checkpoint" / "config.json").read_text())["config"]["msfd_heads"] == 4

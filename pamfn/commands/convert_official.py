@@ -1,9 +1,11 @@
-"""``pamfn convert-official IN.pth OUT_DIR --preset rg|fisv``: the authors' released
+"""``pamfn convert-official IN.pth OUT_DIR --preset rg|fisv|rg_feats2|fisv_feats2``: the authors' released
 state_dict -> our checkpoint (safetensors + config.json)."""
 
 from __future__ import annotations
 
 import argparse
+
+from pamfn.presets import PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("src", metavar="IN.pth", help="the released state_dict file")
     parser.add_argument("out", metavar="OUT_DIR", help="checkpoint directory to write")
-    parser.add_argument("--preset", choices=["rg", "fisv"], required=True, help="dataset preset (sets label_scale)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), required=True,
+                        help="the paper's preset the weights were trained with (sets heads and label_scale; K and the regressor width are checked against the weights)")
     parser.add_argument("--action", default=None, help="action the checkpoint was trained on (e.g. ball, TES), kept in meta")
     parser.set_defaults(func=run)
 
@@ -27,5 +30,6 @@ def run(args: argparse.Namespace) -> int:
     meta = {"action": args.action} if args.action else None
     out = convert_official(args.src, args.out, args.preset, meta)
     cfg, _ = read_config(out)
-    print(f"wrote {out} (preset {cfg.preset}, K={cfg.K}, d={cfg.d}, input dims {cfg.input_dims})")
+    print(f"wrote {out} (preset {cfg.preset}, K={cfg.K}, d={cfg.d}, regressor width d/{cfg.regressor_ratio}, "
+          f"heads MSFD {cfg.msfd_heads} / CMFD {cfg.cmfd_heads}, label scale {cfg.label_scale:g}, input dims {cfg.input_dims})")
     return 0

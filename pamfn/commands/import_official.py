@@ -16,11 +16,13 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("import-official", help="convert the released RG / Fis-V features into our dataset format",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("feat_dir", type=Path, help="folder with <RG|FISV>_<rgb|flow|audio>_<VST|I3D|AST>.npy")
+    parser.add_argument("feat_dir", type=Path, help="folder with <RG|FISV>_<rgb|flow|audio>_<VST|I3D|AST>.npy (or the second set: UMT|I3D|MAST)")
     parser.add_argument("label_dir", type=Path, help="folder with RG/ or FISV/ train.txt and test.txt")
     parser.add_argument("out_dir", type=Path, help="new dataset folder to create")
     parser.add_argument("--dataset", choices=("rg", "fisv"), required=True)
     parser.add_argument("--trust-pickle", action="store_true", help="allow unpickling the released .npy dicts (they can run code)")
+    parser.add_argument("--feature-set", choices=("VST/I3D/AST", "UMT/I3D/MAST"),
+                        help="which released feature set to read (default: the one whose files are present)")
     parser.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="storage precision of the features")
     parser.set_defaults(func=run)
 
@@ -28,10 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pamfn.data import import_official, load_dataset
 
-    out = import_official(args.feat_dir, args.label_dir, args.out_dir, args.dataset, trust_pickle=args.trust_pickle, dtype=args.dtype)
+    out = import_official(args.feat_dir, args.label_dir, args.out_dir, args.dataset, trust_pickle=args.trust_pickle, dtype=args.dtype,
+                         feature_set=args.feature_set)
     data = load_dataset(out)
     counts = ", ".join(f"{a}: {len(data.select(a, 'train'))}/{len(data.select(a, 'test'))}" for a in data.actions)
     print(f"wrote {out}: {len(data.features)} routines (train/test per action: {counts})")
+    print(f"features {data.info['feature_set']}: train with --preset {data.info['model_preset']} (the authors' setting for them)")
     skipped = data.info.get("unlabelled_videos_skipped") or []
     if skipped:
         print(f"skipped {len(skipped)} video(s) without labels")

@@ -7,11 +7,13 @@ import argparse
 import json
 from typing import Any
 
+from pamfn.presets import PRESETS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("model-info", help="parameter counts and sizes of a PAMFN model")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", choices=["rg", "fisv"], help="the paper's preset")
+    source.add_argument("--preset", choices=sorted(PRESETS), help="the paper's preset")
     source.add_argument("--checkpoint", metavar="DIR", help="a checkpoint directory")
     parser.add_argument("--K", type=int, default=None, help="override the number of FusionNets")
     parser.add_argument("--d", type=int, default=None, help="override the feature width")

@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pamfn.presets import PRESETS
+
 POOLED = "pooled"
 """Run folder (under ``--out``) of a model trained with ``--pool-actions``."""
 
@@ -35,7 +37,8 @@ def _key_value(text: str) -> tuple[str, Any]:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Model size and the variant flags of the paper's tables."""
     g = parser.add_argument_group("model")
-    g.add_argument("--preset", choices=("rg", "fisv"), default="rg", help="the paper's setting: model K and scale, training recipe (default rg)")
+    g.add_argument("--preset", choices=sorted(PRESETS), default="rg",
+                   help="the paper's setting: model K, heads and scale, training recipe (default rg; *_feats2: the second feature set, Table III)")
     g.add_argument("--d", type=int, help="feature width (paper: 256)")
     g.add_argument("--K", type=int, help="FusionNets per stage (paper: 10 on RG, 6 on Fis-V)")
     g.add_argument("--set", dest="model_set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",

@@ -3,7 +3,7 @@
 Labels: ``RG/train.txt`` and ``RG/test.txt`` (a header line, then ``name ... total``
 with the total score in column 3, scale 25) or ``FISV/train.txt`` and ``FISV/test.txt``
 (no header, ``name TES PCS``, scale 45). Features: ``<feat_dir>/<RG|FISV>_<rgb|flow|audio>_
-<VST|I3D|AST>.npy``, each a PICKLED dict from video name to an array (T, D) or (T, n, D).
+<VST|I3D|AST>.npy`` (first set) or ``..._<UMT|I3D|MAST>.npy`` (second set, Table III), each a PICKLED dict from video name to an array (T, D) or (T, n, D).
 Unpickling can run arbitrary code, so nothing here reads those files without an explicit
 ``trust_pickle=True``.
 """
@@ -45,7 +45,15 @@ LAYOUTS: dict[str, OfficialLayout] = {
     "fisv": OfficialLayout("FISV", 45.0, False, {"TES": 1, "PCS": 2}, False),
 }
 RG_ACTIONS = ("ball", "clubs", "hoop", "ribbon")
-FEATURE_FILES = {"V": "rgb_VST", "F": "flow_I3D", "A": "audio_AST"}
+FEATURE_SETS: dict[str, dict[str, str]] = {
+    "VST/I3D/AST": {"V": "VST", "F": "I3D", "A": "AST"},
+    "UMT/I3D/MAST": {"V": "UMT", "F": "I3D", "A": "MAST"},
+}
+"""The released feature sets: the paper's main one, and the second (Table III)."""
+MODEL_PRESETS = {("rg", "VST/I3D/AST"): "rg", ("fisv", "VST/I3D/AST"): "fisv",
+                 ("rg", "UMT/I3D/MAST"): "rg_feats2", ("fisv", "UMT/I3D/MAST"): "fisv_feats2"}
+"""The model preset (``pamfn train --preset``) the authors used for each dataset and feature set."""
+_FILE_MODALITY = {"V": "rgb", "F": "flow", "A": "audio"}
 PICKLE_REFUSAL = (
     "{path} is a pickled file; unpickling can run arbitrary code. Read it only if you trust "
     "its source: pass trust_pickle=True (command line: --trust-pickle)"
@@ -88,19 +96,38 @@ def read_official_labels(label_dir: str | os.PathLike[str], dataset: str) -> pd.
     return pd.DataFrame(rows)
 
 
+def feature_file(feat_dir: Path, layout: OfficialLayout, feature_set: str, m: str) -> Path:
+    return feat_dir / f"{layout.prefix}_{_FILE_MODALITY[m]}_{FEATURE_SETS[feature_set][m]}.npy"
+
+
+def detect_feature_set(feat_dir: str | os.PathLike[str], dataset: str, feature_set: str | None = None) -> str:
+    """The feature set whose three files are in ``feat_dir`` (or check the one asked for)."""
+    layout, feat_dir = _layout(dataset), Path(feat_dir)
+    if feature_set is not None and feature_set not in FEATURE_SETS:
+        raise DatasetError(f"unknown feature set {feature_set!r}; choose one of {sorted(FEATURE_SETS)}")
+    candidates = [feature_set] if feature_set else list(FEATURE_SETS)
+    present = [fs for fs in candidates if all(feature_file(feat_dir, layout, fs, m).is_file() for m in MODALITIES)]
+    if len(present) == 1:
+        return present[0]
+    if len(present) > 1:
+        raise DatasetError(f"{feat_dir} holds both released feature sets {present}; choose one (--feature-set)")
+    expected = "; ".join(", ".join(feature_file(feat_dir, layout, fs, m).name for m in MODALITIES) for fs in candidates)
+    raise DatasetError(f"released features file(s) not found in {feat_dir}: expected {expected}")
+
+
 def read_official_features(
-    feat_dir: str | os.PathLike[str], dataset: str, *, trust_pickle: bool = False
+    feat_dir: str | os.PathLike[str], dataset: str, *, trust_pickle: bool = False, feature_set: str | None = None
 ) -> dict[str, dict[str, np.ndarray]]:
     """Modality -> {video name: float32 array (T, D)}; (T, n, D) arrays are averaged over n.
 
-    Refuses (DatasetError) unless ``trust_pickle`` is True.
+    ``feature_set``: one of :data:`FEATURE_SETS`, or None to take the one whose files are
+    present. Refuses (DatasetError) unless ``trust_pickle`` is True.
     """
     layout = _layout(dataset)
+    chosen = detect_feature_set(feat_dir, dataset, feature_set)
     out = {}
     for m in MODALITIES:
-        path = Path(feat_dir) / f"{layout.prefix}_{FEATURE_FILES[m]}.npy"
-        if not path.is_file():
-            raise DatasetError(f"released features file not found: {path}")
+        path = feature_file(Path(feat_dir), layout, chosen, m)
         if not trust_pickle:
             raise DatasetError(PICKLE_REFUSAL.format(path=path))
         try:
@@ -122,7 +149,12 @@ def read_official_features(
 
 
 def load_official(
-    feat_dir: str | os.PathLike[str], label_dir: str | os.PathLike[str], dataset: str, *, trust_pickle: bool = False
+    feat_dir: str | os.PathLike[str],
+    label_dir: str | os.PathLike[str],
+    dataset: str,
+    *,
+    trust_pickle: bool = False,
+    feature_set: str | None = None,
 ) -> AQADataset:
     """Read the released layout straight into memory (needs ``trust_pickle``).
 
@@ -131,7 +163,8 @@ def load_official(
     """
     layout = _layout(dataset)
     labels = read_official_labels(label_dir, dataset)
-    per_modality = read_official_features(feat_dir, dataset, trust_pickle=trust_pickle)
+    feature_set = detect_feature_set(feat_dir, dataset, feature_set)
+    per_modality = read_official_features(feat_dir, dataset, trust_pickle=trust_pickle, feature_set=feature_set)
     features: dict[str, dict[str, np.ndarray]] = {}
     samples = []
     for row in labels.itertuples(index=False):
@@ -153,10 +186,12 @@ def load_official(
         "label_scale": layout.label_scale,
         "actions": actions,
         "source": "imported from the authors' released features",
+        "feature_set": feature_set,
+        "model_preset": MODEL_PRESETS[(dataset.lower(), feature_set)],
         "unlabelled_videos_skipped": sorted(set(per_modality["V"]) - set(labels["routine_id"])),
     }
     seconds = {key: 32 / 25.0 for key in features}
-    extractors = {"V": "VST", "F": "I3D", "A": "AST"}
+    extractors = dict(FEATURE_SETS[feature_set])
     return AQADataset(Path(feat_dir), layout.label_scale, actions, samples, features, seconds, info, extractors)
 
 
@@ -168,6 +203,7 @@ def import_official(
     *,
     trust_pickle: bool = False,
     dtype: str = "float16",
+    feature_set: str | None = None,
 ) -> Path:
     """Convert the released features and labels once into a dataset folder in our format.
 
@@ -178,7 +214,7 @@ def import_official(
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise DatasetError(f"{out_dir} already exists; choose a new output folder")
-    data = load_official(feat_dir, label_dir, dataset, trust_pickle=trust_pickle)
+    data = load_official(feat_dir, label_dir, dataset, trust_pickle=trust_pickle, feature_set=feature_set)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
     try:

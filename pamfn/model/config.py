@@ -7,15 +7,7 @@ from typing import Any
 
 from pamfn import MODALITIES
 from pamfn.errors import ConfigError
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "rg": {"K": 10, "label_scale": 25.0},
-    "fisv": {"K": 6, "label_scale": 45.0},
-}
-"""Section IV-C: RG uses K=10 FusionNets and scores out of 25, Fis-V K=6 and 45."""
-
-PAPER_INPUT_DIMS: dict[str, int] = {"V": 1024, "F": 1024, "A": 768}
-PAPER_EXTRACTORS: dict[str, str] = {"V": "VST", "F": "I3D", "A": "AST"}
+from pamfn.presets import PAPER_INPUT_DIMS, PRESETS
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "model": ("pamfn", "late_fusion"),
@@ -55,6 +47,10 @@ class PAMFNConfig:
       then a two-FC regressor.
     - ``training``: ``"two_stage"`` (pretrained branches; V and F frozen, A fine-tuned,
       as in the paper's phase 2) or ``"one_stage"`` (all branches trained jointly).
+    - ``msfd_heads`` / ``cmfd_heads``: attention heads of the MSFD and CMFD (1: the paper;
+      the second feature set's released models use several). ``regressor_ratio``: the
+      final regressor's hidden width is ``d / regressor_ratio`` (released ``fc_r``: 2, or 1
+      for the second feature set).
     - ``fast_fusionnets``: compute the K FusionNets with one grouped convolution (True)
       or with the per-FusionNet reference loop (False); same weights, same outputs.
     """
@@ -80,6 +76,9 @@ class PAMFNConfig:
     tau_init: float = 10.0
     mask_value: float = -1e9
     fast_fusionnets: bool = True
+    msfd_heads: int = 1
+    cmfd_heads: int = 1
+    regressor_ratio: int = 2
     feature_extractors: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +100,10 @@ class PAMFNConfig:
             raise ConfigError(f"config input_dims must be positive, got {self.input_dims}")
         if self.K < 1 or self.d < 2 or self.d % 2:
             raise ConfigError(f"config needs K >= 1 and an even d >= 2, got K={self.K}, d={self.d}")
+        for name in ("msfd_heads", "cmfd_heads", "regressor_ratio"):
+            value = getattr(self, name)
+            if value < 1 or self.d % value:
+                raise ConfigError(f"config field {name}={value} must be a positive divisor of d={self.d}")
         if not self.mask_value <= -1e4:
             raise ConfigError(f"config mask_value must be a large negative number (paper: -inf), got {self.mask_value}")
         if self.msfd == "none" and self.cmfd == "none":
@@ -145,10 +148,11 @@ class PAMFNConfig:
 
 
 def _from_preset(cls: type[PAMFNConfig], name: str, **overrides: Any) -> PAMFNConfig:
-    """The paper's ``rg`` (K=10, /25) or ``fisv`` (K=6, /45) setting, d=256, with overrides."""
+    """One of the paper's settings (:data:`PRESETS`), d=256, with overrides."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    base: dict[str, Any] = {"preset": name, **PRESETS[name], "feature_extractors": dict(PAPER_EXTRACTORS)}
+    base: dict[str, Any] = {"preset": name, **PRESETS[name]}
+    base["feature_extractors"] = dict(base["feature_extractors"])
     base.update(overrides)
     return cls(**base)
 

@@ -15,10 +15,10 @@ class MSFD(nn.Module):
     same time step. The softmax row is the per-step modality weight.
     """
 
-    def __init__(self, d: int, dropout: float) -> None:
+    def __init__(self, d: int, dropout: float, heads: int = 1) -> None:
         super().__init__()
         self.query_proj = nn.Conv1d(d, d, 1)
-        self.attention = NegatedAttention(d, dropout)
+        self.attention = NegatedAttention(d, dropout, heads)
 
     def forward(self, c: Tensor, current: Tensor) -> tuple[Tensor, Tensor]:
         """c (B, d, T), current (B, T, n, d) -> (B, T, d), weights (B, T, n)."""
@@ -43,10 +43,10 @@ class CMFD(nn.Module):
     implementation negates the projected query before the attention's own linear map.
     """
 
-    def __init__(self, query_in: int, d: int, dropout: float) -> None:
+    def __init__(self, query_in: int, d: int, dropout: float, heads: int = 1) -> None:
         super().__init__()
         self.query_proj = nn.Conv1d(query_in, d, 1)
-        self.attention = NegatedAttention(d, dropout)
+        self.attention = NegatedAttention(d, dropout, heads)
 
     def forward(self, query_in: Tensor, cross: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         """query_in (B, C, T), cross (B, T, K, d), mask (B, T, K) -> (B, T, d), attention (B, T, K)."""

@@ -39,31 +39,37 @@ def conv_bn(c_in: int, c_out: int, kernel: int, act: nn.Module) -> nn.Sequential
 
 
 class NegatedAttention(nn.Module):
-    """One-head cross-attention with the NEGATED scaled dot product (paper eqs. 4 and 11).
+    """Cross-attention with the NEGATED scaled dot product (paper eqs. 4 and 11), ``heads`` heads.
 
-    ``softmax(-(Q K^T) / sqrt(d) + mask) V`` over N items per time step; no output
-    projection, residual or norm. Returns the attended features and the weights.
+    Per head h: ``softmax(-(Q_h K_h^T) / sqrt(d / heads) + mask) V_h`` over N items per time
+    step; the heads' outputs are concatenated (d wide), with no output projection, residual
+    or norm. One head is the paper's decoder. The returned weights are the heads' mean (rows
+    still sum to 1): the per-step modality (MSFD) or FusionNet (CMFD) weight.
     """
 
-    def __init__(self, d: int, dropout: float) -> None:
+    def __init__(self, d: int, dropout: float, heads: int = 1) -> None:
         super().__init__()
+        if d % heads:
+            raise ValueError(f"attention width {d} is not divisible by {heads} heads")
+        self.heads = heads
         self.query = nn.Linear(d, d)
         self.key = nn.Linear(d, d)
         self.value = nn.Linear(d, d)
         self.dropout = nn.Dropout(dropout)
-        self.scale = 1.0 / math.sqrt(d)
+        self.scale = 1.0 / math.sqrt(d // heads)
 
     def forward(self, query: Tensor, items: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """query (B, T, d), items (B, T, N, d), mask (B, T, N) additive -> (B, T, d), (B, T, N)."""
-        q = self.query(query)
-        k = self.key(items)
-        v = self.value(items)
-        scores = -torch.einsum("btd,btnd->btn", q, k) * self.scale
+        h = self.heads
+        q = self.query(query).unflatten(-1, (h, -1))  # (B, T, h, d_h)
+        k = self.key(items).unflatten(-1, (h, -1))  # (B, T, N, h, d_h)
+        v = self.value(items).unflatten(-1, (h, -1))
+        scores = -torch.einsum("bthd,btnhd->bthn", q, k) * self.scale
         if mask is not None:
-            scores = scores + mask
+            scores = scores + mask.unsqueeze(2)
         weights = scores.softmax(dim=-1)
-        out = torch.einsum("btn,btnd->btd", self.dropout(weights), v)
-        return out, weights
+        out = torch.einsum("bthn,btnhd->bthd", self.dropout(weights), v).flatten(2)
+        return out, weights.mean(dim=2)
 
 
 class WeightedFusion(nn.Module):

@@ -57,13 +57,13 @@ class MixedStage(nn.Module):
         if not fuse:
             return
         if cfg.msfd == "attention":
-            self.msfd = MSFD(d, cfg.attn_dropout)
+            self.msfd = MSFD(d, cfg.attn_dropout, cfg.msfd_heads)
         elif cfg.msfd == "weighted":
             self.msfd = WeightedMSFD(n)
         if cfg.cmfd != "none":
             self.afm = AdaptiveFusionModule(cfg.modalities, d, cfg.K, cfg.fusionnets, cfg.mask_value, cfg.fast_fusionnets)
             query_in = d * (1 + (self.msfd is not None))
-            self.cmfd = CMFD(query_in, d, cfg.attn_dropout) if cfg.cmfd == "attention" else WeightedCMFD(cfg.K)
+            self.cmfd = CMFD(query_in, d, cfg.attn_dropout, cfg.cmfd_heads) if cfg.cmfd == "attention" else WeightedCMFD(cfg.K)
 
     @property
     def out_channels(self) -> int:
@@ -114,14 +114,14 @@ class PAMFN(AQAModel):
             c_in = stage.out_channels
         self.stages = nn.ModuleList(stages)
         self.between: tuple[Pool, ...] = (halve_time, global_pool, identity_pool)
-        half = cfg.d // 2
+        hidden = cfg.d // cfg.regressor_ratio
         self.regressor = nn.Sequential(
             nn.Dropout(0.0),
-            nn.Conv1d(c_in, half, 1),
-            nn.BatchNorm1d(half),
+            nn.Conv1d(c_in, hidden, 1),
+            nn.BatchNorm1d(hidden),
             nn.ReLU(),
             nn.Dropout(cfg.regressor_dropout),
-            nn.Conv1d(half, 1, 1),
+            nn.Conv1d(hidden, 1, 1),
             nn.Sigmoid(),
         )
 

@@ -105,6 +105,7 @@ class TrainRecipe:
 
 
 _PHASE1 = PhaseRecipe(optimizer="sgd", lr=1e-2, epochs=250, schedule="cosine", warmup_epochs=5, min_lr=5e-6)
+_PHASE1_FEATS2 = PhaseRecipe(optimizer="adamw", lr=1e-3, weight_decay=0.01, epochs=250, schedule="none")
 
 TRAIN_PRESETS: dict[str, TrainRecipe] = {
     "rg": TrainRecipe(
@@ -133,7 +134,37 @@ TRAIN_PRESETS: dict[str, TrainRecipe] = {
         ),
         crop=130,
     ),
+    "rg_feats2": TrainRecipe(
+        preset="rg_feats2",
+        phase1=_PHASE1_FEATS2,
+        phase2=PhaseRecipe(
+            optimizer="adamw",
+            lr=8e-4,
+            weight_decay=0.01,
+            epochs=500,
+            epochs_per_action={"ball": 500, "clubs": 100, "hoop": 300, "ribbon": 20},
+            schedule="none",
+        ),
+        crop=70,
+    ),
+    "fisv_feats2": TrainRecipe(
+        preset="fisv_feats2",
+        phase1=_PHASE1_FEATS2,
+        phase2=PhaseRecipe(
+            optimizer="adamw",
+            lr=3e-4,
+            weight_decay=0.01,
+            epochs=100,
+            epochs_per_action={"TES": 100, "PCS": 100},
+            schedule="none",
+        ),
+        crop=130,
+    ),
 }
+"""``rg`` / ``fisv``: the first feature set (VST / I3D / AST). ``rg_feats2`` /
+``fisv_feats2``: the released ``RG_feats2`` / ``FISV_feats2`` configs (UMT / I3D / MAST):
+AdamW everywhere, no schedule, no reduced regressor rate; weight decay 0.01, PyTorch's
+default, which is what the released optimizer builder applies."""
 
 
 def train_preset(name: str) -> TrainRecipe:
