@@ -30,24 +30,22 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
-import json
 import os
 import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
-from pamfn.atomic import write_text_atomic
 from pamfn.catalog import Catalog, load_catalog
-from pamfn.errors import CheckpointError, PamfnError
+from pamfn.errors import PamfnError
 from pamfn.routine import RoutineFeatures
+from pamfn.serving import CheckpointSet
+from pamfn.serving.checkpoints import files_version
+from pamfn.serving.predictions import PredictionJob, fingerprint
 
 if TYPE_CHECKING:
     from pamfn.explanation import Explanation
@@ -59,8 +57,6 @@ CACHE_DIR = ROOT / "cache" / "dashboard"
 """Where finished prediction tables are kept (``PAMFN_CACHE`` overrides)."""
 DATA_KEY = "pamfn_data_dir"
 CHECKPOINT_KEY = "pamfn_checkpoint_dir"
-ANY_ACTION = None
-"""Key of a single checkpoint that serves every action (a folder without index.json)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def sidebar_source() -> Source:
         st.text_input("Data set folder", key=DATA_KEY, help="A folder with dataset.json, labels.csv, features/, media/")
         st.text_input("Checkpoint folder", key=CHECKPOINT_KEY, help="A checkpoint, or a folder with index.json per action")
     src = current_source()
-    start_loading(src)
+    checkpoint_set(src)
     return src
 
 
@@ -136,96 +132,42 @@ def catalog(src: Source) -> Catalog:
     return _catalog(src.data_dir)
 
 
-_LOADS: dict[str, tuple[str, dict[str | None, Future]]] = {}
-_LOADS_LOCK = threading.Lock()
 _LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pamfn-checkpoints")
 
 
-def _load_one(directory: Path):
-    from pamfn.checkpoint import load_checkpoint
-
-    return load_checkpoint(directory, device=_device_name())
-
-
-def _load_set(directory: Path) -> None:
-    """Let load_checkpoint_set report what is wrong with an unreadable index.json."""
-    from pamfn.checkpoint import load_checkpoint_set
-
-    load_checkpoint_set(directory, device=_device_name())
-    raise CheckpointError(f"{directory / 'index.json'}: no checkpoints listed")
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _checkpoint_set(checkpoint_dir: str, version: str) -> CheckpointSet:
+    ckpts = CheckpointSet(checkpoint_dir, device=_device_name)
+    ckpts.prefetch(_LOADER)
+    return ckpts
 
 
-def _submit_loads(checkpoint_dir: str) -> dict[str | None, Future]:
-    """One future per action of index.json (in its order, so the first action is ready
-    first), or one for a single checkpoint (key None). An index that does not list
-    actions gets one future that raises load_checkpoint_set's CheckpointError."""
-    folder = Path(checkpoint_dir)
-    index = folder / "index.json"
-    if not index.is_file():
-        return {None: _LOADER.submit(_load_one, folder)}
-    try:
-        entries = json.loads(index.read_text(encoding="utf-8"))["checkpoints"]
-        plan = {str(action): folder / str(sub) for action, sub in entries.items()}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        plan = {}
-    if not plan:
-        return {None: _LOADER.submit(_load_set, folder)}
-    return {action: _LOADER.submit(_load_one, path) for action, path in plan.items()}
+def checkpoint_version(src: Source) -> str:
+    """The version of the checkpoint folder's files: part of every cache key that depends
+    on the model, so a rewritten checkpoint is never explained with the old one."""
+    return files_version(src.checkpoint_dir)
 
 
-def _files_stamp(folder: Path) -> str:
-    """Changes whenever a file under ``folder`` is added, removed or rewritten."""
-    digest = hashlib.sha1(str(folder).encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else ():
-        stat = path.stat()
-        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
+def checkpoint_set(src: Source) -> CheckpointSet:
+    """The checkpoints of ``src``, loading in the background (torch import included) once
+    per process and version of the folder's files, so fixing a checkpoint needs no restart."""
+    return _checkpoint_set(src.checkpoint_dir, checkpoint_version(src))
 
 
-def checkpoint_stamp(src: Source) -> str:
-    """A version of the checkpoint folder's files: part of every cache key that depends on
-    the model, so a rewritten checkpoint is never explained with the old one."""
-    return _files_stamp(Path(src.checkpoint_dir))
-
-
-def start_loading(src: Source) -> dict[str | None, Future]:
-    """Start loading the checkpoints of ``src`` in the background (torch import included),
-    once per process and version of the folder's files; returns ``{action:
-    Future[LoadedCheckpoint]}``. A failed load is retried on the next call and a changed
-    folder is loaded anew, so fixing a checkpoint needs no restart."""
-    stamp = checkpoint_stamp(src)
-    with _LOADS_LOCK:
-        loaded = _LOADS.get(src.checkpoint_dir)
-        if loaded is None or loaded[0] != stamp or any(f.done() and f.exception() is not None for f in loaded[1].values()):
-            loaded = _LOADS[src.checkpoint_dir] = (stamp, _submit_loads(src.checkpoint_dir))
-        return loaded[1]
-
-
-def _wait(future: Future):
-    if not future.done():
+def checkpoint_for(src: Source, action: str | None):
+    """The LoadedCheckpoint that scores routines of ``action`` (waits only for that one);
+    CheckpointError if none does."""
+    ckpts = checkpoint_set(src)
+    if ckpts.loading(action):
         with st.spinner("Loading the PAMFN checkpoint…"):
-            return future.result()
-    return future.result()
-
-
-def _future_for(futures: dict[str | None, Future], checkpoint_dir: str, action: str) -> Future:
-    future = futures.get(action, futures.get(ANY_ACTION))
-    if future is None:
-        raise CheckpointError(f"{checkpoint_dir}: no checkpoint for action {action!r} (has {sorted(map(str, futures))})")
-    return future
+            return ckpts.load(action)
+    return ckpts.load(action)
 
 
 def checkpoints(src: Source) -> dict:
-    """``{action: LoadedCheckpoint}`` of the chosen checkpoint folder, on :func:`device`
-    (key ``None`` for one checkpoint that serves every action), loaded once per process
-    and shared by all sessions. CheckpointError if unusable."""
-    return {action: _wait(future) for action, future in start_loading(src).items()}
-
-
-def checkpoint_for(src: Source, action: str):
-    """The LoadedCheckpoint that scores routines of ``action`` (waits only for that one);
-    CheckpointError if none does."""
-    return _wait(_future_for(start_loading(src), src.checkpoint_dir, action))
+    """``{action: LoadedCheckpoint}`` of the chosen folder (key None for one checkpoint that
+    serves every action), on :func:`device`. CheckpointError if unusable."""
+    return {action: checkpoint_for(src, action) for action in checkpoint_set(src).plan}
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -251,105 +193,20 @@ def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str
 def explanation(src: Source, routine_id: str) -> Explanation:
     """What PAMFN did on one routine (deterministic; cached per source and routine).
     CheckpointError when the checkpoint does not match the routine's features."""
-    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, checkpoint_stamp(src))
-
-
-class PredictionJob:
-    """Scores every routine of a source once, in a background thread, so the first page
-    does not wait for hundreds of forward passes. The finished table is kept in
-    ``cache/dashboard/`` (keyed by the checkpoint files and the data set's files), so a
-    restarted server has it at once."""
-
-    def __init__(self, src: Source, checkpoint_of: Callable[[str], Any], cache_file: Path) -> None:
-        self.src = src
-        self.cache_file = cache_file
-        self.scores: dict[str, float] = {}
-        self.errors: dict[str, str] = {}
-        self._routines = catalog(src).routines
-        self.total = len(self._routines)
-        self._done = threading.Event()
-        self._checkpoint_of = checkpoint_of
-        self._started = threading.Lock()
-        self._thread: threading.Thread | None = None
-        if cache_file.is_file():
-            self.scores = {str(k): float(v) for k, v in json.loads(cache_file.read_text(encoding="utf-8")).items()}
-            self._done.set()
-
-    def start(self) -> PredictionJob:
-        """Start scoring in a background thread (once; nothing to do when cached on disk)."""
-        with self._started:
-            if self._thread is None and not self.done:
-                self._thread = threading.Thread(target=self._run, name="pamfn-predictions", daemon=True)
-                self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        from pamfn.checkpoint import check_compatible
-        from pamfn.insights import predict_scores
-
-        try:
-            table = self._routines
-            for action, rows in table.groupby("action", sort=False):
-                try:
-                    ckpt = self._checkpoint_of(str(action))
-                except PamfnError as exc:
-                    self.errors.update({rid: str(exc) for rid in rows.index})
-                    continue
-                for first in range(0, len(rows), 64):
-                    usable = []
-                    for rid in rows.index[first : first + 64]:
-                        try:
-                            feats = RoutineFeatures.load(table.loc[rid, "features_path"])
-                            check_compatible(ckpt.config, feats)
-                            usable.append(feats)
-                        except PamfnError as exc:
-                            self.errors[rid] = str(exc)
-                    self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, _device_name()))
-            if not self.errors:
-                write_text_atomic(self.cache_file, json.dumps(self.scores))
-        finally:
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until every routine is scored (or ``timeout`` seconds); True when done."""
-        return self._done.wait(timeout)
-
-    def table(self) -> pd.DataFrame:
-        out = self._routines[["action", "split", "score"]].copy()
-        scores = dict(self.scores)
-        out["predicted"] = [scores.get(rid, float("nan")) for rid in out.index]
-        out["error"] = out["predicted"] - out["score"]
-        return out
-
-
-def _fingerprint(src: Source) -> str:
-    """Changes whenever a checkpoint file, labels.csv or a features file changes."""
-    digest = hashlib.sha1(f"{src.data_dir}|{checkpoint_stamp(src)}".encode())
-    files = [Path(src.data_dir) / "labels.csv", Path(src.data_dir) / "dataset.json"]
-    files += [Path(p) for p in catalog(src).routines["features_path"]]
-    for path in files:
-        stat = path.stat() if path.exists() else None
-        digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:20]
+    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, checkpoint_version(src))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _prediction_job(data_dir: str, checkpoint_dir: str, fingerprint: str) -> PredictionJob:
+def _prediction_job(data_dir: str, checkpoint_dir: str, key: str) -> PredictionJob:
     src = Source(data_dir, checkpoint_dir)
     cache_dir = Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
-    futures = start_loading(src)
-    return PredictionJob(src, lambda action: _future_for(futures, checkpoint_dir, action).result(),
-                         cache_dir / f"predictions-{fingerprint}.json")
+    return PredictionJob(catalog(src), checkpoint_set(src), cache_dir / f"predictions-{key}.json")
 
 
 def prediction_job(src: Source) -> PredictionJob:
     """The scoring of every routine of ``src``, shared by all sessions; ``.start()`` runs it
     in the background (it waits for the checkpoints itself, so nothing here blocks)."""
-    return _prediction_job(src.data_dir, src.checkpoint_dir, _fingerprint(src))
+    return _prediction_job(src.data_dir, src.checkpoint_dir, fingerprint(catalog(src), checkpoint_set(src)))
 
 
 def predictions(src: Source, wait_s: float | None = 0.0) -> pd.DataFrame:
@@ -373,7 +230,7 @@ def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int,
 
 def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
     """Occlusion scan of one routine (start_s, end_s, delta in points), cached."""
-    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_stamp(src))
+    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_version(src))
 
 
 def media(src: Source, routine_id: str) -> tuple[Path | None, str]:

@@ -2,8 +2,8 @@
 ``config.json`` (the model config: preset, dims, K, d, variant, feature extractors,
 label_scale; plus free-form ``meta`` such as training metrics).
 
-A checkpoint set is a directory with ``index.json`` ``{"checkpoints": {action: subdir}}``,
-one checkpoint per action (e.g. the four RG apparatus).
+Which checkpoint serves an action (a set of them, ``index.json``) is the serving layer's
+job: :class:`pamfn.serving.CheckpointSet`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ FORMAT = "pamfn-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-INDEX = "index.json"
 
 
 @dataclass
@@ -135,21 +134,6 @@ def load_state(model: AQAModel, state: dict[str, Any], source: str) -> None:
 
 def _few(items: list[str], n: int = 8) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
-
-
-def load_checkpoint_set(directory: str | os.PathLike[str], device: str = "cpu") -> dict[str | None, LoadedCheckpoint]:
-    """Action -> checkpoint for a directory with ``index.json``; ``{None: ck}`` for a single checkpoint."""
-    directory = Path(directory)
-    index = directory / INDEX
-    if not index.is_file():
-        return {None: load_checkpoint(directory, device)}
-    try:
-        entries = json.loads(index.read_text(encoding="utf-8"))["checkpoints"]
-        if not isinstance(entries, dict) or not entries:
-            raise TypeError("'checkpoints' must be a non-empty object")
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{index}: unreadable checkpoint index ({exc})") from exc
-    return {str(action): load_checkpoint(directory / str(sub), device) for action, sub in entries.items()}
 
 
 def check_compatible(cfg: PAMFNConfig, features: RoutineFeatures) -> None:

@@ -4,22 +4,16 @@ Fisher-z mean across actions, and MSE in the dataset's units."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from pamfn.checkpoint import LoadedCheckpoint
 from pamfn.data.dataset import AQADataset
 from pamfn.data.tensors import SplitTensors
-from pamfn.errors import CheckpointError
 from pamfn.metrics import fisher_z_mean, mse, spearman_rho
-
-Predictor = Callable[[dict[str, Tensor]], Tensor]
-"""Features of a batch -> normalised scores (B,)."""
+from pamfn.serving.scorer import Predictor, predictor
 
 
 @dataclass
@@ -81,26 +75,6 @@ class Evaluation:
         }
 
 
-def model_predictor(model: torch.nn.Module) -> Predictor:
-    """The model's final score, in evaluation mode (deterministic PolicyNet decisions)."""
-    model.eval()
-    return lambda feats: model(feats).score
-
-
-def checkpoint_actions(checkpoints: dict[str | None, LoadedCheckpoint], actions: list[str] | None) -> dict[str, LoadedCheckpoint]:
-    """Action -> checkpoint: a set names its actions; a single checkpoint is for the
-    action its meta records, or for each of ``actions`` if given."""
-    if None not in checkpoints:
-        return {str(a): ck for a, ck in checkpoints.items() if actions is None or a in actions}
-    single = checkpoints[None]
-    if actions:
-        return {a: single for a in actions}
-    action = single.meta.get("action")
-    if not action:
-        raise CheckpointError(f"{single.path}: the checkpoint records no action; name the action(s) to evaluate")
-    return {str(action): single}
-
-
 def evaluate_checkpoints(
     data: AQADataset,
     checkpoint: str | os.PathLike[str],
@@ -110,11 +84,10 @@ def evaluate_checkpoints(
     device: str | torch.device = "cpu",
 ) -> Evaluation:
     """Evaluate a checkpoint or a checkpoint set (one per action) on ``split`` of ``data``."""
-    from pamfn.checkpoint import load_checkpoint_set
+    from pamfn.errors import CheckpointError
+    from pamfn.serving import CheckpointSet
 
-    chosen = checkpoint_actions(load_checkpoint_set(checkpoint, str(device)), actions)
-    if not chosen:
-        raise CheckpointError(f"{checkpoint}: holds no checkpoint for the actions {actions}")
+    chosen = CheckpointSet(checkpoint, str(device)).for_actions(actions)
     results, used = {}, {}
     for action, loaded in chosen.items():
         cfg = loaded.config
@@ -122,6 +95,6 @@ def evaluate_checkpoints(
         if cfg.label_scale != data.label_scale:
             raise CheckpointError(f"{loaded.path}: trained with label_scale {cfg.label_scale}, the dataset uses {data.label_scale}")
         tensors = SplitTensors(data, data.select(action, split), device, modalities=cfg.modalities)
-        results[action] = score_split(model_predictor(loaded.model), tensors)
+        results[action] = score_split(predictor(loaded.model), tensors)
         used[action] = str(loaded.path)
     return Evaluation(split, results, used)

@@ -8,9 +8,8 @@ test) and turn its output and stage traces into a :class:`pamfn.explanation.Expl
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,22 +20,13 @@ from pamfn.checkpoint import LoadedCheckpoint, check_compatible
 from pamfn.errors import ConfigError
 from pamfn.explanation import Explanation, StageExplanation, stage_spans
 from pamfn.model.base import StageTrace
+from pamfn.serving.scorer import run_model
 
 if TYPE_CHECKING:
     from pamfn.model import AQAModel
     from pamfn.routine import RoutineFeatures
 
 MODES = {"deterministic": "argmax", "sample": "sample"}
-
-
-@contextlib.contextmanager
-def _eval_mode(model: AQAModel) -> Iterator[None]:
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
 
 
 def _numpy(x: torch.Tensor | None, dtype: type = np.float64) -> np.ndarray | None:
@@ -79,8 +69,7 @@ def explain_routine(
         generator = torch.Generator(device=device)
         seed = int(seed) if seed is not None else secrets.randbits(63)
         generator.manual_seed(seed)
-    with _eval_mode(model), torch.inference_mode():
-        out = model(inputs, policy=MODES[mode], generator=generator)
+    out = run_model(model, inputs, policy=MODES[mode], generator=generator)
     scale = float(cfg.label_scale)
     score_norm = float(out.score[0])
     spans = stage_spans(features.T, features.segment_seconds)

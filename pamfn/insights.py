@@ -14,7 +14,6 @@ Pure library code: models and features in, tables and :class:`Insight` statement
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,49 +47,6 @@ def clock(seconds: float) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
-def _tensors(batch: dict[str, np.ndarray], device: str) -> dict:
-    import torch
-
-    return {m: torch.as_tensor(a, dtype=torch.float32, device=device) for m, a in batch.items()}
-
-
-def score_batch(model, batch: dict[str, np.ndarray], device: str = "cpu") -> np.ndarray:
-    """Normalised scores (B,) of a batch of routines ``{modality: (B, T, D)}`` with the
-    deterministic (argmax) PolicyNet, in evaluation mode, without gradients."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        out = model(_tensors(batch, device), policy="argmax")
-    return out.score.detach().float().cpu().numpy().reshape(-1)
-
-
-def predict_scores(
-    model, routines: Sequence[RoutineFeatures], label_scale: float, device: str = "cpu", batch_size: int = 16
-) -> dict[str, float]:
-    """Predicted score of each routine in the data set's units, keyed by routine id.
-
-    Routines with the same number of segments are scored together in batches of up to
-    ``batch_size`` (no padding, so each score equals the routine scored alone)."""
-    modalities = _model_modalities(model)
-    by_length: dict[int, list[RoutineFeatures]] = {}
-    for f in routines:
-        by_length.setdefault(f.T, []).append(f)
-    out: dict[str, float] = {}
-    for group in by_length.values():
-        for first in range(0, len(group), batch_size):
-            chunk = group[first : first + batch_size]
-            batch = {m: np.stack([f.features[m] for f in chunk]) for m in modalities}
-            for f, score in zip(chunk, score_batch(model, batch, device)):
-                out[f.routine_id] = float(score) * label_scale
-    return {f.routine_id: out[f.routine_id] for f in routines}
-
-
-def _model_modalities(model) -> tuple[str, ...]:
-    config = getattr(model, "config", None)
-    return tuple(getattr(config, "modalities", MODALITIES))
-
-
 def occlusion_scan(
     model,
     features: RoutineFeatures,
@@ -111,7 +67,9 @@ def occlusion_scan(
         raise ValueError(f"baseline must be one of {list(BASELINES)}, got {baseline!r}")
     if window < 1:
         raise ValueError(f"window must be at least one segment, got {window}")
-    modalities = _model_modalities(model)
+    from pamfn.serving.scorer import model_modalities, score_batch
+
+    modalities = model_modalities(model)
     T = features.T
     starts = np.arange(0, T, window)
     full = score_batch(model, {m: features.features[m][None] for m in modalities}, device)[0]

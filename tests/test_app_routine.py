@@ -119,23 +119,23 @@ def test_missing_data_folder_is_reported(monkeypatch, dataset, tmp_path):
 
 
 def test_predictions_are_scored_in_the_background_and_kept_on_disk(dataset, tmp_path):
-    from app import state
-    from pamfn.checkpoint import load_checkpoint_set
+    from pamfn.catalog import load_catalog
     from pamfn.explain import explain_routine
     from pamfn.routine import RoutineFeatures
+    from pamfn.serving import CheckpointSet
+    from pamfn.serving.predictions import PredictionJob
 
     data, ckpts = dataset
-    src = state.Source(str(data), str(ckpts))
-    loaded = load_checkpoint_set(ckpts)
+    loaded, catalog = CheckpointSet(ckpts), load_catalog(data)
     cache = tmp_path / "predictions.json"
-    job = state.PredictionJob(src, loaded.__getitem__, cache)
+    job = PredictionJob(catalog, loaded, cache)
     assert not job.done and not job.wait(0.2), "nothing runs before start()"
     assert job.start().wait(60) and not job.errors
     table = job.table()
-    expl = explain_routine(loaded["hoop"], RoutineFeatures.load(data / "features" / "hoop_02.npz"))
+    expl = explain_routine(loaded.load("hoop"), RoutineFeatures.load(data / "features" / "hoop_02.npz"))
     assert table.loc["hoop_02", "predicted"] == pytest.approx(expl.score, abs=1e-4)
     assert cache.is_file()
-    again = state.PredictionJob(src, loaded.__getitem__, cache)
+    again = PredictionJob(catalog, loaded, cache)
     assert again.done and again.table()["predicted"].tolist() == table["predicted"].tolist()
 
 

@@ -15,9 +15,9 @@ from pamfn.insights import (
     modality_reliance,
     moments,
     occlusion_scan,
-    predict_scores,
 )
 from pamfn.routine import RoutineFeatures
+from pamfn.serving.scorer import predict_scores
 from tests.test_viz_figures import make_explanation
 
 
@@ -26,7 +26,7 @@ class SumOfAudio(torch.nn.Module):
 
     config = SimpleNamespace(modalities=("V", "F", "A"))
 
-    def forward(self, inputs, policy="argmax"):
+    def forward(self, inputs, policy="argmax", generator=None):
         assert policy == "argmax"
         return SimpleNamespace(score=inputs["A"][..., 0].mean(dim=1))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pamfn.checkpoint import check_compatible, load_checkpoint, load_checkpoint_set, read_config, save_checkpoint
+from pamfn.checkpoint import check_compatible, load_checkpoint, read_config, save_checkpoint
 from pamfn.errors import CheckpointError, ConfigError
 from pamfn.explain import explain_many, explain_routine
 from pamfn.explanation import Explanation
@@ -106,23 +106,6 @@ def test_weights_not_matching_config(saved):
     (path / "config.json").write_text(json.dumps(doc))
     with pytest.raises(CheckpointError, match="wrong shapes"):
         load_checkpoint(path)
-
-
-def test_checkpoint_set(tmp_path):
-    cfg = make_cfg()
-    for action in ("ball", "hoop"):
-        save_checkpoint(tmp_path / "set" / action, build_model(cfg), cfg, meta={"action": action})
-    (tmp_path / "set" / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
-    cks = load_checkpoint_set(tmp_path / "set")
-    assert sorted(cks) == ["ball", "hoop"] and cks["hoop"].meta["action"] == "hoop"
-    single = load_checkpoint_set(tmp_path / "set" / "ball")
-    assert list(single) == [None]
-    (tmp_path / "set" / "index.json").write_text(json.dumps({"checkpoints": {"clubs": "clubs"}}))
-    with pytest.raises(CheckpointError, match="clubs"):
-        load_checkpoint_set(tmp_path / "set")
-    (tmp_path / "set" / "index.json").write_text("[]")
-    with pytest.raises(CheckpointError, match="index.json"):
-        load_checkpoint_set(tmp_path / "set")
 
 
 def test_check_compatible():

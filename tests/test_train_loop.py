@@ -11,8 +11,9 @@ from safetensors.torch import load_file
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data import SplitTensors, load_dataset, validation_split
 from pamfn.data.toy import write_toy_dataset
-from pamfn.evaluate import model_predictor, score_split
+from pamfn.evaluate import score_split
 from pamfn.model import PAMFNConfig, build_model
+from pamfn.serving.scorer import predictor
 from pamfn.train import Run, RunConfig, loop, override_phase, train_preset
 from pamfn.train.loop import Stage, fit
 
@@ -100,8 +101,8 @@ def test_selection_uses_the_validation_split(data, tmp_path):
     assert final["selected_epoch"] == int(metrics.loc[metrics.val_rho.idxmax(), "epoch"])
     # the saved checkpoint reproduces the selection score on the validation routines, and its test score
     model = load_checkpoint(out / "checkpoint").model
-    on_val = score_split(model_predictor(model), SplitTensors(data, val))
-    on_test = score_split(model_predictor(model), SplitTensors(data, data.select("ball", "test")))
+    on_val = score_split(predictor(model), SplitTensors(data, val))
+    on_test = score_split(predictor(model), SplitTensors(data, data.select("ball", "test")))
     assert on_val.rho == pytest.approx(final["selection_rho"]) and on_test.rho == pytest.approx(final["test_selected"]["rho"])
     assert "validation split" in summary["selection"]
 

@@ -163,13 +163,13 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
     window = st.session_state.get(WINDOW_KEY) or ((found[0].start_s, found[0].end_s) if found else None)
     if video is not None:
         key = f"player_{routine_id}"
-        synced_player(_timeline_json(src, routine_id, str(video), None, state.checkpoint_stamp(src)), video, expl, key=key,
+        synced_player(_timeline_json(src, routine_id, str(video), None, state.checkpoint_version(src)), video, expl, key=key,
                       seek=st.session_state.get(SEEK_KEY), window=window,
                       on_time_change=lambda: _follow_player(key, expl))
     else:
         st.warning(f"No player for **{routine_id}**: {why}. The charts below still show the routine on its time axis.",
                    icon=":material/videocam_off:")
-        timeline = _timeline_json(src, routine_id, None, window, state.checkpoint_stamp(src))
+        timeline = _timeline_json(src, routine_id, None, window, state.checkpoint_version(src))
         st.plotly_chart(go.Figure(json.loads(timeline)), width="stretch", config={"displayModeBar": False})
     left, right = st.columns([1, 1], gap="large")
     with left:

@@ -28,20 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pamfn.checkpoint import load_checkpoint_set
-    from pamfn.errors import CheckpointError
     from pamfn.explain import explain_routine
     from pamfn.routine import RoutineFeatures
+    from pamfn.serving import CheckpointSet
 
     features = RoutineFeatures.load(args.features)
-    checkpoints = load_checkpoint_set(args.checkpoint, args.device)
-    if None in checkpoints:
-        loaded = checkpoints[None]
-        action = args.action or loaded.meta.get("action")
-    elif args.action in checkpoints:
-        loaded, action = checkpoints[args.action], args.action
-    else:
-        raise CheckpointError(f"{args.checkpoint} is a checkpoint set; choose --action from {sorted(checkpoints)}")
+    loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
     explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action)
     if args.json:
         print(explanation.to_json(indent=2))

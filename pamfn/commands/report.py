@@ -27,21 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pamfn.checkpoint import load_checkpoint_set
-    from pamfn.errors import CheckpointError
     from pamfn.explain import explain_routine
     from pamfn.insights import occlusion_scan
     from pamfn.report import routine_report, write_report
     from pamfn.routine import RoutineFeatures
+    from pamfn.serving import CheckpointSet
 
     features = RoutineFeatures.load(args.features)
-    checkpoints = load_checkpoint_set(args.checkpoint, args.device)
-    if None in checkpoints:
-        loaded, action = checkpoints[None], args.action or checkpoints[None].meta.get("action")
-    elif args.action in checkpoints:
-        loaded, action = checkpoints[args.action], args.action
-    else:
-        raise CheckpointError(f"{args.checkpoint} is a checkpoint set; choose --action from {sorted(checkpoints)}")
+    loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
     explanation = explain_routine(loaded, features, action=action, judged_score=args.judged)
     occlusion = None if args.no_occlusion else occlusion_scan(loaded.model, features, loaded.label_scale, device=args.device)
     details = {"Features": args.features.name, "Extractors": ", ".join(f"{m}: {v}" for m, v in features.extractors.items()) or "-"}

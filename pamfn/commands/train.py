@@ -162,13 +162,6 @@ def run_groups(actions: list[str], pool: bool) -> list[tuple[str, tuple[str, ...
     return [(action, ()) for action in actions]
 
 
-def write_index(out: Path, runs: dict[str, str]) -> None:
-    """``index.json`` of a checkpoint set: action -> checkpoint folder (relative)."""
-    from pamfn.atomic import write_text_atomic
-
-    write_text_atomic(out / "index.json", json.dumps({"checkpoints": runs}, indent=2))
-
-
 def set_threads(args: argparse.Namespace) -> None:
     if args.threads:
         import torch
@@ -179,6 +172,7 @@ def set_threads(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from pamfn.data import load_dataset
     from pamfn.metrics import fisher_z_mean, fmt_rho
+    from pamfn.serving import write_index
     from pamfn.train import Run, RunConfig
 
     set_threads(args)

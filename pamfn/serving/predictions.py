@@ -1,0 +1,106 @@
+"""Every routine of a data set scored once, in a background thread, so a first page does
+not wait for hundreds of forward passes; the finished table is kept on disk, keyed by
+the checkpoint set's version and the data set's files, so a restarted server has it
+at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import pandas as pd
+
+from pamfn.atomic import write_text_atomic
+from pamfn.catalog import Catalog
+from pamfn.errors import PamfnError
+from pamfn.routine import RoutineFeatures
+from pamfn.serving.checkpoints import CheckpointSet
+
+CHUNK = 64
+"""Routines read from disk (and scored) at a time."""
+
+
+def fingerprint(catalog: Catalog, checkpoints: CheckpointSet) -> str:
+    """Changes whenever a checkpoint file, the data set's tables or a features file changes."""
+    digest = hashlib.sha1(f"{catalog.root}|{checkpoints.version}".encode())
+    files = [catalog.root / "labels.csv", catalog.root / "dataset.json"]
+    files += [Path(p) for p in catalog.routines["features_path"]]
+    for path in files:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+class PredictionJob:
+    """The predicted score of every routine of ``catalog`` with ``checkpoints``: ``start()``
+    runs it in the background (once); ``scores`` and ``errors`` (routine id -> message)
+    fill in as it goes; ``table()`` is the routines with predicted score and error. A
+    finished run without errors is written to ``cache_file`` and read back from it."""
+
+    def __init__(self, catalog: Catalog, checkpoints: CheckpointSet, cache_file: Path) -> None:
+        self.checkpoints = checkpoints
+        self.cache_file = Path(cache_file)
+        self.scores: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        self._routines = catalog.routines
+        self.total = len(self._routines)
+        self._done = threading.Event()
+        self._started = threading.Lock()
+        self._thread: threading.Thread | None = None
+        if self.cache_file.is_file():
+            self.scores = {str(k): float(v) for k, v in json.loads(self.cache_file.read_text(encoding="utf-8")).items()}
+            self._done.set()
+
+    def start(self) -> PredictionJob:
+        """Start scoring in a background thread (once; nothing to do when cached on disk)."""
+        with self._started:
+            if self._thread is None and not self.done:
+                self._thread = threading.Thread(target=self._run, name="pamfn-predictions", daemon=True)
+                self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from pamfn.checkpoint import check_compatible
+        from pamfn.serving.scorer import predict_scores
+
+        try:
+            table = self._routines
+            for action, rows in table.groupby("action", sort=False):
+                try:
+                    ckpt = self.checkpoints.load(str(action))
+                except PamfnError as exc:
+                    self.errors.update({rid: str(exc) for rid in rows.index})
+                    continue
+                for first in range(0, len(rows), CHUNK):
+                    usable = []
+                    for rid in rows.index[first : first + CHUNK]:
+                        try:
+                            feats = RoutineFeatures.load(table.loc[rid, "features_path"])
+                            check_compatible(ckpt.config, feats)
+                            usable.append(feats)
+                        except PamfnError as exc:
+                            self.errors[rid] = str(exc)
+                    self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, self.checkpoints.device))
+            if not self.errors:
+                write_text_atomic(self.cache_file, json.dumps(self.scores))
+        finally:
+            self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every routine is scored (or ``timeout`` seconds); True when done."""
+        return self._done.wait(timeout)
+
+    def table(self) -> pd.DataFrame:
+        """Routines (index routine_id) with action, split, judged ``score``, ``predicted``
+        (NaN until scored) and ``error`` (predicted - judged)."""
+        out = self._routines[["action", "split", "score"]].copy()
+        scores = dict(self.scores)
+        out["predicted"] = [scores.get(rid, float("nan")) for rid in out.index]
+        out["error"] = out["predicted"] - out["score"]
+        return out

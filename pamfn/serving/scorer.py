@@ -1,0 +1,85 @@
+"""The one eval-mode inference path: every score the serving side shows (explanations,
+occlusion, predictions, evaluation) comes from :func:`run_model`.
+
+The model runs in evaluation mode (dropout off) with the deterministic PolicyNet
+(argmax) unless a policy is named, without gradients; its previous mode is restored
+afterwards, so a model in training stays in training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pamfn import MODALITIES
+
+if TYPE_CHECKING:
+    from pamfn.model import AQAModel
+    from pamfn.model.base import PAMFNOutput
+    from pamfn.routine import RoutineFeatures
+
+Predictor = Callable[[dict[str, Tensor]], Tensor]
+"""Features of a batch -> normalised scores (B,)."""
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Evaluation mode inside the block, the previous mode after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def run_model(
+    model: AQAModel, inputs: Mapping[str, Tensor], policy: str = "argmax", generator: torch.Generator | None = None
+) -> PAMFNOutput:
+    """The model's output on ``inputs`` (modality -> (B, T, D)) in evaluation mode, without
+    gradients; ``policy="sample"`` with ``generator`` draws Gumbel-sampled decisions."""
+    with eval_mode(model), torch.inference_mode():
+        return model(inputs, policy=policy, generator=generator)
+
+
+def predictor(model: AQAModel) -> Predictor:
+    """The model's final score as a :data:`Predictor` (evaluation of a split)."""
+    return lambda feats: run_model(model, feats).score
+
+
+def score_batch(model: AQAModel, batch: Mapping[str, np.ndarray], device: str = "cpu") -> np.ndarray:
+    """Normalised scores (B,) of a batch of routines ``{modality: (B, T, D)}``."""
+    inputs = {m: torch.as_tensor(a, dtype=torch.float32, device=device) for m, a in batch.items()}
+    return run_model(model, inputs).score.detach().float().cpu().numpy().reshape(-1)
+
+
+def predict_scores(
+    model: AQAModel, routines: Sequence[RoutineFeatures], label_scale: float, device: str = "cpu", batch_size: int = 16
+) -> dict[str, float]:
+    """Predicted score of each routine in the data set's units, keyed by routine id.
+
+    Routines with the same number of segments are scored together in batches of up to
+    ``batch_size`` (no padding, so each score equals the routine scored alone)."""
+    modalities = model_modalities(model)
+    by_length: dict[int, list[RoutineFeatures]] = {}
+    for f in routines:
+        by_length.setdefault(f.T, []).append(f)
+    out: dict[str, float] = {}
+    for group in by_length.values():
+        for first in range(0, len(group), batch_size):
+            chunk = group[first : first + batch_size]
+            batch = {m: np.stack([f.features[m] for f in chunk]) for m in modalities}
+            for f, score in zip(chunk, score_batch(model, batch, device)):
+                out[f.routine_id] = float(score) * label_scale
+    return {f.routine_id: out[f.routine_id] for f in routines}
+
+
+def model_modalities(model: AQAModel) -> tuple[str, ...]:
+    """The modalities a model reads (all three for a model without a config)."""
+    config = getattr(model, "config", None)
+    return tuple(getattr(config, "modalities", MODALITIES))

@@ -1,0 +1,152 @@
+"""The serving layer: which checkpoint serves an action, loaded once, one eval-mode
+scorer, the background prediction job."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from pamfn.checkpoint import save_checkpoint
+from pamfn.errors import CheckpointError
+from pamfn.model import PAMFNConfig, build_model
+from pamfn.routine import RoutineFeatures
+from pamfn.serving import CheckpointSet, read_index, write_index
+from pamfn.serving.scorer import eval_mode, predictor, run_model
+
+DIMS = {"V": 12, "F": 10, "A": 8}
+
+
+def make_cfg(**kw):
+    return PAMFNConfig.preset("rg", **{"d": 16, "K": 5, "input_dims": DIMS, **kw})
+
+
+def make_set(root, actions=("ball", "hoop")):
+    cfg = make_cfg()
+    for i, action in enumerate(actions):
+        torch.manual_seed(i)
+        save_checkpoint(root / action, build_model(cfg), cfg, meta={"action": action})
+    write_index(root, {a: a for a in actions})
+    return root
+
+
+def test_a_set_serves_the_actions_it_names(tmp_path):
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    assert ckpts.actions == ["ball", "hoop"]
+    assert ckpts.load("hoop").meta["action"] == "hoop"
+    assert ckpts.load("hoop") is ckpts.load("hoop"), "loaded once"
+    with pytest.raises(CheckpointError, match="no checkpoint for action 'clubs'"):
+        ckpts.load("clubs")
+    loaded, action = ckpts.resolve("ball")
+    assert action == "ball" and loaded.meta["action"] == "ball"
+    with pytest.raises(CheckpointError, match="choose --action from"):
+        ckpts.resolve(None)
+    assert sorted(ckpts.for_actions(None)) == ["ball", "hoop"]
+    assert list(ckpts.for_actions(["hoop", "clubs"])) == ["hoop"]
+    with pytest.raises(CheckpointError, match="holds no checkpoint"):
+        ckpts.for_actions(["clubs"])
+
+
+def test_a_single_checkpoint_serves_every_action(tmp_path):
+    single = CheckpointSet(make_set(tmp_path / "set") / "ball")
+    assert single.actions == [] and list(single.plan) == [None]
+    assert single.load("anything") is single.load(None)
+    assert single.resolve(None)[1] == "ball", "the action its meta records"
+    assert single.resolve("hoop")[1] == "hoop"
+    assert list(single.for_actions(None)) == ["ball"]
+    assert list(single.for_actions(["a", "b"])) == ["a", "b"]
+
+
+def test_a_pooled_checkpoint_is_loaded_once_for_all_its_actions(tmp_path):
+    root = make_set(tmp_path / "set", ("pooled",))
+    write_index(root, {"ball": "pooled", "hoop": "pooled"})
+    ckpts = CheckpointSet(root)
+    assert ckpts.load("ball") is ckpts.load("hoop")
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"checkpoints": {}}', '{"other": 1}'])
+def test_an_unreadable_index_is_named(tmp_path, text):
+    (tmp_path / "index.json").write_text(text)
+    with pytest.raises(CheckpointError, match="unreadable checkpoint index"):
+        read_index(tmp_path)
+    ckpts = CheckpointSet(tmp_path)  # opening does not fail: using it does
+    with pytest.raises(CheckpointError, match="unreadable checkpoint index"):
+        ckpts.load("ball")
+
+
+def test_a_missing_or_corrupt_checkpoint_fails_on_use_and_is_retried(tmp_path):
+    root = make_set(tmp_path / "set")
+    weights = root / "hoop" / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(b"broken")
+    ckpts = CheckpointSet(root)
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        ckpts.load("hoop")
+    weights.write_bytes(good)
+    assert ckpts.load("hoop").meta["action"] == "hoop"
+
+
+def test_the_version_changes_with_the_files(tmp_path):
+    root = make_set(tmp_path / "set")
+    before = CheckpointSet(root).version
+    assert CheckpointSet(root).version == before
+    cfg = make_cfg()
+    save_checkpoint(root / "ball", build_model(cfg), cfg, meta={"action": "ball", "again": True})
+    assert CheckpointSet(root).version != before
+
+
+def test_prefetch_loads_in_the_background(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ckpts.prefetch(pool)
+        assert ckpts.load("hoop").meta["action"] == "hoop"
+    assert not ckpts.loading("ball")
+
+
+def test_the_scorer_restores_the_mode_and_is_deterministic():
+    torch.manual_seed(0)
+    model = build_model(make_cfg())
+    rng = np.random.default_rng(0)
+    inputs = {m: torch.as_tensor(rng.standard_normal((2, 40, d)), dtype=torch.float32) for m, d in DIMS.items()}
+    model.train()
+    first = run_model(model, inputs).score
+    assert model.training, "the caller's mode is restored"
+    with eval_mode(model):
+        assert not model.training
+        assert torch.equal(predictor(model)(inputs), first)
+    assert model.training
+
+
+def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
+    from pamfn.catalog import load_catalog
+    from pamfn.explain import explain_routine
+    from pamfn.serving.predictions import PredictionJob, fingerprint
+
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    data = tmp_path / "data"
+    (data / "features").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    rows = ["routine_id,action,split,score,features"]
+    for i, (action, T) in enumerate([("ball", 30), ("ball", 30), ("hoop", 36), ("clubs", 30)]):
+        feats = RoutineFeatures({m: rng.standard_normal((T, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id=f"r{i}")
+        feats.save(data / "features" / f"r{i}.npz")
+        rows.append(f"r{i},{action},test,{10 + i},features/r{i}.npz")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    (data / "dataset.json").write_text(json.dumps({"label_scale": 25.0, "actions": ["ball", "hoop", "clubs"]}))
+    catalog = load_catalog(data)
+    cache = tmp_path / "cache" / f"predictions-{fingerprint(catalog, ckpts)}.json"
+    job = PredictionJob(catalog, ckpts, cache)
+    assert not job.done and not job.wait(0.1), "nothing runs before start()"
+    assert job.start().wait(60)
+    assert "no checkpoint for action 'clubs'" in job.errors["r3"] and not cache.exists(), "only a complete table is kept"
+    table = job.table()
+    expl = explain_routine(ckpts.load("hoop"), RoutineFeatures.load(data / "features" / "r2.npz"))
+    assert table.loc["r2", "predicted"] == pytest.approx(expl.score, abs=1e-4)
+    assert table.loc["r2", "error"] == pytest.approx(expl.score - 12)
+    assert np.isnan(table.loc["r3", "predicted"])
+    assert threading.active_count() >= 1
