@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -120,4 +121,31 @@ def explain_many(
     return [
         explain_routine(source, f, mode=mode, seed=seed, action=a, judged_score=j)
         for f, a, j in tqdm(list(zip(routines, actions, judged)), desc="explaining", unit="routine", disable=not progress)
+    ]
+
+
+def explain_split(
+    data_dir: str | Path,
+    checkpoint: str | Path,
+    *,
+    split: str = "test",
+    actions: Sequence[str] | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[Explanation]:
+    """Explain every routine of ``split`` of a data set with its action's checkpoint (a
+    checkpoint or a set with index.json), in labels order."""
+    from pamfn.catalog import load_catalog
+    from pamfn.routine import RoutineFeatures
+    from pamfn.serving import CheckpointSet
+
+    catalog = load_catalog(data_dir)
+    chosen = CheckpointSet(checkpoint, device).for_actions(list(actions) if actions else None)
+    rows = catalog.routines[(catalog.routines["split"] == split) & catalog.routines["action"].isin(list(chosen))]
+    if rows.empty:
+        raise ConfigError(f"{data_dir}: no {split} routine for the actions {sorted(chosen)}")
+    return [
+        explain_routine(chosen[str(row["action"])], RoutineFeatures.load(row["features_path"]), action=str(row["action"]),
+                        judged_score=float(row["score"]))
+        for _, row in tqdm(list(rows.iterrows()), desc="explaining", unit="routine", disable=not progress)
     ]

@@ -20,8 +20,10 @@ import plotly.io as pio
 
 from pamfn import __version__
 from pamfn.atomic import write_text_atomic
+from pamfn.decisions import FIG5_CAPTION
 from pamfn.explanation import Explanation
 from pamfn.insights import Insight, clock, coach_insights
+from pamfn.viz import research
 from pamfn.viz.colors import JUDGED_COLOR, MODALITY_COLORS, PREDICTED_COLOR
 from pamfn.viz.figures import fusion_count_figure, msfd_figure, scores_figure, timeline_figure
 from pamfn.viz.tables import fusion_count_table, msfd_table, scores_table
@@ -154,9 +156,18 @@ def routine_report(
     if len(msfd):
         figures.append(("MSFD modality weights per stage (Fig. 7)", "msfd", msfd_figure(msfd, e.duration_s)))
     if len(counts):
-        figures.append(("PolicyNet decisions: FusionNet counts (Fig. 8)", "fusionnets", fusion_count_figure(counts, e.duration_s)))
+        decided = "argmax" if e.mode == "deterministic" else "sampled"
+        figures.append((f"PolicyNet decisions: FusionNet counts, {decided} (Fig. 8)", "fusionnets",
+                        fusion_count_figure(counts, e.duration_s)))
+    expected = research.decision_frequencies([e], "expected")
+    if len(expected):
+        fig5 = research.decision_frequency_figure(expected, research.policy_entropy([e]), research.decision_frequencies([e], "argmax"),
+                                                  title="PolicyNet decisions per stage, this routine")
+        figures.append(("PolicyNet decision frequencies (Fig. 5's definition)", "fig5", fig5))
     for heading, name, fig in figures:
         sections += [f"<h2>{html.escape(heading)}</h2>", _fragment(fig, f"{stem}_{name}")]
+        if name == "fig5":
+            sections.append(f"<p>{html.escape(FIG5_CAPTION)}</p>")
     sections.append(
         "<footer>Scores are in the data set's units. MSFD weights: how much each modality's "
         "features the Modality-specific Feature Decoder drew on at each step (rows sum to 1). "

@@ -306,3 +306,29 @@ def make_run_factory(data_dir: str, base: PAMFNConfig, recipe: TrainRecipe, seed
         return RunConfig(data_dir, action, base.with_overrides(**variant), recipe, phase, branches, seed)
 
     return make
+
+
+def write_figure5(explanations: list, out: str | os.PathLike[str], draws: int = 200, seed: int = 0) -> dict[str, Path]:
+    """The paper's Fig. 5 for the given explanations, written to ``out``: ``fig5.csv`` (the
+    expected, sampled and argmax frequency of each count per action and stage, column
+    ``method``), ``fig5_entropy.csv`` (policy entropy per action and stage) and
+    ``fig5.html`` (the expected frequencies with the Monte-Carlo check drawn over them)."""
+    from pamfn.decisions import FIG5_CAPTION, METHODS
+    from pamfn.report import figure_html
+    from pamfn.viz import research
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {m: research.decision_frequencies(explanations, m, draws=draws, seed=seed) for m in METHODS}
+    if tables["expected"].empty:
+        raise ConfigError("no PolicyNet probabilities in these explanations: the checkpoint has no PolicyNet")
+    entropy = research.policy_entropy(explanations)
+    fig = research.decision_frequency_figure(tables["expected"], entropy, tables["sampled"])
+    fig.add_annotation(text=FIG5_CAPTION, showarrow=False, xref="paper", yref="paper", x=0, y=-0.45, xanchor="left",
+                       align="left", font={"size": 11})
+    fig.update_layout(height=620, margin={"b": 200})
+    paths = {"csv": out / "fig5.csv", "entropy": out / "fig5_entropy.csv", "html": out / "fig5.html"}
+    write_text_atomic(paths["csv"], pd.concat(tables.values(), ignore_index=True).to_csv(index=False))
+    write_text_atomic(paths["entropy"], entropy.to_csv(index=False))
+    write_text_atomic(paths["html"], figure_html(fig, "Fig. 5: PolicyNet decisions per stage"))
+    return paths

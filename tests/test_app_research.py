@@ -25,6 +25,10 @@ def run_page(monkeypatch, data, ckpt) -> AppTest:
     return at.run()
 
 
+def rho_table(at: AppTest) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "rho" in getattr(d.value, "columns", []))
+
+
 def test_research_view_draws_every_figure_for_the_test_split(monkeypatch, dataset):
     at = run_page(monkeypatch, *dataset)
     assert not at.exception, at.exception
@@ -37,7 +41,7 @@ def test_research_view_draws_every_figure_for_the_test_split(monkeypatch, datase
     assert [p["filename"] for p in png] == ["data-test-decision-frequencies", "data-test-msfd-weights", "data-test-predicted-vs-judged"]
     assert {p["scale"] for p in png} == {3}
     assert len(at.get("download_button")) == 3
-    rho = at.dataframe[0].value
+    rho = rho_table(at)
     assert list(rho["action"]) == ["ball", "hoop", "Avg."]
     assert list(rho["n"]) == [1, 1, 2]  # one test routine per action
 
@@ -46,10 +50,10 @@ def test_switching_split_and_actions(monkeypatch, dataset):
     at = run_page(monkeypatch, *dataset)
     at.selectbox(key="research_split").select("train").run()
     assert not at.exception
-    rho = at.dataframe[0].value
+    rho = rho_table(at)
     assert list(rho["n"]) == [3, 3, 6]
     at.multiselect(key="research_actions").set_value(["hoop"]).run()
-    rho = at.dataframe[0].value
+    rho = rho_table(at)
     assert list(rho["action"]) == ["hoop", "Avg."]
     at.multiselect(key="research_actions").set_value([]).run()
     assert "No routine in this split" in at.warning[0].value
@@ -96,3 +100,53 @@ def test_reproduced_tables_appear_beside_the_paper(monkeypatch, dataset, tmp_pat
     assert [o["ball"].tolist() for o in ours] == [[0.612], [0.598]]
     assert ours[0]["Paper RG Avg."].tolist() == [0.819]  # the paper's full model, beside ours
     assert not at.info or all("No Table IV" not in i.value for i in at.info)
+
+
+def plotly_array(value):
+    """A trace's values from the chart's JSON (plotly writes numbers as base64 typed arrays)."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, dataset):
+    """The drawn frequencies equal the mean of the PolicyNet's probabilities over every step
+    of the split's routines (per action and stage), computed here from policy_probs."""
+    import numpy as np
+
+    from pamfn.catalog import load_catalog
+    from pamfn.checkpoint import load_checkpoint_set
+    from pamfn.explain import explain_routine
+    from pamfn.routine import RoutineFeatures
+
+    data, ckpt = dataset
+    at = run_page(monkeypatch, data, ckpt)
+    assert not at.exception, at.exception
+    import plotly.graph_objects as go
+
+    fig = go.Figure(json.loads(at.get("plotly_chart")[0].proto.spec))
+    drawn = {}
+    for trace in fig.data:
+        if trace.name in ("ball", "hoop"):
+            axis = trace.xaxis or "x"
+            drawn[(trace.name, 1 if axis == "x" else int(axis[1:]))] = plotly_array(trace.y)
+    routines = load_catalog(data).routines
+    models = load_checkpoint_set(ckpt, "cpu")
+    expected = {}
+    for rid, row in routines[routines["split"] == "test"].iterrows():
+        expl = explain_routine(models[row["action"]], RoutineFeatures.load(row["features_path"]))
+        for stage in expl.stages:
+            expected.setdefault((row["action"], stage.stage), []).append(stage.policy_probs)
+    assert set(drawn) == set(expected)
+    for key, probs in expected.items():
+        np.testing.assert_allclose(drawn[key], np.concatenate(probs).mean(axis=0), rtol=1e-6)  # float32 probabilities renormalised in float64
+    entropy = next(d.value for d in at.dataframe if "entropy" in getattr(d.value, "columns", []))
+    assert set(entropy["stage"]) == {1, 2, 3} and entropy["entropy"].between(0, 1).all()
+    assert "trivial solution" in " ".join(c.value for c in at.caption)
+    at.radio(key="fig5_check").set_value("Argmax (deterministic mode, not the paper's)").run()
+    names = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "ball (argmax)" in names

@@ -67,6 +67,7 @@ def test_report_for_a_variant_without_msfd_and_policynet():
     for s in e.stages:
         s.msfd_weights = None
         s.fusion_count = None
+        s.policy_probs = None
     doc = report.routine_report(e)
     assert doc.count("Plotly.newPlot(") == 1  # only the scores
     assert "No statement stands out" in doc
@@ -86,7 +87,8 @@ def test_report_command_writes_one_html_file(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r1.npz"), "--checkpoint", str(ckpt), "--judged", "14", "-o", str(out)]) == 0
     doc = out.read_text(encoding="utf-8")
     assert_self_contained(doc)
-    assert doc.count("Plotly.newPlot(") == 4 and "14.00" in doc and "r1.npz" in doc
+    assert doc.count("Plotly.newPlot(") == 5 and "14.00" in doc and "r1.npz" in doc  # with Fig. 5
+    assert "Fig. 5&#x27;s definition" in doc and "trivial solution" in doc and "policy entropy" in doc
     assert "r1.html" in capsys.readouterr().out
 
     other = make_checkpoint(tmp_path / "other", dims={"V": 3, "F": 3, "A": 3})

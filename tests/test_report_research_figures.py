@@ -15,33 +15,55 @@ from pamfn.viz.colors import MODALITY_COLORS
 
 
 def make_explanation(rid: str, action: str, counts: list[list[int]], K: int = 4, score: float = 10.0, judged=None):
-    """An explanation whose stage i has the given FusionNet counts and random MSFD weights."""
+    """An explanation whose stage i has the given FusionNet counts (the argmax of its policy
+    probabilities, each with probability 0.6) and random MSFD weights."""
     rng = np.random.default_rng(abs(hash(rid)) % 2**32)
     T = 2 * len(counts[0])
     stages = []
     for i, (start, end) in enumerate(stage_spans(T, 1.28), start=1):
         c = np.asarray(counts[i - 1][: len(start)], dtype=np.int64)
         w = rng.dirichlet(np.ones(3), size=len(start))
-        stages.append(StageExplanation(stage=i, start_s=start, end_s=end, msfd_weights=w, fusion_count=c))
+        probs = np.full((len(c), K), 0.4 / (K - 1))
+        probs[np.arange(len(c)), c - 1] = 0.6  # the count is the argmax, drawn with chance 0.6
+        stages.append(StageExplanation(stage=i, start_s=start, end_s=end, msfd_weights=w, fusion_count=c, policy_probs=probs))
     return Explanation(
         routine_id=rid, score=score, score_norm=score / 25, label_scale=25.0, branch_scores={"V": 1.0, "F": 2.0, "A": 3.0},
         K=K, stages=stages, duration_s=T * 1.28, segment_seconds=1.28, action=action, judged_score=judged,
     )
 
 
-def test_decision_frequencies_count_every_step_and_fill_missing_counts():
+def test_decision_frequencies_expected_sampled_and_argmax():
     a = make_explanation("a", "ball", [[1, 1, 2, 4], [2, 2], [3]])
     b = make_explanation("b", "ball", [[4, 4, 4, 4], [2, 1], [3]])
     c = make_explanation("c", "hoop", [[1, 2, 3, 4], [4, 4], [1]])
-    freq = research.decision_frequencies([a, b, c])
-    ball1 = freq[(freq.action == "ball") & (freq.stage == 1)].set_index("count")
+    argmax = research.decision_frequencies([a, b, c], "argmax")
+    ball1 = argmax[(argmax.action == "ball") & (argmax.stage == 1)].set_index("count")
     assert list(ball1.index) == [1, 2, 3, 4]
     assert ball1["steps"].tolist() == [2, 1, 0, 5]
-    assert ball1["frequency"].sum() == pytest.approx(1.0)
     assert ball1.loc[4, "frequency"] == pytest.approx(5 / 8)
-    hoop3 = freq[(freq.action == "hoop") & (freq.stage == 3)].set_index("count")
-    assert hoop3.loc[1, "frequency"] == 1.0
-    assert set(freq["K"]) == {4}
+    expected = research.decision_frequencies([a, b, c])  # the paper's stochastic policy
+    assert set(expected["method"]) == {"expected"}
+    ball1 = expected[(expected.action == "ball") & (expected.stage == 1)].set_index("count")
+    share = np.array([2, 1, 0, 5]) / 8
+    assert ball1["frequency"].to_numpy() == pytest.approx(0.6 * share + 0.4 / 3 * (1 - share))
+    assert ball1["frequency"].sum() == pytest.approx(1.0)
+    sampled = research.decision_frequencies([a, b, c], "sampled", draws=4000, seed=1)
+    merged = sampled.merge(expected, on=["action", "stage", "count"], suffixes=("_mc", ""))
+    assert ((merged["frequency_mc"] - merged["frequency"]).abs() <= 4 * merged["se_mc"] + 1e-12).all()
+    assert (merged["se_mc"] > 0).any()
+    hoop3 = expected[(expected.action == "hoop") & (expected.stage == 3)].set_index("count")
+    assert hoop3.loc[1, "frequency"] == pytest.approx(0.6)
+    assert set(expected["K"]) == {4}
+    with pytest.raises(ValueError, match="method"):
+        research.decision_frequencies([a], "mode")
+
+
+def test_policy_entropy_per_stage():
+    a = make_explanation("a", "ball", [[1, 1, 2, 4], [2, 2], [3]])
+    entropy = research.policy_entropy([a]).set_index("stage")
+    p = np.array([0.6, 0.4 / 3, 0.4 / 3, 0.4 / 3])
+    assert entropy.loc[1, "entropy"] == pytest.approx(-(p * np.log(p)).sum() / np.log(4))
+    assert entropy.loc[1, "steps"] == 4 and entropy.loc[3, "steps"] == 1
 
 
 def test_decision_frequency_figure_has_uniform_line_per_stage():
@@ -53,6 +75,12 @@ def test_decision_frequency_figure_has_uniform_line_per_stage():
     names = {t.name for t in fig.data if t.showlegend}
     assert names == {"ball", "clubs", "Uniform"}
     assert [a.text for a in fig.layout.annotations][:3] == ["(a) Stage 1", "(b) Stage 2", "(c) Stage 3"]
+    assert "expected (stochastic policy" in fig.layout.title.text
+    entropy = research.policy_entropy(exps)
+    check = research.decision_frequencies(exps, "sampled", draws=50)
+    fig = research.decision_frequency_figure(research.decision_frequencies(exps), entropy, check)
+    assert [a.text for a in fig.layout.annotations][0].startswith("(a) Stage 1 · policy entropy 0.")
+    assert {t.name for t in fig.data if t.showlegend} == {"ball", "clubs", "ball (sampled)", "clubs (sampled)", "Uniform"}
 
 
 def test_mixed_K_is_refused():

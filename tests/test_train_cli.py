@@ -62,6 +62,12 @@ def test_explain_prints_the_explanation(trained, toy, capsys):
     T = RoutineFeatures.load(features).T
     assert doc["stages"][0]["end_s"][-1] == pytest.approx((T // 2) * 2 * 1.28)
     assert np.allclose(np.sum(doc["stages"][1]["msfd_weights"], axis=1), 1.0)
+    for stage, policy in zip(doc["stages"], doc["policy"], strict=True):  # Fig. 5's definition per stage
+        probs = np.asarray(stage["policy_probs"])
+        assert policy["expected_frequency"] == pytest.approx(probs.mean(axis=0), rel=1e-6)
+        assert 0 <= policy["entropy"] <= 1 and sum(policy["argmax_frequency"]) == pytest.approx(1.0)
+    assert main(["explain", str(features), "--checkpoint", str(trained), "--action", "hoop"]) == 0
+    assert "expected FusionNet count" in capsys.readouterr().out
     assert main(["explain", str(features), "--checkpoint", str(trained)]) == 2
     assert "choose --action" in capsys.readouterr().err
 
@@ -103,6 +109,20 @@ def test_reproduce_table_iv_end_to_end(toy, tmp_path, capsys):
     assert table.loc[0, "ball"] == pytest.approx(summary["stages"]["phase1-V"]["test_selected"]["rho"])
     assert main(args) == 0  # finished runs are reused, not trained again
     pd.testing.assert_frame_equal(table, pd.read_csv(out / "table_IV.csv"))
+
+
+def test_reproduce_fig5_writes_the_expected_frequencies(trained, toy, tmp_path, capsys):
+    out = tmp_path / "fig5"
+    assert main(["reproduce", "fig5", "--data", str(toy), "--checkpoint", str(trained), "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "fig5.csv")
+    assert set(table["method"]) == {"expected", "sampled", "argmax"}
+    sums = table.groupby(["method", "action", "stage"])["frequency"].sum()
+    assert np.allclose(sums, 1.0)
+    assert set(pd.read_csv(out / "fig5_entropy.csv")["stage"]) == {1, 2, 3}
+    assert "trivial solution" in (out / "fig5.html").read_text(encoding="utf-8")
+    assert "expected frequency" in capsys.readouterr().out
+    assert main(["reproduce", "fig5", "--data", str(toy), "--out", str(out)]) == 2
+    assert "--checkpoint" in capsys.readouterr().err
 
 
 def test_import_official_refuses_pickles_without_consent(tmp_path, capsys):

@@ -1,7 +1,8 @@
 """Research view: what PAMFN did across a whole split of the chosen data set.
 
 The PolicyNet's decision frequencies per stage and action with the uniform line (the
-paper's Fig. 5), the MSFD modality weights per stage, predicted against judged scores
+paper's Fig. 5: the stochastic policy's expected frequencies, with each stage's policy
+entropy), the MSFD modality weights per stage, predicted against judged scores
 with Spearman's rho per action and its Fisher-z mean, and the results tables written
 by ``pamfn reproduce`` beside the paper's published numbers. Works on features alone
 (no media needed).
@@ -16,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from pamfn.decisions import FIG5_CAPTION
 from pamfn.errors import PamfnError
 from pamfn.report import export_name, figure_html, plotly_config
 from pamfn.viz import research
@@ -102,6 +104,34 @@ def results_tables() -> None:
                "(e.g. the bundled sample) is read beside them, not against them.")
 
 
+CHECKS = {"Monte-Carlo check (sampled decisions)": "sampled", "Argmax (deterministic mode, not the paper's)": "argmax",
+          "None": None}
+
+
+def decision_frequencies(explanations: list, split: str, stem: str) -> None:
+    """Fig. 5 as the paper defines it (the stochastic policy's expected frequencies), with a
+    check drawn over it and each stage's policy entropy beside it."""
+    try:
+        freq = research.decision_frequencies(explanations, "expected")
+        entropy = research.policy_entropy(explanations)
+    except ValueError as exc:
+        st.error(f"These checkpoints cannot be drawn together: {exc}. Choose actions with the same K.")
+        return
+    shown = st.radio("Drawn over it", list(CHECKS), horizontal=True, key="fig5_check")
+    check = research.decision_frequencies(explanations, CHECKS[shown]) if CHECKS[shown] else None
+    plot, numbers = st.columns([3, 1])
+    with plot:
+        show_figure(research.decision_frequency_figure(freq, entropy, check, title=f"PolicyNet decisions per stage ({split} split)"),
+                    f"{stem}_decision_frequencies", "fig5")
+    with numbers:
+        st.markdown("**Policy entropy**")
+        st.dataframe(entropy[["action", "stage", "steps", "entropy", "expected_count"]]
+                     .style.format({"entropy": "{:.2f}", "expected_count": "{:.2f}"}), hide_index=True, key="fig5_entropy")
+        st.caption("Mean normalised entropy of the PolicyNet's probabilities per step (1: uniform, 0: certain) "
+                   "and the mean expected FusionNet count.")
+    st.caption(FIG5_CAPTION)
+
+
 def main() -> None:
     st.title("Research view")
     src = state.current_source()
@@ -136,16 +166,7 @@ def main() -> None:
         ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables"]
     )
     with fig5:
-        try:
-            freq = research.decision_frequencies(explanations)
-        except ValueError as exc:
-            st.error(f"These checkpoints cannot be drawn together: {exc}. Choose actions with the same K.")
-        else:
-            show_figure(research.decision_frequency_figure(freq, title=f"PolicyNet decisions per stage ({split} split)"),
-                        f"{stem}_decision_frequencies", "fig5")
-            st.caption("How often the PolicyNet enabled each number of ranked FusionNets, over every step of "
-                       "every routine. The dashed line is the frequency a uniform choice would give (1/K): "
-                       "curves far from it mean the policy is not trivial.")
+        decision_frequencies(explanations, split, stem)
     with msfd:
         show_figure(research.msfd_weight_figure(research.msfd_weight_samples(explanations)), f"{stem}_msfd_weights", "msfd")
         st.caption("Distribution of the Modality-specific Feature Decoder's weights over all steps; "

@@ -4,12 +4,16 @@
 
 The JSON holds the scores (dataset units and normalised), each branch's score, and per
 stage the step times in seconds, MSFD modality weights, PolicyNet probabilities, the
-FusionNet counts (decisions) and the CMFD attention.
+FusionNet counts (decisions of --mode) and the CMFD attention; ``policy`` sums up each
+stage's decisions as the paper defines them (pamfn.decisions): the stochastic policy's
+expected frequency of each count, the argmax frequency as the alternative, the policy
+entropy (0 certain, 1 uniform) and the expected FusionNet count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -28,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pamfn.decisions import stage_summary
     from pamfn.explain import explain_routine
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
@@ -35,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
     explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action)
+    policy = [{"stage": st.stage, **stage_summary(st.policy_probs)} for st in explanation.stages if st.policy_probs is not None]
     if args.json:
-        print(explanation.to_json(indent=2))
+        print(json.dumps({**explanation.to_dict(), "policy": policy}, indent=2))
         return 0
     branches = ", ".join(f"{m} {s:.2f}" for m, s in explanation.branch_scores.items())
     print(f"{explanation.routine_id} ({action}): score {explanation.score:.2f} / {explanation.label_scale:g} (branches: {branches})")
@@ -45,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
         if st.msfd_weights is not None:
             mean = st.msfd_weights.mean(axis=0)
             line += "; mean MSFD weights " + ", ".join(f"{m} {w:.2f}" for m, w in zip("VFA", mean))
+        summary = next((p for p in policy if p["stage"] == st.stage), None)
+        if summary is not None:
+            line += (f"; expected FusionNet count {summary['expected_count']:.2f} of {explanation.K} "
+                     f"(stochastic policy, entropy {summary['entropy']:.2f})")
         if st.fusion_count is not None:
-            line += f"; mean FusionNet count {st.fusion_count.mean():.1f} of {explanation.K}"
+            line += f"; {'argmax' if args.mode == 'deterministic' else 'sampled'} decisions' mean {st.fusion_count.mean():.1f}"
         print(line)
     return 0

@@ -4,7 +4,8 @@ Tables come from a list of :class:`~pamfn.explanation.Explanation` (one per rout
 figures are pure functions of those tables:
 
 - the PolicyNet's decision frequency per stage and action with the uniform line
-  (the paper's Fig. 5),
+  (the paper's Fig. 5, the stochastic policy's expectation; see :mod:`pamfn.decisions`)
+  and each stage's policy entropy,
 - the distribution of MSFD modality weights per stage and modality,
 - predicted against judged scores with Spearman's rho per action and its Fisher-z mean,
 - finding the results tables written by ``pamfn reproduce``,
@@ -18,11 +19,12 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pamfn import MODALITIES, MODALITY_NAMES
+from pamfn import MODALITIES, MODALITY_NAMES, decisions
 from pamfn.explanation import Explanation
 from pamfn.metrics import fisher_z_mean, spearman_rho
 from pamfn.viz.colors import MODALITY_COLORS, modality_label
@@ -55,34 +57,73 @@ def _per_routine(explanations: Sequence[Explanation], table: Callable[[Explanati
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def decision_frequencies(explanations: Sequence[Explanation]) -> pd.DataFrame:
-    """How often the PolicyNet chose each FusionNet count, per action and stage.
-
-    Columns: ``action, stage, count`` (1..K), ``steps`` (decisions at that count),
-    ``frequency`` (share of that action's decisions at that stage), ``K``. Every count
-    1..K appears, with frequency 0 when never chosen. Empty when no explanation has
-    decisions (e.g. a variant without the PolicyNet).
-    """
-    columns = ["action", "stage", "count", "steps", "frequency", "K"]
+def _policy_steps(explanations: Sequence[Explanation]) -> tuple[int | None, list[tuple[str, int, np.ndarray]]]:
+    """(K, [(action, stage, policy_probs)]) over every stage that has PolicyNet probabilities."""
     Ks = {e.K for e in explanations}
     if len(Ks) > 1:
         raise ValueError(f"explanations come from checkpoints with different K: {sorted(Ks)}")
-    decisions = _per_routine(explanations, fusion_count_table)
-    if decisions.empty:
+    found = [(_action(e), s.stage, np.asarray(s.policy_probs, dtype=np.float64))
+             for e in explanations for s in e.stages if s.policy_probs is not None and s.steps]
+    return (Ks.pop() if Ks else None), found
+
+
+def decision_frequencies(
+    explanations: Sequence[Explanation], method: str = "expected", draws: int = 200, seed: int = 0
+) -> pd.DataFrame:
+    """How often the PolicyNet enables each FusionNet count, per action and stage (Fig. 5).
+
+    ``method`` (see :mod:`pamfn.decisions`): ``"expected"`` is the paper's stochastic
+    policy computed exactly from the probabilities (the mean of P_k over all steps);
+    ``"sampled"`` draws ``draws`` Gumbel-max decisions per step (seeded) as a check, with
+    the Monte-Carlo standard error; ``"argmax"`` is the noiseless argmax, a labelled
+    alternative. Columns: ``action, stage, count`` (1..K), ``steps`` (expected or mean
+    number of steps at that count), ``frequency`` (share of that action's steps at that
+    stage), ``se`` (standard error of the frequency, 0 where exact), ``K``, ``method``.
+    Empty when no explanation has PolicyNet probabilities.
+    """
+    if method not in decisions.METHODS:
+        raise ValueError(f"method must be one of {list(decisions.METHODS)}, got {method!r}")
+    columns = ["action", "stage", "count", "steps", "frequency", "se", "K", "method"]
+    K, found = _policy_steps(explanations)
+    if not found:
         return pd.DataFrame(columns=columns)
-    K = Ks.pop()
-    full = pd.MultiIndex.from_product(
-        [sorted(decisions["action"].unique()), sorted(decisions["stage"].unique()), range(1, K + 1)],
-        names=["action", "stage", "count"],
-    )
-    steps = decisions.groupby(["action", "stage", "count"]).size().reindex(full, fill_value=0).rename("steps")
-    table = steps.reset_index()
-    # a stage may be absent for one action only if that action has no decisions there
-    totals = table.groupby(["action", "stage"])["steps"].transform("sum")
-    table = table[totals > 0].copy()
-    table["frequency"] = table["steps"] / totals[totals > 0]
-    table["K"] = K
-    return table[columns].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    per_draw: dict[tuple[str, int], np.ndarray] = {}
+    for action, stage, probs in found:
+        if method == "expected":
+            counts = decisions.expected_counts(probs)[None]
+        elif method == "argmax":
+            counts = decisions.argmax_counts(probs)[None]
+        else:
+            counts = decisions.sampled_counts(probs, draws, rng)
+        key = (action, stage)
+        per_draw[key] = per_draw[key] + counts if key in per_draw else counts
+    rows = []
+    for (action, stage), counts in sorted(per_draw.items()):
+        share = counts / counts.sum(axis=1, keepdims=True)
+        se = share.std(axis=0, ddof=1) / np.sqrt(len(share)) if len(share) > 1 else np.zeros(K)
+        for k in range(K):
+            rows.append((action, stage, k + 1, float(counts[:, k].mean()), float(share[:, k].mean()), float(se[k]), K, method))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def policy_entropy(explanations: Sequence[Explanation]) -> pd.DataFrame:
+    """How certain the PolicyNet's single decisions are, per action and stage.
+
+    Columns: ``action, stage, steps, entropy`` (mean over steps of the normalised entropy
+    of P: 1 = uniform over the K counts, 0 = one certain count), ``expected_count`` (mean
+    of sum_k k P_k), ``K``. Empty without PolicyNet probabilities."""
+    columns = ["action", "stage", "steps", "entropy", "expected_count", "K"]
+    K, found = _policy_steps(explanations)
+    groups: dict[tuple[str, int], list[np.ndarray]] = {}
+    for action, stage, probs in found:
+        groups.setdefault((action, stage), []).append(probs)
+    rows = []
+    for (action, stage), parts in sorted(groups.items()):
+        probs = np.concatenate(parts)
+        rows.append((action, stage, len(probs), float(decisions.normalised_entropy(probs).mean()),
+                     float(decisions.expected_count(probs).mean()), K))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def msfd_weight_samples(explanations: Sequence[Explanation]) -> pd.DataFrame:
@@ -144,19 +185,40 @@ def _empty_figure(message: str, title: str) -> go.Figure:
     return fig
 
 
-def decision_frequency_figure(frequencies: pd.DataFrame, title: str = "PolicyNet decisions per stage") -> go.Figure:
+def _stage_title(i: int, stage: int, entropy: pd.DataFrame | None) -> str:
+    title = f"({chr(97 + i)}) Stage {stage}"
+    if entropy is not None and len(entropy):
+        at = entropy[entropy["stage"] == stage]
+        if len(at):
+            mean = float(np.average(at["entropy"], weights=at["steps"]))
+            title += f" · policy entropy {mean:.2f}"
+    return title
+
+
+def decision_frequency_figure(
+    frequencies: pd.DataFrame,
+    entropy: pd.DataFrame | None = None,
+    check: pd.DataFrame | None = None,
+    title: str = "PolicyNet decisions per stage",
+) -> go.Figure:
     """The paper's Fig. 5: frequency of each FusionNet count per stage, one line per action,
-    and the frequency a uniform choice over 1..K would give."""
+    and the frequency a uniform choice over 1..K would give.
+
+    ``frequencies`` is a :func:`decision_frequencies` table (normally ``"expected"``);
+    ``check`` another one drawn over it as markers (``"sampled"``: with +/- 2 standard
+    errors) or dotted lines (``"argmax"``), each labelled with its method; ``entropy``
+    (:func:`policy_entropy`) puts each stage's mean normalised policy entropy in its title."""
     if frequencies.empty:
         return _empty_figure("No PolicyNet decisions (this checkpoint has no PolicyNet).", title)
     stages = sorted(frequencies["stage"].unique())
     K = int(frequencies["K"].iloc[0])
     colors = action_colors(frequencies["action"])
+    method = str(frequencies["method"].iloc[0]) if "method" in frequencies else "expected"
     fig = make_subplots(
         rows=1,
         cols=len(stages),
         shared_yaxes=True,
-        subplot_titles=[f"({chr(97 + i)}) Stage {s}" for i, s in enumerate(stages)],
+        subplot_titles=[_stage_title(i, s, entropy) for i, s in enumerate(stages)],
         horizontal_spacing=0.04,
     )
     for col, stage in enumerate(stages, start=1):
@@ -172,11 +234,13 @@ def decision_frequency_figure(frequencies: pd.DataFrame, title: str = "PolicyNet
                     showlegend=col == 1,
                     line={"color": colors[action], "width": 2},
                     customdata=group["steps"],
-                    hovertemplate=f"{action}<br>count %{{x}}: %{{y:.1%}} (%{{customdata}} steps)<extra></extra>",
+                    hovertemplate=f"{action} ({method})<br>count %{{x}}: %{{y:.1%}} (%{{customdata:.1f}} steps)<extra></extra>",
                 ),
                 row=1,
                 col=col,
             )
+        if check is not None and len(check):
+            _add_check(fig, check[check["stage"] == stage], colors, col)
         fig.add_trace(
             go.Scatter(
                 x=[1, K],
@@ -193,8 +257,33 @@ def decision_frequency_figure(frequencies: pd.DataFrame, title: str = "PolicyNet
         )
         fig.update_xaxes(title_text="FusionNet count (decision)", dtick=1, range=[0.5, K + 0.5], row=1, col=col)
     fig.update_yaxes(title_text="Frequency", tickformat=".0%", rangemode="tozero", row=1, col=1)
-    fig.update_layout(title=title, height=440, legend={"orientation": "h", "y": -0.22}, margin={"t": 70})
+    fig.update_layout(title=f"{title}: {decisions.METHOD_LABELS.get(method, method)}", height=460,
+                      legend={"orientation": "h", "y": -0.22}, margin={"t": 80})
     return fig
+
+
+def _add_check(fig: go.Figure, check: pd.DataFrame, colors: dict[str, str], col: int) -> None:
+    """Another definition's frequencies over the main lines: markers with +/- 2 SE, or dotted lines."""
+    method = str(check["method"].iloc[0])
+    label = {"sampled": "sampled", "argmax": "argmax"}.get(method, method)
+    for action, group in check.groupby("action", sort=True):
+        sampled = method == "sampled"
+        fig.add_trace(
+            go.Scatter(
+                x=group["count"],
+                y=group["frequency"],
+                mode="markers" if sampled else "lines+markers",
+                name=f"{action} ({label})",
+                legendgroup=f"{action}-{label}",
+                showlegend=col == 1,
+                marker={"color": colors.get(action, UNIFORM_COLOR), "symbol": "x" if sampled else "diamond-open", "size": 8},
+                line={"color": colors.get(action, UNIFORM_COLOR), "dash": "dot", "width": 1.5},
+                error_y={"type": "data", "array": 2 * group["se"], "visible": sampled, "thickness": 1},
+                hovertemplate=f"{action} ({label})<br>count %{{x}}: %{{y:.1%}}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
 
 
 def msfd_weight_figure(weights: pd.DataFrame, title: str = "MSFD modality weights per stage") -> go.Figure:
