@@ -119,9 +119,9 @@ def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, datase
     import numpy as np
 
     from pamfn.catalog import load_catalog
-    from pamfn.checkpoint import load_checkpoint_set
     from pamfn.explain import explain_routine
     from pamfn.routine import RoutineFeatures
+    from pamfn.serving import CheckpointSet
 
     data, ckpt = dataset
     at = run_page(monkeypatch, data, ckpt)
@@ -135,10 +135,10 @@ def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, datase
             axis = trace.xaxis or "x"
             drawn[(trace.name, 1 if axis == "x" else int(axis[1:]))] = plotly_array(trace.y)
     routines = load_catalog(data).routines
-    models = load_checkpoint_set(ckpt, "cpu")
+    models = CheckpointSet(ckpt)
     expected = {}
     for rid, row in routines[routines["split"] == "test"].iterrows():
-        expl = explain_routine(models[row["action"]], RoutineFeatures.load(row["features_path"]))
+        expl = explain_routine(models.load(row["action"]), RoutineFeatures.load(row["features_path"]))
         for stage in expl.stages:
             expected.setdefault((row["action"], stage.stage), []).append(stage.policy_probs)
     assert set(drawn) == set(expected)
