@@ -69,6 +69,11 @@ def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path
     assert not at.exception, at.exception
     assert not at.get("progress")  # saving does not extract again
     assert "Save to library" not in [b.label for b in at.button]
+    # the confirmation survives the rerun, beside the row it confirms
+    assert [s.value for s in at.success] == ["Saved **Athlete A, Nov** to the library"]
+    assert list(at.dataframe[0].value["name"]) == ["Athlete A, Nov"]
+    at.number_input(key="analyse_judged").set_value(15.5).run()
+    assert not at.success  # shown once
     [entry] = RoutineLibrary(tmp_path / "lib").entries()
     assert entry.name == "Athlete A, Nov" and entry.metadata["upload_name"] == "My Routine.mp4"
     assert entry.media_path.read_bytes() == video.read_bytes()

@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.keyframes import keyframes_panel
 from app.components.player import synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
@@ -245,8 +246,7 @@ def save_panel(library: RoutineLibrary, analysis: Analysis, src: state.Source) -
                 return
             discard(analysis)
             st.session_state[CURRENT] = from_entry(entry)
-            st.toast(f"Saved **{entry.name}** to the library", icon=":material/bookmark_added:")
-            st.rerun()
+            confirm_and_rerun(f"Saved **{entry.name}** to the library", icon=":material/bookmark_added:")
 
 
 def library_panel(library: RoutineLibrary) -> None:
@@ -282,13 +282,14 @@ def library_panel(library: RoutineLibrary) -> None:
             show(from_entry(entry))
         except PamfnError as exc:
             st.error(f"Cannot open **{entry.name}**: {exc}")
+        else:
+            confirm_and_rerun(f"Opened **{entry.name}** from the library", icon=":material/open_in_new:")
     if remove_col.button("Remove from library", icon=":material/delete:", key="analyse_remove", width="stretch"):
         current = st.session_state.get(CURRENT)
         if current is not None and current.entry_id == entry.entry_id:
             st.session_state[CURRENT] = None
         library.remove(entry.entry_id)
-        st.toast(f"Removed **{entry.name}**", icon=":material/delete:")
-        st.rerun()
+        confirm_and_rerun(f"Removed **{entry.name}** from the library", icon=":material/delete:")
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,6 +361,7 @@ def routine_panel(a: Analysis) -> None:
 def main() -> None:
     st.title("Analyse a video", anchor=False)
     st.caption("Upload a routine (with its music); PAMFN extracts its features, scores it and shows what it relied on.")
+    show_confirmation()
     src = state.current_source()
     library = RoutineLibrary()
     try:

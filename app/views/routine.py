@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.keyframes import keyframes_panel
 from app.components.player import preload_plotly, synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
@@ -46,7 +47,7 @@ def _scoring_progress(src: state.Source) -> None:
     """Progress of the background scoring; refreshes the page once every routine is scored."""
     job = state.prediction_job(src)
     if job.done:
-        st.rerun(scope="app")
+        confirm_and_rerun(f"Scored all {job.total} routines: the Predicted column is filled in.", icon=":material/task_alt:")
     st.caption(f":material/hourglass_top: Scoring the routines in the background: {len(job.scores)} of {job.total} "
                "done; the Predicted column fills in when they are.")
 
@@ -191,6 +192,7 @@ def page() -> None:
     preload_plotly()
     st.caption("Pick a routine; play it beside its waveform and what PAMFN did, on one time axis. "
                "Press or drag on the charts to seek.")
+    show_confirmation()
     try:
         catalog = state.catalog(src)
     except PamfnError as exc:

@@ -103,23 +103,48 @@ def test_upload_a_video_and_see_the_routine_view(app, browser):
     no_exception(pg)
 
     pg.get_by_role("button", name=re.compile("Save to library")).click()
-    pg.get_by_text(re.compile("Saved .* to the library")).wait_for(timeout=30_000)
+    # the confirmation outlives the rerun, and the row it confirms is in the library's table
+    confirmation(pg, "Saved athlete_routine to the library")
+    library_row(pg, "athlete_routine").wait_for(state="attached", timeout=60_000)
     assert len(list((tmp / "library").iterdir())) == 1
-    pg.wait_for_timeout(1000)
     pg.screenshot(path=str(ARTIFACTS / "analyse_saved.png"))
     no_exception(pg)
 
-    # the library's table: select the entry (first row), then remove it
-    grid = pg.locator("[data-testid='stDataFrame']").first.bounding_box()
-    pg.mouse.click(grid["x"] + 18, grid["y"] + 35 * 1.5)
-    pg.wait_for_timeout(1500)
-    pg.screenshot(path=str(ARTIFACTS / "analyse_library_selected.png"))
-    pg.get_by_role("button", name=re.compile("Remove from library")).click(timeout=30_000)
-    pg.get_by_text("Nothing saved yet").wait_for(timeout=30_000)
+    # the library's table: select the entry (first row), open it, then remove it
+    select_first_row(pg)
+    pg.get_by_test_id("stButton").get_by_role("button", name="Open").click(timeout=60_000)
+    confirmation(pg, "Opened athlete_routine from the library")
+    pg.wait_for_selector(".pamfn-player[data-ready='1']", timeout=120_000)
+    pg.screenshot(path=str(ARTIFACTS / "analyse_library_opened.png"))
+    no_exception(pg)
+    if not pg.get_by_role("button", name=re.compile("Remove from library")).is_visible():
+        select_first_row(pg)
+    pg.get_by_role("button", name=re.compile("Remove from library")).click(timeout=60_000)
+    confirmation(pg, "Removed athlete_routine from the library")
+    pg.get_by_text("Nothing saved yet").wait_for(timeout=60_000)
+    assert library_row(pg, "athlete_routine").count() == 0
     assert list((tmp / "library").iterdir()) == []
     assert pg.locator(".pamfn-player").count() == 0
     no_exception(pg)
     pg.close()
+
+
+def confirmation(pg, text: str) -> None:
+    """Wait for the success message (kept across the rerun) that reads ``text``."""
+    pg.locator("[data-testid='stAlertContentSuccess']", has_text=text).wait_for(timeout=60_000)
+
+
+def library_row(pg, name: str):
+    """The library table's cell holding ``name`` (the grid keeps its cells in an accessible table)."""
+    return pg.locator("[data-testid='stDataFrame'] td", has_text=name)
+
+
+def select_first_row(pg) -> None:
+    grid = pg.locator("[data-testid='stDataFrame']").first
+    grid.wait_for(timeout=60_000)
+    box = grid.bounding_box()
+    pg.mouse.click(box["x"] + 18, box["y"] + 35 * 1.5)
+    pg.get_by_role("button", name=re.compile("Remove from library")).wait_for(timeout=60_000)
 
 
 def test_a_non_video_upload_is_refused(app, browser):
