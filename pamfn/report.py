@@ -183,3 +183,19 @@ def write_report(path: str | os.PathLike[str], document: str) -> Path:
     path = Path(path)
     write_text_atomic(path, document)
     return path
+
+
+def write_figure(fig: go.Figure, stem: str | os.PathLike[str], title: str | None = None) -> list[Path]:
+    """Write ``stem.html`` (self-contained) and, when kaleido is installed, ``stem.png``; the paths written."""
+    from pamfn.atomic import write_bytes_atomic
+
+    stem = Path(stem)
+    html_path = stem.with_suffix(".html")
+    write_text_atomic(html_path, figure_html(fig, title or stem.name))
+    written = [html_path]
+    try:
+        png = pio.to_image(fig, format="png", scale=2)
+    except (ImportError, ValueError, RuntimeError):  # no kaleido (or no browser for it): the HTML stands alone
+        return written
+    write_bytes_atomic(stem.with_suffix(".png"), png)
+    return [*written, stem.with_suffix(".png")]

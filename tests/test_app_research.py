@@ -150,3 +150,31 @@ def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, datase
     at.radio(key="fig5_check").set_value("Argmax (deterministic mode, not the paper's)").run()
     names = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
     assert "ball (argmax)" in names
+
+
+def test_seeded_intervals_and_fig6_from_run_folders(monkeypatch, dataset, tmp_path):
+    run = tmp_path / "runs" / "seeded"
+    run.mkdir(parents=True)
+    pd.DataFrame({"group": ["Ours"], "row": ["RGB+Flow+Audio"], "ball": [0.612], "Avg.": [0.612]}).to_csv(run / "table_IV.csv", index=False)
+    base = {"group": "Ours", "row": "RGB+Flow+Audio", "seeds": 3, "diff_vs": "", "inside_noise": False}
+    pd.DataFrame([
+        {**base, "key": "ours-VFA", "column": "ball", "mean": 0.612, "lo": 0.41, "hi": 0.77, "paper": 0.757, "paper_inside_interval": True},
+        {**base, "key": "ours-VFA", "column": "Avg.", "mean": 0.612, "lo": 0.41, "hi": 0.77, "paper": 0.819, "paper_inside_interval": False},
+    ]).to_csv(run / "table_IV_intervals.csv", index=False)
+    fig6 = tmp_path / "runs" / "k-sweep"
+    fig6.mkdir()
+    pd.DataFrame({"group": [""] * 2, "row": ["K = 1", "K = 4"], "ball": [0.3, 0.5]}).to_csv(fig6 / "table_fig6.csv", index=False)
+    pd.DataFrame([
+        {"key": f"K={k}", "group": "", "row": f"K = {k}", "column": c, "mean": m, "lo": m - 0.2, "hi": m + 0.1, "seeds": 3}
+        for k, m in ((1, 0.3), (4, 0.5)) for c in ("ball", "Avg.")
+    ]).to_csv(fig6 / "table_fig6_intervals.csv", index=False)
+    monkeypatch.setenv("PAMFN_RESULTS", str(tmp_path / "runs"))
+    at = run_page(monkeypatch, *dataset)
+    assert not at.exception, at.exception
+    texts = [d.value for d in at.dataframe if "ball" in getattr(d.value, "columns", [])]
+    assert [t["ball"].tolist() for t in texts] == [[0.612], ["0.612 [0.410, 0.770] ≈"]]
+    assert any("Mean over 3 seed(s) with 95% intervals" in m.value for m in at.markdown)
+    charts = [json.loads(c.proto.config)["toImageButtonOptions"]["filename"] for c in at.get("plotly_chart")]
+    assert "k-sweep-fig6" in charts
+    fig6_tables = [d.value for d in at.dataframe if "K" in getattr(d.value, "columns", [])]
+    assert fig6_tables and fig6_tables[0]["K"].tolist() == [1, 4, 1, 4]

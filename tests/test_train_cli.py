@@ -160,3 +160,36 @@ def test_second_feature_set_preset_trains_with_its_recipe_and_heads(toy, tmp_pat
     assert (train["phase1"]["optimizer"], train["phase1"]["lr"], train["phase1"]["schedule"]) == ("adamw", 1e-3, "none")
     assert (train["phase2"]["lr"], train["phase2"]["regressor_lr_scale"], train["phase2"]["schedule"]) == (8e-4, 1.0, "none")
     assert json.loads((out / "checkpoint" / "config.json").read_text())["config"]["msfd_heads"] == 4
+
+
+def test_reproduce_with_seeds_writes_means_and_intervals(toy, tmp_path, capsys):
+    out = tmp_path / "t4s"
+    args = ["reproduce", "IV", "--data", str(toy), "--out", str(out), "--rows", "V,ours-VFA", "--seeds", "2", *TINY]
+    assert main(args) == 0
+    assert "[" in capsys.readouterr().out
+    assert (out / "runs" / "phase1" / "ball").is_dir() and (out / "runs" / "seed1" / "pamfn" / "hoop").is_dir()
+    rhos = [json.loads((root / "pamfn" / "ball" / "summary.json").read_text())["final"]["test_selected"]["rho"]
+            for root in (out / "runs", out / "runs" / "seed1")]
+    table = pd.read_csv(out / "table_IV.csv")
+    assert table.loc[1, "ball"] == pytest.approx(np.mean(rhos))  # the cell is the mean over seeds
+    iv = pd.read_csv(out / "table_IV_intervals.csv")
+    assert set(iv["column"]) == {"ball", "hoop", "Avg."} and (iv["seeds"] == 2).all()
+    ours = iv[(iv["key"] == "ours-VFA") & (iv["column"] == "ball")].iloc[0]
+    assert ours["lo"] <= ours["mean"] <= ours["hi"] and ours["paper"] == 0.757
+    rgb = iv[iv["key"] == "V"]
+    assert (rgb["diff_vs"] == "RGB+Flow+Audio").all() and rgb["diff_lo"].le(rgb["diff_hi"]).all()
+    text = (out / "table_IV.md").read_text()
+    assert "bootstrap over test routines and training seeds" in text and "mean over 2 seed(s) (0, 1)" in text
+    assert main([*args[:-len(TINY)], "--seeds", "0", *TINY]) == 2
+
+
+def test_reproduce_fig6_trains_each_K_and_writes_the_figure(toy, tmp_path):
+    out = tmp_path / "f6"
+    assert main(["reproduce", "fig6", "--data", str(toy), "--out", str(out), "--K", "1,3", "--action", "ball", *TINY[:2], *TINY[4:]]) == 0
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["K=1", "K=3", "phase1"]
+    assert json.loads((out / "runs" / "K=3" / "ball" / "config.json").read_text())["model"]["K"] == 3
+    iv = pd.read_csv(out / "table_fig6_intervals.csv")
+    assert list(iv["key"].unique()) == ["K=1", "K=3"]
+    html = (out / "fig6.html").read_text()
+    assert "Number of FusionNets K" in html and "plotly" in html
+    assert main(["reproduce", "IV", "--data", str(toy), "--out", str(tmp_path / "x"), "--K", "1,2"]) == 2

@@ -94,6 +94,7 @@ def results_tables() -> None:
             merged = research.side_by_side(ours, paper)
             st.dataframe(merged.style.format({c: "{:.3f}" for c in merged.select_dtypes("number").columns}, na_rep="-"),
                          hide_index=True)
+            seeded_intervals(path)
         last = path.with_name(f"{path.stem}_last_epoch.csv")
         if last.is_file() and (last_table := _read_csv(last)) is not None:
             with st.expander("The same runs at their last epoch"):
@@ -132,6 +133,43 @@ def decision_frequencies(explanations: list, split: str, stem: str) -> None:
     st.caption(FIG5_CAPTION)
 
 
+def seeded_intervals(table_csv: Path) -> None:
+    """The run's 95% intervals (``table_<N>_intervals.csv``, written by ``pamfn reproduce``) with its marks."""
+    from pamfn.intervals import BOOTSTRAP
+    from pamfn.reproduce import intervals_table
+
+    path = table_csv.with_name(f"{table_csv.stem}_intervals.csv")
+    if not path.is_file() or (iv := _read_csv(path)) is None:
+        st.caption("No intervals for this run (reproduced before seeds and intervals existed, or with an older version).")
+        return
+    seeds = int(iv["seeds"].max())
+    st.markdown(f"**Mean over {seeds} seed(s) with 95% intervals** ({BOOTSTRAP})")
+    st.dataframe(intervals_table(iv), hide_index=True)
+    reference = next((v for v in iv["diff_vs"].dropna() if v), None)
+    marks = ["`≈` the paper's value lies inside the interval"]
+    if reference:
+        marks.insert(0, f"`~` the difference to {reference!r} is inside the noise (its paired interval holds 0)")
+    st.caption("; ".join(marks) + ".")
+
+
+def fig6_section() -> None:
+    """Fig. 6 (rho against K per action, with intervals) from ``pamfn reproduce fig6`` run folders."""
+    found = research.find_result_tables(result_folders()).get("fig6", [])
+    if not found:
+        st.info("No Fig. 6 has been reproduced yet: run `python -m pamfn reproduce fig6 --data DIR --K 1,2,4,6,8,10,12 "
+                "--seeds 3 --out runs/fig6`; its `table_fig6.csv` under `runs/` or `docs/` appears here.")
+        return
+    path = st.selectbox("Run", found, format_func=_short, key="run_fig6")
+    iv_path = path.with_name("table_fig6_intervals.csv")
+    if not iv_path.is_file() or (iv := _read_csv(iv_path)) is None:
+        st.error(f"{_short(iv_path)} is missing: reproduce Fig. 6 again with this version to get its intervals.")
+        return
+    show_figure(research.fig6_figure(iv), f"{path.parent.name}_fig6", "fig6")
+    st.dataframe(research.fig6_table(iv).style.format({c: "{:.3f}" for c in ("mean", "lo", "hi")}), hide_index=True)
+    st.caption("The paper's Fig. 6 has no printed numbers: it reports that K = 10 (RG) / 6 (Fis-V) gives the best "
+               "average, and that the optimum differs per action.")
+
+
 def main() -> None:
     st.title("Research view")
     src = state.current_source()
@@ -141,6 +179,7 @@ def main() -> None:
     except PamfnError as exc:
         state.show_error(exc, "The data set or checkpoint cannot be loaded")
         results_tables()
+        fig6_section()
         return
     st.caption(f"Data set `{Path(src.data_dir).name}` · checkpoint `{Path(src.checkpoint_dir).name}` · "
                f"scores from 0 to {catalog.label_scale:g}")
@@ -162,8 +201,8 @@ def main() -> None:
         return
     stem = f"{Path(src.data_dir).name}_{split}"
 
-    fig5, msfd, scores, tables = st.tabs(
-        ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables"]
+    fig5, msfd, scores, tables, fig6 = st.tabs(
+        ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables", "FusionNets K (Fig. 6)"]
     )
     with fig5:
         decision_frequencies(explanations, split, stem)
@@ -183,6 +222,8 @@ def main() -> None:
             st.caption("Avg.: Fisher-z mean across actions, as in the paper.")
     with tables:
         results_tables()
+    with fig6:
+        fig6_section()
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; tests import it

@@ -1,17 +1,20 @@
-"""``pamfn reproduce``: train and test the rows of one of the paper's tables (IV-VIII) on a
-dataset, and write it as Markdown and CSV beside the paper's published numbers; or draw
-the paper's Fig. 5 (PolicyNet decision frequencies per stage) of a trained checkpoint.
+"""``pamfn reproduce``: train and test the rows of one of the paper's tables (IV-VIII), or
+the paper's Fig. 6 (PAMFN per number of FusionNets K), on a dataset, with one or more
+seeds, and write it as Markdown and CSV with 95% intervals beside the paper's numbers; or
+draw the paper's Fig. 5 (PolicyNet decision frequencies per stage) of a trained checkpoint.
 
     python -m pamfn reproduce IV --data sample_data --out runs/table4 --d 64 --K 6 --epochs-scale 0.2
-    python -m pamfn reproduce IV --data DIR --out OUT --rows V,F,A,wf-VFA,ours-VFA
+    python -m pamfn reproduce IV --data DIR --out OUT --rows V,F,A,wf-VFA,ours-VFA --seeds 3
+    python -m pamfn reproduce fig6 --data DIR --out OUT --K 1,2,4,6,8,10,12 --seeds 3
     python -m pamfn reproduce fig5 --data sample_data --checkpoint assets/checkpoints --out runs/fig5
 
 Fig. 5 is the stochastic policy's expected frequency of each FusionNet count (exact, from
 the PolicyNet's probabilities), with sampled decisions as a check and the argmax as a
 labelled alternative (fig5.csv), and each stage's policy entropy (fig5_entropy.csv).
 
-Rows trained in two stages share one phase-1 run per action; finished runs under
-OUT/runs are reused and unfinished ones resume, so an interrupted table continues.
+Rows trained in two stages share one phase-1 run per action and seed; finished runs under
+OUT/runs (seed 0) and OUT/runs/seed<s> are reused and unfinished ones resume, so an
+interrupted table continues. Intervals: bootstrap over the test routines and the seeds.
 """
 
 from __future__ import annotations
@@ -20,19 +23,29 @@ import argparse
 from pathlib import Path
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from pamfn.commands.train import add_model_arguments, add_recipe_arguments
 
-    parser = subparsers.add_parser("reproduce", help="train and evaluate the rows of the paper's Table IV, V, VI, VII or VIII",
+    parser = subparsers.add_parser("reproduce", help="train and evaluate the rows of the paper's Table IV-VIII or Fig. 6, with seeds and intervals",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=("IV", "V", "VI", "VII", "VIII", "fig5"))
+    parser.add_argument("table", choices=("IV", "V", "VI", "VII", "VIII", "fig5", "fig6"))
     parser.add_argument("--data", type=Path, required=True, help="dataset folder in our format")
     parser.add_argument("--out", type=Path, required=True, help="output folder (tables and runs/)")
     parser.add_argument("--rows", help="comma-separated row keys (default: every row); see docs/training.md")
     parser.add_argument("--action", action="append", help="only these actions (repeatable; default all)")
     parser.add_argument("--checkpoint", type=Path, help="fig5: the trained checkpoint (or set with index.json) to draw")
     parser.add_argument("--split", default="test", help="fig5: the split whose routines are explained (default test)")
-    add_model_arguments(parser)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train every row with N seeds (--seed, --seed+1, ...); cells are means with 95%% intervals")
+    add_model_arguments(parser, K_type=_int_list,
+                        K_help="FusionNets per stage; for fig6 the list of K to train (default 1,2,4,6,8,10,12)")
     add_recipe_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -42,18 +55,37 @@ def run(args: argparse.Namespace) -> int:
         return run_figure5(args)
     from pamfn.commands.train import chosen_actions, model_config, set_threads, train_recipe
     from pamfn.data import load_dataset
-    from pamfn.reproduce import make_run_factory, markdown, reproduce
+    from pamfn.errors import ConfigError
+    from pamfn.reproduce import interval_frame, make_run_factory, markdown, reproduce
 
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    Ks = args.K
+    if args.table != "fig6":
+        if Ks is not None and len(Ks) != 1:
+            raise ConfigError(f"--K takes one number for Table {args.table} (a list only for fig6), got {Ks}")
+        args.K = Ks[0] if Ks else None
+        Ks = None
+    else:
+        args.K = None
     set_threads(args)
     data = load_dataset(args.data)
     actions = chosen_actions(args.action or ["all"], data)
-    factory = make_run_factory(str(args.data), model_config(args, data), train_recipe(args), args.seed)
+    factory = make_run_factory(str(args.data), model_config(args, data), train_recipe(args))
     rows = [r.strip() for r in args.rows.split(",")] if args.rows else None
-    result = reproduce(args.table, data, args.out, factory, rows=rows, actions=actions,
+    seeds = [args.seed + i for i in range(args.seeds)]
+    result = reproduce(args.table, data, args.out, factory, rows=rows, actions=actions, seeds=seeds, Ks=Ks,
                        device=args.device, amp=args.amp, progress=not args.quiet)
-    print(f"Table {args.table} on {args.data} (test rho, {result.selection}):")
-    print(markdown(result.frame("selected")))
-    print(f"wrote {args.out / f'table_{args.table}.md'} and .csv")
+    name = result.table.name
+    print(f"{result.table.title} on {args.data} (test rho, mean over {len(seeds)} seed(s) [95% interval], {result.selection}):")
+    print(markdown(interval_frame(result)))
+    if name == "fig6":
+        from pamfn.report import write_figure
+        from pamfn.viz.research import fig6_figure
+
+        paths = write_figure(fig6_figure(result.intervals()), args.out / "fig6")
+        print("wrote " + ", ".join(str(p) for p in paths))
+    print(f"wrote {args.out / f'table_{name}.md'}, .csv and _intervals.csv")
     return 0
 
 

@@ -34,13 +34,13 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, K_type: Any = int, K_help: str = "FusionNets per stage (paper: 10 on RG, 6 on Fis-V)") -> None:
     """Model size and the variant flags of the paper's tables."""
     g = parser.add_argument_group("model")
     g.add_argument("--preset", choices=sorted(PRESETS), default="rg",
                    help="the paper's setting: model K, heads and scale, training recipe (default rg; *_feats2: the second feature set, Table III)")
     g.add_argument("--d", type=int, help="feature width (paper: 256)")
-    g.add_argument("--K", type=int, help="FusionNets per stage (paper: 10 on RG, 6 on Fis-V)")
+    g.add_argument("--K", type=K_type, help=K_help)
     g.add_argument("--set", dest="model_set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="any other model config field, e.g. --set attn_dropout=0.2")
 

@@ -11,7 +11,8 @@ together (``one_stage``). Run folder::
     branches/<m>/    phase-1 branches as unimodal checkpoints
     checkpoint/      the selected final model (safetensors + JSON)
     last/            the final model after its last epoch
-    summary.json     selection, test results of the selected and of the last epoch
+    summary.json     selection, test results of the selected (with each test routine's
+                     prediction) and of the last epoch
     state/<stage>/   resumable state while the run is unfinished
 
 Model selection keeps the epoch with the best Spearman's rho on a validation split
@@ -230,7 +231,7 @@ class Run:
             "selected_epoch": result.best_epoch,
             "selection_rho": result.best_rho,
             "selection_mse": result.best_mse,
-            "test_selected": {"rho": chosen.rho, "mse": chosen.mse, "n": len(test)},
+            "test_selected": chosen.to_dict(with_predictions=True),
             "test_last": {"rho": last.rho, "mse": last.mse, "n": len(test)},
         }
 

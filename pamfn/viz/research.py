@@ -9,7 +9,8 @@ figures are pure functions of those tables:
 - the distribution of MSFD modality weights per stage and modality,
 - predicted against judged scores with Spearman's rho per action and its Fisher-z mean,
 - finding the results tables written by ``pamfn reproduce``,
-- two routines compared on one time axis (athlete against a reference).
+- two routines compared on one time axis (athlete against a reference),
+- Spearman's rho against the number of FusionNets K with intervals (the paper's Fig. 6).
 """
 
 from __future__ import annotations
@@ -370,12 +371,12 @@ def _fmt(value: float | None) -> str:
 # Results tables written by `pamfn reproduce`
 # ---------------------------------------------------------------------------------------
 
-_ROMAN = ("IV", "V", "VI", "VII", "VIII")
-_TABLE_RE = re.compile(r"^table_(IV|V|VI|VII|VIII)$")
+_ROMAN = ("IV", "V", "VI", "VII", "VIII", "fig6")
+_TABLE_RE = re.compile(r"^table_(IV|V|VI|VII|VIII|fig6)$")
 
 
 def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
-    """Tables written by ``pamfn reproduce`` (``table_<N>.csv``, N in IV..VIII) under the
+    """Tables written by ``pamfn reproduce`` (``table_<N>.csv``, N in IV..VIII or fig6) under the
     given folders, by table number: ``{"IV": [paths...], ...}``, paths sorted."""
     found: dict[str, list[Path]] = {}
     for root in roots:
@@ -503,4 +504,51 @@ def compare_scores_figure(scores: pd.DataFrame, label_scale: float) -> go.Figure
     fig.update_layout(barmode="group", title="Scores", height=140 + 46 * scores["label"].nunique(),
                       xaxis={"range": [0, label_scale], "title": f"score (0 to {label_scale:g})"},
                       yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": 1.12})
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Fig. 6: Spearman's rho against the number of FusionNets K
+# ---------------------------------------------------------------------------------------
+
+
+def fig6_table(intervals: pd.DataFrame) -> pd.DataFrame:
+    """From ``pamfn reproduce fig6``'s ``table_fig6_intervals.csv``: columns ``K, action,
+    mean, lo, hi, seeds``, one record per K and action (``Avg.`` included), sorted by K."""
+    table = intervals.assign(K=intervals["key"].str.removeprefix("K=").astype(int), action=intervals["column"])
+    return table[["K", "action", "mean", "lo", "hi", "seeds"]].sort_values(["action", "K"], kind="stable").reset_index(drop=True)
+
+
+def fig6_figure(intervals: pd.DataFrame, title: str = "Spearman's ρ against the number of FusionNets K (Fig. 6)") -> go.Figure:
+    """One line per action (and the Fisher-z average, dashed) of the mean test rho over
+    seeds against K, with the 95% interval as error bars."""
+    table = fig6_table(intervals)
+    actions = [a for a in dict.fromkeys(table["action"]) if a != "Avg."]
+    colors = action_colors(actions)
+    fig = go.Figure()
+    for action in [*actions, "Avg."]:
+        part = table[table["action"] == action]
+        if part.empty:
+            continue
+        avg = action == "Avg."
+        fig.add_trace(
+            go.Scatter(
+                x=part["K"],
+                y=part["mean"],
+                mode="lines+markers",
+                name="Average (Fisher z)" if avg else action,
+                line={"color": UNIFORM_COLOR if avg else colors[action], "dash": "dash" if avg else "solid"},
+                error_y={"type": "data", "symmetric": False, "array": part["hi"] - part["mean"],
+                         "arrayminus": part["mean"] - part["lo"], "thickness": 1},
+                hovertemplate=f"{action}<br>K = %{{x}}<br>ρ = %{{y:.3f}}<extra></extra>",
+            )
+        )
+    seeds = int(table["seeds"].max()) if len(table) else 0
+    fig.update_layout(
+        title=f"{title}<br><sup>mean over {seeds} seed(s); bars: 95% bootstrap interval over test routines and seeds</sup>",
+        xaxis={"title": "Number of FusionNets K", "tickmode": "array", "tickvals": sorted(table["K"].unique())},
+        yaxis={"title": "Spearman's ρ (test)"},
+        height=480,
+        legend={"orientation": "h", "y": -0.2},
+    )
     return fig
