@@ -29,7 +29,16 @@ from pamfn import MODALITIES
 from pamfn.atomic import write_text_atomic
 from pamfn.data.dataset import AQADataset
 from pamfn.errors import ConfigError
-from pamfn.intervals import AVG, BOOTSTRAP, DEFAULT_REPLICATES, SeedPredictions, bootstrap_table, inside, interval, point_estimates
+from pamfn.intervals import (
+    AVG,
+    BOOTSTRAP,
+    DEFAULT_REPLICATES,
+    SeedPredictions,
+    bootstrap_table,
+    inside,
+    interval,
+    point_estimates,
+)
 from pamfn.metrics import fisher_z_mean, fmt_rho
 from pamfn.model import PAMFNConfig
 from pamfn.train.recipe import TrainRecipe
@@ -496,12 +505,12 @@ def write_table(result: TableResult, out: Path) -> None:
     text = [
         f"# Table {name}: {result.table.title}",
         "",
-        f"Spearman's rho on the test split per action, mean over {n_seeds} seed(s) ({', '.join(map(str, result.seeds))}); "
-        f"Avg. is the Fisher-z mean. Epochs {result.selection}. Each seed changes the initialisation, the "
-        "validation split and the training order.",
+        (f"Spearman's rho on the test split per action, mean over {n_seeds} seed(s) ({', '.join(map(str, result.seeds))}); "
+         f"Avg. is the Fisher-z mean. Epochs {result.selection}. Each seed changes the initialisation, the "
+         "validation split and the training order."),
         "",
-        f"95% intervals in brackets: {BOOTSTRAP}, {result.replicates} replicates."
-        + (" With one seed the interval covers the test routines only." if n_seeds == 1 else ""),
+        (f"95% intervals in brackets: {BOOTSTRAP}, {result.replicates} replicates."
+         + (" With one seed the interval covers the test routines only." if n_seeds == 1 else "")),
         f"`~`: the difference to {ref.label!r} is inside the noise (its paired 95% interval holds 0)." if ref else "",
         "`≈`: the paper's published value lies inside this interval (a different data set unless you run the paper's features).",
         "",

@@ -10,7 +10,6 @@ import torch
 from pamfn.cli import main
 from pamfn.data.toy import write_toy_dataset
 from pamfn.routine import RoutineFeatures
-
 from tests.train_args import TINY
 
 
