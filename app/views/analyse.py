@@ -25,8 +25,9 @@ from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.keyframes import keyframes_panel
 from app.components.player import synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
-from pamfn.errors import CheckpointError, MediaError, PamfnError
+from pamfn.errors import MediaError, PamfnError
 from pamfn.explanation import Explanation
+from pamfn.features.registry import extractor_for
 from pamfn.insights import clock, coach_insights, occlusion_scan
 from pamfn.report import export_name, routine_report
 from pamfn.routine import RoutineFeatures
@@ -97,40 +98,6 @@ def stream_to_disk(uploaded, folder: Path) -> Path:
     return target
 
 
-class FrameCounter(dict):
-    """The ``timings`` dict of :func:`pamfn.features.pipeline.extract_file`, watched:
-    every decoded frame adds to its ``"decode"`` entry, so each write moves the bar."""
-
-    def __init__(self, total_frames: int, on_frame) -> None:
-        super().__init__()
-        self.frames = 0
-        self.total = max(total_frames, 1)
-        self.on_frame = on_frame
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        if key == "decode":
-            self.frames += 1
-            self.on_frame(min(self.frames / self.total, 1.0))
-
-
-def extractor_for(ckpt) -> str:
-    """The extractor family the checkpoint was trained on (``lite`` unless it names others).
-
-    CheckpointError before any decoding when the lite features cannot fit the checkpoint."""
-    names = list((ckpt.config.feature_extractors or {}).values())
-    if names and not all(str(n).startswith("lite") for n in names):
-        return "pretrained"
-    from pamfn.features.lite import LiteExtractor
-
-    expected = {m: ckpt.config.input_dims[m] for m in ckpt.config.modalities}
-    made = {m: LiteExtractor.dims[m] for m in expected}
-    if made != expected:
-        raise CheckpointError(f"the checkpoint {ckpt.path} expects features of dims {expected}, "
-                              f"the lite extractor makes {made}: choose a checkpoint trained on lite features")
-    return "lite"
-
-
 def extract_with_progress(path: Path, extractor: str, routine_id: str) -> RoutineFeatures:
     """Extract features, feeding a progress bar with the share of frames decoded."""
     from pamfn.features.media import probe
@@ -138,18 +105,19 @@ def extract_with_progress(path: Path, extractor: str, routine_id: str) -> Routin
     from pamfn.features.segments import TARGET_FPS
 
     info = probe(path)
+    total = max(int(info.duration_s * TARGET_FPS), 1)
     bar = st.progress(0.0, text="Decoding the audio track…")
     last = [-1]
 
-    def on_frame(fraction: float) -> None:
-        percent = int(fraction * 100)
+    def on_frame(frames: int) -> None:
+        percent = int(min(frames / total, 1.0) * 100)
         if percent != last[0]:
             last[0] = percent
-            bar.progress(fraction, text=f"Extracting {extractor} features: {percent}% of {clock(info.duration_s)}")
+            bar.progress(percent / 100, text=f"Extracting {extractor} features: {percent}% of {clock(info.duration_s)}")
 
-    timings = FrameCounter(int(info.duration_s * TARGET_FPS), on_frame)
+    timings: dict[str, float] = {}
     feats = extract_file(path, extractor=extractor, device=state.device(), progress=False, routine_id=routine_id,
-                         timings=timings)
+                         timings=timings, on_frame=on_frame)
     bar.progress(1.0, text=f"Extracted {feats.T} segments of {clock(info.duration_s)} in {timings.get('total', 0):.1f} s")
     return feats
 
@@ -172,7 +140,7 @@ def analyse_upload(uploaded, src: state.Source, action: str | None, judged: floa
     try:
         path = stream_to_disk(uploaded, folder)
         stem = Path(uploaded.name).stem
-        feats = extract_with_progress(path, extractor_for(state.checkpoint_for(src, action)), stem)
+        feats = extract_with_progress(path, extractor_for(state.checkpoint_for(src, action).config), stem)
         expl, occ = score(src, feats, action, judged)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pamfn.features.registry import DEFAULT_EXTRACTOR, EXTRACTORS
+
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg")
 
 
@@ -24,9 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="features file (.npz) for a video (or a folder to put <name>.npz in); "
                              "output folder for a folder")
-    parser.add_argument("--extractor", choices=("lite", "pretrained"), default="lite",
-                        help="lite: hand-made descriptors, offline on CPU (default); pretrained: the paper's "
-                             "Video Swin / I3D / AST (needs weights, see docs/features.md)")
+    parser.add_argument("--extractor", choices=list(EXTRACTORS), default=DEFAULT_EXTRACTOR,
+                        help="; ".join(f"{f.name}: {f.help}" for f in EXTRACTORS.values()))
     parser.add_argument("--device", default="cpu", help="torch device for the pretrained extractor (cpu, cuda); lite runs on CPU")
     parser.add_argument("--force", action="store_true", help="folder mode: re-extract even when cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

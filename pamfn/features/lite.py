@@ -355,6 +355,10 @@ class LiteExtractor:
     def __init__(self, device: str = "cpu") -> None:
         self.start()
 
+    @classmethod
+    def family_versions(cls) -> dict[str, str]:
+        return dict(cls.versions)
+
     def start(self) -> None:
         """Begin a new routine: fresh flow state and timings."""
         self._video = LiteVideo()

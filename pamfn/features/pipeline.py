@@ -1,6 +1,6 @@
 """From frames and audio (or a media file) to RoutineFeatures, by one code path.
 
-An extractor family (``lite`` or ``pretrained``) has a name, per-modality versions and
+An extractor family (see :mod:`pamfn.features.registry`) has a name, per-modality versions and
 dimensions, the audio sample rate it wants, the frame size it wants decoded, a
 ``start()`` method called at the beginning of each routine, a ``segment(frames) -> (V, F)``
 method fed with consecutive 32-frame segments in order and an ``audio(audio, T) -> (T, D_A)``
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ import numpy as np
 
 from pamfn.errors import MediaError
 from pamfn.features.media import decode_audio, file_sha256, iter_frames, probe
+from pamfn.features.registry import extractor_family
 from pamfn.features.segments import (
     SEGMENT_FRAMES,
     SEGMENT_SECONDS,
@@ -31,7 +32,6 @@ from pamfn.features.segments import (
 )
 from pamfn.routine import RoutineFeatures
 
-EXTRACTORS = ("lite", "pretrained")
 _SILENCE = 1e-4
 """Peak amplitude under which an audio track counts as silent."""
 
@@ -53,33 +53,17 @@ class Extractor(Protocol):
 
 
 def make_extractor(name: str | Extractor, device: str = "cpu") -> Extractor:
-    """An extractor family by name: ``lite`` (default, CPU, offline) or ``pretrained``; an
+    """An extractor family by name (:data:`pamfn.features.registry.EXTRACTORS`); an
     extractor object passes through."""
     if not isinstance(name, str):
         return name
-    if name == "lite":
-        from pamfn.features.lite import LiteExtractor
-
-        return LiteExtractor(device)
-    if name == "pretrained":
-        from pamfn.features.pretrained import PretrainedExtractor
-
-        return PretrainedExtractor(device)
-    raise ValueError(f"unknown extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+    return extractor_family(name).build(device)
 
 
 def extractor_versions(name: str) -> dict[str, str]:
     """Per-modality extractor versions of a family, without building its models
     (WeightsNotFoundError for ``pretrained`` without weights)."""
-    if name == "lite":
-        from pamfn.features.lite import LiteExtractor
-
-        return dict(LiteExtractor.versions)
-    if name == "pretrained":
-        from pamfn.features.pretrained import pretrained_versions
-
-        return pretrained_versions()
-    raise ValueError(f"unknown extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+    return extractor_family(name).versions()
 
 
 def _timed(frames: Iterable[np.ndarray], timings: dict[str, float], key: str) -> Iterator[np.ndarray]:
@@ -96,9 +80,15 @@ def _timed(frames: Iterable[np.ndarray], timings: dict[str, float], key: str) ->
         yield frame
 
 
-def _counted(frames: Iterable[np.ndarray], counter: list[int]) -> Iterator[np.ndarray]:
+Progress = Callable[[int], None]
+"""Called with the number of frames decoded so far, after each one (25 fps frames)."""
+
+
+def _counted(frames: Iterable[np.ndarray], counter: list[int], on_frame: Progress | None = None) -> Iterator[np.ndarray]:
     for frame in frames:
         counter[0] += 1
+        if on_frame is not None:
+            on_frame(counter[0])
         yield frame
 
 
@@ -114,6 +104,7 @@ def _run(
     timings: dict[str, float],
     name: str,
     extra: dict[str, Any],
+    on_frame: Progress | None = None,
 ) -> RoutineFeatures:
     from tqdm import tqdm
 
@@ -122,7 +113,8 @@ def _run(
     v_rows, f_rows = [], []
     bar = tqdm(total=total_segments, desc=f"extract {name}", unit="seg", disable=not progress, leave=False)
     with bar:
-        for seg in iter_segments(_timed(frames, timings, "decode"), SEGMENT_FRAMES):
+        decoded = _counted(_timed(frames, timings, "decode"), [0], on_frame)
+        for seg in iter_segments(decoded, SEGMENT_FRAMES):
             v, f = ext.segment(seg)
             v_rows.append(v)
             f_rows.append(f)
@@ -166,6 +158,7 @@ def extract_from_arrays(
     *,
     device: str = "cpu",
     timings: dict[str, float] | None = None,
+    on_frame: Progress | None = None,
 ) -> RoutineFeatures:
     """Features of frames in memory (or streamed by a generator) and their audio.
 
@@ -173,8 +166,9 @@ def extract_from_arrays(
     resized to the extractor's working size). ``audio``: mono float32 in [-1, 1] at
     ``sample_rate``, None for no audio track (silence features, ``flags["silent_audio"]``).
     ``extractor``: a family name or an extractor object (e.g. a PretrainedExtractor built
-    once for many routines). ``timings``, if given, receives seconds per stage. Raises
-    MediaError for fewer frames than one segment.
+    once for many routines). ``timings``, if given, receives seconds per stage;
+    ``on_frame`` follows the progress (see :data:`Progress`). Raises MediaError for
+    fewer frames than one segment.
     """
     ext = make_extractor(extractor, device)
     if audio is not None:
@@ -192,7 +186,7 @@ def extract_from_arrays(
     stream = resample_frames(_counted(frames, n_in), fps, TARGET_FPS)
     timings = {} if timings is None else timings
     feats = _run(ext, stream, audio, routine_id=routine_id, duration_s=None, total_segments=total, progress=progress,
-                 timings=timings, name=routine_id or "frames", extra={})
+                 timings=timings, name=routine_id or "frames", extra={}, on_frame=on_frame)
     return replace(feats, duration_s=round(n_in[0] / fps, 6))
 
 
@@ -215,14 +209,14 @@ def extract_file(
     *,
     routine_id: str | None = None,
     timings: dict[str, float] | None = None,
+    on_frame: Progress | None = None,
 ) -> RoutineFeatures:
     """Decode a media file (streaming, 25 fps, scaled by ffmpeg) and extract its features.
 
     Raises MediaError for files that are missing, unreadable, empty, not a video, without
     a video stream, corrupt, or shorter than one segment. A video without audio gets
-    silence features and ``flags["silent_audio"] = True``. ``timings``, if given, is
-    updated as extraction goes: its ``"decode"`` entry after every decoded frame, so a
-    watcher of the dict can follow the progress.
+    silence features and ``flags["silent_audio"] = True``. ``timings``, if given,
+    receives seconds per stage; ``on_frame`` follows the progress (see :data:`Progress`).
     """
     path = Path(path)
     info = probe(path)
@@ -242,5 +236,5 @@ def extract_file(
     feats = _run(ext, frames, audio, routine_id=routine_id if routine_id is not None else path.stem,
                  duration_s=round(info.duration_s, 6), total_segments=segment_count(info.duration_s),
                  progress=progress, timings=timings, name=name,
-                 extra={"media": name, "media_sha256": file_sha256(path)})
+                 extra={"media": name, "media_sha256": file_sha256(path)}, on_frame=on_frame)
     return feats

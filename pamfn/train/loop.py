@@ -9,7 +9,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -145,11 +144,3 @@ def fit(
     bar.close()
     return FitResult(progress_doc["best_epoch"], progress_doc["best_rho"], progress_doc["best_mse"], progress_doc["rows"], best_state)
 
-
-def clear_state(state_dir: str | os.PathLike[str]) -> None:
-    """Remove a finished stage's resumable state (its results live in the run folder)."""
-    folder = Path(state_dir)
-    for path in folder.glob("state*"):
-        path.unlink(missing_ok=True)
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()

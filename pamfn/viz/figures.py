@@ -212,12 +212,6 @@ def fusion_count_figure(count_df: pd.DataFrame, duration_s: float) -> go.Figure:
     return fig.update_yaxes(title_text="FusionNets")
 
 
-def waveform_figure(wave_df: pd.DataFrame) -> go.Figure:
-    """The audio waveform on the time axis in seconds."""
-    duration = float(wave_df["time_s"].max()) if len(wave_df) else 1.0
-    return stacked([waveform_panel(wave_df)], duration, 220, title="Audio waveform")
-
-
 def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
     """Judged vs. predicted score and each modality branch's own score, in the data set's units."""
     colors = [

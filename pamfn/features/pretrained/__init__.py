@@ -99,6 +99,10 @@ class PretrainedExtractor:
         self._tvl1 = cv2.optflow.DualTVL1OpticalFlow_create() if self.flow_method == "tvl1" else None
         self.start()
 
+    @staticmethod
+    def family_versions() -> dict[str, str]:
+        return pretrained_versions()
+
     def start(self) -> None:
         """Begin a new routine: forget the previous frame, reset the timings."""
         self._prev: np.ndarray | None = None
