@@ -2,16 +2,13 @@
 
 import json
 
-import pytest
-
 from pamfn.cli import build_parser, main
-from pamfn.commands.train import model_config, train_recipe
 from pamfn.data import load_dataset
 from pamfn.data.dataset import validation_split
 from pamfn.data.toy import write_toy_dataset
 from pamfn.evaluate import evaluate_checkpoints
 from pamfn.train import Run, RunConfig
-
+from pamfn.train.options import model_config, train_recipe
 from tests.train_args import TINY
 
 

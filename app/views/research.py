@@ -74,7 +74,7 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
 
 def results_tables() -> None:
     """Tables written by ``pamfn reproduce``, side by side with the paper's published numbers."""
-    from pamfn.reproduce import TABLES, get_table, paper_frame
+    from pamfn.paper_tables import TABLES, get_table, paper_frame
 
     found = research.find_result_tables(result_folders())
     number = st.selectbox("Table", list(TABLES), format_func=lambda n: f"Table {n}: {TABLES[n].title}", key="research_table")
@@ -136,7 +136,7 @@ def decision_frequencies(explanations: list, split: str, stem: str) -> None:
 def seeded_intervals(table_csv: Path) -> None:
     """The run's 95% intervals (``table_<N>_intervals.csv``, written by ``pamfn reproduce``) with its marks."""
     from pamfn.intervals import BOOTSTRAP
-    from pamfn.reproduce import intervals_table
+    from pamfn.paper_tables import intervals_table
 
     path = table_csv.with_name(f"{table_csv.stem}_intervals.csv")
     if not path.is_file() or (iv := _read_csv(path)) is None:

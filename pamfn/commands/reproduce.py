@@ -53,10 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.table == "fig5":
         return run_figure5(args)
-    from pamfn.commands.train import chosen_actions, model_config, set_threads, train_recipe
+    from pamfn.commands.train import set_threads
     from pamfn.data import load_dataset
     from pamfn.errors import ConfigError
-    from pamfn.reproduce import interval_frame, make_run_factory, markdown, reproduce
+    from pamfn.paper_tables import markdown
+    from pamfn.reproduce import interval_frame, make_run_factory, reproduce
+    from pamfn.train.options import chosen_actions, model_config, train_recipe
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
@@ -93,7 +95,8 @@ def run_figure5(args: argparse.Namespace) -> int:
     from pamfn.commands.train import set_threads
     from pamfn.errors import ConfigError
     from pamfn.explain import explain_split
-    from pamfn.reproduce import markdown, write_figure5
+    from pamfn.paper_tables import markdown
+    from pamfn.reproduce import write_figure5
     from pamfn.train import resolve_device
     from pamfn.viz import research
 

@@ -97,53 +97,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def model_config(args: argparse.Namespace, data: Any, variant: dict[str, Any] | None = None) -> Any:
-    """The PAMFNConfig of the preset with the data's dims and scale, variant and overrides."""
-    from pamfn.model import PAMFNConfig
-
-    overrides: dict[str, Any] = {"input_dims": data.dims, "label_scale": data.label_scale}
-    if data.extractors:
-        overrides["feature_extractors"] = dict(data.extractors)
-    for key in ("d", "K"):
-        if getattr(args, key, None) is not None:
-            overrides[key] = getattr(args, key)
-    overrides.update(variant or {})
-    overrides.update(dict(args.model_set))
-    return PAMFNConfig.preset(args.preset, **overrides)
-
-
-def train_recipe(args: argparse.Namespace) -> Any:
-    """The preset's TrainRecipe with the command line's overrides."""
-    from dataclasses import replace
-
-    from pamfn.train import override_phase, train_preset
-
-    recipe = train_preset(args.preset)
-    p1, p2 = recipe.phase1, recipe.phase2
-    if args.epochs_scale is not None:
-        p1, p2 = p1.scaled(args.epochs_scale), p2.scaled(args.epochs_scale)
-    common = {"batch_size": args.batch_size}
-    p1 = override_phase(p1, {**common, "epochs": args.epochs1, **dict(args.p1)})
-    p2 = override_phase(p2, {**common, "epochs": args.epochs2, **dict(args.p2)})
-    top = {
-        "crop": args.crop,
-        "val_fraction": args.val_fraction,
-        "eval_every": args.eval_every,
-        "save_every": args.save_every,
-    }
-    return replace(recipe, phase1=p1, phase2=p2, select_on_test=args.select_on_test, normalize_inputs=not args.no_normalize, **{k: v for k, v in top.items() if v is not None})
-
-
-def chosen_actions(requested: list[str], data: Any) -> list[str]:
-    from pamfn.errors import DatasetError
-
-    actions = list(data.actions) if "all" in requested else list(dict.fromkeys(requested))
-    unknown = [a for a in actions if a not in data.actions]
-    if unknown:
-        raise DatasetError(f"{data.root}: unknown action(s) {unknown}; the dataset has {data.actions}")
-    return actions
-
-
 def branches_for(given: Path | None, action: str) -> str | None:
     """The phase-1 branches of ``action``: ``given`` may be a branches folder (with V/, F/, A/),
     a phase-1 run folder (with branches/), or a multi-action run folder (with <action>/branches/)."""
@@ -174,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.metrics import fisher_z_mean, fmt_rho
     from pamfn.serving import write_index
     from pamfn.train import Run, RunConfig
+    from pamfn.train.options import chosen_actions, model_config, train_recipe
 
     set_threads(args)
     data = load_dataset(args.data)
