@@ -10,8 +10,8 @@ Pages use this small API::
     models = state.checkpoints(src)       # {action: LoadedCheckpoint}, loaded once per process
     ckpt = state.checkpoint_for(src, "ball")  # the checkpoint that scores one action
     feats = state.features(src, rid)      # RoutineFeatures of one routine
-    expl = state.explanation(src, rid)    # Explanation (cached per source and routine)
-    occ = state.occlusion(src, rid)       # occlusion scan: start_s, end_s, delta (points), cached
+    expl = state.explanation(src, rid)    # Explanation (cached per source and routine; support=True: with each step's stretch)
+    occ = state.occlusion(src, rid)       # occlusion scan: start_s, end_s, impact (points), noise, significant, cached
     video, why = state.media(src, rid)    # the playable media file, or None and the reason
     wave = state.waveform(video)          # min/max envelope of its audio (None without audio)
     table = state.predictions(src, wait_s=None)  # routines + predicted + error (None: wait for all)
@@ -181,19 +181,21 @@ def features(src: Source, routine_id: str) -> RoutineFeatures:
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str) -> Explanation:
+def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str, support: bool) -> Explanation:
     from pamfn.explain import explain_routine
 
     src = Source(data_dir, checkpoint_dir)
     row = catalog(src).routine(routine_id)
     ckpt = checkpoint_for(src, str(row["action"]))
-    return explain_routine(ckpt, features(src, routine_id), action=str(row["action"]), judged_score=float(row["score"]))
+    return explain_routine(ckpt, features(src, routine_id), action=str(row["action"]), judged_score=float(row["score"]),
+                           support=support)
 
 
-def explanation(src: Source, routine_id: str) -> Explanation:
+def explanation(src: Source, routine_id: str, support: bool = False) -> Explanation:
     """What PAMFN did on one routine (deterministic; cached per source and routine).
-    CheckpointError when the checkpoint does not match the routine's features."""
-    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, checkpoint_version(src))
+    ``support``: also measure the stretch each step depends on (the routine view draws
+    and words with it). CheckpointError when the checkpoint does not match the features."""
+    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, checkpoint_version(src), support)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -221,7 +223,7 @@ def predictions(src: Source, wait_s: float | None = 0.0) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int, stamp: str) -> pd.DataFrame:
-    from pamfn.insights import occlusion_scan
+    from pamfn.occlusion import occlusion_scan
 
     src = Source(data_dir, checkpoint_dir)
     ckpt = checkpoint_for(src, str(catalog(src).routine(routine_id)["action"]))
@@ -229,7 +231,8 @@ def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int,
 
 
 def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
-    """Occlusion scan of one routine (start_s, end_s, delta in points), cached."""
+    """Occlusion scan of one routine (pamfn.occlusion: impact in points, its noise,
+    significance, stage-2 MSFD weight baselines), cached."""
     return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_version(src))
 
 

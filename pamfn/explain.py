@@ -56,8 +56,11 @@ def explain_routine(
     seed: int | None = None,
     action: str | None = None,
     judged_score: float | None = None,
+    support: bool = False,
 ) -> Explanation:
-    """Score one routine and explain it; ``source`` is a loaded checkpoint or a model."""
+    """Score one routine and explain it; ``source`` is a loaded checkpoint or a model.
+    ``support`` also measures the stretch each step depends on (:mod:`pamfn.dependence`,
+    one batched forward of T perturbed copies)."""
     if mode not in MODES:
         raise ConfigError(f"explanation mode must be one of {sorted(MODES)}, got {mode!r}")
     model = source.model if isinstance(source, LoadedCheckpoint) else source
@@ -79,6 +82,9 @@ def explain_routine(
         steps = next(x.shape[1] for x in (trace.msfd_weights, trace.cmfd_attention) if x is not None)
         if steps != st.steps:
             raise RuntimeError(f"stage {st.stage}: the model ran {steps} steps but stage_spans gives {st.steps}")
+    extra = {"seed": seed, "modalities": list(cfg.modalities), "preset": cfg.preset, "variant": _variant(cfg)}
+    if support:
+        extra["support"] = _add_support(stages, model, features, str(device))
     checkpoint = str(source.path) if isinstance(source, LoadedCheckpoint) and source.path is not None else None
     return Explanation(
         routine_id=features.routine_id,
@@ -94,8 +100,25 @@ def explain_routine(
         action=action,
         judged_score=judged_score,
         checkpoint=checkpoint,
-        extra={"seed": seed, "modalities": list(cfg.modalities), "preset": cfg.preset, "variant": _variant(cfg)},
+        extra=extra,
     )
+
+
+def _add_support(stages: list[StageExplanation], model: AQAModel, features: RoutineFeatures, device: str) -> dict[str, dict]:
+    """Fill each stage's support stretch in place; returns the measured widths (seconds)."""
+    from pamfn.dependence import measure_support
+
+    measured = measure_support(model, features, device=device)
+    seg, duration = features.segment_seconds, features.T * features.segment_seconds
+    summary = {}
+    for st in stages:
+        found = measured.get(st.stage)
+        before, after = (found.before, found.after) if found is not None else (0, 0)
+        st.support_start_s = np.maximum(st.start_s - before * seg, 0.0) if found is not None else np.zeros(st.steps)
+        st.support_end_s = np.minimum(st.end_s + after * seg, duration) if found is not None else np.full(st.steps, duration)
+        if found is not None:
+            summary[str(st.stage)] = {"before_s": before * seg, "after_s": after * seg, "mass": found.mass}
+    return summary
 
 
 def _variant(cfg: object) -> dict[str, object]:

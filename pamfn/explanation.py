@@ -5,7 +5,9 @@ Per stage ``i`` (1..3) it holds the time span of each step, the MSFD modality we
 (T_i x 3, rows sum to 1), the PolicyNet probabilities (T_i x K), the decision as a
 FusionNet count in 1..K, the FusionNets' modality weights (T_i x K x 3) and the CMFD
 attention over the K FusionNets (T_i x K). Ablation variants without a module leave
-its fields ``None``.
+its fields ``None``. ``support_start_s``/``support_end_s`` (when measured, see
+:mod:`pamfn.dependence`) are the stretch of the routine each step's MSFD weights and
+decision depend on, wider than the step's own window.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def stage_spans(T: int, segment_seconds: float, n_stages: int = 3) -> list[tuple
     return spans
 
 
+_ARRAYS = ("start_s", "end_s", "msfd_weights", "policy_probs", "fusion_count", "fusion_weights", "cmfd_attention",
+           "support_start_s", "support_end_s")
+
+
 @dataclass
 class StageExplanation:
     """What one fusion stage did, step by step."""
@@ -51,6 +57,8 @@ class StageExplanation:
     fusion_count: np.ndarray | None = None
     fusion_weights: np.ndarray | None = None
     cmfd_attention: np.ndarray | None = None
+    support_start_s: np.ndarray | None = None
+    support_end_s: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -58,7 +66,7 @@ class StageExplanation:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stage": self.stage}
-        for key in ("start_s", "end_s", "msfd_weights", "policy_probs", "fusion_count", "fusion_weights", "cmfd_attention"):
+        for key in _ARRAYS:
             value = getattr(self, key)
             out[key] = None if value is None else np.asarray(value).tolist()
         return out
@@ -78,7 +86,15 @@ class StageExplanation:
             fusion_count=arr("fusion_count", np.int64),
             fusion_weights=arr("fusion_weights"),
             cmfd_attention=arr("cmfd_attention"),
+            support_start_s=arr("support_start_s"),
+            support_end_s=arr("support_end_s"),
         )
+
+    def stretch(self, step: int) -> tuple[float, float]:
+        """The stretch step ``step`` depends on: its support when measured, else its own window."""
+        if self.support_start_s is not None and self.support_end_s is not None:
+            return float(self.support_start_s[step]), float(self.support_end_s[step])
+        return float(self.start_s[step]), float(self.end_s[step])
 
 
 @dataclass

@@ -1,21 +1,17 @@
-"""Coach explanations: occlusion re-scoring, MSFD reliance, FusionNet peaks."""
+"""Coach explanations: occlusion with a neutral baseline, MSFD reliance beyond noise,
+FusionNet peaks from the stochastic policy, and the stretch each step depends on."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from pamfn.insights import (
-    clock,
-    coach_insights,
-    fusion_peaks,
-    modality_reliance,
-    moments,
-    occlusion_scan,
-)
+from pamfn.insights import clock, coach_insights, fusion_peaks, modality_reliance, moments, window_around
+from pamfn.occlusion import occlusion_scan, replacement_starts, scan_from_dict, scan_to_dict
 from pamfn.routine import RoutineFeatures
 from pamfn.serving.scorer import predict_scores
 from tests.test_viz_figures import make_explanation
@@ -28,102 +24,154 @@ class SumOfAudio(torch.nn.Module):
 
     def forward(self, inputs, policy="argmax", generator=None):
         assert policy == "argmax"
-        return SimpleNamespace(score=inputs["A"][..., 0].mean(dim=1))
+        return SimpleNamespace(score=inputs["A"][..., 0].mean(dim=1), stages=[])
 
 
-def routine(T: int = 16, loud: slice = slice(8, 12)) -> RoutineFeatures:
-    feats = {m: np.zeros((T, 3), np.float32) for m in ("V", "F", "A")}
-    feats["A"][loud, 0] = 1.0
-    return RoutineFeatures(feats, routine_id="toy")
+def routine(T: int = 40, loud: slice = slice(8, 12), seed: int = 0, rid: str = "toy") -> RoutineFeatures:
+    rng = np.random.default_rng(seed)
+    feats = {m: rng.normal(0, 0.05, size=(T, 3)).astype(np.float32) for m in ("V", "F", "A")}
+    feats["A"][loud, 0] += 1.0
+    return RoutineFeatures(feats, routine_id=rid)
 
 
-def test_occlusion_finds_the_window_that_carries_the_score():
+def test_occlusion_finds_the_window_that_carries_the_score_beyond_its_noise():
     feats = routine()
-    occ = occlusion_scan(SumOfAudio(), feats, label_scale=25.0, window=4, baseline="zeros")
-    assert occ["start_s"].tolist() == pytest.approx([0, 5.12, 10.24, 15.36])
-    # masking segments 8..11 with zeros removes all the audio: full score 4/16 -> 0
-    assert occ["delta"].tolist() == pytest.approx([0, 0, 25 * 4 / 16, 0])
-    top = moments(occ, n=1)[0]
-    assert (top.start_s, top.end_s) == pytest.approx((10.24, 15.36)) and "raised the score by 6.25 points" in top.text
+    occ = occlusion_scan(SumOfAudio(), feats, label_scale=25.0, window=4)
+    assert occ["start_s"].tolist() == pytest.approx(np.arange(10) * 5.12)
+    # the loud window adds 4/40 of the score compared with any other stretch put there
+    assert occ["impact"].iloc[2] == pytest.approx(25 * 4 / 40, abs=0.1)
+    assert occ["significant"].tolist() == [i == 2 for i in range(10)]
+    assert (occ["noise"] > 0).all() and (occ["se"] < occ["noise"]).all()
+    top = moments(occ, n=3)
+    assert len(top) == 1 and (top[0].start_s, top[0].end_s) == pytest.approx((10.24, 15.36))
+    assert "raised the score by 2.5" in top[0].text and "noise ±" in top[0].text
 
 
-def test_occlusion_with_the_mean_baseline_and_batches():
-    feats = routine(T=10, loud=slice(0, 2))
-    occ = occlusion_scan(SumOfAudio(), feats, label_scale=10.0, window=4, baseline="mean", batch_size=2)
-    # window 0 holds both loud segments; replacing its 4 rows by the mean (0.2) gives 0.8/10
-    assert occ["delta"].tolist() == pytest.approx([10 * (0.2 - 0.08), 10 * (0.2 - 0.28), 10 * (0.2 - 0.24)])
-    assert occ["end_s"].iloc[-1] == pytest.approx(10 * 1.28)
+def test_occlusion_baseline_is_neutral_over_routines():
+    """Routines without a special stretch: impacts average to zero within their noise."""
+    impacts = [occlusion_scan(SumOfAudio(), routine(loud=slice(0, 0), seed=s, rid=f"r{s}"), 25.0)["impact"].mean()
+               for s in range(40)]
+    assert abs(np.mean(impacts)) < 3 * np.std(impacts, ddof=1) / np.sqrt(len(impacts))
 
 
 def test_occlusion_rescoring_matches_a_real_pamfn():
     from pamfn.model import PAMFNConfig, build_model
+    from pamfn.occlusion import _routine_rng
 
     torch.manual_seed(0)
     model = build_model(PAMFNConfig(preset=None, K=4, d=16, input_dims={"V": 6, "F": 5, "A": 4})).eval()
     rng = np.random.default_rng(0)
     feats = RoutineFeatures({m: rng.normal(size=(20, d)).astype(np.float32) for m, d in {"V": 6, "F": 5, "A": 4}.items()},
                             routine_id="r")
-    occ = occlusion_scan(model, feats, label_scale=25.0, window=4)
+    occ = occlusion_scan(model, feats, label_scale=25.0, window=4, draws=3, batch_size=4)
     full = predict_scores(model, [feats], 25.0)["r"]
-    masked = {m: a.copy() for m, a in feats.features.items()}
-    for a in masked.values():
-        a[8:12] = a.mean(axis=0)
-    manual = predict_scores(model, [RoutineFeatures(masked, routine_id="r")], 25.0)["r"]
-    assert occ["delta"].iloc[2] == pytest.approx(full - manual, abs=1e-4)
+    draws_rng = _routine_rng(0, "r")
+    plans = [replacement_starts(s, 4, 20, 3, draws_rng) for s in range(0, 20, 4)]
+    replaced = []
+    for r in plans[2]:
+        masked = {m: a.copy() for m, a in feats.features.items()}
+        for m, a in masked.items():
+            a[8:12] = feats.features[m][r : r + 4]
+        replaced.append(predict_scores(model, [RoutineFeatures(masked, routine_id="r")], 25.0)["r"])
+    assert occ["impact"].iloc[2] == pytest.approx(full - np.mean(replaced), abs=1e-4)
+    assert {"weight_A", "baseline_A", "spread_A"} <= set(occ.columns)
+    assert np.allclose(occ[["weight_V", "weight_F", "weight_A"]].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_replacements_do_not_overlap_the_window():
+    rng = np.random.default_rng(0)
+    starts = replacement_starts(8, 4, 40, 200, rng)
+    assert ((starts <= 4) | (starts >= 12)).all() and starts.max() <= 36
+    assert len(replacement_starts(0, 4, 5, 3, rng)) == 3  # too short to avoid overlap: any other stretch
 
 
 def test_bad_occlusion_arguments():
-    with pytest.raises(ValueError, match="baseline"):
-        occlusion_scan(SumOfAudio(), routine(), 25.0, baseline="noise")
     with pytest.raises(ValueError, match="window"):
         occlusion_scan(SumOfAudio(), routine(), 25.0, window=0)
+    with pytest.raises(ValueError, match="draws"):
+        occlusion_scan(SumOfAudio(), routine(), 25.0, draws=1)
 
 
-def test_modality_reliance_names_the_stretch_where_audio_dominates():
-    expl = make_explanation(T=40)
-    stage2 = expl.stages[1]
-    stage2.msfd_weights[:] = [0.4, 0.4, 0.2]
-    stage2.msfd_weights[3:5] = [0.1, 0.1, 0.8]
-    found = modality_reliance(expl, n=5)
-    audio = [i for i in found if "music" in i.text]
-    assert len(audio) == 1
-    assert (audio[0].start_s, audio[0].end_s) == pytest.approx((3 * 5.12, 5 * 5.12))
-    assert "0:15–0:26" in audio[0].text
+def test_scan_round_trip_and_old_scans_are_dropped():
+    occ = occlusion_scan(SumOfAudio(), routine(), 25.0)
+    back = scan_from_dict(scan_to_dict(occ))
+    pd.testing.assert_frame_equal(back, occ, check_dtype=False)
+    assert scan_from_dict({"start_s": [0.0], "end_s": [5.12], "delta": [0.3]}).empty
+    assert moments(scan_from_dict(None)) == []
 
 
-def test_fusion_peaks_and_clock():
+def scan_with_weights(weights: np.ndarray, baseline: np.ndarray, spread: float) -> pd.DataFrame:
+    n = len(weights)
+    occ = pd.DataFrame({"start_s": np.arange(n) * 5.12, "end_s": np.arange(1, n + 1) * 5.12, "impact": 0.0, "se": 0.01,
+                        "noise": 0.05, "z": 0.0, "significant": False, "threshold_z": 3.5, "draws": 16})
+    for j, m in enumerate("VFA"):
+        occ[f"weight_{m}"], occ[f"baseline_{m}"], occ[f"spread_{m}"] = weights[:, j], baseline[:, j], spread
+    return occ
+
+
+def test_modality_sentences_only_beyond_the_weights_noise():
+    base = np.full((6, 3), 1 / 3)
+    weights = base.copy()
+    weights[3] = [0.2, 0.2, 0.6]  # the content of window 3 pulls the audio weight far beyond its noise
+    weights[1] = [0.3, 0.3, 0.4]  # 0.07 above: within 3.5 x noise of 0.02
+    found = modality_reliance(scan_with_weights(weights, base, spread=0.02), n=5)
+    assert len(found) == 1 and "music" in found[0].text
+    assert (found[0].start_s, found[0].end_s) == pytest.approx((3 * 5.12, 4 * 5.12))
+    assert "0:15–0:20" in found[0].text and "0.60 against 0.33" in found[0].text
+    assert modality_reliance(scan_with_weights(weights, base, spread=0.2)) == []  # weights that move that much: noise
+    assert modality_reliance(None) == [] and modality_reliance(scan_from_dict(None)) == []
+
+
+def test_fusion_peaks_follow_the_expected_count_and_name_the_support():
     expl = make_explanation(T=40, K=4)
-    expl.stages[1].fusion_count[:] = 1
-    expl.stages[1].fusion_count[6] = 4
+    stage = expl.stages[1]
+    stage.policy_probs[:] = [0.7, 0.1, 0.1, 0.1]  # expected count 1.6
+    stage.policy_probs[6] = [0.02, 0.02, 0.02, 0.94]  # expected count 3.88
+    stage.support_start_s = np.maximum(stage.start_s - 5.12, 0)
+    stage.support_end_s = np.minimum(stage.end_s + 6.4, expl.duration_s)
     peak = fusion_peaks(expl)[0]
-    assert (peak.start_s, peak.end_s) == pytest.approx((6 * 5.12, 7 * 5.12)) and "up to 4 of 4" in peak.text
+    assert (peak.start_s, peak.end_s) == pytest.approx((5 * 5.12, 7 * 5.12 + 6.4))
+    assert "up to 3.9 of 4" in peak.text and "depends on this whole stretch" in peak.text
+    stage.policy_probs[:] = 0.25  # a uniform policy: decisions are coin flips, nothing to say
+    assert fusion_peaks(expl) == []
     assert clock(61.4) == "1:01" and clock(5) == "0:05"
-    kinds = {i.kind for i in coach_insights(expl, None)}
-    assert "fusion" in kinds and "moment" not in kinds
+    assert {i.kind for i in coach_insights(expl, None)} == set()
 
 
-def test_batched_predictions_equal_routines_scored_alone():
+def test_window_around_is_the_support_of_the_stage_2_step():
+    expl = make_explanation(T=40)
+    assert window_around(expl, 12.0) == pytest.approx((2 * 5.12, 3 * 5.12))  # not measured: the step's own window
+    stage = expl.stages[1]
+    stage.support_start_s = np.maximum(stage.start_s - 3 * 1.28, 0)
+    stage.support_end_s = np.minimum(stage.end_s + 5 * 1.28, expl.duration_s)
+    assert window_around(expl, 12.0) == pytest.approx((2 * 5.12 - 3.84, 3 * 5.12 + 6.4))
+    assert window_around(expl, 0.0) == pytest.approx((0.0, 5.12 + 6.4))
+    assert window_around(expl, 999.0) == pytest.approx((9 * 5.12 - 3.84, 10 * 5.12))
+    expl.stages = []
+    assert window_around(expl, 30.0) == pytest.approx((30.0 - 2.56, 30.0 + 2.56))
+
+
+def test_support_is_measured_on_the_model_and_widens_with_the_stage():
+    from pamfn.dependence import measure_support
+    from pamfn.explain import explain_routine
     from pamfn.model import PAMFNConfig, build_model
 
-    torch.manual_seed(1)
+    torch.manual_seed(0)
     dims = {"V": 6, "F": 5, "A": 4}
     model = build_model(PAMFNConfig(preset=None, K=4, d=16, input_dims=dims)).eval()
-    rng = np.random.default_rng(1)
-    routines = [RoutineFeatures({m: rng.normal(size=(T, d)).astype(np.float32) for m, d in dims.items()}, routine_id=f"r{i}")
-                for i, T in enumerate([12, 16, 12, 12, 20, 16])]
-    batched = predict_scores(model, routines, 25.0, batch_size=2)
-    alone = {f.routine_id: predict_scores(model, [f], 25.0)[f.routine_id] for f in routines}
-    assert list(batched) == [f.routine_id for f in routines]
-    assert batched == pytest.approx(alone, abs=1e-4)
-
-
-def test_window_around_follows_stage_2_steps():
-    from pamfn.insights import window_around
-
-    expl = make_explanation(T=40)
-    assert window_around(expl, 12.0) == pytest.approx((2 * 5.12, 3 * 5.12))
-    assert window_around(expl, 0.0) == pytest.approx((0.0, 5.12))
-    assert window_around(expl, 999.0) == pytest.approx((9 * 5.12, 10 * 5.12))
-    expl.stages = []
-    assert window_around(expl, 1.0) == pytest.approx((0.0, 5.12))
-    assert window_around(expl, 30.0) == pytest.approx((30.0 - 2.56, 30.0 + 2.56))
+    rng = np.random.default_rng(0)
+    feats = RoutineFeatures({m: rng.normal(size=(48, d)).astype(np.float32) for m, d in dims.items()}, routine_id="r")
+    support = measure_support(model, feats, batch_size=16)
+    assert set(support) == {1, 2}
+    T = 48
+    own = support[2].profile[T : T + 4].sum()
+    assert 0 < own < support[2].profile.sum()  # stage 2 depends on segments beyond its own four
+    wide = measure_support(model, feats, mass=0.999, batch_size=16)
+    assert wide[2].before + wide[2].after > support[2].before + support[2].after >= 0
+    expl = explain_routine(model, feats, support=True)
+    for st in expl.stages:
+        assert (st.support_start_s <= st.start_s + 1e-9).all() and (st.support_end_s >= st.end_s - 1e-9).all()
+    assert expl.stages[2].stretch(0) == pytest.approx((0.0, 48 * 1.28))
+    assert expl.extra["support"]["2"]["mass"] == 0.9
+    with pytest.raises(ValueError, match="mass"):
+        measure_support(model, feats, mass=0)

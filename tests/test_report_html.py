@@ -47,7 +47,8 @@ def test_plotly_config_names_png_and_scales_it():
 
 def test_routine_report_has_scores_figures_and_explanations(tmp_path):
     e = explanation()
-    occlusion = pd.DataFrame({"start_s": [0.0, 5.12, 10.24], "end_s": [5.12, 10.24, 15.36], "delta": [0.1, -1.4, 0.3]})
+    occlusion = pd.DataFrame({"start_s": [0.0, 5.12, 10.24], "end_s": [5.12, 10.24, 15.36], "impact": [0.1, -1.4, 0.3],
+                              "se": 0.05, "noise": 0.2, "z": [0.5, -7.0, 1.5], "significant": [False, True, False]})
     doc = report.routine_report(e, occlusion=occlusion, details={"Data set": "sample_data"})
     assert_self_contained(doc)
     assert doc.count("plotly.js v") == 1  # inlined once for all figures

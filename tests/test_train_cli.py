@@ -67,6 +67,14 @@ def test_explain_prints_the_explanation(trained, toy, capsys):
         assert 0 <= policy["entropy"] <= 1 and sum(policy["argmax_frequency"]) == pytest.approx(1.0)
     assert main(["explain", str(features), "--checkpoint", str(trained), "--action", "hoop"]) == 0
     assert "expected FusionNet count" in capsys.readouterr().out
+    assert main(["explain", str(features), "--checkpoint", str(trained), "--action", "hoop", "--occlusion", "--draws", "4",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    windows = doc["windows"]
+    assert len(windows) == -(-T // 4) and windows[0]["start_s"] == 0 and windows[-1]["end_s"] == pytest.approx(T * 1.28)
+    assert all(set(w) >= {"start_s", "end_s", "impact", "significant"} and isinstance(w["significant"], bool) for w in windows)
+    assert all(s["support_start_s"][i] <= s["start_s"][i] for s in doc["stages"] for i in range(len(s["start_s"])))
+    assert isinstance(doc["insights"], list)
     assert main(["explain", str(features), "--checkpoint", str(trained)]) == 2
     assert "choose --action" in capsys.readouterr().err
 

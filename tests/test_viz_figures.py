@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pamfn import MODALITIES
@@ -86,7 +87,8 @@ def test_fusion_count_figure_marks_K():
 def test_timeline_shares_one_time_axis_and_marks_windows():
     expl = make_explanation(T=40)
     wave = tables.waveform_table(np.sin(np.arange(8000 * 51) / 50.0), 8000)
-    occ = tables.occlusion_table(np.arange(10) * 5.12, np.arange(1, 11) * 5.12, np.linspace(-1, 1, 10))
+    occ = pd.DataFrame({"start_s": np.arange(10) * 5.12, "end_s": np.arange(1, 11) * 5.12, "impact": np.linspace(-1, 1, 10),
+                        "noise": 0.2, "significant": [True] + [False] * 9})
     fig = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s, wave, occ,
                                   windows=[(5.12, 10.24, "T1")])
     axes = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
@@ -95,6 +97,9 @@ def test_timeline_shares_one_time_axis_and_marks_windows():
         assert tuple(fig.layout[k].range) == (0, pytest.approx(expl.duration_s))
     assert fig.layout.dragmode is False
     assert any(getattr(s, "x0", None) == 5.12 and getattr(s, "x1", None) == 10.24 for s in fig.layout.shapes)
+    bars = [t for t in fig.data if t.type == "bar"][0]
+    assert list(bars.marker.color[:2]) == ["#dc2626", "#9ca3af"]  # only windows beyond their noise are coloured
+    assert list(bars.error_y.array) == pytest.approx([0.2] * 10)
 
 
 def test_scores_figure_uses_the_modality_colours():

@@ -28,7 +28,8 @@ from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import MediaError, PamfnError
 from pamfn.explanation import Explanation
 from pamfn.features.registry import extractor_for
-from pamfn.insights import clock, coach_insights, occlusion_scan
+from pamfn.insights import clock, coach_insights
+from pamfn.occlusion import occlusion_scan, scan_from_dict, scan_to_dict
 from pamfn.report import export_name, routine_report
 from pamfn.routine import RoutineFeatures
 from pamfn.routine_library import LibraryError, RoutineLibrary
@@ -128,7 +129,7 @@ def score(src: state.Source, feats: RoutineFeatures, action: str | None, judged:
 
     ckpt = state.checkpoint_for(src, action)
     with st.spinner("Scoring and explaining…"):
-        expl = explain_routine(ckpt, feats, action=action, judged_score=judged)
+        expl = explain_routine(ckpt, feats, action=action, judged_score=judged, support=True)
         occ = occlusion_scan(ckpt.model, feats, ckpt.label_scale, device=state.device())
     return expl, occ
 
@@ -185,7 +186,7 @@ def show(analysis: Analysis | None) -> None:
 
 def with_occlusion(expl: Explanation, occ: pd.DataFrame) -> Explanation:
     """The explanation carrying its occlusion scan in ``extra`` (saved in the library)."""
-    extra = {**expl.extra, "occlusion": {c: [float(v) for v in occ[c]] for c in ("start_s", "end_s", "delta")}}
+    extra = {**expl.extra, "occlusion": scan_to_dict(occ)}
     return replace(expl, extra=extra)
 
 
@@ -193,7 +194,7 @@ def from_entry(entry) -> Analysis:
     expl = entry.load_explanation()
     if expl is None:
         raise LibraryError(f"library entry {entry.entry_id} has no explanation")
-    occ = pd.DataFrame(expl.extra.get("occlusion") or {"start_s": [], "end_s": [], "delta": []})
+    occ = scan_from_dict(expl.extra.get("occlusion"))
     return Analysis(entry.name, f"library:{entry.entry_id}", entry.load_features(), expl, occ, entry.media_path,
                     upload_name=entry.metadata.get("upload_name"), entry_id=entry.entry_id)
 

@@ -123,8 +123,8 @@ def _insights(found: list[Insight], has_player: bool) -> None:
 
 
 def _follow_player(player_key: str, expl) -> None:
-    """After a pause or seek: show the keyframes of the stage-2 step under the playhead,
-    unless the playhead stays inside the window already shown."""
+    """After a pause or seek: show the keyframes of the stretch the stage-2 step under the
+    playhead depends on, unless the playhead stays inside the window already shown."""
     value = st.session_state.get(player_key)
     t = value.get("time") if hasattr(value, "get") else None
     if t is None:
@@ -140,7 +140,7 @@ def _timeline_json(src: state.Source, routine_id: str, video: str | None, window
     """The routine's figure as JSON: waveform, MSFD weights, FusionNet counts, score impact
     (``stamp``: the checkpoint's version, part of the cache key). The player marks the
     keyframes window itself, so it passes ``window=None``."""
-    expl = state.explanation(src, routine_id)
+    expl = state.explanation(src, routine_id, support=True)
     wave = state.waveform(Path(video)) if video else None
     marks = [(window[0], window[1], "keyframes")] if window else []
     fig = figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s,
@@ -151,7 +151,7 @@ def _timeline_json(src: state.Source, routine_id: str, video: str | None, window
 @st.fragment
 def _routine_view(src: state.Source, routine_id: str) -> None:
     """Player, explanations and keyframes: a fragment, so a pause or seek reruns only this."""
-    expl = state.explanation(src, routine_id)
+    expl = state.explanation(src, routine_id, support=True)
     video, why = state.media(src, routine_id)
     wave = None
     if video is not None:
@@ -175,8 +175,9 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("What moved the score", anchor=False)
-        st.caption("Occlusion: each ~5 s window is masked and the routine re-scored; MSFD and PolicyNet traces show "
-                   "where the model leaned on one modality and where it fused many FusionNets.")
+        st.caption("Each 4-segment window is replaced by the routine's other stretches and the routine re-scored: "
+                   "a stretch is named only when its impact, or its pull on a modality's MSFD weight, clearly exceeds "
+                   "that noise. Fusion statements name the whole stretch the PolicyNet's decisions depend on.")
         _insights(found, video is not None)
     with right:
         st.subheader("Keyframes", anchor=False)
@@ -230,7 +231,7 @@ def _routine_page(src: state.Source, catalog) -> None:
     judges = f"Judges' components: {' · '.join(parts)}. " if parts else ""
     st.caption(f"{judges}Split: {row['split']}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")
     try:
-        expl = state.explanation(src, routine_id)
+        expl = state.explanation(src, routine_id, support=True)
     except PamfnError as exc:
         state.show_error(exc, f"PAMFN cannot explain {routine_id}")
         return

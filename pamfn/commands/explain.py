@@ -7,7 +7,13 @@ stage the step times in seconds, MSFD modality weights, PolicyNet probabilities,
 FusionNet counts (decisions of --mode) and the CMFD attention; ``policy`` sums up each
 stage's decisions as the paper defines them (pamfn.decisions): the stochastic policy's
 expected frequency of each count, the argmax frequency as the alternative, the policy
-entropy (0 certain, 1 uniform) and the expected FusionNet count.
+entropy (0 certain, 1 uniform) and the expected FusionNet count. Each stage carries
+``support_start_s``/``support_end_s``: the stretch each step depends on (measured by
+perturbation, pamfn.dependence).
+
+With ``--occlusion`` the JSON adds ``windows`` (per 4-segment window: ``start_s, end_s,
+impact`` in points, ``se``, ``noise``, ``significant``; pamfn.occlusion) and the coach
+statements (``insights``), which speak only of windows beyond their noise.
 """
 
 from __future__ import annotations
@@ -28,21 +34,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="seed of --mode sample")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print the full Explanation as JSON")
+    parser.add_argument("--occlusion", action="store_true",
+                        help="also scan each 4-segment window's score impact (neutral baseline, with noise) and print the "
+                             "coach statements; the JSON gets `windows` and `insights`")
+    parser.add_argument("--draws", type=int, default=16, help="--occlusion: replacements per window (default 16)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from pamfn.decisions import stage_summary
     from pamfn.explain import explain_routine
+    from pamfn.insights import coach_insights
+    from pamfn.occlusion import occlusion_scan
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
 
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
-    explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action)
+    explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action, support=True)
     policy = [{"stage": st.stage, **stage_summary(st.policy_probs)} for st in explanation.stages if st.policy_probs is not None]
+    extra: dict = {"policy": policy}
+    found = []
+    if args.occlusion:
+        scan = occlusion_scan(loaded.model, features, loaded.config.label_scale, draws=args.draws, device=args.device)
+        found = coach_insights(explanation, scan)
+        extra["windows"] = [{"start_s": float(r.start_s), "end_s": float(r.end_s), "impact": float(r.impact), "se": float(r.se),
+                             "noise": float(r.noise), "significant": bool(r.significant)} for r in scan.itertuples()]
+        extra["insights"] = [{"kind": i.kind, "start_s": i.start_s, "end_s": i.end_s, "text": i.text} for i in found]
     if args.json:
-        print(json.dumps({**explanation.to_dict(), "policy": policy}, indent=2))
+        print(json.dumps({**explanation.to_dict(), **extra}, indent=2))
         return 0
     branches = ", ".join(f"{m} {s:.2f}" for m, s in explanation.branch_scores.items())
     print(f"{explanation.routine_id} ({action}): score {explanation.score:.2f} / {explanation.label_scale:g} (branches: {branches})")
@@ -57,5 +79,12 @@ def run(args: argparse.Namespace) -> int:
                      f"(stochastic policy, entropy {summary['entropy']:.2f})")
         if st.fusion_count is not None:
             line += f"; {'argmax' if args.mode == 'deterministic' else 'sampled'} decisions' mean {st.fusion_count.mean():.1f}"
+        if st.support_start_s is not None and st.steps > 1:
+            widths = st.support_end_s - st.support_start_s
+            line += f"; each step depends on about {np.median(widths):.1f} s of the routine"
         print(line)
+    if args.occlusion:
+        print(f"  windows beyond their noise: {sum(w['significant'] for w in extra['windows'])} of {len(extra['windows'])}")
+        for insight in found:
+            print(f"  - {insight.text.replace('**', '')}")
     return 0

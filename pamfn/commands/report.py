@@ -28,14 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pamfn.explain import explain_routine
-    from pamfn.insights import occlusion_scan
+    from pamfn.occlusion import occlusion_scan
     from pamfn.report import routine_report, write_report
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
 
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
-    explanation = explain_routine(loaded, features, action=action, judged_score=args.judged)
+    explanation = explain_routine(loaded, features, action=action, judged_score=args.judged, support=True)
     occlusion = None if args.no_occlusion else occlusion_scan(loaded.model, features, loaded.label_scale, device=args.device)
     details = {"Features": args.features.name, "Extractors": ", ".join(f"{m}: {v}" for m, v in features.extractors.items()) or "-"}
     path = write_report(args.output, routine_report(explanation, occlusion=occlusion, details=details))

@@ -189,13 +189,18 @@ def waveform_panel(wave_df: pd.DataFrame) -> Panel:
 
 
 def occlusion_panel(occ_df: pd.DataFrame) -> Panel:
-    """Points each window adds to (up) or takes from (down) the score."""
+    """Points each window adds to (up) or takes from (down) the score, with its noise as an
+    error bar; windows within their noise are grey (:mod:`pamfn.occlusion`)."""
     centers = ((occ_df["start_s"] + occ_df["end_s"]) / 2).to_numpy()
     widths = (occ_df["end_s"] - occ_df["start_s"]).to_numpy() * 0.92
-    colors = np.where(occ_df["delta"] >= 0, "#16a34a", "#dc2626").tolist()
-    bar = dict(type="bar", x=centers, y=occ_df["delta"].to_numpy(), width=widths, marker=dict(color=colors),
-               showlegend=False, name="Score impact", hovertemplate="%{y:+.2f} points<extra></extra>")
-    return Panel("Score impact of each window (points)", 0.9, [bar])
+    impact = occ_df["impact"].to_numpy()
+    significant = occ_df["significant"].to_numpy(bool) if "significant" in occ_df else np.ones(len(impact), bool)
+    colors = np.where(~significant, "#9ca3af", np.where(impact >= 0, "#16a34a", "#dc2626")).tolist()
+    noise = occ_df["noise"].to_numpy() if "noise" in occ_df else np.zeros(len(impact))
+    bar = dict(type="bar", x=centers, y=impact, width=widths, marker=dict(color=colors), showlegend=False,
+               error_y=dict(type="data", array=noise, thickness=1, width=2, color="#6b7280"), customdata=noise,
+               name="Score impact", hovertemplate="%{y:+.2f} ± %{customdata:.2f} points<extra></extra>")
+    return Panel("Score impact of each window (points ± noise; grey: within noise)", 0.9, [bar])
 
 
 def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Window] = ()) -> go.Figure:

@@ -1,5 +1,5 @@
 """Tidy tables (one row per observation, seconds on the time axis) built from an
-Explanation, an audio signal or an occlusion scan; the figures draw these."""
+Explanation or an audio signal; the figures draw these (and :mod:`pamfn.occlusion`'s scans)."""
 
 from __future__ import annotations
 
@@ -62,9 +62,3 @@ def waveform_table(samples: np.ndarray, sample_rate: float, points: int = 1500) 
     hi = np.maximum.reduceat(samples, edges[:-1])
     time_s = (edges[:-1] + edges[1:]) / 2.0 / float(sample_rate)
     return pd.DataFrame({"time_s": time_s, "lo": lo, "hi": hi})
-
-
-def occlusion_table(start_s: np.ndarray, end_s: np.ndarray, delta: np.ndarray) -> pd.DataFrame:
-    """Occlusion scan: columns start_s, end_s, delta (points the window adds to the score:
-    full score minus the score with the window masked)."""
-    return pd.DataFrame({"start_s": np.asarray(start_s, float), "end_s": np.asarray(end_s, float), "delta": np.asarray(delta, float)})
