@@ -170,6 +170,50 @@ def fig6_section() -> None:
                "average, and that the optimum differs per action.")
 
 
+def explanation_checks() -> None:
+    """The figures ``bench/bench_explanations.py`` measured: do the explanations point at
+    what really happened in the generated routines?"""
+    from pamfn.groundtruth import find_results, read_results, result_tables
+
+    found = find_results(result_folders())
+    if not found:
+        st.info("No explanation check has been run yet: `python bench/bench_explanations.py` (a data set with "
+                "ground truth events, sample benchmark version 2) writes `docs/explanations-results.json`.")
+        return
+    path = st.selectbox("Results", found, format_func=_short, key="checks_file")
+    try:
+        result = read_results(path)
+    except PamfnError as exc:
+        state.show_error(exc, "The results file cannot be read")
+        return
+    tables = result_tables(result)
+    st.caption(f"`{result.get('command', '')}` · data `{Path(str(result.get('data', ''))).name}` "
+               f"({result.get('dataset_version') or 'unknown version'}) · split {result.get('split')} · "
+               f"commit {result.get('commit')} · {result.get('date')}")
+    for note in result.get("missing") or []:
+        st.warning(f"Not measured: {note}", icon=":material/warning:")
+    n = result["neutrality"]
+    cols = st.columns(4)
+    cols[0].metric("Mean score impact", f"{n['mean_impact']:+.3f}", help="over all windows; should be 0 within its noise")
+    cols[1].metric("± standard error", f"{n['se']:.3f}", help="clustered by routine")
+    cols[2].metric("Windows that raised the score", f"{n['share_positive']:.0%}")
+    cols[3].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
+    if "fault_auc" in tables:
+        st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
+                    "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance)")
+        st.dataframe(tables["fault_auc"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True, key="checks_auc")
+    if "degradation" in tables:
+        st.markdown("**Does the MSFD turn away from a degraded modality?** Stage-2 weight of the degraded modality "
+                    "inside its degradation stretches against the rest of the routine")
+        st.dataframe(tables["degradation"].style.format(precision=3, na_rep="-"), hide_index=True, key="checks_degradation")
+    if "sentences" in tables:
+        st.markdown("**Do coach sentences point at real events?** Share of sentences whose stretch overlaps a fault "
+                    "or degradation, beside the chance rate of a window")
+        st.dataframe(tables["sentences"].style.format({"hits": "{:.0%}", "chance": "{:.0%}"}, na_rep="-"), hide_index=True,
+                     key="checks_sentences")
+    st.caption("Definitions and how each figure is computed: `docs/explanations.md`.")
+
+
 def main() -> None:
     st.title("Research view")
     src = state.current_source()
@@ -201,8 +245,9 @@ def main() -> None:
         return
     stem = f"{Path(src.data_dir).name}_{split}"
 
-    fig5, msfd, scores, tables, fig6 = st.tabs(
-        ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables", "FusionNets K (Fig. 6)"]
+    fig5, msfd, scores, tables, fig6, checked = st.tabs(
+        ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables", "FusionNets K (Fig. 6)",
+         "Explanations checked"]
     )
     with fig5:
         decision_frequencies(explanations, split, stem)
@@ -224,6 +269,8 @@ def main() -> None:
         results_tables()
     with fig6:
         fig6_section()
+    with checked:
+        explanation_checks()
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; tests import it

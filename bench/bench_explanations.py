@@ -1,0 +1,149 @@
+"""Explanations checked against what really happened, on a split of a generated data set
+with ground truth events (sample benchmark version 2: ``events.csv``).
+
+    python bench/bench_explanations.py                                  # bundled set and checkpoint, test split
+    python bench/bench_explanations.py --data DIR --checkpoint CKPT --out runs/explanations-results.json
+
+For every routine of the split: the explanation (with each step's measured support), the
+occlusion scan (neutral baseline, 16 draws per 4-segment window) and the coach sentences,
+exactly as the dashboard computes them. Then (``pamfn.groundtruth``):
+
+- neutrality: mean impact over all windows and its routine-clustered standard error;
+- fault ranking: ROC AUC of -impact ranking windows holding a drop / a loss of balance /
+  other faults above clean windows (target >= 0.75 for drops and losses of balance);
+- degradations: whether a modality's stage-2 MSFD weight drops inside its degradation
+  stretches (share of stretches, mean weight inside vs outside);
+- sentences: how often a coach sentence's stretch overlaps a real fault or degradation,
+  beside the chance rate of a window.
+
+Writes the figures as JSON (``--out``, default docs/explanations-results.json; the
+research view shows them) and prints them. Without events.csv it measures neutrality
+only and says what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pamfn import MODALITIES  # noqa: E402
+from pamfn.atomic import write_text_atomic  # noqa: E402
+from pamfn.catalog import load_catalog  # noqa: E402
+from pamfn.errors import DatasetError  # noqa: E402
+from pamfn.explain import explain_routine  # noqa: E402
+from pamfn.groundtruth import (  # noqa: E402
+    FAULTS,
+    RESULTS_NAME,
+    degradation_summary,
+    degradation_weights,
+    fault_auc,
+    label_windows,
+    neutrality,
+    read_events,
+    sentence_hits,
+)
+from pamfn.insights import coach_insights  # noqa: E402
+from pamfn.occlusion import occlusion_scan  # noqa: E402
+from pamfn.routine import RoutineFeatures  # noqa: E402
+from pamfn.serving import CheckpointSet  # noqa: E402
+
+def scan_split(data: Path, checkpoint: Path, split: str, draws: int, limit: int | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Windows (occlusion scans), stage-2 MSFD weights and coach sentences of every routine."""
+    catalog = load_catalog(data)
+    checkpoints = CheckpointSet(checkpoint)
+    rows = catalog.routines[catalog.routines["split"] == split]
+    rows = rows.iloc[:limit] if limit else rows
+    windows, weights, sentences = [], [], []
+    for rid, row in tqdm(list(rows.iterrows()), desc=f"explaining {split}", unit="routine"):
+        loaded = checkpoints.load(str(row["action"]))
+        feats = RoutineFeatures.load(row["features_path"])
+        expl = explain_routine(loaded, feats, action=str(row["action"]), support=True)
+        scan = occlusion_scan(loaded.model, feats, loaded.config.label_scale, draws=draws)
+        windows.append(scan.assign(routine_id=rid, action=row["action"]))
+        stage2 = next((s for s in expl.stages if s.stage == 2 and s.msfd_weights is not None), None)
+        if stage2 is not None:
+            w = pd.DataFrame(stage2.msfd_weights, columns=list(MODALITIES))
+            weights.append(w.assign(routine_id=rid, start_s=stage2.start_s, end_s=stage2.end_s))
+        for insight in coach_insights(expl, scan):
+            sentences.append({"routine_id": rid, "kind": insight.kind, "start_s": insight.start_s, "end_s": insight.end_s,
+                              "text": insight.text})
+    sentence_table = pd.DataFrame(sentences, columns=["routine_id", "kind", "start_s", "end_s", "text"])
+    return pd.concat(windows, ignore_index=True), pd.concat(weights, ignore_index=True), sentence_table
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT / "sample_data")
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "checkpoints")
+    parser.add_argument("--events", type=Path, help="events.csv (default: DATA/events.csv)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--draws", type=int, default=16)
+    parser.add_argument("--limit", type=int, help="only the first N routines of the split")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / RESULTS_NAME)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    events_path = args.events or args.data / "events.csv"
+    missing = []
+    try:
+        events = read_events(events_path)
+    except DatasetError as exc:
+        events = None
+        missing.append(str(exc))
+    windows, weights, sentences = scan_split(args.data, args.checkpoint, args.split, args.draws, args.limit)
+    result: dict = {
+        "command": " ".join(["python bench/bench_explanations.py", *sys.argv[1:]]),
+        "data": str(args.data), "checkpoint": str(args.checkpoint), "split": args.split, "draws": args.draws,
+        "events": str(events_path), "commit": git_commit(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "dataset_version": json.loads((args.data / "dataset.json").read_text(encoding="utf-8")).get("generator_version"),
+        "neutrality": neutrality(windows),
+        "missing": missing,
+    }
+    if events is not None:
+        split_events = events[events["routine_id"].isin(windows["routine_id"].unique())]
+        if split_events.empty:
+            result["missing"].append(f"{events_path}: no event of a {args.split} routine")
+        labelled = label_windows(windows, split_events)
+        result["fault_auc"] = records(fault_auc(labelled, FAULTS))
+        result["fault_auc_z"] = records(fault_auc(labelled, FAULTS, score="z"))
+        result["clean_windows"] = int(labelled["clean"].sum())
+        result["degradation"] = records(degradation_summary(degradation_weights(weights, split_events)))
+        result["sentences"] = records(sentence_hits(sentences, windows, split_events))
+        result["sentences_faults_only"] = records(sentence_hits(sentences, windows, split_events, FAULTS))
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["load_average"] = round(os.getloadavg()[0], 1)
+    write_text_atomic(args.out, json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items()}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
