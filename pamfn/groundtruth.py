@@ -7,7 +7,9 @@ sections) and degradation stretches of one modality's evidence (``detail`` holds
 
 - :func:`fault_auc`: how well occlusion impacts rank the windows holding a fault of one
   kind above clean windows (ROC AUC; a fault lowers the score, so the ranking score is
-  ``-impact``). Clean: no fault and no degradation overlaps the window.
+  ``-impact``). ``clean``: no fault and no degradation overlaps the window;
+  ``clean_local``: no fault of a moment (drop, loss of balance, tremor) and no
+  degradation (the window may lie in an off-beat or off-energy section).
 - :func:`neutrality`: the mean impact over all windows with its standard error
   (clustered by routine: the standard error of the per-routine means).
 - :func:`degradation_weights`: for every degradation stretch of modality m, the mean
@@ -31,6 +33,9 @@ from pamfn.errors import DatasetError
 EVENT_COLUMNS = ("routine_id", "kind", "start_s", "end_s", "detail")
 FAULTS = ("loss_of_balance", "drop", "tremor", "off_beat", "off_energy")
 """Event kinds that are faults of the performance (the score formula penalises them)."""
+LOCAL_FAULTS = ("loss_of_balance", "drop", "tremor")
+"""Faults of a moment (seconds long); off-beat and off-energy are whole sections (often
+half the routine or more)."""
 DEGRADATION = "degradation"
 
 
@@ -75,7 +80,8 @@ def overlaps(windows: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
 
 def label_windows(windows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Per window (with ``routine_id``): one bool column per fault kind and ``degradation``,
-    and ``clean`` (none of them). Windows of routines without events are clean."""
+    ``clean`` (none of them) and ``clean_local`` (no fault of a moment, no degradation).
+    Windows of routines without events are clean."""
     out = windows.copy()
     kinds = (*FAULTS, DEGRADATION)
     for kind in kinds:
@@ -87,6 +93,7 @@ def label_windows(windows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
             if len(of_kind):
                 out.loc[part.index, kind] = overlaps(part, of_kind).any(axis=1)
     out["clean"] = ~out[list(kinds)].any(axis=1)
+    out["clean_local"] = ~out[[*LOCAL_FAULTS, DEGRADATION]].any(axis=1)
     return out
 
 
@@ -99,10 +106,10 @@ def roc_auc(positive: Iterable[float], negative: Iterable[float]) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def fault_auc(labelled: pd.DataFrame, kinds: Iterable[str] = FAULTS, score: str = "impact") -> pd.DataFrame:
-    """ROC AUC of ``-score`` ranking each fault kind's windows above clean windows.
-    Columns: kind, windows (holding it), clean (windows), auc."""
-    clean = -labelled.loc[labelled["clean"], score]
+def fault_auc(labelled: pd.DataFrame, kinds: Iterable[str] = FAULTS, score: str = "impact", clean: str = "clean") -> pd.DataFrame:
+    """ROC AUC of ``-score`` ranking each fault kind's windows above the ``clean`` (or
+    ``clean_local``) windows. Columns: kind, windows (holding it), clean (windows), auc."""
+    clean = -labelled.loc[labelled[clean], score]
     rows = [(k, int(labelled[k].sum()), len(clean), roc_auc(-labelled.loc[labelled[k], score], clean)) for k in kinds]
     return pd.DataFrame(rows, columns=["kind", "windows", "clean", "auc"])
 
@@ -211,7 +218,7 @@ def result_tables(result: dict) -> dict[str, pd.DataFrame]:
     """The bench's figures as tables: neutrality (one row), fault_auc, degradation,
     sentences (those present)."""
     tables = {"neutrality": pd.DataFrame([result["neutrality"]])}
-    for key in ("fault_auc", "degradation", "sentences"):
+    for key in ("fault_auc", "fault_auc_local", "degradation", "sentences"):
         if result.get(key) is not None:
             tables[key] = pd.DataFrame(result[key])
     return tables

@@ -67,11 +67,12 @@ def test_fault_windows_rank_above_clean_ones_when_impacts_point_at_them():
     impact = np.zeros(10)
     impact[2] = -1.0  # the drop at 11 s lowers the score
     windows = pd.concat([windows_of("a", 10, impact), windows_of("b", 10, np.linspace(-0.1, 0.1, 10))], ignore_index=True)
-    events = pd.DataFrame([("a", "drop", 11.0, 12.0, ""), ("a", "tremor", 30.0, 36.0, ""), ("b", "degradation", 0.0, 6.0, "modality=V")],
-                          columns=["routine_id", "kind", "start_s", "end_s", "detail"])
+    events = pd.DataFrame([("a", "drop", 11.0, 12.0, ""), ("a", "tremor", 30.0, 36.0, ""), ("b", "degradation", 0.0, 6.0, "modality=V"),
+                           ("b", "off_beat", 20.0, 30.0, "")], columns=["routine_id", "kind", "start_s", "end_s", "detail"])
     labelled = label_windows(windows, events)
+    assert labelled["off_beat"].sum() == 3 and labelled["clean_local"].sum() == 20 - 1 - 3 - 2
     assert labelled.loc[labelled["routine_id"] == "a", "drop"].tolist() == [i == 2 for i in range(10)]
-    assert labelled["tremor"].sum() == 3 and labelled["clean"].sum() == 20 - 1 - 3 - 2
+    assert labelled["tremor"].sum() == 3 and labelled["clean"].sum() == 20 - 1 - 3 - 2 - 3
     assert labelled.loc[(labelled.routine_id == "b"), "clean"].tolist()[:2] == [False, False]  # degraded: not clean
     auc = fault_auc(labelled).set_index("kind")
     assert auc.loc["drop", "auc"] == 1.0 and auc.loc["drop", "windows"] == 1
@@ -122,7 +123,7 @@ def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monke
     result = read_results(out)
     assert result["missing"] == [] and result["neutrality"]["routines"] == len(test_ids)
     tables = result_tables(result)
-    assert set(tables) == {"neutrality", "fault_auc", "degradation", "sentences"}
+    assert set(tables) == {"neutrality", "fault_auc", "fault_auc_local", "degradation", "sentences"}
     assert set(tables["fault_auc"]["kind"]) >= {"drop", "loss_of_balance"}
     assert json.loads(out.read_text())["command"].startswith("python bench/bench_explanations.py")
 

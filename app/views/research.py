@@ -202,6 +202,11 @@ def explanation_checks() -> None:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
                     "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance)")
         st.dataframe(tables["fault_auc"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True, key="checks_auc")
+        if "fault_auc_local" in tables:
+            st.caption("Clean windows: no fault and no degradation. Below, against windows without a fault of a moment "
+                       "(drop, loss of balance, tremor) or degradation, which may lie in an off-beat or off-energy section.")
+            st.dataframe(tables["fault_auc_local"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True,
+                         key="checks_auc_local")
     if "degradation" in tables:
         st.markdown("**Does the MSFD turn away from a degraded modality?** Stage-2 weight of the degraded modality "
                     "inside its degradation stretches against the rest of the routine")
