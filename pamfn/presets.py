@@ -1,4 +1,4 @@
-"""The paper's model presets as data (no torch import: the command line reads the names)."""
+"""The paper's model presets and variants as data (no torch import: the command line reads the names)."""
 
 from __future__ import annotations
 
@@ -21,4 +21,28 @@ VST / I3D / AST). The second feature set (Table III: UMT / I3D / MAST) comes wit
 released configs ``RG_feats2`` / ``FISV_feats2``: K 6 / 8, regressor width ratio 1,
 multi-head MSFD (4 / 2 heads) and CMFD (2 / 4 heads)."""
 
-__all__ = ["PAPER_EXTRACTORS", "PAPER_EXTRACTORS_2", "PAPER_INPUT_DIMS", "PRESETS"]
+VARIANTS: dict[str, tuple[Any, ...]] = {
+    "model": ("pamfn", "late_fusion"),
+    "fusionnets": ("ranked", "unranked", "free"),
+    "msfd": ("attention", "none", "weighted"),
+    "cmfd": ("attention", "none", "weighted"),
+    "fusion_stages": (1, 2, 3),
+    "fusion": ("avg", "cat", "weighted", "attention"),
+    "training": ("two_stage", "one_stage"),
+}
+"""The model variants of Tables IV-VIII: each variant field of PAMFNConfig and its
+choices. The config validates against it, ``pamfn train`` offers it
+as options, the tests cover every choice; a new variant value is one entry here plus
+its branch in the model."""
+
+VARIANT_HELP: dict[str, str] = {
+    "model": "pamfn, or the late-fusion baselines of Table V",
+    "fusionnets": "ranked (the paper), unranked or free FusionNets (Table VII)",
+    "msfd": "the MSFD decoder: attention (the paper), none, or Weighted Fusion (Table VI)",
+    "cmfd": "the CMFD decoder: attention (the paper), none, or Weighted Fusion (Table VI)",
+    "fusion_stages": "fuse in the first 1, 2 or all 3 stages (Table VIII)",
+    "fusion": "late-fusion kind (Table V)",
+    "training": "two_stage (the paper) or one_stage (Table V)",
+}
+
+__all__ = ["PAPER_EXTRACTORS", "PAPER_EXTRACTORS_2", "PAPER_INPUT_DIMS", "PRESETS", "VARIANTS", "VARIANT_HELP"]

@@ -198,6 +198,14 @@ VARIANTS = (
 )
 
 
+def test_the_variants_cover_every_choice_of_the_registry():
+    from pamfn.presets import VARIANTS as CHOICES
+
+    for name, choices in CHOICES.items():
+        covered = {getattr(PAMFNConfig(), name)} | {v[name] for v in VARIANTS if name in v}
+        assert covered == set(choices), name
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(f"{k}={v[k]}" for k in v))
 def test_variant_forward_backward(variant):
     cfg = small_cfg(**variant)

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pamfn.presets import PRESETS
+from pamfn.presets import PRESETS, VARIANT_HELP, VARIANTS
 
 POOLED = "pooled"
 """Run folder (under ``--out``) of a model trained with ``--pool-actions``."""
@@ -86,13 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     g = parser.add_argument_group("variant (Tables IV-VIII)")
     g.add_argument("--modalities", help="subset of VFA, e.g. VA (default VFA)")
-    g.add_argument("--model", choices=("pamfn", "late_fusion"))
-    g.add_argument("--fusion", choices=("avg", "cat", "weighted", "attention"), help="late-fusion kind")
-    g.add_argument("--training", choices=("two_stage", "one_stage"))
-    g.add_argument("--fusionnets", choices=("ranked", "unranked", "free"))
-    g.add_argument("--msfd", choices=("attention", "none", "weighted"))
-    g.add_argument("--cmfd", choices=("attention", "none", "weighted"))
-    g.add_argument("--fusion-stages", type=int, choices=(1, 2, 3))
+    for name, choices in VARIANTS.items():
+        g.add_argument(f"--{name.replace('_', '-')}", type=type(choices[0]), choices=choices, help=VARIANT_HELP[name])
     add_recipe_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -132,11 +127,9 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args)
     data = load_dataset(args.data)
     actions = chosen_actions(args.action, data)
-    variant = {k: v for k, v in {
-        "model": args.model, "fusion": args.fusion, "training": args.training, "fusionnets": args.fusionnets,
-        "msfd": args.msfd, "cmfd": args.cmfd, "fusion_stages": args.fusion_stages,
-        "modalities": tuple(args.modalities.upper()) if args.modalities else None,
-    }.items() if v is not None}
+    variant = {name: getattr(args, name) for name in VARIANTS if getattr(args, name) is not None}
+    if args.modalities:
+        variant["modalities"] = tuple(args.modalities.upper())
     cfg = model_config(args, data, variant)
     recipe = train_recipe(args)
     several = len(actions) > 1 or "all" in args.action

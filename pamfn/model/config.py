@@ -7,17 +7,7 @@ from typing import Any
 
 from pamfn import MODALITIES
 from pamfn.errors import ConfigError
-from pamfn.presets import PAPER_INPUT_DIMS, PRESETS
-
-_CHOICES: dict[str, tuple[Any, ...]] = {
-    "model": ("pamfn", "late_fusion"),
-    "fusionnets": ("ranked", "unranked", "free"),
-    "msfd": ("attention", "none", "weighted"),
-    "cmfd": ("attention", "none", "weighted"),
-    "fusion_stages": (1, 2, 3),
-    "fusion": ("avg", "cat", "weighted", "attention"),
-    "training": ("two_stage", "one_stage"),
-}
+from pamfn.presets import PAPER_INPUT_DIMS, PRESETS, VARIANTS
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ class PAMFNConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
-        for name, allowed in _CHOICES.items():
+        for name, allowed in VARIANTS.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"config field {name}={getattr(self, name)!r} is not one of {list(allowed)}")
         if not self.modalities:
