@@ -53,7 +53,8 @@ def test_folder_mode_caches_by_content_and_version(tmp_path, capsys):
     assert main(["extract", str(src), "-o", str(out), "--quiet"]) == 1  # one failure
     captured = capsys.readouterr()
     assert "2 extracted, 0 cached, 1 failed" in captured.out and "broken.mp4" in captured.err
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.npz", "day2", "day2/b.npz"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.npz", "day2", "day2/b.npz", "failures.csv"]
+    assert "broken.mp4" in (out / "failures.csv").read_text()
     stamp = (out / "a.npz").stat().st_mtime_ns
     main(["extract", str(src), "-o", str(out), "--quiet"])
     assert "0 extracted, 2 cached" in capsys.readouterr().out

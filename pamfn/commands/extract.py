@@ -2,6 +2,9 @@
 
     python -m pamfn extract VIDEO -o OUT.npz [--extractor lite|pretrained] [--device cpu|cuda]
     python -m pamfn extract FOLDER -o OUTDIR    # cached by content hash + extractor version
+    python -m pamfn extract FOLDER -o OUTDIR --engine ray [--address ADDR]   # one Ray task per video
+
+A folder run goes on past bad videos and lists them in OUTDIR/failures.csv (file, reason).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from pamfn.engines import add_engine_arguments
+
     parser = subparsers.add_parser(
         "extract",
         help="extract per-segment RGB, optical-flow and audio features from a video or a folder of videos",
@@ -31,21 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="torch device for the pretrained extractor (cpu, cuda); lite runs on CPU")
     parser.add_argument("--force", action="store_true", help="folder mode: re-extract even when cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_arguments(parser)
+    parser.add_argument("--gpu-workers", type=int, default=1,
+                        help="folder mode with --device cuda: extractor workers that load the weights once each")
+    parser.add_argument("--gpus-per-worker", type=float, default=1.0, help="GPUs each extractor worker reserves (Ray num_gpus)")
     parser.set_defaults(func=run)
-
-
-def is_cached(out: Path, sha256: str, versions: dict[str, str]) -> bool:
-    """True if ``out`` holds features of content ``sha256`` made by exactly ``versions``."""
-    from pamfn.errors import FeatureError
-    from pamfn.routine import RoutineFeatures
-
-    if not out.is_file():
-        return False
-    try:
-        feats = RoutineFeatures.load(out)
-    except FeatureError:
-        return False
-    return feats.media_sha256 == sha256 and feats.extractors == versions
 
 
 def videos_in(folder: Path) -> list[Path]:
@@ -82,31 +77,28 @@ def run(args: argparse.Namespace) -> int:
 def run_folder(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pamfn.errors import PamfnError
-    from pamfn.features import extract_file, extractor_versions
-    from pamfn.features.media import file_sha256
+    from pamfn.engines import make_engine
+    from pamfn.features import extractor_versions
+    from pamfn.features.batch import ExtractJob, extract_videos, write_failures
 
     videos = videos_in(args.input)
     if not videos:
         print(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {args.input}", file=sys.stderr)
         return 1
     versions = extractor_versions(args.extractor)
-    outputs = output_paths(videos, args.input, args.output)
-    done = cached = 0
-    failed: list[str] = []
-    for video in tqdm(videos, desc="videos", unit="video", disable=args.quiet):
-        out = outputs[video]
-        try:
-            if not args.force and is_cached(out, file_sha256(video), versions):
-                cached += 1
-                continue
-            feats = extract_file(video, extractor=args.extractor, device=args.device, progress=not args.quiet,
-                                 routine_id=video.stem)
-            feats.save(out)
-            done += 1
-        except PamfnError as exc:
-            failed.append(str(exc))
-    print(f"{done} extracted, {cached} cached, {len(failed)} failed -> {args.output}")
-    for line in failed:
-        print(f"error: {line}", file=sys.stderr)
-    return 1 if failed else 0
+    jobs = [ExtractJob(str(v), str(out), args.extractor, versions, args.force)
+            for v, out in output_paths(videos, args.input, args.output).items()]
+    engine = make_engine(args.engine, address=args.address)
+    try:
+        with tqdm(total=len(jobs), desc="videos", unit="video", disable=args.quiet) as bar:
+            report = extract_videos(jobs, engine, device=args.device, gpu_workers=args.gpu_workers,
+                                    gpus_per_worker=args.gpus_per_worker, on_done=lambda: bar.update(1))
+    finally:
+        engine.close()
+    table = write_failures(args.output, report.failures)
+    print(f"{len(report.extracted)} extracted, {len(report.cached)} cached, {len(report.failures)} failed -> {args.output}")
+    for video, reason in report.failures:
+        print(f"error: {video}: {reason}", file=sys.stderr)
+    if table:
+        print(f"failures listed in {table}", file=sys.stderr)
+    return 1 if report.failures else 0

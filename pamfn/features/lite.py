@@ -364,6 +364,9 @@ class LiteExtractor:
         self._video = LiteVideo()
         self.timings = self._video.timings
 
+    decoded_size = staticmethod(working_size)
+    """Frame size to decode a ``width x height`` video at, without an instance."""
+
     def frame_size(self, width: int, height: int) -> tuple[int, int]:
         return working_size(width, height)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -201,6 +201,82 @@ def _complete(frames: Iterable[np.ndarray], expected: int, name: str, duration_s
                          f"of the {duration_s:.2f} s its header declares")
 
 
+def decode_spec(extractor: str | Extractor) -> tuple[Callable[[int, int], tuple[int, int]], int]:
+    """What decoding needs from an extractor family, without building its models: the
+    frame size it wants for a ``width x height`` video (its class's ``decoded_size``), and
+    its audio sample rate."""
+    if not isinstance(extractor, str):
+        return extractor.frame_size, extractor.sample_rate
+    cls = extractor_family(extractor).load_class()
+    return cls.decoded_size, cls.sample_rate
+
+
+@dataclass(frozen=True)
+class MediaStream:
+    """A media file opened for one extractor family: its frames at 25 fps and the
+    family's frame size (streamed while extracting, or decoded ahead in memory), its
+    audio, and what a features file records about the file."""
+
+    name: str
+    routine_id: str
+    frames: Iterable[np.ndarray]
+    audio: np.ndarray | None
+    duration_s: float
+    sha256: str
+
+    def decoded(self) -> MediaStream:
+        """The same stream with every frame decoded now (one array, ready to ship to an
+        extractor elsewhere); MediaError for a corrupt or truncated file."""
+        return replace(self, frames=np.stack(list(self.frames)))
+
+
+def open_media(
+    path: str | os.PathLike[str],
+    extractor: str | Extractor = "lite",
+    *,
+    routine_id: str | None = None,
+    timings: dict[str, float] | None = None,
+) -> MediaStream:
+    """Probe a media file, decode its audio and open its frames for ``extractor``.
+
+    Raises MediaError for files that are missing, unreadable, empty, not a video, without
+    a video stream, or shorter than one segment; frames of a corrupt file raise it while
+    they are read."""
+    path = Path(path)
+    info = probe(path)
+    name = path.name
+    if segment_count(info.duration_s) == 0:
+        raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
+                         f"({info.duration_s:.2f} s)")
+    frame_size, sample_rate = decode_spec(extractor)
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    audio = decode_audio(path, sample_rate) if info.has_audio else None
+    timings["decode_audio"] = time.perf_counter() - t0
+    frames = iter_frames(path, frame_size(info.width, info.height), TARGET_FPS)
+    audio_complete = audio is not None and len(audio) >= (info.duration_s - 1.0) * sample_rate
+    if not audio_complete:  # a complete audio track means the file is whole: its video is just shorter
+        frames = _complete(frames, int(info.duration_s * TARGET_FPS), name, info.duration_s)
+    return MediaStream(name, routine_id if routine_id is not None else path.stem, frames, audio,
+                       round(info.duration_s, 6), file_sha256(path))
+
+
+def extract_media(
+    media: MediaStream,
+    extractor: str | Extractor = "lite",
+    device: str = "cpu",
+    progress: bool = True,
+    *,
+    timings: dict[str, float] | None = None,
+    on_frame: Progress | None = None,
+) -> RoutineFeatures:
+    """Features of an opened media file (see :func:`open_media`)."""
+    return _run(make_extractor(extractor, device), media.frames, media.audio, routine_id=media.routine_id,
+                duration_s=media.duration_s, total_segments=segment_count(media.duration_s), progress=progress,
+                timings={} if timings is None else timings, name=media.name,
+                extra={"media": media.name, "media_sha256": media.sha256}, on_frame=on_frame)
+
+
 def extract_file(
     path: str | os.PathLike[str],
     extractor: str | Extractor = "lite",
@@ -218,23 +294,8 @@ def extract_file(
     silence features and ``flags["silent_audio"] = True``. ``timings``, if given,
     receives seconds per stage; ``on_frame`` follows the progress (see :data:`Progress`).
     """
-    path = Path(path)
-    info = probe(path)
-    name = path.name
-    if segment_count(info.duration_s) == 0:
-        raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
-                         f"({info.duration_s:.2f} s)")
-    ext = make_extractor(extractor, device)
     timings = {} if timings is None else timings
-    t0 = time.perf_counter()
-    audio = decode_audio(path, ext.sample_rate) if info.has_audio else None
-    timings["decode_audio"] = time.perf_counter() - t0
-    frames = iter_frames(path, ext.frame_size(info.width, info.height), TARGET_FPS)
-    audio_complete = audio is not None and len(audio) >= (info.duration_s - 1.0) * ext.sample_rate
-    if not audio_complete:  # a complete audio track means the file is whole: its video is just shorter
-        frames = _complete(frames, int(info.duration_s * TARGET_FPS), name, info.duration_s)
-    feats = _run(ext, frames, audio, routine_id=routine_id if routine_id is not None else path.stem,
-                 duration_s=round(info.duration_s, 6), total_segments=segment_count(info.duration_s),
-                 progress=progress, timings=timings, name=name,
-                 extra={"media": name, "media_sha256": file_sha256(path)}, on_frame=on_frame)
-    return feats
+    if isinstance(extractor, str):
+        extractor = make_extractor(extractor, device)
+    media = open_media(path, extractor, routine_id=routine_id, timings=timings)
+    return extract_media(media, extractor, device, progress, timings=timings, on_frame=on_frame)

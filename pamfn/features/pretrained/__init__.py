@@ -67,6 +67,12 @@ def load_i3d_flow() -> InceptionI3d:
     return load_into(InceptionI3d(in_channels=2, num_classes=classes), state, path).eval()
 
 
+def crop_size(width: int, height: int, crop: int = CROP) -> tuple[int, int]:
+    """Decoded frame size (even) with the frame's aspect ratio and shorter side ``crop``."""
+    scale = crop / min(width, height)
+    return max(crop, 2 * round(width * scale / 2)), max(crop, 2 * round(height * scale / 2))
+
+
 class PretrainedExtractor:
     """Swin / I3D / AST behind the common extractor interface (see pamfn.features.pipeline).
 
@@ -108,9 +114,11 @@ class PretrainedExtractor:
         self._prev: np.ndarray | None = None
         self.timings = {"flow": 0.0, "appearance": 0.0}
 
+    decoded_size = staticmethod(crop_size)
+    """Frame size to decode a ``width x height`` video at (default crop), without an instance."""
+
     def frame_size(self, width: int, height: int) -> tuple[int, int]:
-        scale = self.crop / min(width, height)
-        return max(self.crop, 2 * round(width * scale / 2)), max(self.crop, 2 * round(height * scale / 2))
+        return crop_size(width, height, self.crop)
 
     def _square(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]

@@ -1,0 +1,108 @@
+"""The Ray engine against the local one on tiny generated data, with one local Ray
+(2 CPUs) shared by the module: the same feature files bit for bit, a corrupt video in the
+failures table, a killed worker retried with the same result and no partial file."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pamfn.cli import main
+from pamfn.features.synth import write_test_video
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from pamfn.engines.ray import RayEngine
+
+    eng = RayEngine(num_cpus=2)
+    yield eng
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("videos")
+    write_test_video(src / "a.mp4", 3)
+    (src / "sub").mkdir()
+    write_test_video(src / "sub" / "b.mkv", 4, (200, 150), audio=False)
+    write_test_video(src / "c.mov", 2)
+    (src / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(4000))
+    return src
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_extract_on_ray_writes_the_local_files_and_lists_the_corrupt_video(engine, videos, tmp_path, capsys):
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(["extract", str(videos), "-o", str(local), "--quiet"]) == 1
+    assert main(["extract", str(videos), "-o", str(remote), "--quiet", "--engine", "ray"]) == 1
+    out = capsys.readouterr()
+    assert "3 extracted, 0 cached, 1 failed" in out.out and "corrupt.mp4" in out.err
+    got, want = _files(remote), _files(local)
+    assert sorted(got) == ["a.npz", "c.npz", "failures.csv", "sub/b.npz"]
+    assert got == want  # bit for bit, the failures table included
+    assert "corrupt.mp4" in got["failures.csv"].decode() and "not a readable video" in got["failures.csv"].decode()
+    assert main(["extract", str(videos), "-o", str(remote), "--quiet", "--engine", "ray"]) == 1
+    assert "0 extracted, 3 cached, 1 failed" in capsys.readouterr().out
+
+
+def test_staged_extraction_decodes_in_tasks_and_extracts_in_workers(engine, videos, tmp_path):
+    """The --device cuda path (CPU decode tasks feeding extractor actors), run on CPU."""
+    from pamfn.commands.extract import output_paths, videos_in
+    from pamfn.engines import Failure
+    from pamfn.features.batch import ExtractJob, FeatureWorker, decode_job, extract_job
+    from pamfn.features.pipeline import extractor_versions
+
+    found = videos_in(videos)
+    jobs = [ExtractJob(str(v), str(o), "lite", extractor_versions("lite")) for v, o in output_paths(found, videos, tmp_path).items()]
+    staged = dict(engine.map_staged(decode_job, jobs, lambda: FeatureWorker("lite", "cpu"), workers=1))  # 1 CPU left to decode
+    for i, job in enumerate(jobs):
+        if job.video.endswith("corrupt.mp4"):
+            assert isinstance(staged[i], Failure) and "corrupt.mp4" in staged[i].reason
+        else:
+            want = extract_job(job)
+            assert staged[i].metadata() == want.metadata()
+            assert all((staged[i].features[m] == want.features[m]).all() for m in want.features)
+
+
+def _task_workers() -> list[psutil.Process]:
+    """Ray worker processes of this session now running one of our tasks."""
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if cmd.startswith("ray::_task"):
+            out.append(proc)
+    return out
+
+
+def test_a_killed_worker_is_retried_and_leaves_no_partial_file(engine, tmp_path, capsys):
+    src = tmp_path / "long"
+    src.mkdir()
+    write_test_video(src / "long.mp4", 24, (320, 240))
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(["extract", str(src), "-o", str(local), "--quiet"]) == 0
+    result: dict[str, int] = {}
+    run = threading.Thread(target=lambda: result.update(rc=main(["extract", str(src), "-o", str(remote), "--quiet",
+                                                                    "--engine", "ray"])))
+    run.start()
+    deadline = time.monotonic() + 60
+    while not (busy := _task_workers()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert busy, "no Ray worker ever ran the extraction task"
+    time.sleep(0.5)  # well into the video
+    busy[0].kill()
+    run.join(timeout=180)
+    assert result == {"rc": 0}
+    assert "1 extracted, 0 cached, 0 failed" in capsys.readouterr().out
+    assert _files(remote) == _files(local)  # retried, same bits, nothing else in the folder
