@@ -106,3 +106,35 @@ def test_a_killed_worker_is_retried_and_leaves_no_partial_file(engine, tmp_path,
     assert result == {"rc": 0}
     assert "1 extracted, 0 cached, 0 failed" in capsys.readouterr().out
     assert _files(remote) == _files(local)  # retried, same bits, nothing else in the folder
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    from pamfn.data.toy import write_toy_dataset
+
+    return write_toy_dataset(tmp_path_factory.mktemp("toy") / "toy", actions=("ball", "hoop"), n_train=12, n_test=5)
+
+
+def test_reproduce_on_ray_gives_the_local_table_and_reruns_only_a_failed_run(engine, toy, tmp_path, capsys):
+    from tests.train_args import TINY
+
+    def args(out):
+        return ["reproduce", "IV", "--data", str(toy), "--out", str(out), "--rows", "V,ours-VFA", *TINY]
+
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    assert main(args(local)) == 0
+    (remote / "runs" / "pamfn").mkdir(parents=True)
+    (remote / "runs" / "pamfn" / "hoop").write_text("in the way")  # this run cannot make its folder
+    assert main([*args(remote), "--engine", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert "1 run(s) failed" in err and "pamfn/hoop" in err
+    failures = (remote / "failures.csv").read_text()
+    assert "pamfn/hoop" in failures and "phase1" not in failures
+    finished = {p: p.stat().st_mtime_ns for p in (remote / "runs").rglob("summary.json")}
+    assert len(finished) == 3  # phase 1 of both actions and pamfn/ball ran
+    (remote / "runs" / "pamfn" / "hoop").unlink()
+    assert main([*args(remote), "--engine", "ray"]) == 0
+    assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # reused, only the failed run trained
+    assert not (remote / "failures.csv").exists()
+    for name in ("table_IV.csv", "table_IV_intervals.csv", "table_IV_last_epoch.csv"):
+        assert (remote / name).read_bytes() == (local / name).read_bytes(), name

@@ -77,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
 def run_folder(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pamfn.engines import make_engine
+    from pamfn.engines import make_engine, write_failures
     from pamfn.features import extractor_versions
-    from pamfn.features.batch import ExtractJob, extract_videos, write_failures
+    from pamfn.features.batch import ExtractJob, extract_videos
 
     videos = videos_in(args.input)
     if not videos:

@@ -6,6 +6,7 @@ draw the paper's Fig. 5 (PolicyNet decision frequencies per stage) of a trained 
     python -m pamfn reproduce IV --data sample_data --out runs/table4 --d 64 --K 6 --epochs-scale 0.2
     python -m pamfn reproduce IV --data DIR --out OUT --rows V,F,A,wf-VFA,ours-VFA --seeds 3
     python -m pamfn reproduce fig6 --data DIR --out OUT --K 1,2,4,6,8,10,12 --seeds 3
+    python -m pamfn reproduce IV --data DIR --out OUT --seeds 5 --engine ray [--address ADDR] [--gpus-per-run 1]
     python -m pamfn reproduce fig5 --data sample_data --checkpoint assets/checkpoints --out runs/fig5
 
 Fig. 5 is the stochastic policy's expected frequency of each FusionNet count (exact, from
@@ -15,6 +16,8 @@ labelled alternative (fig5.csv), and each stage's policy entropy (fig5_entropy.c
 Rows trained in two stages share one phase-1 run per action and seed; finished runs under
 OUT/runs (seed 0) and OUT/runs/seed<s> are reused and unfinished ones resume, so an
 interrupted table continues. Intervals: bootstrap over the test routines and the seeds.
+With --engine ray every run is a Ray task; a failed run is listed in OUT/failures.csv and
+rerunning the command runs only what failed.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def _int_list(text: str) -> list[int]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from pamfn.commands.train import add_model_arguments, add_recipe_arguments
+    from pamfn.engines import add_engine_arguments
 
     parser = subparsers.add_parser("reproduce", help="train and evaluate the rows of the paper's Table IV-VIII or Fig. 6, with seeds and intervals",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(parser, K_type=_int_list,
                         K_help="FusionNets per stage; for fig6 the list of K to train (default 1,2,4,6,8,10,12)")
     add_recipe_arguments(parser)
+    add_engine_arguments(parser)
+    parser.add_argument("--cpus-per-run", type=float, default=1.0, help="with --engine ray: CPUs each training run reserves")
+    parser.add_argument("--gpus-per-run", type=float, default=0.0, help="with --engine ray: GPUs each training run reserves")
     parser.set_defaults(func=run)
 
 
@@ -77,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     rows = [r.strip() for r in args.rows.split(",")] if args.rows else None
     seeds = [args.seed + i for i in range(args.seeds)]
     result = reproduce(args.table, data, args.out, factory, rows=rows, actions=actions, seeds=seeds, Ks=Ks,
-                       device=args.device, amp=args.amp, progress=not args.quiet)
+                       device=args.device, amp=args.amp, progress=not args.quiet,
+                       execute=None if args.engine == "local" else engine_executor(args, factory))
     name = result.table.name
     print(f"{result.table.title} on {args.data} (test rho, mean over {len(seeds)} seed(s) [95% interval], {result.selection}):")
     print(markdown(interval_frame(result)))
@@ -89,6 +97,27 @@ def run(args: argparse.Namespace) -> int:
         print("wrote " + ", ".join(str(p) for p in paths))
     print(f"wrote {args.out / f'table_{name}.md'}, .csv and _intervals.csv")
     return 0
+
+
+def engine_executor(args: argparse.Namespace, factory: object):
+    """Runs the plan's waves as Ray tasks (see pamfn.sweep), with a progress bar over runs."""
+    import torch
+    from tqdm import tqdm
+
+    from pamfn.engines import Resources, make_engine
+    from pamfn.sweep import SweepOptions, run_waves
+
+    def execute(waves: list) -> None:
+        engine = make_engine(args.engine, address=args.address)
+        options = SweepOptions(threads=torch.get_num_threads(), device=args.device, amp=args.amp)
+        try:
+            with tqdm(total=sum(map(len, waves)), desc="runs", unit="run", disable=args.quiet) as bar:
+                run_waves(waves, engine, str(args.data), factory, options,
+                          Resources(args.cpus_per_run, args.gpus_per_run), args.out, on_done=lambda job: bar.update(1))
+        finally:
+            engine.close()
+
+    return execute
 
 
 def run_figure5(args: argparse.Namespace) -> int:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pamfn.errors import ConfigError, PamfnError
 
 ENGINES = ("local", "ray")
+FAILURES_FILE = "failures.csv"
+"""Written into an output folder when some items of a batch failed."""
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -88,3 +91,18 @@ def add_engine_arguments(parser: Any) -> None:
                         help="local: this process (default); ray: Ray tasks (see docs/scale-out.md)")
     parser.add_argument("--address", help="with --engine ray: the cluster's address (ray start --head prints it); "
                                           "default: start a local Ray on this machine")
+
+
+def write_failures(out_dir: str | Path, failures: list[tuple[str, str]], what: str = "file") -> Path | None:
+    """``out_dir/failures.csv`` (columns ``what``, reason) when there are failures; else
+    remove an old one (a rerun that fixed everything leaves none)."""
+    import pandas as pd
+
+    from pamfn.atomic import write_text_atomic
+
+    path = Path(out_dir) / FAILURES_FILE
+    if not failures:
+        path.unlink(missing_ok=True)
+        return None
+    write_text_atomic(path, pd.DataFrame(sorted(failures), columns=[what, "reason"]).to_csv(index=False))
+    return path

@@ -15,17 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
-from pamfn.atomic import write_text_atomic
 from pamfn.engines import Engine, Failure, Resources
 from pamfn.errors import FeatureError
 from pamfn.features.pipeline import MediaStream, extract_media, make_extractor, open_media
 from pamfn.features.media import file_sha256
 from pamfn.routine import RoutineFeatures
 
-FAILURES_FILE = "failures.csv"
-"""Written into the output folder when some videos failed: columns file, reason."""
 CACHED = "cached"
 
 
@@ -120,14 +115,3 @@ def extract_videos(
             report.extracted.append(job.video)
         on_done()
     return report
-
-
-def write_failures(out_dir: Path, failures: list[tuple[str, str]]) -> Path | None:
-    """``out_dir/failures.csv`` (file, reason) when there are failures; else remove an old one."""
-    path = out_dir / FAILURES_FILE
-    if not failures:
-        path.unlink(missing_ok=True)
-        return None
-    table = pd.DataFrame(sorted(failures), columns=["file", "reason"])
-    write_text_atomic(path, table.to_csv(index=False))
-    return path
