@@ -13,8 +13,9 @@ exactly as the dashboard computes them. Then (``pamfn.groundtruth``):
   other faults above clean windows (target >= 0.75 for drops and losses of balance);
 - degradations: whether a modality's stage-2 MSFD weight drops inside its degradation
   stretches (share of stretches, mean weight inside vs outside);
-- sentences: how often a coach sentence's stretch overlaps a real fault or degradation,
-  beside the chance rate of a window.
+- sentences: how often a coach sentence's stretch overlaps a real fault of a moment
+  (drop, loss of balance, tremor) or a degradation, beside the chance rate of a window
+  (``sentences_any_fault`` adds the off-beat and off-energy sections).
 
 Writes the figures as JSON (``--out``, default docs/explanations-results.json; the
 research view shows them) and prints them. Without events.csv it measures neutrality
@@ -32,7 +33,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -40,13 +40,15 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pamfn import MODALITIES  # noqa: E402
-from pamfn.atomic import write_text_atomic  # noqa: E402
-from pamfn.catalog import load_catalog  # noqa: E402
-from pamfn.errors import DatasetError  # noqa: E402
-from pamfn.explain import explain_routine  # noqa: E402
-from pamfn.groundtruth import (  # noqa: E402
+from pamfn import MODALITIES
+from pamfn.atomic import write_text_atomic
+from pamfn.catalog import load_catalog
+from pamfn.errors import DatasetError
+from pamfn.explain import explain_routine
+from pamfn.groundtruth import (
+    DEGRADATION,
     FAULTS,
+    LOCAL_FAULTS,
     RESULTS_NAME,
     degradation_summary,
     degradation_weights,
@@ -56,10 +58,11 @@ from pamfn.groundtruth import (  # noqa: E402
     read_events,
     sentence_hits,
 )
-from pamfn.insights import coach_insights  # noqa: E402
-from pamfn.occlusion import occlusion_scan  # noqa: E402
-from pamfn.routine import RoutineFeatures  # noqa: E402
-from pamfn.serving import CheckpointSet  # noqa: E402
+from pamfn.insights import coach_insights
+from pamfn.occlusion import occlusion_scan
+from pamfn.routine import RoutineFeatures
+from pamfn.serving import CheckpointSet
+
 
 def scan_split(data: Path, checkpoint: Path, split: str, draws: int, limit: int | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Windows (occlusion scans), stage-2 MSFD weights and coach sentences of every routine."""
@@ -107,6 +110,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="only the first N routines of the split")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / RESULTS_NAME)
+    parser.add_argument("--tables", type=Path, help="also write windows.csv (every scanned window, labelled) and "
+                                                  "sentences.csv (every coach sentence) to this folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -137,8 +142,12 @@ def main() -> int:
         result["clean_windows"] = int(labelled["clean"].sum())
         result["clean_local_windows"] = int(labelled["clean_local"].sum())
         result["degradation"] = records(degradation_summary(degradation_weights(weights, split_events)))
-        result["sentences"] = records(sentence_hits(sentences, windows, split_events))
-        result["sentences_faults_only"] = records(sentence_hits(sentences, windows, split_events, FAULTS))
+        result["sentences"] = records(sentence_hits(sentences, windows, split_events, (*LOCAL_FAULTS, DEGRADATION)))
+        result["sentences_any_fault"] = records(sentence_hits(sentences, windows, split_events))
+    if args.tables:
+        labelled = label_windows(windows, events) if events is not None else windows
+        write_text_atomic(args.tables / "windows.csv", labelled.to_csv(index=False))
+        write_text_atomic(args.tables / "sentences.csv", sentences.to_csv(index=False))
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["load_average"] = round(os.getloadavg()[0], 1)
     write_text_atomic(args.out, json.dumps(result, indent=2))

@@ -25,15 +25,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pamfn.dependence import measure_support  # noqa: E402
-from pamfn.occlusion import occlusion_scan  # noqa: E402
-from pamfn.routine import RoutineFeatures  # noqa: E402
-from pamfn.serving import CheckpointSet  # noqa: E402
+from pamfn.dependence import measure_support
+from pamfn.occlusion import occlusion_scan
+from pamfn.routine import RoutineFeatures
+from pamfn.serving import CheckpointSet
 
 
 def ninety_seconds(features: RoutineFeatures, seconds: float) -> RoutineFeatures:
     """The routine tiled (in time) to ``seconds``: real features, the length of a long routine."""
-    T = int(round(seconds / features.segment_seconds))
+    T = round(seconds / features.segment_seconds)
     reps = -(-T // features.T)
     return RoutineFeatures({m: np.tile(a, (reps, 1))[:T] for m, a in features.features.items()},
                            routine_id=f"{features.routine_id}@{seconds:g}s")

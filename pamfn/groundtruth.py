@@ -120,7 +120,7 @@ def neutrality(windows: pd.DataFrame) -> dict[str, float]:
     per_routine = windows.groupby("routine_id")["impact"].mean()
     n = len(per_routine)
     return {
-        "windows": int(len(windows)),
+        "windows": len(windows),
         "routines": int(n),
         "mean_impact": float(windows["impact"].mean()),
         "se": float(per_routine.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),

@@ -118,7 +118,7 @@ def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monke
     out = tmp_path / "runs" / "explanations-results.json"
     cmd = [sys.executable, str(ROOT / "bench" / "bench_explanations.py"), "--data", str(data), "--checkpoint", str(ckpt),
            "--draws", "4", "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     result = read_results(out)
     assert result["missing"] == [] and result["neutrality"]["routines"] == len(test_ids)

@@ -212,8 +212,8 @@ def explanation_checks() -> None:
                     "inside its degradation stretches against the rest of the routine")
         st.dataframe(tables["degradation"].style.format(precision=3, na_rep="-"), hide_index=True, key="checks_degradation")
     if "sentences" in tables:
-        st.markdown("**Do coach sentences point at real events?** Share of sentences whose stretch overlaps a fault "
-                    "or degradation, beside the chance rate of a window")
+        st.markdown("**Do coach sentences point at real events?** Share of sentences whose stretch overlaps a drop, "
+                    "loss of balance, tremor or degradation, beside the chance rate of a window")
         st.dataframe(tables["sentences"].style.format({"hits": "{:.0%}", "chance": "{:.0%}"}, na_rep="-"), hide_index=True,
                      key="checks_sentences")
     st.caption("Definitions and how each figure is computed: `docs/explanations.md`.")
