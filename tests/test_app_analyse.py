@@ -27,6 +27,15 @@ def setup(tmp_path_factory):
     return root, ckpt, video
 
 
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    """Upload folders go to this test's own temporary folder: other runs on the machine
+    (parallel suites) create and sweep theirs in the system's."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+
+
 def uploads() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("pamfn-upload-*")}
 
@@ -56,6 +65,11 @@ def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path
     assert 0 <= float(metrics["PAMFN predicted"]) <= 25
     assert {"RGB branch", "Optical flow branch", "Audio branch"} <= set(metrics)
     assert any(d.label.startswith("Download the report") for d in at.get("download_button"))
+    # keyframes of the uploaded video, as on the routine view
+    captions = [c.value for c in at.caption]
+    assert "Keyframes need the routine's video." not in captions
+    assert any("RGB frames above" in c for c in captions)
+    assert len(at.get("image")) >= 2
 
     at.number_input(key="analyse_judged").set_value(16.25).run()  # re-scored, not re-extracted
     assert not at.get("progress")

@@ -9,7 +9,8 @@ import numpy as np
 import streamlit as st
 
 from pamfn.errors import PamfnError
-from pamfn.insights import clock
+from pamfn.explanation import Explanation
+from pamfn.insights import Insight, clock, window_around
 
 
 FLOW_SPAN_S = 0.4
@@ -29,6 +30,11 @@ def _keyframes(path: str, mtime_ns: int, start_s: float, end_s: float, count: in
     half = min(FLOW_SPAN_S, (end_s - start_s) / count) / 2
     flow = [flow_visualization(path, max(0.0, t - half), t + half, width=320) for t in times]
     return times, rgb, flow
+
+
+def default_window(expl: Explanation, found: list[Insight]) -> tuple[float, float]:
+    """The keyframes shown first: the first insight's stretch, else the routine's first stage-2 step."""
+    return (found[0].start_s, found[0].end_s) if found else window_around(expl, 0.0)
 
 
 def keyframes_panel(video: Path, window: tuple[float, float], count: int = 4) -> None:

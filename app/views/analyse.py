@@ -22,7 +22,7 @@ import streamlit as st
 
 from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
-from app.components.keyframes import keyframes_panel
+from app.components.keyframes import default_window, keyframes_panel
 from app.components.player import synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import MediaError, PamfnError
@@ -45,6 +45,7 @@ CURRENT = "analyse_current"
 DONE = "analyse_done_upload"
 REFUSED = "analyse_refused"
 SEEK = "analyse_seek"
+WINDOW = "analyse_keyframe_window"
 CHUNK = 1 << 20
 
 
@@ -176,6 +177,7 @@ def show(analysis: Analysis | None) -> None:
         if analysis is None or old.media != analysis.media:
             discard(old)
         st.session_state.pop(SEEK, None)
+        st.session_state.pop(WINDOW, None)
     st.session_state[CURRENT] = analysis
 
 
@@ -266,9 +268,11 @@ def library_panel(library: RoutineLibrary) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def _seek(t: float) -> None:
+def _seek(t: float, window: tuple[float, float]) -> None:
+    """Jump the player to ``t`` and show the keyframes of ``window``."""
     nonce = st.session_state.get(SEEK, {}).get("nonce", 0) + 1
     st.session_state[SEEK] = {"t": float(t), "nonce": nonce}
+    st.session_state[WINDOW] = window
 
 
 def routine_panel(a: Analysis) -> None:
@@ -292,9 +296,11 @@ def routine_panel(a: Analysis) -> None:
         except PamfnError:
             wave = None
     found = coach_insights(e, a.occlusion)
+    window = st.session_state.get(WINDOW) or default_window(e, found)
     timeline = figures.timeline_figure(tables.msfd_table(e), tables.fusion_count_table(e), e.duration_s, wave, a.occlusion)
     if video is not None:
-        synced_player(timeline.to_json(), video, e, key=f"analyse_player_{export_name(a.source)}", seek=st.session_state.get(SEEK))
+        synced_player(timeline.to_json(), video, e, key=f"analyse_player_{export_name(a.source)}", seek=st.session_state.get(SEEK),
+                       window=window)
     else:
         st.warning("No player: this routine was saved without its video.", icon=":material/videocam_off:")
         st.plotly_chart(timeline, config={"displayModeBar": False})
@@ -307,11 +313,11 @@ def routine_panel(a: Analysis) -> None:
             text_col, button_col = st.columns([3, 1], vertical_alignment="center")
             text_col.markdown(insight.text)
             button_col.button(clock(insight.start_s), key=f"analyse_insight_{i}", icon=":material/play_arrow:",
-                              width="stretch", on_click=_seek, args=(insight.start_s,), disabled=video is None)
+                              width="stretch", on_click=_seek, args=(insight.start_s, (insight.start_s, insight.end_s)))
     with right:
         st.subheader("Keyframes", anchor=False)
-        if video is not None and found:
-            keyframes_panel(video, (found[0].start_s, found[0].end_s))
+        if video is not None:
+            keyframes_panel(video, window)
         else:
             st.caption("Keyframes need the routine's video.")
     st.download_button(

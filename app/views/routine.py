@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
-from app.components.keyframes import keyframes_panel
+from app.components.keyframes import default_window, keyframes_panel
 from app.components.player import preload_plotly, synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import PamfnError
@@ -161,7 +161,7 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
             video, why = None, f"its media file cannot be decoded ({exc})"
     occ = state.occlusion(src, routine_id)
     found = coach_insights(expl, occ)
-    window = st.session_state.get(WINDOW_KEY) or ((found[0].start_s, found[0].end_s) if found else None)
+    window = st.session_state.get(WINDOW_KEY) or default_window(expl, found)
     if video is not None:
         key = f"player_{routine_id}"
         synced_player(_timeline_json(src, routine_id, str(video), None, state.checkpoint_version(src)), video, expl, key=key,
@@ -183,7 +183,7 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
         st.subheader("Keyframes", anchor=False)
         if video is None:
             st.caption("Keyframes need the routine's video.")
-        elif window is not None:
+        else:
             keyframes_panel(video, window)
 
 

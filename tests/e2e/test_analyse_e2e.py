@@ -97,8 +97,12 @@ def test_upload_a_video_and_see_the_routine_view(app, browser):
     pg.wait_for_selector(".pamfn-player[data-ready='1']", timeout=120_000)
     pg.get_by_text("PAMFN predicted").wait_for(timeout=30_000)
     pg.get_by_text("What moved the score").wait_for()
+    # keyframes of the upload: RGB frames above their optical flow
+    pg.locator("[data-testid='stCaptionContainer']", has_text="RGB frames above").wait_for(timeout=120_000)
+    pg.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 2", timeout=120_000)
+    assert pg.get_by_text("Keyframes need the routine's video").count() == 0
     pg.set_viewport_size({"width": 1500, "height": 2100})
-    pg.wait_for_timeout(1500)
+    pg.wait_for_function("!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=60_000)
     pg.screenshot(path=str(ARTIFACTS / "analyse_routine_view.png"), full_page=True)
     no_exception(pg)
 
