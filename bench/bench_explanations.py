@@ -92,6 +92,12 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
+def shown(path: Path) -> str:
+    """A path as written in the results: relative to the repository when inside it, else its name."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -125,8 +131,8 @@ def main() -> int:
     windows, weights, sentences = scan_split(args.data, args.checkpoint, args.split, args.draws, args.limit)
     result: dict = {
         "command": " ".join(["python bench/bench_explanations.py", *sys.argv[1:]]),
-        "data": str(args.data), "checkpoint": str(args.checkpoint), "split": args.split, "draws": args.draws,
-        "events": str(events_path), "commit": git_commit(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "data": shown(args.data), "checkpoint": shown(args.checkpoint), "split": args.split, "draws": args.draws,
+        "events": shown(events_path), "commit": git_commit(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dataset_version": json.loads((args.data / "dataset.json").read_text(encoding="utf-8")).get("generator_version"),
         "neutrality": neutrality(windows),
         "missing": missing,
