@@ -2,6 +2,7 @@
 of a checkpoint or a checkpoint set on a split of a dataset (full-length routines).
 
     python -m pamfn evaluate --data sample_data --checkpoint assets/checkpoints [--split test] [--json]
+    python -m pamfn evaluate --task highlight --data sample_data --checkpoint assets/highlight   # mAP per action
 """
 
 from __future__ import annotations
@@ -21,10 +22,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--predictions", action="store_true", help="with --json: include every routine's predicted and judged score")
+    parser.add_argument("--task", choices=("score", "highlight"), default="score",
+                        help="highlight: mean average precision of a highlight detector and of its branches")
+    from pamfn.highlight.cli import add_highlight_arguments
+
+    add_highlight_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "highlight":
+        from pamfn.highlight.cli import evaluate_highlight_command
+
+        return evaluate_highlight_command(args)
     from pamfn.data import load_dataset
     from pamfn.evaluate import evaluate_checkpoints
     from pamfn.metrics import fmt_rho

@@ -8,6 +8,7 @@ draw the paper's Fig. 5 (PolicyNet decision frequencies per stage) of a trained 
     python -m pamfn reproduce fig6 --data DIR --out OUT --K 1,2,4,6,8,10,12 --seeds 3
     python -m pamfn reproduce IV --data DIR --out OUT --seeds 5 --engine ray [--address ADDR] [--gpus-per-run 1]
     python -m pamfn reproduce fig5 --data sample_data --checkpoint assets/checkpoints --out runs/fig5
+    python -m pamfn reproduce IX --data sample_data --out runs/table9   # highlight detection (Section IV-G)
 
 Fig. 5 is the stochastic policy's expected frequency of each FusionNet count (exact, from
 the PolicyNet's probabilities), with sampled decisions as a check and the argmax as a
@@ -39,13 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("reproduce", help="train and evaluate the rows of the paper's Table IV-VIII or Fig. 6, with seeds and intervals",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=("IV", "V", "VI", "VII", "VIII", "fig5", "fig6"))
+    parser.add_argument("table", choices=("IV", "V", "VI", "VII", "VIII", "IX", "fig5", "fig6"))
     parser.add_argument("--data", type=Path, required=True, help="dataset folder in our format")
     parser.add_argument("--out", type=Path, required=True, help="output folder (tables and runs/)")
     parser.add_argument("--rows", help="comma-separated row keys (default: every row); see docs/training.md")
     parser.add_argument("--action", action="append", help="only these actions (repeatable; default all)")
     parser.add_argument("--checkpoint", type=Path, help="fig5: the trained checkpoint (or set with index.json) to draw")
     parser.add_argument("--split", default="test", help="fig5: the split whose routines are explained (default test)")
+    from pamfn.highlight.cli import add_highlight_arguments
+
+    add_highlight_arguments(parser)
     parser.add_argument("--seeds", type=int, default=1,
                         help="train every row with N seeds (--seed, --seed+1, ...); cells are means with 95%% intervals")
     add_model_arguments(parser, K_type=_int_list,
@@ -60,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.table == "fig5":
         return run_figure5(args)
+    if args.table == "IX":
+        return run_table9(args)
     from pamfn.commands.train import set_threads
     from pamfn.data import load_dataset
     from pamfn.errors import ConfigError
@@ -143,3 +149,19 @@ def run_figure5(args: argparse.Namespace) -> int:
     print(markdown(research.policy_entropy(explanations)))
     print(f"wrote {paths['csv']}, {paths['entropy']} and {paths['html']}")
     return 0
+
+
+def run_table9(args: argparse.Namespace) -> int:
+    from pamfn.commands.train import set_threads
+    from pamfn.errors import ConfigError
+    from pamfn.highlight.cli import reproduce_ix
+
+    if args.seeds != 1:
+        raise ConfigError("Table IX trains one seed (--seed); --seeds is for Tables IV-VIII and fig6")
+    Ks = args.K or []
+    if len(Ks) > 1:
+        raise ConfigError(f"--K takes one number for Table IX, got {Ks}")
+    args.K = Ks[0] if Ks else None
+    args.action = args.action or ["all"]
+    set_threads(args)
+    return reproduce_ix(args)

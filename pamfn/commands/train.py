@@ -81,6 +81,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="1: branches only, 2: mixed branch on --branches, both (default)")
     parser.add_argument("--branches", type=Path,
                         help="for --phase 2: a phase-1 run folder (single action or --action all), or its branches/ folder")
+    parser.add_argument("--task", choices=("score", "highlight"), default="score",
+                        help="score: action quality assessment (default); highlight: per-segment highlight detection (Section IV-G)")
+    from pamfn.highlight.cli import add_highlight_arguments
+
+    add_highlight_arguments(parser)
     parser.add_argument("--pool-actions", action="store_true",
                         help=f"train ONE model on the union of the actions' routines into OUT/{POOLED}; index.json maps every action to it")
     add_model_arguments(parser)
@@ -118,6 +123,12 @@ def set_threads(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "highlight":
+        from pamfn.highlight.cli import train_highlight
+
+        set_threads(args)
+        train_highlight(args)
+        return 0
     from pamfn.data import load_dataset
     from pamfn.metrics import fisher_z_mean, fmt_rho
     from pamfn.serving import write_index

@@ -48,7 +48,8 @@ class StageTrace:
 
 @dataclass
 class PAMFNOutput:
-    """score (B,) normalised to [0, 1]; branch_scores: per used modality (B,); stage traces."""
+    """score (B,) normalised to [0, 1] (highlight task: (B, T), each segment's highlight
+    probability); branch_scores: per used modality, same shape; stage traces."""
 
     score: Tensor
     branch_scores: dict[str, Tensor]
@@ -91,7 +92,8 @@ def validate_inputs(inputs: Mapping[str, Tensor], cfg: PAMFNConfig) -> dict[str,
 
 def make_branches(cfg: PAMFNConfig) -> nn.ModuleDict:
     return nn.ModuleDict(
-        {m: ModalityBranch(cfg.input_dims[m], cfg.d, cfg.branch_dropout, cfg.embed_dropout) for m in cfg.modalities}
+        {m: ModalityBranch(cfg.input_dims[m], cfg.d, cfg.branch_dropout, cfg.embed_dropout, pooled=cfg.task == "score")
+         for m in cfg.modalities}
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from pamfn.model.layers import conv_bn, global_pool, halve_time
+from pamfn.model.layers import conv_bn, global_pool, halve_time, identity_pool
+
+_POOLS = {"global": global_pool, "halve": halve_time, "none": identity_pool}
 
 
 class ResidualBlock(nn.Module):
@@ -15,7 +17,7 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.conv1 = conv_bn(d, d, 3, nn.GELU())
         self.conv2 = conv_bn(d, d, 3, nn.GELU())
-        self.pool = global_pool if pool == "global" else halve_time
+        self.pool = _POOLS[pool]
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pool(x + self.conv2(self.conv1(x)))
@@ -26,9 +28,11 @@ class ModalityBranch(nn.Module):
 
     e0 is the embedding (length T), e1 and e2 follow blocks 1 and 2 with their halving
     pools (lengths max(T//2, 1), max(T//4, 1)), e3 follows block 3's global pool (length 1).
+    Without pooling (``pooled=False``, highlight detection) every e_j has length T and the
+    score is per segment, (B, T).
     """
 
-    def __init__(self, d_in: int, d: int, dropout: float, embed_dropout: float = 0.3) -> None:
+    def __init__(self, d_in: int, d: int, dropout: float, embed_dropout: float = 0.3, pooled: bool = True) -> None:
         super().__init__()
         self.d_in = d_in
         self.embedding = nn.Sequential(
@@ -40,11 +44,13 @@ class ModalityBranch(nn.Module):
             nn.ReLU(),
             nn.Dropout(embed_dropout),
         )
-        self.blocks = nn.ModuleList([ResidualBlock(d, "halve"), ResidualBlock(d, "halve"), ResidualBlock(d, "global")])
+        self.pooled = pooled
+        pools = ("halve", "halve", "global") if pooled else ("none", "none", "none")
+        self.blocks = nn.ModuleList([ResidualBlock(d, pool) for pool in pools])
         self.regressor = nn.Sequential(nn.Dropout(dropout), nn.Conv1d(d, 1, 1), nn.Sigmoid())
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """x (B, T, d_in) or (B, T, n, d_in) (averaged over n) -> score (B,), [e0..e3] (B, d, T_j)."""
+        """x (B, T, d_in) or (B, T, n, d_in) (averaged over n) -> score (B,) or (B, T), [e0..e3] (B, d, T_j)."""
         if x.dim() == 4:
             x = x.mean(dim=2)
         e = self.embedding(x.transpose(1, 2))
@@ -52,5 +58,5 @@ class ModalityBranch(nn.Module):
         for block in self.blocks:
             e = block(e)
             feats.append(e)
-        score = self.regressor(e).reshape(-1)
-        return score, feats
+        score = self.regressor(e)[:, 0]  # (B, T_last): T_last = 1 when pooled
+        return (score.reshape(-1) if self.pooled else score), feats

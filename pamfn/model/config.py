@@ -9,6 +9,9 @@ from pamfn import MODALITIES
 from pamfn.errors import ConfigError
 from pamfn.presets import PAPER_INPUT_DIMS, PRESETS, VARIANTS
 
+TASKS = ("score", "highlight")
+"""What the model outputs: one score per routine (AQA) or a highlight probability per segment (Section IV-G)."""
+
 
 @dataclass(frozen=True)
 class PAMFNConfig:
@@ -41,6 +44,9 @@ class PAMFNConfig:
       the second feature set's released models use several). ``regressor_ratio``: the
       final regressor's hidden width is ``d / regressor_ratio`` (released ``fc_r``: 2, or 1
       for the second feature set).
+    - ``task``: ``"score"`` (AQA: one score per routine) or ``"highlight"`` (Section IV-G:
+      no temporal pooling anywhere, the regressor becomes a per-segment classification
+      head giving each segment's highlight probability; ``score`` is then (B, T)).
     - ``fast_fusionnets``: compute the K FusionNets with one grouped convolution (True)
       or with the per-FusionNet reference loop (False); same weights, same outputs.
     """
@@ -69,6 +75,7 @@ class PAMFNConfig:
     msfd_heads: int = 1
     cmfd_heads: int = 1
     regressor_ratio: int = 2
+    task: str = "score"
     feature_extractors: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,6 +105,10 @@ class PAMFNConfig:
             raise ConfigError(f"config mask_value must be a large negative number (paper: -inf), got {self.mask_value}")
         if self.msfd == "none" and self.cmfd == "none":
             raise ConfigError("config removes both MSFD and CMFD: the mixed branch would receive no modality information")
+        if self.task not in TASKS:
+            raise ConfigError(f"config field task={self.task!r} is not one of {list(TASKS)}")
+        if self.task == "highlight" and self.model != "pamfn":
+            raise ConfigError("highlight detection is defined for PAMFN and its branches, not for late fusion")
         if self.model == "late_fusion" and len(self.modalities) < 2:
             raise ConfigError("late fusion needs at least two modalities")
 

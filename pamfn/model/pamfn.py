@@ -5,7 +5,9 @@ from a zero feature and, in each of three stages i, refines it with a convolutio
 then takes in modality-specific information through the MSFD (from e_i), and cross-modal
 information through the Adaptive Fusion Module (K FusionNets and the PolicyNet, from
 e_{i-1}) and the CMFD. Stage 1 runs at max(T//2, 1) steps, stage 2 at max(T//4, 1), stage 3
-at one step; the final regressor scores the last mixed feature.
+at one step; the final regressor scores the last mixed feature. The highlight-detection
+variant (Section IV-G, ``config.task == "highlight"``) removes every pooling layer and
+applies the regressor per segment as a classification head.
 
 As in the released implementation, the V and F branch features are detached before the
 mixed branch in two-stage training (those branches are frozen), the audio features are
@@ -48,7 +50,7 @@ class MixedStage(nn.Module):
         super().__init__()
         d, n = cfg.d, len(cfg.modalities)
         self.index, self.fuse, self.modalities = index, fuse, cfg.modalities
-        self.pool: Pool = global_pool if index == 3 else halve_time
+        self.pool: Pool = identity_pool if cfg.task == "highlight" else global_pool if index == 3 else halve_time
         self.conv = nn.Sequential(*conv_bn(c_in, d, 3, nn.ReLU()), *conv_bn(d, d, 3, nn.ReLU()))
         self.shortcut = conv_bn(c_in, d, 1, nn.ReLU())
         self.msfd: nn.Module | None = None
@@ -113,7 +115,8 @@ class PAMFN(AQAModel):
             stages.append(stage)
             c_in = stage.out_channels
         self.stages = nn.ModuleList(stages)
-        self.between: tuple[Pool, ...] = (halve_time, global_pool, identity_pool)
+        pooled = cfg.task == "score"
+        self.between: tuple[Pool, ...] = (halve_time, global_pool, identity_pool) if pooled else (identity_pool,) * 3
         hidden = cfg.d // cfg.regressor_ratio
         self.regressor = nn.Sequential(
             nn.Dropout(0.0),
@@ -146,4 +149,5 @@ class PAMFN(AQAModel):
             if trace is not None:
                 traces.append(trace)
             c = between(c)
-        return PAMFNOutput(score=self.regressor(c).reshape(B), branch_scores=scores, stages=traces)
+        score = self.regressor(c)[:, 0]  # (B, 1) for the pooled score, (B, T) per segment
+        return PAMFNOutput(score=score.reshape(B) if self.config.task == "score" else score, branch_scores=scores, stages=traces)
