@@ -38,12 +38,12 @@ def recipe_from_args(args: argparse.Namespace) -> Any:
 
 def train_highlight(args: argparse.Namespace, actions: list[str] | None = None, out: Path | None = None) -> dict[str, dict[str, float]]:
     """Train (or reuse, when finished) one highlight detector per action under ``out``; test mAP per action."""
-    from pamfn.train.options import chosen_actions, model_config
     from pamfn.data import load_dataset
     from pamfn.highlight.labels import default_labels
     from pamfn.highlight.train import HighlightRun
     from pamfn.serving.checkpoints import write_index
     from pamfn.train import resolve_device
+    from pamfn.train.options import chosen_actions, model_config
 
     data = load_dataset(args.data)
     labels, source = default_labels(data, args.highlights)
@@ -113,8 +113,8 @@ def reproduce_ix(args: argparse.Namespace) -> int:
     text = [
         "# Table IX: highlight detection (mean average precision)",
         "",
-        "AP per video (segments ranked by the predicted highlight probability), mean over the test videos of each "
-        "action (the paper's topics), Average: the mean over actions. Epochs selected on validation mAP.",
+        ("AP per video (segments ranked by the predicted highlight probability), mean over the test videos of each "
+         "action (the paper's topics), Average: the mean over actions. Epochs selected on validation mAP."),
         "",
         markdown(ours),
         "",

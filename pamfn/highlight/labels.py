@@ -76,10 +76,8 @@ def read_highlight_labels(path: str | os.PathLike[str], data: AQADataset) -> dic
 
 def labels_from_events(events: pd.DataFrame, data: AQADataset, kinds: tuple[str, ...] = ELEMENT_KINDS) -> pd.DataFrame:
     """The generated task: every segment of every routine of ``data``, label 1 where an
-    element of ``kinds`` covers at least :data:`MIN_COVER` of it."""
-    needed = {"routine_id", "kind", "start_s", "end_s"}
-    if not needed <= set(events.columns):
-        raise DatasetError(f"events table needs columns {sorted(needed)}; has {list(events.columns)}")
+    element of ``kinds`` covers at least :data:`MIN_COVER` of it. ``events``: as
+    :func:`pamfn.groundtruth.read_events` returns it."""
     elements = events[events["kind"].isin(kinds)]
     by_routine = {rid: g[["start_s", "end_s"]].to_numpy(float) for rid, g in elements.groupby("routine_id")}
     frames = []
@@ -105,7 +103,9 @@ def default_labels(data: AQADataset, given: str | os.PathLike[str] | None) -> tu
         return read_highlight_labels(own, data), str(own)
     events = data.root / "events.csv"
     if events.is_file():
-        table = labels_from_events(pd.read_csv(events), data)
+        from pamfn.groundtruth import read_events
+
+        table = labels_from_events(read_events(events), data)
         return {v: g["label"].to_numpy(np.int8) for v, g in table.groupby("video", sort=False)}, f"{events} (elements)"
     raise DatasetError(f"{data.root}: no highlight labels: give --highlights TABLE (video, segment, label), "
                        "or a data set with highlights.csv or events.csv (sample benchmark version 2)")

@@ -4,8 +4,12 @@ and the mean over topics (Table IX's Average)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -45,7 +49,7 @@ PAPER_TABLE_IX: dict[str, tuple[float, ...]] = {
 """Table IX, PAMFN's rows (YouTube Highlights, UMT RGB/audio and I3D flow features)."""
 
 
-def map_table(per_action: Mapping[str, Mapping[str, float]]) -> "pd.DataFrame":
+def map_table(per_action: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     """``{action: {"PAMFN" | "V" | "F" | "A": mAP}}`` -> rows PAMFN and branches x actions + Average."""
     import pandas as pd
 
@@ -59,7 +63,7 @@ def map_table(per_action: Mapping[str, Mapping[str, float]]) -> "pd.DataFrame":
     return pd.DataFrame(records)
 
 
-def paper_map_table() -> "pd.DataFrame":
+def paper_map_table() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame([{"model": ROW_NAMES[n], **dict(zip(PAPER_TOPICS, v))} for n, v in PAPER_TABLE_IX.items()])

@@ -28,7 +28,6 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from pamfn import MODALITIES
 from pamfn.atomic import write_text_atomic
 from pamfn.checkpoint import load_checkpoint, save_checkpoint
 from pamfn.data.dataset import AQADataset, Sample, validation_split
