@@ -94,6 +94,31 @@ def _card(label: str, value: str) -> str:
     return f"<div class=\"card\"><div class=\"label\">{html.escape(label)}</div><div class=\"value\">{html.escape(value)}</div></div>"
 
 
+def routine_figures(e: Explanation, occlusion: pd.DataFrame | None = None) -> list[tuple[str, str, go.Figure]]:
+    """A routine's figure set, as (heading, file name, figure): the scores, the timeline
+    with each window's score impact (when ``occlusion`` is given), the MSFD weights per
+    stage (Fig. 7), the FusionNet counts (Fig. 8) and the decision frequencies (Fig. 5's
+    definition). The report and the dashboard show the same set."""
+    msfd, counts, scores = msfd_table(e), fusion_count_table(e), scores_table(e)
+    figures: list[tuple[str, str, go.Figure]] = [("Scores", "scores", scores_figure(scores, e.label_scale))]
+    if occlusion is not None and len(occlusion):
+        figures.append(
+            ("Timeline and each window's score impact", "timeline", timeline_figure(msfd, counts, e.duration_s, occlusion_df=occlusion))
+        )
+    if len(msfd):
+        figures.append(("MSFD modality weights per stage (Fig. 7)", "msfd", msfd_figure(msfd, e.duration_s)))
+    if len(counts):
+        decided = "argmax" if e.mode == "deterministic" else "sampled"
+        figures.append((f"PolicyNet decisions: FusionNet counts, {decided} (Fig. 8)", "fusionnets",
+                        fusion_count_figure(counts, e.duration_s)))
+    expected = research.decision_frequencies([e], "expected")
+    if len(expected):
+        fig5 = research.decision_frequency_figure(expected, research.policy_entropy([e]), research.decision_frequencies([e], "argmax"),
+                                                  title="PolicyNet decisions per stage, this routine")
+        figures.append(("PolicyNet decision frequencies (Fig. 5's definition)", "fig5", fig5))
+    return figures
+
+
 def routine_report(
     explanation: Explanation,
     *,
@@ -113,7 +138,6 @@ def routine_report(
     e = explanation
     title = title or f"PAMFN report: {e.routine_id}"
     insights = list(insights) if insights is not None else coach_insights(e, occlusion)
-    msfd, counts, scores = msfd_table(e), fusion_count_table(e), scores_table(e)
     stem = export_name(e.routine_id)
 
     cards = [_card("Predicted score", f"{e.score:.2f}")]
@@ -148,22 +172,7 @@ def routine_report(
         sections.append(f"<ul class=\"insights\">{items}</ul>")
     else:
         sections.append("<p>No statement stands out for this routine.</p>")
-    figures: list[tuple[str, str, go.Figure]] = [("Scores", "scores", scores_figure(scores, e.label_scale))]
-    if occlusion is not None and len(occlusion):
-        figures.append(
-            ("Timeline and each window's score impact", "timeline", timeline_figure(msfd, counts, e.duration_s, occlusion_df=occlusion))
-        )
-    if len(msfd):
-        figures.append(("MSFD modality weights per stage (Fig. 7)", "msfd", msfd_figure(msfd, e.duration_s)))
-    if len(counts):
-        decided = "argmax" if e.mode == "deterministic" else "sampled"
-        figures.append((f"PolicyNet decisions: FusionNet counts, {decided} (Fig. 8)", "fusionnets",
-                        fusion_count_figure(counts, e.duration_s)))
-    expected = research.decision_frequencies([e], "expected")
-    if len(expected):
-        fig5 = research.decision_frequency_figure(expected, research.policy_entropy([e]), research.decision_frequencies([e], "argmax"),
-                                                  title="PolicyNet decisions per stage, this routine")
-        figures.append(("PolicyNet decision frequencies (Fig. 5's definition)", "fig5", fig5))
+    figures = routine_figures(e, occlusion)
     for heading, name, fig in figures:
         sections += [f"<h2>{html.escape(heading)}</h2>", _fragment(fig, f"{stem}_{name}")]
         if name == "fig5":

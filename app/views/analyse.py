@@ -22,18 +22,14 @@ import streamlit as st
 
 from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
-from app.components.keyframes import default_window, keyframes_panel
-from app.components.player import synced_player
-from pamfn import MODALITIES, MODALITY_NAMES
+from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row
 from pamfn.errors import MediaError, PamfnError
 from pamfn.explanation import Explanation
 from pamfn.features.registry import extractor_for
-from pamfn.insights import clock, coach_insights
+from pamfn.insights import clock
 from pamfn.occlusion import occlusion_scan, scan_from_dict, scan_to_dict
-from pamfn.report import export_name, routine_report
 from pamfn.routine import RoutineFeatures
 from pamfn.routine_library import LibraryError, RoutineLibrary
-from pamfn.viz import figures, tables
 
 VIDEO_TYPES = ("mp4", "mov", "mkv", "webm", "avi", "m4v")
 # Upload size limit in MB; defaults to Streamlit's server.maxUploadSize (set in
@@ -44,8 +40,7 @@ STALE_UPLOAD_S = 6 * 3600
 CURRENT = "analyse_current"
 DONE = "analyse_done_upload"
 REFUSED = "analyse_refused"
-SEEK = "analyse_seek"
-WINDOW = "analyse_keyframe_window"
+VIEW = "analyse"
 CHUNK = 1 << 20
 
 
@@ -176,8 +171,7 @@ def show(analysis: Analysis | None) -> None:
     if old is not None and (analysis is None or old.source != analysis.source):
         if analysis is None or old.media != analysis.media:
             discard(old)
-        st.session_state.pop(SEEK, None)
-        st.session_state.pop(WINDOW, None)
+        reset(VIEW)
     st.session_state[CURRENT] = analysis
 
 
@@ -268,64 +262,17 @@ def library_panel(library: RoutineLibrary) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def _seek(t: float, window: tuple[float, float]) -> None:
-    """Jump the player to ``t`` and show the keyframes of ``window``."""
-    nonce = st.session_state.get(SEEK, {}).get("nonce", 0) + 1
-    st.session_state[SEEK] = {"t": float(t), "nonce": nonce}
-    st.session_state[WINDOW] = window
-
-
 def routine_panel(a: Analysis) -> None:
-    """Scores, the synced player with PAMFN's traces, explanations and keyframes."""
+    """The routine view of an analysed routine, with its report."""
     e = a.explanation
     st.subheader(f"{a.name}" + (f" · {str(e.action).capitalize()}" if e.action else ""), anchor=False)
     if a.features.flags.get("silent_audio"):
         st.info("This video has no sound (or only silence): the audio features are those of silence.", icon=":material/volume_off:")
-    cols = st.columns(2 + len(e.branch_scores))
-    cols[0].metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a")
-    delta = None if e.judged_score is None else f"{e.score - e.judged_score:+.2f} vs judges"
-    cols[1].metric("PAMFN predicted", f"{e.score:.2f}", delta=delta, delta_color="off")
-    for col, m in zip(cols[2:], [m for m in MODALITIES if m in e.branch_scores]):
-        col.metric(f"{MODALITY_NAMES[m]} branch", f"{e.branch_scores[m]:.2f}")
-
-    wave = None
-    video = a.media if a.media is not None and a.media.is_file() else None
-    if video is not None:
-        try:
-            wave = state.waveform(video)
-        except PamfnError:
-            wave = None
-    found = coach_insights(e, a.occlusion)
-    window = st.session_state.get(WINDOW) or default_window(e, found)
-    timeline = figures.timeline_figure(tables.msfd_table(e), tables.fusion_count_table(e), e.duration_s, wave, a.occlusion)
-    if video is not None:
-        synced_player(timeline.to_json(), video, e, key=f"analyse_player_{export_name(a.source)}", seek=st.session_state.get(SEEK),
-                       window=window)
-    else:
-        st.warning("No player: this routine was saved without its video.", icon=":material/videocam_off:")
-        st.plotly_chart(timeline, config={"displayModeBar": False})
-    left, right = st.columns(2, gap="large")
-    with left:
-        st.subheader("What moved the score", anchor=False)
-        if not found:
-            st.caption("No stretch stands out for this routine.")
-        for i, insight in enumerate(found):
-            text_col, button_col = st.columns([3, 1], vertical_alignment="center")
-            text_col.markdown(insight.text)
-            button_col.button(clock(insight.start_s), key=f"analyse_insight_{i}", icon=":material/play_arrow:",
-                              width="stretch", on_click=_seek, args=(insight.start_s, (insight.start_s, insight.end_s)))
-    with right:
-        st.subheader("Keyframes", anchor=False)
-        if video is not None:
-            keyframes_panel(video, window)
-        else:
-            st.caption("Keyframes need the routine's video.")
-    st.download_button(
-        "Download the report (one HTML file)",
-        lambda: routine_report(e, occlusion=a.occlusion, details={"Source video": a.upload_name or "-"}),
-        file_name=f"{export_name(a.name)}_report.html", mime="text/html", icon=":material/description:",
-        key="analyse_report", on_click="ignore",
-    )
+    scores_row(e)
+    video, why = playable(a.media if a.media is not None and a.media.is_file() else None,
+                          "this routine was saved without its video")
+    routine_view(e, a.occlusion, video, key=VIEW, name=a.name, no_video=why)
+    figures_and_report(e, a.occlusion, key=VIEW, name=a.name, details={"Source video": a.upload_name or "-"})
 
 
 # ---------------------------------------------------------------------------------------

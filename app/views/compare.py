@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.figure import show_figure
 from app.components.player import publish
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
-from pamfn.report import export_name, figure_html, plotly_config
 from pamfn.routine_library import RoutineLibrary
 from pamfn.viz import research, tables
 
@@ -84,13 +84,6 @@ def default_athlete(src: state.Source, options: list[Choice]) -> Choice:
     dataset = [c for c in options if c.origin == DATASET]
     with_video = [c for c in dataset if state.media(src, c.key)[0] is not None]
     return (with_video or dataset)[-1]
-
-
-def show_figure(fig, name: str, key: str) -> None:
-    """The figure with full-screen, PNG export (modebar) and an HTML download."""
-    st.plotly_chart(fig, config=plotly_config(name), key=f"chart_{key}")
-    st.download_button("Download as HTML", lambda: figure_html(fig, name), file_name=f"{export_name(name)}.html",
-                       mime="text/html", icon=":material/download:", key=f"html_{key}", on_click="ignore")
 
 
 def main() -> None:

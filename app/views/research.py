@@ -17,9 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.figure import show_figure
 from pamfn.decisions import FIG5_CAPTION
 from pamfn.errors import PamfnError
-from pamfn.report import export_name, figure_html, plotly_config
 from pamfn.viz import research
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,21 +31,6 @@ def result_folders() -> list[Path]:
     """Where reproduced tables are looked for: ``$PAMFN_RESULTS``, then ``runs/`` and ``docs/``."""
     extra = [Path(p) for p in os.environ.get(RESULTS_ENV, "").split(os.pathsep) if p]
     return [*extra, ROOT / "runs", ROOT / "docs"]
-
-
-def show_figure(fig, name: str, key: str) -> None:
-    """A figure with Streamlit's full-screen button, the modebar's PNG export (named, 3x)
-    and a download of the figure as self-contained HTML."""
-    st.plotly_chart(fig, config=plotly_config(name), key=f"chart_{key}")
-    st.download_button(
-        "Download as HTML",
-        lambda: figure_html(fig, name),
-        file_name=f"{export_name(name)}.html",
-        mime="text/html",
-        icon=":material/download:",
-        key=f"html_{key}",
-        on_click="ignore",
-    )
 
 
 def split_explanations(src: state.Source, routine_ids: list[str]) -> list:
