@@ -3,17 +3,22 @@ Fisher-z mean across actions, and MSE in the dataset's units."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from pamfn.data.dataset import AQADataset
 from pamfn.data.tensors import SplitTensors
+from pamfn.errors import CheckpointError
 from pamfn.metrics import fisher_z_mean, mse, spearman_rho
 from pamfn.serving.scorer import Predictor, predictor
+
+if TYPE_CHECKING:
+    from pamfn.engines import Engine
 
 
 @dataclass
@@ -49,9 +54,14 @@ def predict(predictor: Predictor, split: SplitTensors, *, amp: bool = False) -> 
 
 def score_split(predictor: Predictor, split: SplitTensors, *, amp: bool = False) -> SplitResult:
     """Predict ``split`` and compare with its judged scores (dataset units)."""
-    predicted = predict(predictor, split, amp=amp) * split.label_scale
-    judged = split.scores
-    return SplitResult(spearman_rho(predicted, judged), mse(predicted, judged), [s.routine_id for s in split.samples], predicted, judged)
+    return split_result(predict(predictor, split, amp=amp), split.samples, split.label_scale)
+
+
+def split_result(predicted_norm: np.ndarray, samples: list, label_scale: float) -> SplitResult:
+    """Normalised predictions of ``samples`` against their judged scores, in dataset units."""
+    predicted = predicted_norm * label_scale
+    judged = np.array([s.score for s in samples], dtype=np.float64)
+    return SplitResult(spearman_rho(predicted, judged), mse(predicted, judged), [s.routine_id for s in samples], predicted, judged)
 
 
 @dataclass
@@ -75,6 +85,59 @@ class Evaluation:
         }
 
 
+@dataclass(frozen=True)
+class PredictJob:
+    """Routines ``[first, stop)`` of one action's split, scored on an engine's worker."""
+
+    data_dir: str
+    checkpoint: str
+    action: str
+    split: str
+    first: int
+    stop: int
+    device: str
+    threads: int
+
+
+@functools.lru_cache(maxsize=2)
+def _dataset(data_dir: str) -> AQADataset:
+    from pamfn.data import load_dataset
+
+    return load_dataset(data_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _checkpoint(path: str, action: str, device: str):
+    from pamfn.serving import CheckpointSet
+
+    return CheckpointSet(path, device).for_actions([action])[action]
+
+
+def predict_job(job: PredictJob) -> np.ndarray:
+    """Normalised scores of a job's routines (the data set and checkpoint are loaded once
+    per worker process), with the torch threads of the process that planned it."""
+    torch.set_num_threads(job.threads)
+    data, loaded = _dataset(job.data_dir), _checkpoint(job.checkpoint, job.action, job.device)
+    samples = data.select(job.action, job.split)[job.first : job.stop]
+    return predict(predictor(loaded.model), SplitTensors(data, samples, job.device, modalities=loaded.config.modalities))
+
+
+def predict_on(engine: Engine, data: AQADataset, checkpoint: str, action: str, split: str, device: str,
+               chunk: int = 32) -> np.ndarray:
+    """Normalised scores of one action's split, ``chunk`` routines per task, in split order."""
+    from pamfn.engines import Failure
+
+    n = len(data.select(action, split))
+    jobs = [PredictJob(str(data.root), checkpoint, action, split, first, min(first + chunk, n), device,
+                       torch.get_num_threads()) for first in range(0, n, chunk)]
+    parts: dict[int, np.ndarray] = {}
+    for i, result in engine.map(predict_job, jobs):
+        if isinstance(result, Failure):
+            raise CheckpointError(f"scoring {action} routines {jobs[i].first}-{jobs[i].stop - 1}: {result.reason}")
+        parts[i] = result
+    return np.concatenate([parts[i] for i in range(len(jobs))])
+
+
 def evaluate_checkpoints(
     data: AQADataset,
     checkpoint: str | os.PathLike[str],
@@ -82,9 +145,10 @@ def evaluate_checkpoints(
     split: str = "test",
     actions: list[str] | None = None,
     device: str | torch.device = "cpu",
+    engine: Engine | None = None,
 ) -> Evaluation:
-    """Evaluate a checkpoint or a checkpoint set (one per action) on ``split`` of ``data``."""
-    from pamfn.errors import CheckpointError
+    """Evaluate a checkpoint or a checkpoint set (one per action) on ``split`` of ``data``;
+    with an ``engine``, the routines are scored in its tasks (the same numbers)."""
     from pamfn.serving import CheckpointSet
 
     chosen = CheckpointSet(checkpoint, str(device)).for_actions(actions)
@@ -94,7 +158,11 @@ def evaluate_checkpoints(
         data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what=f"checkpoint {loaded.path}")
         if cfg.label_scale != data.label_scale:
             raise CheckpointError(f"{loaded.path}: trained with label_scale {cfg.label_scale}, the dataset uses {data.label_scale}")
-        tensors = SplitTensors(data, data.select(action, split), device, modalities=cfg.modalities)
-        results[action] = score_split(predictor(loaded.model), tensors)
+        if engine is None:
+            tensors = SplitTensors(data, data.select(action, split), device, modalities=cfg.modalities)
+            results[action] = score_split(predictor(loaded.model), tensors)
+        else:
+            predicted = predict_on(engine, data, str(loaded.path), action, split, str(device))
+            results[action] = split_result(predicted, data.select(action, split), data.label_scale)
         used[action] = str(loaded.path)
     return Evaluation(split, results, used)

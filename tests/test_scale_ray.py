@@ -138,3 +138,23 @@ def test_reproduce_on_ray_gives_the_local_table_and_reruns_only_a_failed_run(eng
     assert not (remote / "failures.csv").exists()
     for name in ("table_IV.csv", "table_IV_intervals.csv", "table_IV_last_epoch.csv"):
         assert (remote / name).read_bytes() == (local / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def trained(toy, tmp_path_factory):
+    from tests.train_args import TINY
+
+    out = tmp_path_factory.mktemp("runs") / "runs"
+    assert main(["train", "--data", str(toy), "--action", "all", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_evaluate_on_ray_gives_the_local_numbers(engine, toy, trained, capsys):
+    import json
+
+    args = ["evaluate", "--data", str(toy), "--checkpoint", str(trained), "--json", "--predictions", "--split", "train"]
+    assert main(args) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--engine", "ray"]) == 0
+    assert json.loads(capsys.readouterr().out) == local
+    assert len(local["actions"]["ball"]["predictions"]) == 12

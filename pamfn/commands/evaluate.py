@@ -3,6 +3,7 @@ of a checkpoint or a checkpoint set on a split of a dataset (full-length routine
 
     python -m pamfn evaluate --data sample_data --checkpoint assets/checkpoints [--split test] [--json]
     python -m pamfn evaluate --task highlight --data sample_data --checkpoint assets/highlight   # mAP per action
+    python -m pamfn evaluate --data DIR --checkpoint CKPT --engine ray [--address ADDR]   # 32 routines per Ray task
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from pamfn.engines import add_engine_arguments
+
     parser = subparsers.add_parser("evaluate", help="evaluate a checkpoint (or a set, one per action) on a dataset split",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="dataset folder in our format")
@@ -27,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from pamfn.highlight.cli import add_highlight_arguments
 
     add_highlight_arguments(parser)
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -36,12 +40,19 @@ def run(args: argparse.Namespace) -> int:
 
         return evaluate_highlight_command(args)
     from pamfn.data import load_dataset
+    from pamfn.engines import make_engine
     from pamfn.evaluate import evaluate_checkpoints
     from pamfn.metrics import fmt_rho
     from pamfn.train import resolve_device
 
     data = load_dataset(args.data)
-    result = evaluate_checkpoints(data, args.checkpoint, split=args.split, actions=args.action, device=resolve_device(args.device))
+    engine = None if args.engine == "local" else make_engine(args.engine, address=args.address)
+    try:
+        result = evaluate_checkpoints(data, args.checkpoint, split=args.split, actions=args.action,
+                                      device=resolve_device(args.device), engine=engine)
+    finally:
+        if engine is not None:
+            engine.close()
     if args.json:
         print(json.dumps(result.to_dict(with_predictions=args.predictions), indent=2))
         return 0
