@@ -44,6 +44,15 @@ class Catalog:
         value = self.routine(routine_id)["media_path"]
         return Path(value) if value else None
 
+    def media_file(self, routine_id: str) -> tuple[Path | None, str]:
+        """The routine's media file and ``""``, or None and the reason there is none to play."""
+        path = self.media_path(routine_id)
+        if path is None:
+            return None, "this routine has features only (labels.csv names no media file)"
+        if not path.is_file():
+            return None, f"its media file is missing: {path}"
+        return path, ""
+
 
 def load_catalog(root: str | os.PathLike[str]) -> Catalog:
     """Read ``dataset.json`` and ``labels.csv`` of a data set folder.

@@ -1,0 +1,43 @@
+"""Which data set and checkpoint the dashboard serves: the command line's choice, the
+environment's, or the bundled ones."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / "sample_data"
+DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints"
+CACHE_DIR = ROOT / "cache" / "dashboard"
+"""Where finished prediction tables are kept (``PAMFN_CACHE`` overrides)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A data set folder and a checkpoint folder, as absolute path strings (cache keys)."""
+
+    data_dir: str
+    checkpoint_dir: str
+
+    @classmethod
+    def of(cls, data_dir: str | os.PathLike[str], checkpoint_dir: str | os.PathLike[str]) -> Source:
+        return cls(str(Path(data_dir).resolve()), str(Path(checkpoint_dir).resolve()))
+
+
+def cli_source(argv: list[str] | None = None) -> Source:
+    """The data set and checkpoint named on the command line after ``--``
+    (``streamlit run app/streamlit_app.py -- --data DIR --checkpoint DIR``), else the
+    ``PAMFN_DATA`` / ``PAMFN_CHECKPOINT`` environment variables, else the bundled ones."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data", default=os.environ.get("PAMFN_DATA", str(DEFAULT_DATA)))
+    parser.add_argument("--checkpoint", default=os.environ.get("PAMFN_CHECKPOINT", str(DEFAULT_CHECKPOINT)))
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return Source.of(args.data, args.checkpoint)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
