@@ -23,16 +23,21 @@ import json
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("explain", help="explain one routine's score (per-stage MSFD weights, decisions)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_routine_arguments(parser: argparse.ArgumentParser) -> None:
+    """One routine's features and the checkpoint (set) that serves it (explain, report)."""
     parser.add_argument("features", type=Path, help="a features file (.npz) from pamfn extract")
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a set with index.json")
     parser.add_argument("--action", help="which checkpoint of a set to use")
+    parser.add_argument("--device", default="cpu")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("explain", help="explain one routine's score (per-stage MSFD weights, decisions)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_routine_arguments(parser)
     parser.add_argument("--mode", choices=("deterministic", "sample"), default="deterministic",
                         help="deterministic: noiseless PolicyNet argmax (default); sample: Gumbel-sampled decisions")
     parser.add_argument("--seed", type=int, help="seed of --mode sample")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true", help="print the full Explanation as JSON")
     parser.add_argument("--occlusion", action="store_true",
                         help="also scan each 4-segment window's score impact (neutral baseline, with noise) and print the "

@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pamfn.commands.explain import add_routine_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("report", help="write a routine's report (scores, figures, explanations) as one HTML file",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("features", type=Path, help="a features file (.npz) from pamfn extract")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a set with index.json")
-    parser.add_argument("--action", help="which checkpoint of a set to use")
+    add_routine_arguments(parser)
     parser.add_argument("--judged", type=float, help="the judges' score, shown beside PAMFN's")
     parser.add_argument("--no-occlusion", action="store_true", help="skip the score impact of each window (faster)")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
     parser.set_defaults(func=run)
 

@@ -7,26 +7,11 @@ catalog does, does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pamfn.lazy import lazy_exports
 
-_EXPORTS = {
-    "AQADataset": "pamfn.data.dataset",
-    "Sample": "pamfn.data.dataset",
-    "load_dataset": "pamfn.data.dataset",
-    "validation_split": "pamfn.data.dataset",
-    "read_dataset_info": "pamfn.data.dataset",
-    "read_labels": "pamfn.data.dataset",
-    "InputNorm": "pamfn.data.normalize",
-    "import_official": "pamfn.data.official",
-    "load_official": "pamfn.data.official",
-    "SplitTensors": "pamfn.data.tensors",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pamfn.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__all__, __getattr__ = lazy_exports(__name__, {
+    "pamfn.data.dataset": ("AQADataset", "Sample", "load_dataset", "validation_split", "read_dataset_info", "read_labels"),
+    "pamfn.data.normalize": ("InputNorm",),
+    "pamfn.data.official": ("import_official", "load_official"),
+    "pamfn.data.tensors": ("SplitTensors",),
+})

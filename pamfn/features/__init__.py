@@ -13,25 +13,11 @@ See docs/features.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pamfn.lazy import lazy_exports
 
-_EXPORTS = {
-    "EXTRACTORS": "pamfn.features.registry",
-    "LITE_DIMS": "pamfn.features.lite",
-    "SEGMENT_FRAMES": "pamfn.features.segments",
-    "SEGMENT_SECONDS": "pamfn.features.segments",
-    "TARGET_FPS": "pamfn.features.segments",
-    "segment_count": "pamfn.features.segments",
-    "extract_file": "pamfn.features.pipeline",
-    "extract_from_arrays": "pamfn.features.pipeline",
-    "extractor_versions": "pamfn.features.pipeline",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'pamfn.features' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__all__, __getattr__ = lazy_exports(__name__, {
+    "pamfn.features.registry": ("EXTRACTORS",),
+    "pamfn.features.lite": ("LITE_DIMS",),
+    "pamfn.features.segments": ("SEGMENT_FRAMES", "SEGMENT_SECONDS", "TARGET_FPS", "segment_count"),
+    "pamfn.features.pipeline": ("extract_file", "extract_from_arrays", "extractor_versions"),
+})
