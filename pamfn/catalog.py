@@ -1,7 +1,7 @@
 """Catalog of a data set in our folder format: ``dataset.json`` plus the labels table.
 
 ``dataset.json`` holds at least ``label_scale`` and ``actions``; ``labels.csv`` has one
-row per routine with ``routine_id, action, split, score`` (optional ``difficulty,
+row per routine and action (a Fis-V routine has two: TES and PCS) with ``routine_id, action, split, score`` (optional ``difficulty,
 execution, musicality``), the ``features`` path and the ``media`` path (may be empty),
 both relative to the data set folder. The catalog only reads the tables; features and
 media are opened by whoever needs them.
@@ -10,15 +10,15 @@ media are opened by whoever needs them.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from pamfn.data.dataset import read_dataset_info, read_labels
+from pamfn.data.dataset import Sample, read_labelled
 from pamfn.errors import DatasetError
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("routine_id", "action", "split", "score", "features")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("difficulty", "execution", "musicality", "media")
 
 
@@ -30,7 +30,8 @@ class Catalog:
     label_scale: float
     actions: tuple[str, ...]
     routines: pd.DataFrame
-    """One row per routine, indexed by ``routine_id``: action, split, score, the optional
+    """One row per labels row, indexed by its key (:func:`routine_keys`, index name
+    ``routine_id``): ``video_id`` (the labels' routine_id), action, split, score, the optional
     sub-scores, ``features_path`` (str) and ``media_path`` (str, empty when there is none)."""
 
     def routine(self, routine_id: str) -> pd.Series:
@@ -54,33 +55,31 @@ class Catalog:
         return path, ""
 
 
+def routine_keys(samples: list[Sample]) -> list[str]:
+    """The catalog's key of each labels row: the routine id, or ``"<routine_id> · <action>"``
+    for a routine labelled under several actions (Fis-V's TES and PCS share one video)."""
+    counts = Counter(s.routine_id for s in samples)
+    return [s.routine_id if counts[s.routine_id] == 1 else f"{s.routine_id} · {s.action}" for s in samples]
+
+
 def load_catalog(root: str | os.PathLike[str]) -> Catalog:
-    """Read ``dataset.json`` and ``labels.csv`` of a data set folder.
+    """Read ``dataset.json`` and the labels table of a data set folder with the data set's
+    one reader (:func:`pamfn.data.dataset.read_labelled`, the rules training applies).
 
     Raises DatasetError naming the file and the problem (missing folder or file,
-    unreadable JSON or CSV, missing columns, duplicate routine ids, no routines).
+    unreadable JSON or CSV, missing columns, a routine twice under one action, no routines).
     """
     root = Path(root).resolve()
-    if not root.is_dir():
-        raise DatasetError(f"{root} not found: a data set folder needs dataset.json and a labels table")
-    meta, label_scale = read_dataset_info(root)
-    table, labels_path = read_labels(root, meta.get("labels"))
+    labelled = read_labelled(root)
+    table = labelled.table.copy()
     for column in ("routine_id", "action", "split", "features", "media"):
         if column in table.columns:
             table[column] = table[column].astype("string").fillna("").astype(str)
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
-    if missing:
-        raise DatasetError(f"{labels_path}: missing column(s) {missing}")
-    if table.empty:
-        raise DatasetError(f"{labels_path}: has no routines")
-    duplicated = table["routine_id"][table["routine_id"].duplicated()].tolist()
-    if duplicated:
-        raise DatasetError(f"{labels_path}: duplicate routine ids {duplicated[:5]}")
     for column in OPTIONAL_COLUMNS:
         if column not in table.columns:
             table[column] = "" if column == "media" else float("nan")
-    table["media"] = table["media"].fillna("")
     table["features_path"] = [str(root / p) for p in table["features"]]
     table["media_path"] = [str(root / p) if p else "" for p in table["media"]]
-    actions = tuple(meta.get("actions") or sorted(table["action"].unique()))
-    return Catalog(root=root, label_scale=label_scale, actions=actions, routines=table.set_index("routine_id"))
+    table.index = pd.Index(routine_keys(labelled.samples), name="routine_id")
+    table = table.rename(columns={"routine_id": "video_id"})
+    return Catalog(root=root, label_scale=labelled.label_scale, actions=tuple(labelled.actions), routines=table)

@@ -46,7 +46,7 @@ def choices(src: state.Source, library: RoutineLibrary) -> list[Choice]:
         routines = state.catalog(src).routines.sort_values("score", ascending=False)
     except PamfnError:
         return out
-    out += [Choice(DATASET, rid, f"{rid} · {row.action} · judged {row.score:.2f}") for rid, row in routines.iterrows()]
+    out += [Choice(DATASET, rid, f"{row.video_id} · {row.action} · judged {row.score:.2f}") for rid, row in routines.iterrows()]
     return out
 
 

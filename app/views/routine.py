@@ -131,7 +131,8 @@ def _routine_page(src: state.Source, catalog) -> None:
         reset(VIEW)
     playable(*state.media(src, routine_id))  # ffmpeg decodes the audio while the checkpoints still load
     row = catalog.routine(routine_id)
-    st.subheader(f"{routine_id} · {str(row['action']).capitalize()}", anchor=False)
+    action = str(row["action"])
+    st.subheader(f"{row['video_id']} · {action[:1].upper() + action[1:]}", anchor=False)
     parts = [f"{name} {row[name]:.2f}" for name in ("difficulty", "execution", "musicality") if pd.notna(row.get(name))]
     judges = f"Judges' components: {' · '.join(parts)}. " if parts else ""
     st.caption(f"{judges}Split: {row['split']}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")

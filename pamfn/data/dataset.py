@@ -131,6 +131,38 @@ def read_labels(root: Path, name: str | None = None) -> tuple[pd.DataFrame, Path
     raise DatasetError(f"{root}: no labels table (looked for {', '.join(p.name for p in candidates)})")
 
 
+@dataclass(frozen=True)
+class LabelsTable:
+    """A data set's labels as read and checked by :func:`read_labelled`, the one reader of
+    a data set folder (training, evaluation and the dashboard's catalog all use it)."""
+
+    info: dict
+    label_scale: float
+    actions: list[str]
+    table: pd.DataFrame
+    """The labels table as read (one row per routine and action)."""
+    path: Path
+    samples: list[Sample]
+    """The rows, checked: one row per ``(routine_id, action)``, a known action and split,
+    a finite score and a features path. A routine may appear under several actions
+    (Fis-V: TES and PCS)."""
+
+
+def read_labelled(root: str | os.PathLike[str]) -> LabelsTable:
+    """``dataset.json`` and the labels table of a data set folder, checked (DatasetError)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} not found: a data set folder needs dataset.json and a labels table")
+    info, label_scale = read_dataset_info(root)
+    table, path = read_labels(root, info.get("labels"))
+    if table.empty:
+        raise DatasetError(f"{path}: has no routines")
+    if "action" in table.columns:
+        table["action"] = table["action"].astype(str)
+    actions = [str(a) for a in info.get("actions") or sorted(table["action"].unique())] if "action" in table.columns else []
+    return LabelsTable(info, label_scale, actions, table, path, _samples_from_table(table, path, actions))
+
+
 def _samples_from_table(table: pd.DataFrame, path: Path, actions: list[str]) -> list[Sample]:
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
@@ -202,10 +234,9 @@ def load_dataset(root: str | os.PathLike[str], *, allow_unlabelled: bool = False
     (features without labels) unless ``allow_unlabelled``.
     """
     root = Path(root)
-    info, label_scale = read_dataset_info(root)
-    table, labels_path = read_labels(root, info.get("labels"))
-    actions = [str(a) for a in info.get("actions") or sorted(table["action"].astype(str).unique())]
-    samples = _samples_from_table(table, labels_path, actions)
+    labelled = read_labelled(root)
+    info, label_scale, actions, samples, labels_path = (labelled.info, labelled.label_scale, labelled.actions,
+                                                        labelled.samples, labelled.path)
     for action in actions:
         for split in SPLITS:
             if not any(s.action == action and s.split == split for s in samples):
