@@ -12,6 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "sample_data"
 DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints"
+DEFAULT_HIGHLIGHT = ROOT / "assets" / "highlight"
+"""The bundled highlight detector set (used when present; ``PAMFN_HIGHLIGHT`` overrides)."""
 CACHE_DIR = ROOT / "cache" / "dashboard"
 """Where finished prediction tables are kept (``PAMFN_CACHE`` overrides)."""
 
@@ -41,3 +43,11 @@ def cli_source(argv: list[str] | None = None) -> Source:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
+
+
+def highlight_dir() -> Path | None:
+    """The highlight detector set shown in the routine view: ``PAMFN_HIGHLIGHT``, else the
+    bundled one if it exists, else None (no highlight track)."""
+    chosen = os.environ.get("PAMFN_HIGHLIGHT")
+    path = Path(chosen) if chosen else DEFAULT_HIGHLIGHT
+    return path.resolve() if path.is_dir() else None

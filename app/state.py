@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from app.source import Source, cache_dir, cli_source
+from app.source import Source, cache_dir, cli_source, highlight_dir
 from pamfn.catalog import Catalog, load_catalog
 from pamfn.errors import PamfnError
 from pamfn.routine import RoutineFeatures
@@ -112,6 +112,34 @@ def checkpoints(src: Source) -> dict:
     """``{action: LoadedCheckpoint}`` of the chosen folder (key None for one checkpoint that
     serves every action), on :func:`device`. CheckpointError if unusable."""
     return {action: checkpoint_for(src, action) for action in checkpoint_set(src).plan}
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _highlights(data_dir: str, folder: str, routine_id: str, action: str | None, stamp: str) -> pd.DataFrame:
+    from pamfn.highlight.predict import highlight_table
+
+    ck = _checkpoint_set(folder, stamp).load(action)
+    return highlight_table(ck, _features(str(_catalog(data_dir).routine(routine_id)["features_path"])))
+
+
+def highlights(src: Source, routine_id: str) -> pd.DataFrame | None:
+    """Each segment's highlight probability for the routine (None without a highlight set,
+    or when it has no detector for the routine's action); PamfnError if unusable."""
+    folder = highlight_dir()
+    if folder is None:
+        return None
+    action = str(catalog(src).routine(routine_id)["action"])
+    plan = _checkpoint_set(str(folder), files_version(folder)).plan
+    key = action if action in plan else None
+    if key not in plan:
+        return None
+    return _highlights(src.data_dir, str(folder), routine_id, key, files_version(folder))
+
+
+def highlight_version() -> str:
+    """The highlight set's files version ("" without one): part of the timeline's cache key."""
+    folder = highlight_dir()
+    return files_version(folder) if folder is not None else ""
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)

@@ -185,3 +185,44 @@ def test_a_rewritten_checkpoint_is_used_without_a_restart(monkeypatch, dataset, 
     after = metric(run_app(monkeypatch, data, copy), "PAMFN predicted")
     expl = explain_routine(load_checkpoint(copy / "ball"), RoutineFeatures.load(data / "features" / "ball_00.npz"))
     assert after == f"{expl.score:.2f}" and after != before
+
+
+def test_a_highlight_detector_adds_its_track_on_the_time_axis(monkeypatch, dataset, tmp_path):
+    import json
+
+    import numpy as np
+    import torch
+
+    from pamfn.checkpoint import load_checkpoint, save_checkpoint
+    from pamfn.highlight.predict import highlight_table
+    from pamfn.model import PAMFNConfig, build_model
+    from pamfn.routine import RoutineFeatures
+
+    torch.manual_seed(1)
+    cfg = PAMFNConfig(preset=None, K=3, d=16, input_dims=dict(DIMS), label_scale=25.0, task="highlight")
+    save_checkpoint(tmp_path / "hl", build_model(cfg).eval(), cfg, {"action": "ball"})
+    monkeypatch.setenv("PAMFN_HIGHLIGHT", str(tmp_path / "hl"))
+    at = run_app(monkeypatch, *dataset, filter_text="ball_01")  # no video: the timeline is a plain chart
+    assert not at.exception, at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    titles = [a.get("text", "") for a in spec["layout"].get("annotations", [])]
+    assert "Highlight probability per segment" in titles
+    bars = [t for t in spec["data"] if t.get("name") == "Highlight probability"]
+    data, _ = dataset
+    expected = highlight_table(load_checkpoint(tmp_path / "hl"), RoutineFeatures.load(data / "features" / "ball_01.npz"))
+    y = bars[0]["y"]
+    if isinstance(y, dict):  # plotly's typed-array encoding
+        import base64
+
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
+    np.testing.assert_allclose(np.asarray(y, float), expected["probability"].to_numpy(), rtol=1e-5)
+    monkeypatch.setenv("PAMFN_HIGHLIGHT", str(tmp_path / "none"))  # no such folder: no track
+    at = run_app(monkeypatch, *dataset, filter_text="ball_01")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "Highlight probability per segment" not in [a.get("text", "") for a in spec["layout"].get("annotations", [])]
+    other = PAMFNConfig(preset=None, K=3, d=16, input_dims={"V": 3, "F": 3, "A": 3}, label_scale=25.0, task="highlight")
+    save_checkpoint(tmp_path / "wrong", build_model(other).eval(), other, {"action": "ball"})
+    monkeypatch.setenv("PAMFN_HIGHLIGHT", str(tmp_path / "wrong"))  # dims of another data set: said, the page stays up
+    at = run_app(monkeypatch, *dataset, filter_text="ball_01")
+    assert not at.exception and "No highlight track" in texts(at)
+    assert metric(at, "PAMFN predicted")

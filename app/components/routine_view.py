@@ -52,12 +52,14 @@ def playable(video: Path | None, why: str) -> tuple[Path | None, str]:
     return video, ""
 
 
-def timeline_json(expl: Explanation, occlusion: pd.DataFrame, video: Path | None, window: tuple[float, float] | None) -> str:
-    """The timeline figure of :data:`Timeline`: waveform, MSFD weights, FusionNet counts, score impact."""
+def timeline_json(expl: Explanation, occlusion: pd.DataFrame, video: Path | None, window: tuple[float, float] | None,
+                  highlights: pd.DataFrame | None = None) -> str:
+    """The timeline figure of :data:`Timeline`: waveform, MSFD weights, FusionNet counts, score
+    impact, and each segment's highlight probability when ``highlights`` is given."""
     wave = state.waveform(video) if video is not None else None
     marks = [(window[0], window[1], "keyframes")] if window else []
     return figures.timeline_figure(tables.msfd_table(expl), tables.fusion_count_table(expl), expl.duration_s,
-                                   wave, occlusion, windows=marks).to_json()
+                                   wave, occlusion, windows=marks, highlight_df=highlights).to_json()
 
 
 def reset(key: str) -> None:

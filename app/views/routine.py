@@ -88,17 +88,34 @@ def _picker(src: state.Source, catalog) -> str | None:
 @st.cache_data(show_spinner=False, max_entries=128)
 def _timeline_json(src: state.Source, routine_id: str, video: str | None, window: tuple[float, float] | None,
                    stamp: str) -> str:
-    """:func:`timeline_json` of a data set routine, cached (``stamp``: the checkpoint's
-    version, part of the cache key)."""
+    """:func:`timeline_json` of a data set routine, with the highlight track when a highlight
+    detector is loaded; cached (``stamp``: the checkpoints' versions, part of the cache key)."""
     return timeline_json(state.explanation(src, routine_id, support=True), state.occlusion(src, routine_id),
-                         Path(video) if video else None, window)
+                         Path(video) if video else None, window, _highlights_or_none(src, routine_id))
+
+
+def _highlights_or_none(src: state.Source, routine_id: str) -> pd.DataFrame | None:
+    """The highlight track's table, or None when there is none or it cannot be computed
+    (:func:`_routine_view` says why)."""
+    try:
+        return state.highlights(src, routine_id)
+    except PamfnError:
+        return None
+
+
+def _stamp(src: state.Source) -> str:
+    return f"{state.checkpoint_version(src)}|{state.highlight_version()}"
 
 
 @st.fragment
 def _routine_view(src: state.Source, routine_id: str) -> None:
     """The routine view in a fragment, so a pause or seek reruns only this."""
     video, why = playable(*state.media(src, routine_id))
-    stamp = state.checkpoint_version(src)
+    stamp = _stamp(src)
+    try:
+        state.highlights(src, routine_id)
+    except PamfnError as exc:
+        st.caption(f":material/info: No highlight track: the highlight detector cannot score this routine ({exc}).")
     routine_view(state.explanation(src, routine_id, support=True), state.occlusion(src, routine_id), video,
                  key=VIEW, name=routine_id, no_video=why,
                  timeline=lambda window: _timeline_json(src, routine_id, str(video) if video else None, window, stamp))

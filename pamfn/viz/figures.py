@@ -22,6 +22,7 @@ from pamfn import MODALITIES
 from pamfn.viz.colors import (
     FUSION_COLOR,
     GRID_COLOR,
+    HIGHLIGHT_COLOR,
     JUDGED_COLOR,
     MODALITY_COLORS,
     PREDICTED_COLOR,
@@ -203,6 +204,19 @@ def occlusion_panel(occ_df: pd.DataFrame) -> Panel:
     return Panel("Score impact of each window (points ± noise; grey: within noise)", 0.9, [bar])
 
 
+def highlight_panel(hl_df: pd.DataFrame) -> Panel:
+    """Each segment's highlight probability (the highlight detector of Section IV-G) as a
+    bar over the segment's window; 0.5 marked."""
+    centers = ((hl_df["start_s"] + hl_df["end_s"]) / 2).to_numpy()
+    widths = (hl_df["end_s"] - hl_df["start_s"]).to_numpy() * 0.92
+    probability = hl_df["probability"].to_numpy()
+    bar = dict(type="bar", x=centers, y=probability, width=widths, marker=dict(color=HIGHLIGHT_COLOR), showlegend=False,
+               name="Highlight probability", hovertemplate="highlight %{y:.2f}<extra></extra>")
+    half = dict(type="line", xref="x", yref="y", x0=0, x1=float(hl_df["end_s"].max()), y0=0.5, y1=0.5,
+                line=dict(color="#9ca3af", dash="dot", width=1))
+    return Panel("Highlight probability per segment", 0.8, [bar], yaxis=dict(range=[0, 1]), shapes=[half])
+
+
 def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Window] = ()) -> go.Figure:
     """MSFD modality weights per stage (the paper's Fig. 7): stacked V/F/A areas over
     each step's real window; the last stage is one bar over the whole routine."""
@@ -241,9 +255,11 @@ def timeline_figure(
     wave_df: pd.DataFrame | None = None,
     occlusion_df: pd.DataFrame | None = None,
     windows: Sequence[Window] = (),
+    highlight_df: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Everything on one time axis for the synced player: waveform, MSFD weights per
-    stage, FusionNet counts and the occlusion impact, as rows sharing the x axis."""
+    stage, FusionNet counts, the occlusion impact and (with a highlight detector) each
+    segment's highlight probability, as rows sharing the x axis."""
     panels: list[Panel] = []
     if wave_df is not None and len(wave_df):
         panels.append(waveform_panel(wave_df))
@@ -253,6 +269,8 @@ def timeline_figure(
         panels.append(fusion_count_panel(count_df))
     if occlusion_df is not None and len(occlusion_df):
         panels.append(occlusion_panel(occlusion_df))
+    if highlight_df is not None and len(highlight_df):
+        panels.append(highlight_panel(highlight_df))
     if not panels:
         raise ValueError("nothing to draw on the timeline: no waveform, MSFD weights, FusionNet counts or occlusion")
     height = 130 + int(sum(110 * p.weight for p in panels))
