@@ -21,6 +21,8 @@ import pandas as pd
 import streamlit as st
 
 from app.source import Source, cache_dir, cli_source, highlight_dir
+from pamfn.batch_explain import WINDOW as BATCH_WINDOW
+from pamfn.batch_explain import batch_folder, read_routine, read_scores
 from pamfn.catalog import Catalog, load_catalog
 from pamfn.errors import PamfnError
 from pamfn.routine import RoutineFeatures
@@ -157,6 +159,9 @@ def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str
     from pamfn.explain import explain_routine
 
     src = Source(data_dir, checkpoint_dir)
+    saved = read_routine(batch_dir(src), routine_id)
+    if saved is not None:
+        return saved[0]
     row = catalog(src).routine(routine_id)
     ckpt = checkpoint_for(src, str(row["action"]))
     return explain_routine(ckpt, features(src, routine_id), action=str(row["action"]), judged_score=float(row["score"]),
@@ -173,7 +178,14 @@ def explanation(src: Source, routine_id: str, support: bool = False) -> Explanat
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _prediction_job(data_dir: str, checkpoint_dir: str, key: str) -> PredictionJob:
     src = Source(data_dir, checkpoint_dir)
-    return PredictionJob(catalog(src), checkpoint_set(src), cache_dir() / f"predictions-{key}.json")
+    return PredictionJob(catalog(src), checkpoint_set(src), cache_dir() / f"predictions-{key}.json",
+                         known=read_scores(batch_dir(src)))
+
+
+def batch_dir(src: Source) -> Path:
+    """Where ``pamfn explain --data`` puts its batch results for this source (read instead of
+    recomputing: predicted scores, explanations, occlusion scans)."""
+    return batch_folder(cache_dir(), catalog(src), checkpoint_set(src))
 
 
 def prediction_job(src: Source) -> PredictionJob:
@@ -187,6 +199,9 @@ def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int,
     from pamfn.occlusion import occlusion_scan
 
     src = Source(data_dir, checkpoint_dir)
+    saved = read_routine(batch_dir(src), routine_id) if window == BATCH_WINDOW else None
+    if saved is not None:
+        return saved[1]
     ckpt = checkpoint_for(src, str(catalog(src).routine(routine_id)["action"]))
     return occlusion_scan(ckpt.model, features(src, routine_id), ckpt.config.label_scale, window=window, device=device())
 

@@ -158,3 +158,34 @@ def test_evaluate_on_ray_gives_the_local_numbers(engine, toy, trained, capsys):
     assert main([*args, "--engine", "ray"]) == 0
     assert json.loads(capsys.readouterr().out) == local
     assert len(local["actions"]["ball"]["predictions"]) == 12
+
+
+def test_batch_explain_on_ray_matches_local_and_the_dashboard_reads_it(engine, toy, trained, tmp_path, monkeypatch):
+    import pandas as pd
+
+    args = ["explain", "--data", str(toy), "--checkpoint", str(trained), "--split", "test"]
+    assert main([*args, "--out", str(tmp_path / "local")]) == 0
+    monkeypatch.setenv("PAMFN_CACHE", str(tmp_path / "cache"))
+    assert main([*args, "--engine", "ray"]) == 0  # into the dashboard's cache
+    (remote,) = (tmp_path / "cache").glob("batch-*")
+    local = tmp_path / "local"
+    table = pd.read_parquet(remote / "scores.parquet")
+    pd.testing.assert_frame_equal(table, pd.read_parquet(local / "scores.parquet"))
+    assert len(table) == 10 and set(table["split"]) == {"test"} and table["branch_A"].notna().all()
+    assert _files(remote / "explanations") == _files(local / "explanations") and len(_files(local / "explanations")) == 10
+
+    from app import state
+    from pamfn.batch_explain import read_routine
+
+    def recompute(*a, **k):
+        raise AssertionError("the dashboard recomputed what the batch saved")
+
+    monkeypatch.setattr("pamfn.explain.explain_routine", recompute)
+    monkeypatch.setattr("pamfn.occlusion.occlusion_scan", recompute)
+    src = state.Source(str(toy.resolve()), str(trained.resolve()))
+    rid = str(table["routine_id"][0])
+    saved_expl, saved_scan = read_routine(remote, rid)
+    assert state.explanation(src, rid).to_dict() == saved_expl.to_dict()
+    pd.testing.assert_frame_equal(state.occlusion(src, rid), saved_scan)
+    job = state.prediction_job(src)
+    assert {r: job.scores[r] for r in table["routine_id"]} == dict(zip(table["routine_id"], table["predicted"]))

@@ -1,6 +1,11 @@
 """``pamfn explain``: score one routine and print what PAMFN did (the Explanation).
 
     python -m pamfn explain FEATURES.npz --checkpoint CKPT [--action ball] --json
+    python -m pamfn explain --data DIR --checkpoint CKPT [--split test] [--out OUT] [--engine ray]
+
+The batch form (--data) scores and explains every routine (branch scores, explanation,
+occlusion scan) into one Parquet table plus one JSON file per routine, by default in the
+dashboard's cache, which then shows them instead of recomputing (pamfn.batch_explain).
 
 The JSON holds the scores (dataset units and normalised), each branch's score, and per
 stage the step times in seconds, MSFD modality weights, PolicyNet probabilities, the
@@ -23,18 +28,26 @@ import json
 from pathlib import Path
 
 
-def add_routine_arguments(parser: argparse.ArgumentParser) -> None:
-    """One routine's features and the checkpoint (set) that serves it (explain, report)."""
-    parser.add_argument("features", type=Path, help="a features file (.npz) from pamfn extract")
+def add_routine_arguments(parser: argparse.ArgumentParser, batch: bool = False) -> None:
+    """One routine's features and the checkpoint (set) that serves it (explain, report);
+    ``batch``: the features file is optional, ``--data`` explains a whole data set."""
+    parser.add_argument("features", type=Path, nargs="?" if batch else None, help="a features file (.npz) from pamfn extract")
     parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a set with index.json")
     parser.add_argument("--action", help="which checkpoint of a set to use")
     parser.add_argument("--device", default="cpu")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from pamfn.engines import add_engine_arguments
+
     parser = subparsers.add_parser("explain", help="explain one routine's score (per-stage MSFD weights, decisions)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_routine_arguments(parser)
+    add_routine_arguments(parser, batch=True)
+    parser.add_argument("--data", type=Path, help="batch form: explain every routine of this data set (with --split, of one split)")
+    parser.add_argument("--split", help="batch form: only this split (default: every routine)")
+    parser.add_argument("--out", type=Path, help="batch form: output folder (default: the dashboard's cache, "
+                                                 "$PAMFN_CACHE or cache/dashboard, in batch-<fingerprint>)")
+    add_engine_arguments(parser)
     parser.add_argument("--mode", choices=("deterministic", "sample"), default="deterministic",
                         help="deterministic: noiseless PolicyNet argmax (default); sample: Gumbel-sampled decisions")
     parser.add_argument("--seed", type=int, help="seed of --mode sample")
@@ -46,7 +59,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    import os
+
+    from tqdm import tqdm
+
+    from pamfn.batch_explain import batch_folder, explain_batch
+    from pamfn.catalog import load_catalog
+    from pamfn.engines import make_engine
+    from pamfn.serving import CheckpointSet
+
+    catalog = load_catalog(args.data)
+    checkpoints = CheckpointSet(args.checkpoint, args.device)
+    out = args.out or batch_folder(os.environ.get("PAMFN_CACHE", "cache/dashboard"), catalog, checkpoints)
+    engine = make_engine(args.engine, address=args.address)
+    total = len(catalog.routines) if args.split is None else int((catalog.routines["split"] == args.split).sum())
+    try:
+        with tqdm(total=total, desc="routines", unit="routine", disable=args.json) as bar:
+            table = explain_batch(catalog, checkpoints, out, engine, split=args.split, device=args.device, on_done=bar.update)
+    finally:
+        engine.close()
+    failed = total - len(table)
+    print(f"{len(table)} routines explained, {failed} failed -> {out}" + (f" (see {out / 'failures.csv'})" if failed else ""))
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        return run_batch(args)
+    if args.features is None:
+        from pamfn.errors import ConfigError
+
+        raise ConfigError("give a features file, or --data DIR for every routine of a data set")
     import numpy as np
 
     from pamfn.decisions import stage_summary

@@ -39,10 +39,12 @@ class PredictionJob:
     fill in as it goes; ``table()`` is the routines with predicted score and error. A
     finished run without errors is written to ``cache_file`` and read back from it."""
 
-    def __init__(self, catalog: Catalog, checkpoints: CheckpointSet, cache_file: Path) -> None:
+    def __init__(self, catalog: Catalog, checkpoints: CheckpointSet, cache_file: Path,
+                 known: dict[str, float] | None = None) -> None:
         self.checkpoints = checkpoints
         self.cache_file = Path(cache_file)
-        self.scores: dict[str, float] = {}
+        self.scores: dict[str, float] = {rid: s for rid, s in (known or {}).items() if rid in catalog.routines.index}
+        """Scores already known (a batch table, pamfn.batch_explain) are not computed again."""
         self.errors: dict[str, str] = {}
         self._routines = catalog.routines
         self.total = len(self._routines)
@@ -51,6 +53,7 @@ class PredictionJob:
         self._thread: threading.Thread | None = None
         if self.cache_file.is_file():
             self.scores = {str(k): float(v) for k, v in json.loads(self.cache_file.read_text(encoding="utf-8")).items()}
+        if self.cache_file.is_file() or len(self.scores) == self.total:
             self._done.set()
 
     def start(self) -> PredictionJob:
@@ -66,7 +69,7 @@ class PredictionJob:
         from pamfn.serving.scorer import predict_scores
 
         try:
-            table = self._routines
+            table = self._routines[~self._routines.index.isin(list(self.scores))]
             for action, rows in table.groupby("action", sort=False):
                 try:
                     ckpt = self.checkpoints.load(str(action))

@@ -1,0 +1,156 @@
+"""Batch explanations: every routine of a data set (or of one split) scored and explained
+on an engine -- predicted score, each branch's score, the Explanation (with each step's
+measured support) and the occlusion scan -- written as one Parquet table plus one JSON
+file per routine. The dashboard reads them instead of recomputing (see
+:func:`read_scores`, :func:`read_routine`).
+
+Layout of a batch folder::
+
+    scores.parquet           routine_id, action, split, judged, predicted, branch_V/F/A, file
+    explanations/<id>.json   {"explanation": Explanation.to_dict(), "windows": occlusion scan}
+    manifest.json            data set, checkpoint folder and its version, the fingerprint
+    failures.csv             routine, reason (only when some failed)
+
+The dashboard's batch folder for a data set and checkpoint set is
+``<cache>/batch-<fingerprint>`` (:func:`batch_folder`), the fingerprint changing with any
+checkpoint, label or features file, so stale results are never shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from pamfn.atomic import atomic_path, write_text_atomic
+from pamfn.catalog import Catalog
+from pamfn.engines import Failure, write_failures
+from pamfn.errors import PamfnError
+
+if TYPE_CHECKING:
+    from pamfn.engines import Engine
+    from pamfn.explanation import Explanation
+    from pamfn.serving import CheckpointSet
+
+SCORES = "scores.parquet"
+MANIFEST = "manifest.json"
+CHUNK = 8
+"""Routines per task."""
+WINDOW = 4
+"""Segments per occlusion window of the saved scans (the dashboard's)."""
+
+
+def batch_folder(cache_dir: str | os.PathLike[str], catalog: Catalog, checkpoints: CheckpointSet) -> Path:
+    """Where the dashboard looks for the batch results of this data set and checkpoint set."""
+    from pamfn.serving.predictions import fingerprint
+
+    return Path(cache_dir) / f"batch-{fingerprint(catalog, checkpoints)}"
+
+
+@dataclass(frozen=True)
+class ExplainJob:
+    """A few routines ``(routine_id, action, features file, judged score)`` of one data set."""
+
+    checkpoint: str
+    routines: tuple[tuple[str, str, str, float], ...]
+    device: str
+    threads: int
+
+
+@functools.lru_cache(maxsize=2)
+def _checkpoints(path: str, device: str) -> CheckpointSet:
+    from pamfn.serving import CheckpointSet
+
+    return CheckpointSet(path, device)
+
+
+def explain_job(job: ExplainJob) -> list[tuple[str, dict[str, Any] | str]]:
+    """Per routine: ``(routine_id, {"explanation": ..., "windows": ...})``, or its error
+    message (a bad features file fails that routine only)."""
+    import torch
+
+    from pamfn.explain import explain_routine
+    from pamfn.occlusion import occlusion_scan, scan_to_dict
+    from pamfn.routine import RoutineFeatures
+
+    torch.set_num_threads(job.threads)
+    out: list[tuple[str, dict[str, Any] | str]] = []
+    for rid, action, path, judged in job.routines:
+        try:
+            ckpt = _checkpoints(job.checkpoint, job.device).load(action)
+            feats = RoutineFeatures.load(path)
+            expl = explain_routine(ckpt, feats, action=action, judged_score=judged, support=True)
+            scan = occlusion_scan(ckpt.model, feats, ckpt.config.label_scale, window=WINDOW, device=job.device)
+            out.append((rid, {"explanation": expl.to_dict(), "windows": scan_to_dict(scan)}))
+        except PamfnError as exc:
+            out.append((rid, str(exc)))
+    return out
+
+
+def explain_batch(catalog: Catalog, checkpoints: CheckpointSet, out: str | os.PathLike[str], engine: Engine, *,
+                  split: str | None = None, device: str = "cpu", on_done: Any = lambda n: None) -> pd.DataFrame:
+    """Explain every routine of ``catalog`` (of ``split`` if given) into the folder ``out``;
+    returns the scores table. Each file is written atomically as its task finishes."""
+    import torch
+
+    from pamfn.serving.predictions import fingerprint
+
+    out = Path(out)
+    rows = catalog.routines if split is None else catalog.routines[catalog.routines["split"] == split]
+    routines = [(str(rid), str(r["action"]), str(r["features_path"]), float(r["score"])) for rid, r in rows.iterrows()]
+    jobs = [ExplainJob(str(checkpoints.directory), tuple(routines[i : i + CHUNK]), device, torch.get_num_threads())
+            for i in range(0, len(routines), CHUNK)]
+    records, failures = [], []
+    for i, result in engine.map(explain_job, jobs):
+        items = [(rid, result.reason) for rid, *_ in jobs[i].routines] if isinstance(result, Failure) else result
+        for rid, value in items:
+            if isinstance(value, str):
+                failures.append((rid, value))
+                continue
+            write_text_atomic(out / "explanations" / f"{rid}.json", json.dumps(value))
+            records.append(_record(rid, catalog, value["explanation"]))
+        on_done(len(jobs[i].routines))
+    table = pd.DataFrame(records, columns=["routine_id", "action", "split", "judged", "predicted", "branch_V",
+                                           "branch_F", "branch_A", "file"])
+    table = table.sort_values("routine_id", kind="stable").reset_index(drop=True)
+    with atomic_path(out / SCORES) as tmp:
+        table.to_parquet(tmp, index=False)
+    write_failures(out, failures, "routine")
+    manifest = {"data": str(catalog.root), "checkpoint": str(checkpoints.directory), "checkpoint_version": checkpoints.version,
+                "fingerprint": fingerprint(catalog, checkpoints), "split": split, "routines": len(table)}
+    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2))
+    return table
+
+
+def _record(rid: str, catalog: Catalog, expl: dict[str, Any]) -> dict[str, Any]:
+    row = catalog.routines.loc[rid]
+    branches = expl["branch_scores"]
+    return {"routine_id": rid, "action": str(row["action"]), "split": str(row["split"]), "judged": float(row["score"]),
+            "predicted": float(expl["score"]), **{f"branch_{m}": branches.get(m, float("nan")) for m in "VFA"},
+            "file": f"explanations/{rid}.json"}
+
+
+def read_scores(folder: str | os.PathLike[str]) -> dict[str, float]:
+    """Predicted score per routine id of a batch folder (empty when there is none)."""
+    path = Path(folder) / SCORES
+    if not path.is_file():
+        return {}
+    table = pd.read_parquet(path, columns=["routine_id", "predicted"])
+    return dict(zip(table["routine_id"].astype(str), table["predicted"].astype(float)))
+
+
+def read_routine(folder: str | os.PathLike[str], routine_id: str) -> tuple[Explanation, pd.DataFrame] | None:
+    """The saved Explanation and occlusion scan of one routine, or None when not in the batch."""
+    from pamfn.explanation import Explanation
+    from pamfn.occlusion import scan_from_dict
+
+    path = Path(folder) / "explanations" / f"{routine_id}.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Explanation.from_dict(data["explanation"]), scan_from_dict(data["windows"])
