@@ -197,7 +197,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from pamfn.catalog import load_catalog
-    from tests.app_routine_data import bundled_available, free_port, make_dataset
+    from tests.support.app_data import bundled_available, free_port, make_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_load_"))
     if args.data or args.checkpoint:

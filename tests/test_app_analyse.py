@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from app_routine_data import make_checkpoint, make_video
 from streamlit.testing.v1 import AppTest
 
 from pamfn.routine_library import RoutineLibrary
+from tests.support.app_data import make_checkpoint, make_video
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "analyse.py")
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_routine_data import make_dataset
 from streamlit.testing.v1 import AppTest
 
 from pamfn import MODALITIES
@@ -15,6 +14,7 @@ from pamfn.routine import RoutineFeatures
 from pamfn.routine_library import RoutineLibrary
 from pamfn.viz import research
 from pamfn.viz.colors import MODALITY_COLORS
+from tests.support.app_data import make_dataset
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "compare.py")
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from app_routine_data import make_dataset
 from streamlit.testing.v1 import AppTest
+
+from tests.support.app_data import make_dataset
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app" / "views" / "research.py")
 
@@ -78,7 +79,7 @@ def test_bad_checkpoint_gives_a_message_and_the_paper_tables(monkeypatch, datase
 
 
 def test_mismatched_checkpoint_is_reported_not_crashing(monkeypatch, tmp_path):
-    from app_routine_data import make_checkpoint
+    from tests.support.app_data import make_checkpoint
 
     data, _ = make_dataset(tmp_path / "a", per_action=2, media=False)
     other = make_checkpoint(tmp_path / "other_dims", dims={"V": 3, "F": 3, "A": 3})

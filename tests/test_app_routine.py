@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app_routine_data import DIMS, make_checkpoint, make_dataset
+from tests.support.app_data import DIMS, make_checkpoint, make_dataset
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 

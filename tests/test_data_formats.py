@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from pamfn.data import SplitTensors, import_official, load_dataset, load_official, validation_split
-from pamfn.data.toy import write_toy_dataset
 from pamfn.errors import DatasetError
 from pamfn.routine import RoutineFeatures
+from tests.support.toy import write_toy_dataset
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from pamfn.cli import main
 from pamfn.features import LITE_DIMS, segment_count
 from pamfn.features.media import probe
-from pamfn.features.synth import write_test_video
 from pamfn.routine import RoutineFeatures
+from tests.support.media import write_test_video
 
 
 @pytest.mark.parametrize("size, fps, suffix", [((320, 240), 30, ".mp4"), ((640, 360), 25, ".mov"), ((200, 200), 50, ".mkv")])

@@ -10,7 +10,7 @@ import pytest
 from pamfn.errors import MediaError
 from pamfn.features.keyframes import flow_to_rgb, flow_visualization, keyframes
 from pamfn.features.media import ffmpeg_exe, iter_frames
-from pamfn.features.synth import write_test_video
+from tests.support.media import write_test_video
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from pamfn.features import LITE_DIMS, extract_file, extract_from_arrays
 from pamfn.features.lite import AUDIO_RATE, BOX, LiteVideo, audio_features, working_size
 from pamfn.features.media import decode_audio, iter_frames, probe
-from pamfn.features.synth import write_test_video
+from tests.support.media import write_test_video
 
 
 def moving_square(n: int, step: int, size=(120, 160), colour=(255, 40, 40)) -> list[np.ndarray]:

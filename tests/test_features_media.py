@@ -13,7 +13,7 @@ from pamfn.errors import MediaError
 from pamfn.features import LITE_DIMS, extract_file, segment_count
 from pamfn.features.media import iter_frames, probe
 from pamfn.features.segments import fit_audio, iter_segments, resample_frames
-from pamfn.features.synth import write_test_audio, write_test_video
+from tests.support.media import write_test_audio, write_test_video
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pamfn.features.pretrained.swin3d import (
     Swin3dConfig,
     SwinTransformer3d,
 )
-from pamfn.features.synth import write_test_video
+from tests.support.media import write_test_video
 
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter has all zero values")
 

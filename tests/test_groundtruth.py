@@ -107,8 +107,9 @@ def test_sentence_hits_against_chance():
 
 
 def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monkeypatch):
-    from app_routine_data import make_dataset
     from streamlit.testing.v1 import AppTest
+
+    from tests.support.app_data import make_dataset
 
     data, ckpt = make_dataset(tmp_path / "d", per_action=3, media=False)
     labels = pd.read_csv(data / "labels.csv")

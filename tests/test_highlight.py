@@ -11,10 +11,11 @@ import torch
 from pamfn.cli import main
 from pamfn.data import load_dataset
 from pamfn.errors import ConfigError, DatasetError
-from pamfn.highlight.labels import labels_from_events, read_highlight_labels, write_toy_highlights
+from pamfn.highlight.labels import labels_from_events, read_highlight_labels
 from pamfn.highlight.metrics import average_precision, mean_average_precision, summarize_map
 from pamfn.model import PAMFNConfig, build_model
-from tests.train_args import TINY
+from tests.support.toy import write_toy_highlights
+from tests.support.train_args import TINY
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_train_evaluate_and_table_ix_end_to_end(toy, tmp_path, capsys):
 
 
 def test_no_labels_is_a_clear_error(tmp_path, capsys):
-    from pamfn.data.toy import write_toy_dataset
+    from tests.support.toy import write_toy_dataset
 
     plain = write_toy_dataset(tmp_path / "plain", n_train=4, n_test=2)
     assert main(["train", "--task", "highlight", "--data", str(plain), "--action", "ball", "--out", str(tmp_path / "o"), *TINY]) == 2

@@ -14,7 +14,7 @@ from pamfn.insights import clock, coach_insights, fusion_peaks, modality_relianc
 from pamfn.occlusion import occlusion_scan, replacement_starts, scan_from_dict, scan_to_dict
 from pamfn.routine import RoutineFeatures
 from pamfn.serving.scorer import predict_scores
-from tests.test_viz_figures import make_explanation
+from tests.support.explanations import make_explanation
 
 
 class SumOfAudio(torch.nn.Module):

@@ -75,10 +75,9 @@ def test_report_for_a_variant_without_msfd_and_policynet():
 
 
 def test_report_command_writes_one_html_file(tmp_path, capsys):
-    from app_routine_data import DIMS, make_checkpoint
-
     from pamfn.cli import main
     from pamfn.routine import RoutineFeatures
+    from tests.support.app_data import DIMS, make_checkpoint
 
     rng = np.random.default_rng(0)
     feats = RoutineFeatures({m: rng.normal(size=(20, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id="r1")

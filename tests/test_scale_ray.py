@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from pamfn.cli import main
-from pamfn.features.synth import write_test_video
+from tests.support.media import write_test_video
 
 ray = pytest.importorskip("ray")
 
@@ -110,13 +110,13 @@ def test_a_killed_worker_is_retried_and_leaves_no_partial_file(engine, tmp_path,
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    from pamfn.data.toy import write_toy_dataset
+    from tests.support.toy import write_toy_dataset
 
     return write_toy_dataset(tmp_path_factory.mktemp("toy") / "toy", actions=("ball", "hoop"), n_train=12, n_test=5)
 
 
 def test_reproduce_on_ray_gives_the_local_table_and_reruns_only_a_failed_run(engine, toy, tmp_path, capsys):
-    from tests.train_args import TINY
+    from tests.support.train_args import TINY
 
     def args(out):
         return ["reproduce", "IV", "--data", str(toy), "--out", str(out), "--rows", "V,ours-VFA", *TINY]
@@ -142,7 +142,7 @@ def test_reproduce_on_ray_gives_the_local_table_and_reruns_only_a_failed_run(eng
 
 @pytest.fixture(scope="module")
 def trained(toy, tmp_path_factory):
-    from tests.train_args import TINY
+    from tests.support.train_args import TINY
 
     out = tmp_path_factory.mktemp("runs") / "runs"
     assert main(["train", "--data", str(toy), "--action", "all", "--out", str(out), *TINY]) == 0

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from pamfn.cli import main
-from pamfn.data.toy import write_toy_dataset
 from pamfn.routine import RoutineFeatures
-from tests.train_args import TINY
+from tests.support.toy import write_toy_dataset
+from tests.support.train_args import TINY
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ from safetensors.torch import load_file
 
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data import SplitTensors, load_dataset, validation_split
-from pamfn.data.toy import write_toy_dataset
 from pamfn.evaluate import score_split
 from pamfn.model import PAMFNConfig, build_model
 from pamfn.serving.scorer import predictor
 from pamfn.train import Run, RunConfig, loop, override_phase, train_preset
 from pamfn.train.loop import Stage, fit
+from tests.support.toy import write_toy_dataset
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ import json
 from pamfn.cli import build_parser, main
 from pamfn.data import load_dataset
 from pamfn.data.dataset import validation_split
-from pamfn.data.toy import write_toy_dataset
 from pamfn.evaluate import evaluate_checkpoints
 from pamfn.train import Run, RunConfig
 from pamfn.train.options import model_config, train_recipe
-from tests.train_args import TINY
+from tests.support.toy import write_toy_dataset
+from tests.support.train_args import TINY
 
 
 def test_pooled_run_trains_one_model_for_every_action(tmp_path):

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_routine_data import (
+from tests.support.app_data import (
     BROWSER_ARGS,
     ROOT,
     bundled_available,
     free_port,
-    make_checkpoint,
     make_dataset,
     make_video,
     start_app,

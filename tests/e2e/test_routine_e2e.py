@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_routine_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_dataset, start_app, stop_app
+from tests.support.app_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_dataset, start_app, stop_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -60,3 +60,31 @@ def write_toy_dataset(
     meta = {"name": "toy", "label_scale": label_scale, "actions": list(actions)}
     write_text_atomic(root / "dataset.json", json.dumps(meta, indent=2))
     return root
+
+
+def write_toy_highlights(root: str | os.PathLike[str], *, actions: tuple[str, ...] = ("ball", "hoop"), n_train: int = 16,
+                         n_test: int = 6, seed: int = 0) -> Path:
+    """A tiny generated highlight data set (for tests and development): the toy data set's
+    features plus ``highlights.csv``, where a highlight segment carries a pattern spread
+    across the modalities (visible in V and F, audible in A, stronger when both agree)."""
+    from pamfn.data.dataset import load_dataset
+    from pamfn.routine import RoutineFeatures
+
+    root = write_toy_dataset(root, actions=actions, n_train=n_train, n_test=n_test, lengths=(16, 24), seed=seed)
+    data = load_dataset(root)
+    rng = np.random.default_rng(seed + 1)
+    directions = {m: rng.standard_normal(a.shape[1]).astype(np.float32)
+                  for m, a in next(iter(data.features.values())).items()}
+    frames = []
+    for sample in data.samples:
+        arrays = {m: a.copy() for m, a in data.features[sample.features].items()}
+        T = next(iter(arrays.values())).shape[0]
+        label = np.zeros(T, dtype=np.int8)
+        for start in rng.choice(T - 2, size=max(1, T // 8), replace=False):
+            label[start : start + 2] = 1
+        for m, a in arrays.items():
+            a += np.outer(label * rng.uniform(0.4, 1.0, size=T), directions[m]).astype(np.float32)
+        RoutineFeatures(features=arrays, routine_id=sample.routine_id).save(root / sample.features, dtype="float16")
+        frames.append(pd.DataFrame({"video": sample.routine_id, "segment": np.arange(T), "label": label}))
+    pd.concat(frames, ignore_index=True).to_csv(root / "highlights.csv", index=False)
+    return root
