@@ -99,7 +99,7 @@ if __name__ == "__main__":
     print(make_dataset(Path(sys.argv[1])))
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--autoplay-policy=no-user-gesture-required"]
 
 
