@@ -526,27 +526,29 @@ def fig6_figure(intervals: pd.DataFrame, title: str = "Spearman's ρ against the
     actions = [a for a in dict.fromkeys(table["action"]) if a != "Avg."]
     colors = action_colors(actions)
     fig = go.Figure()
-    for action in [*actions, "Avg."]:
+    series = [a for a in [*actions, "Avg."] if (table["action"] == a).any()]
+    Ks = sorted(table["K"].unique())
+    dodge = 0.06 * (min(np.diff(Ks)) if len(Ks) > 1 else 1)  # side by side, so the error bars do not hide each other
+    for i, action in enumerate(series):
         part = table[table["action"] == action]
-        if part.empty:
-            continue
         avg = action == "Avg."
         fig.add_trace(
             go.Scatter(
-                x=part["K"],
+                x=part["K"] + dodge * (i - (len(series) - 1) / 2),
+                customdata=part["K"],
                 y=part["mean"],
                 mode="lines+markers",
                 name="Average (Fisher z)" if avg else action,
                 line={"color": UNIFORM_COLOR if avg else colors[action], "dash": "dash" if avg else "solid"},
                 error_y={"type": "data", "symmetric": False, "array": part["hi"] - part["mean"],
                          "arrayminus": part["mean"] - part["lo"], "thickness": 1},
-                hovertemplate=f"{action}<br>K = %{{x}}<br>ρ = %{{y:.3f}}<extra></extra>",
+                hovertemplate=f"{action}<br>K = %{{customdata}}<br>ρ = %{{y:.3f}}<extra></extra>",
             )
         )
     seeds = int(table["seeds"].max()) if len(table) else 0
     fig.update_layout(
         title=f"{title}<br><sup>mean over {seeds} seed(s); bars: 95% bootstrap interval over test routines and seeds</sup>",
-        xaxis={"title": "Number of FusionNets K", "tickmode": "array", "tickvals": sorted(table["K"].unique())},
+        xaxis={"title": "Number of FusionNets K", "tickmode": "array", "tickvals": Ks},
         yaxis={"title": "Spearman's ρ (test)"},
         height=480,
         legend={"orientation": "h", "y": -0.2},
