@@ -81,12 +81,17 @@ def _insight_stage(expl: Explanation, field: str) -> StageExplanation | None:
     return candidates[0] if candidates else None
 
 
-def modality_reliance(occlusion: pd.DataFrame | None, n: int = 3) -> list[Insight]:
-    """Windows whose content raised a modality's stage-2 MSFD weight beyond its own noise:
-    where the model leaned on the music, the picture or the motion because of what happens
-    there. The noise is the spread of that weight when the routine's other stretches take
-    the window's place (:func:`pamfn.occlusion.occlusion_scan`); the threshold is the scan's
-    (Student's t, Bonferroni over the windows)."""
+MIN_WEIGHT_SHIFT = 0.05
+"""A modality sentence also needs the weight to move by this much (of weights near 1/3):
+a shift of 0.02 can be beyond a weight's tiny noise and still mean nothing to a coach."""
+
+
+def modality_reliance(occlusion: pd.DataFrame | None, n: int = 3, min_shift: float = MIN_WEIGHT_SHIFT) -> list[Insight]:
+    """Windows whose content raised a modality's stage-2 MSFD weight beyond its own noise
+    and by at least ``min_shift``: where the model leaned on the music, the picture or the
+    motion because of what happens there. The noise is the spread of that weight when the
+    routine's other stretches take the window's place (:func:`pamfn.occlusion.occlusion_scan`);
+    the threshold is the scan's (Student's t, Bonferroni over the windows)."""
     if occlusion is None or not len(occlusion) or "baseline_V" not in occlusion:
         return []
     draws, threshold = float(occlusion["draws"].iloc[0]), float(occlusion["threshold_z"].iloc[0])
@@ -95,10 +100,10 @@ def modality_reliance(occlusion: pd.DataFrame | None, n: int = 3) -> list[Insigh
         noise = occlusion[f"spread_{m}"].to_numpy() * np.sqrt(1 + 1 / draws)
         diff = (occlusion[f"weight_{m}"] - occlusion[f"baseline_{m}"]).to_numpy()
         z = zscore(diff, noise)
-        for i in np.flatnonzero(z > threshold):
+        for i in np.flatnonzero((z > threshold) & (diff >= min_shift)):
             row = occlusion.iloc[i]
             text = (f"**{clock(row.start_s)}–{clock(row.end_s)}**: what happens here made the model lean on {MODALITY_PLAIN[m]} "
-                    f"(stage-2 MSFD weight {row[f'weight_{m}']:.2f} against {row[f'baseline_{m}']:.2f} ± {noise[i]:.2f} "
+                    f"(stage-2 MSFD weight {row[f'weight_{m}']:.2f} against {row[f'baseline_{m}']:.2f} ± {noise[i]:.3f} "
                     "with the routine's other stretches in its place)")
             found.append(Insight("modality", float(row.start_s), float(row.end_s), text, float(z[i])))
     return sorted(found, key=lambda i: -i.strength)[:n]

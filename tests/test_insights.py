@@ -119,6 +119,9 @@ def test_modality_sentences_only_beyond_the_weights_noise():
     assert (found[0].start_s, found[0].end_s) == pytest.approx((3 * 5.12, 4 * 5.12))
     assert "0:15–0:20" in found[0].text and "0.60 against 0.33" in found[0].text
     assert modality_reliance(scan_with_weights(weights, base, spread=0.2)) == []  # weights that move that much: noise
+    small = base.copy()
+    small[2] = [0.32, 0.32, 0.36]  # far beyond a tiny noise, but a shift of 0.03 means nothing
+    assert modality_reliance(scan_with_weights(small, base, spread=0.001)) == []
     assert modality_reliance(None) == [] and modality_reliance(scan_from_dict(None)) == []
 
 

@@ -14,7 +14,7 @@ function readoutText(steps, names, t) {
   const step = steps.find((s) => t >= s.start && t < s.end) || steps[steps.length - 1];
   if (!step) return "";
   const parts = names.map((n, i) => `<span class="chip c${i}">${n} ${step.w[i].toFixed(2)}</span>`);
-  const fused = step.count == null ? "" : ` · <b>${step.count}</b> FusionNet${step.count === 1 ? "" : "s"}`;
+  const fused = step.count == null ? "" : ` · <b>${step.count}</b> FusionNet${step.count === "1" ? "" : "s"}`;
   return `stage ${step.stage} MSFD ${parts.join("")}${fused}`;
 }
 

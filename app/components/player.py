@@ -18,6 +18,7 @@ import plotly
 import streamlit as st
 
 from pamfn import MODALITIES, MODALITY_NAMES
+from pamfn.decisions import expected_count
 from pamfn.explanation import Explanation
 
 HERE = Path(__file__).resolve().parent
@@ -107,15 +108,20 @@ def preload_plotly() -> None:
 
 
 def readout_steps(expl: Explanation) -> list[dict[str, Any]]:
-    """Per step of the finest stage: window, MSFD weights and FusionNet count (the live readout)."""
+    """Per step of the finest stage: window, MSFD weights and FusionNet count (the live
+    readout): the stochastic policy's expected count when the PolicyNet's probabilities
+    are there, else the explanation's decision."""
     stages = [s for s in expl.stages if s.msfd_weights is not None]
     if not stages:
         return []
     stage = min(stages, key=lambda s: s.stage)
-    counts = stage.fusion_count
+    if stage.policy_probs is not None:
+        counts = [f"{c:.1f} expected" for c in expected_count(stage.policy_probs)]
+    else:
+        counts = None if stage.fusion_count is None else [str(int(c)) for c in stage.fusion_count]
     return [
         {"stage": stage.stage, "start": float(stage.start_s[i]), "end": float(stage.end_s[i]),
-         "w": [float(x) for x in stage.msfd_weights[i]], "count": None if counts is None else int(counts[i])}
+         "w": [float(x) for x in stage.msfd_weights[i]], "count": None if counts is None else counts[i]}
         for i in range(stage.steps)
     ]
 

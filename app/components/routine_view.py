@@ -77,6 +77,8 @@ def _seek_to(key: str, t: float, window: tuple[float, float]) -> None:
 def _follow_player(key: str, player_key: str, expl: Explanation) -> None:
     """After a pause or seek: show the keyframes of the stretch the stage-2 step under the
     playhead depends on, unless the playhead stays inside the window already shown."""
+    if st.session_state.get(f"{key}_player") != player_key:
+        return  # a late report of the previous routine's player
     value = st.session_state.get(player_key)
     t = value.get("time") if hasattr(value, "get") else None
     if t is None:
@@ -116,7 +118,7 @@ def routine_view(
     found = coach_insights(expl, occlusion)
     window = st.session_state.get(f"{key}_window") or default_window(expl, found)
     if video is not None:
-        player_key = f"{key}_player_{export_name(name)}"
+        player_key = st.session_state[f"{key}_player"] = f"{key}_player_{export_name(name)}"
         synced_player(timeline(None), video, expl, key=player_key, seek=st.session_state.get(f"{key}_seek"), window=window,
                       on_time_change=lambda: _follow_player(key, player_key, expl))
     else:

@@ -156,22 +156,28 @@ def msfd_panel(stage_df: pd.DataFrame, showlegend: bool) -> Panel:
 
 
 def fusion_count_panel(count_df: pd.DataFrame) -> Panel:
-    """FusionNet counts per stage as steps, with K as a dashed line."""
+    """The PolicyNet's expected FusionNet count per stage as steps (the paper's stochastic
+    policy; the explanation's own decisions where there are no probabilities), with K as
+    a dashed line."""
     traces = []
+    column = "expected" if "expected" in count_df and count_df["expected"].notna().all() else "count"
     for stage, part in count_df.groupby("stage"):
         part = part.sort_values("step")
-        x, y = _steps_xy(part["start_s"].to_numpy(), part["end_s"].to_numpy(), part["count"].to_numpy())
+        x, y = _steps_xy(part["start_s"].to_numpy(), part["end_s"].to_numpy(), part[column].to_numpy())
         traces.append(dict(
             type="scatter", x=x, y=y, mode="lines",
             line=dict(color=FUSION_COLOR, width=2, dash=STAGE_DASH.get(int(stage), "solid")),
-            name=f"FusionNets, stage {stage}", hovertemplate=f"stage {stage}: %{{y:.0f}} FusionNets<extra></extra>",
+            name=f"FusionNets, stage {stage}",
+            hovertemplate=f"stage {stage}: %{{y:.{2 if column == 'expected' else 0}f}} FusionNets"
+                          f"{' expected' if column == 'expected' else ''}<extra></extra>",
         ))
     K = int(count_df["K"].iloc[0])
     line = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=K, y1=K,
                 line=dict(color=JUDGED_COLOR, dash="dash", width=1))
     note = dict(xref="x domain", x=1, yref="y", y=K, text=f"K = {K}", showarrow=False, xanchor="right",
                 yanchor="bottom", font=dict(size=10, color=JUDGED_COLOR))
-    return Panel("FusionNets enabled (PolicyNet)", 1.0, traces,
+    title = "FusionNets enabled (PolicyNet, expected count)" if column == "expected" else "FusionNets enabled (PolicyNet)"
+    return Panel(title, 1.0, traces,
                  yaxis=dict(range=[0, K + 0.9], dtick=1 if K <= 6 else 2), shapes=[line], annotations=[note])
 
 

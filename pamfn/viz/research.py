@@ -464,7 +464,8 @@ def comparison_figure(msfd: pd.DataFrame, counts: pd.DataFrame, relative: bool =
             )
         part = counts[counts["routine"] == name] if len(counts) else counts
         if len(part):
-            x, y = _step_line(part[start] * scale, part[end] * scale, part["count"])
+            shown = part["expected"] if part["expected"].notna().all() else part["count"]
+            x, y = _step_line(part[start] * scale, part[end] * scale, shown)
             fig.add_trace(
                 go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=False,
                            line={"color": "#374151", "dash": dash, "width": 2},

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pamfn import MODALITIES
+from pamfn.decisions import expected_count
 from pamfn.explanation import Explanation
 from pamfn.viz.colors import modality_label
 
@@ -28,14 +29,19 @@ def msfd_table(expl: Explanation) -> pd.DataFrame:
 
 
 def fusion_count_table(expl: Explanation) -> pd.DataFrame:
-    """PolicyNet decisions: columns stage, step, start_s, end_s, count (1..K), K."""
+    """PolicyNet decisions: columns stage, step, start_s, end_s, count (the explanation's
+    decision, 1..K: argmax in deterministic mode), expected (the stochastic policy's
+    expected count sum_k k P_k, the paper's test-time decisions; NaN without
+    probabilities), K."""
     rows = []
     for st in expl.stages:
         if st.fusion_count is None:
             continue
+        expected = expected_count(st.policy_probs) if st.policy_probs is not None else np.full(st.steps, np.nan)
         for step in range(st.steps):
-            rows.append((st.stage, step, float(st.start_s[step]), float(st.end_s[step]), int(st.fusion_count[step]), expl.K))
-    return pd.DataFrame(rows, columns=["stage", "step", "start_s", "end_s", "count", "K"])
+            rows.append((st.stage, step, float(st.start_s[step]), float(st.end_s[step]), int(st.fusion_count[step]),
+                         float(expected[step]), expl.K))
+    return pd.DataFrame(rows, columns=["stage", "step", "start_s", "end_s", "count", "expected", "K"])
 
 
 def scores_table(expl: Explanation) -> pd.DataFrame:

@@ -99,11 +99,20 @@ def test_pressing_a_chart_seeks_the_video(page):
 
 
 def test_an_explanation_jumps_to_its_moment(page):
-    button = page.get_by_role("button", name=re.compile(r"\d+:\d\d")).first
+    if not bundled_available():
+        pytest.skip("a generated data set's random checkpoint has no stretch beyond its noise to jump to")
+    # hoop_100 has a stretch whose impact clearly exceeds its noise (docs/explanations.md)
+    page.get_by_label("Routine id contains").fill("hoop_100")
+    page.keyboard.press("Enter")
+    page.get_by_text("hoop_100 · Hoop").wait_for(timeout=60_000)
+    page.get_by_text("raised the score by").first.wait_for(timeout=90_000)
+    page.wait_for_selector(".pamfn-player[data-ready='1']", timeout=90_000)
+    button = page.locator("[data-testid='stButton'] button").filter(has_text=re.compile(r"^\D*\d+:\d\d\s*$")).first
     label = re.search(r"(\d+):(\d\d)", button.inner_text())
     start = 60 * int(label.group(1)) + int(label.group(2))
     button.click()
     page.wait_for_function(f"Math.abs(document.querySelector('{VIDEO}').currentTime - {start}) <= 0.6", timeout=15_000)
+    time.sleep(3); print("DEBUG t", video_time(page), page.locator("[data-testid='stCaptionContainer']", has_text="RGB frames above").first.inner_text())
     caption = page.locator("[data-testid='stCaptionContainer']", has_text="RGB frames above")
     caption.filter(has_text=f"{label.group(0)}–").first.wait_for(timeout=20_000)  # the keyframes follow
     page.wait_for_function("!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=20_000)
