@@ -5,14 +5,12 @@ occlusion scans and waveforms. The work itself is the library's (``pamfn.serving
 shared by all sessions, with the checkpoint set's version in every key that depends on
 the model, and draws the shared widgets. Loading failures raise
 :class:`pamfn.errors.PamfnError` subclasses; :func:`show_error` renders them.
-
-The entry script calls :func:`sidebar_source` once per run (before the page) and
-:func:`sidebar_device` after it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from app.source import Source, cache_dir, cli_source, highlight_dir
-from pamfn.batch_explain import WINDOW as BATCH_WINDOW
-from pamfn.batch_explain import batch_folder, read_routine, read_scores
+from pamfn.batch_explain import batch_folder, read_scores
 from pamfn.catalog import Catalog, load_catalog
 from pamfn.errors import PamfnError
 from pamfn.routine import RoutineFeatures
@@ -30,6 +27,8 @@ from pamfn.serving import CheckpointSet
 from pamfn.serving.checkpoints import files_version
 from pamfn.serving.device import serving_device
 from pamfn.serving.predictions import PredictionJob, fingerprint
+from pamfn.serving.routines import routine_explanation, routine_occlusion
+from pamfn.viz.tables import media_waveform
 
 if TYPE_CHECKING:
     from pamfn.checkpoint import LoadedCheckpoint
@@ -39,25 +38,6 @@ DATA_KEY = "pamfn_data_dir"
 CHECKPOINT_KEY = "pamfn_checkpoint_dir"
 
 
-def sidebar_source() -> Source:
-    """Draw the data set / checkpoint choice in the sidebar, start loading the chosen
-    checkpoints in the background and return the choice."""
-    default = cli_source()
-    st.session_state.setdefault(DATA_KEY, default.data_dir)
-    st.session_state.setdefault(CHECKPOINT_KEY, default.checkpoint_dir)
-    with st.sidebar.expander("Data set and checkpoint", expanded=False):
-        st.text_input("Data set folder", key=DATA_KEY, help="A folder with dataset.json, labels.csv, features/, media/")
-        st.text_input("Checkpoint folder", key=CHECKPOINT_KEY, help="A checkpoint, or a folder with index.json per action")
-    src = current_source()
-    checkpoint_set(src)
-    return src
-
-
-def sidebar_device() -> None:
-    """Say in the sidebar which device the model runs on (imports torch: call it last)."""
-    st.sidebar.caption(f"Model runs on **{device().upper()}**")
-
-
 def current_source() -> Source:
     """The data set and checkpoint chosen in this session (the CLI defaults before any choice)."""
     default = cli_source()
@@ -65,9 +45,8 @@ def current_source() -> Source:
                      st.session_state.get(CHECKPOINT_KEY) or default.checkpoint_dir)
 
 
-def device() -> str:
-    """The torch device the dashboard scores on (:func:`pamfn.serving.device.serving_device`)."""
-    return serving_device()
+device = serving_device
+"""The torch device the dashboard scores on (CUDA when available)."""
 
 
 @st.cache_resource(show_spinner="Reading the data set…")
@@ -117,25 +96,18 @@ def checkpoints(src: Source) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _highlights(data_dir: str, folder: str, routine_id: str, action: str | None, stamp: str) -> pd.DataFrame:
+def _highlights(data_dir: str, folder: str, routine_id: str, stamp: str) -> pd.DataFrame | None:
     from pamfn.highlight.predict import highlight_table
 
-    ck = _checkpoint_set(folder, stamp).load(action)
-    return highlight_table(ck, _features(str(_catalog(data_dir).routine(routine_id)["features_path"])))
+    detectors, action = _checkpoint_set(folder, stamp), str(_catalog(data_dir).routine(routine_id)["action"])
+    return highlight_table(detectors.load(action), features(Source(data_dir, folder), routine_id)) if detectors.serves(action) else None
 
 
 def highlights(src: Source, routine_id: str) -> pd.DataFrame | None:
     """Each segment's highlight probability for the routine (None without a highlight set,
     or when it has no detector for the routine's action); PamfnError if unusable."""
     folder = highlight_dir()
-    if folder is None:
-        return None
-    action = str(catalog(src).routine(routine_id)["action"])
-    plan = _checkpoint_set(str(folder), files_version(folder)).plan
-    key = action if action in plan else None
-    if key not in plan:
-        return None
-    return _highlights(src.data_dir, str(folder), routine_id, key, files_version(folder))
+    return None if folder is None else _highlights(src.data_dir, str(folder), routine_id, files_version(folder))
 
 
 def highlight_version() -> str:
@@ -156,16 +128,9 @@ def features(src: Source, routine_id: str) -> RoutineFeatures:
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str, support: bool) -> Explanation:
-    from pamfn.explain import explain_routine
-
     src = Source(data_dir, checkpoint_dir)
-    saved = read_routine(batch_dir(src), routine_id)
-    if saved is not None:
-        return saved[0]
-    row = catalog(src).routine(routine_id)
-    ckpt = checkpoint_for(src, str(row["action"]))
-    return explain_routine(ckpt, features(src, routine_id), action=str(row["action"]), judged_score=float(row["score"]),
-                           support=support)
+    return routine_explanation(catalog(src), routine_id, functools.partial(checkpoint_for, src),
+                               functools.partial(features, src), support=support, batch=batch_dir(src))
 
 
 def explanation(src: Source, routine_id: str, support: bool = False) -> Explanation:
@@ -196,14 +161,9 @@ def prediction_job(src: Source) -> PredictionJob:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int, stamp: str) -> pd.DataFrame:
-    from pamfn.occlusion import occlusion_scan
-
     src = Source(data_dir, checkpoint_dir)
-    saved = read_routine(batch_dir(src), routine_id) if window == BATCH_WINDOW else None
-    if saved is not None:
-        return saved[1]
-    ckpt = checkpoint_for(src, str(catalog(src).routine(routine_id)["action"]))
-    return occlusion_scan(ckpt.model, features(src, routine_id), ckpt.config.label_scale, window=window, device=device())
+    return routine_occlusion(catalog(src), routine_id, functools.partial(checkpoint_for, src), functools.partial(features, src),
+                             window=window, batch=batch_dir(src), device=device())
 
 
 def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
@@ -219,12 +179,7 @@ def media(src: Source, routine_id: str) -> tuple[Path | None, str]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _waveform(path: str, mtime_ns: int, points: int) -> pd.DataFrame | None:
-    from pamfn.features.media import decode_audio
-    from pamfn.viz.tables import waveform_table
-
-    rate = 8000
-    samples = decode_audio(path, rate)
-    return None if samples is None else waveform_table(samples, rate, points)
+    return media_waveform(path, points)
 
 
 def waveform(path: Path, points: int = 1500) -> pd.DataFrame | None:

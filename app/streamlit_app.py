@@ -16,7 +16,7 @@ APP_DIR = Path(__file__).resolve().parent
 if str(APP_DIR.parent) not in sys.path:
     sys.path.insert(0, str(APP_DIR.parent))
 
-from app import state  # noqa: E402
+from app import sidebar
 
 PAGES: list[tuple[str, str, str]] = [
     ("routine.py", "Routine", ":material/sports_gymnastics:"),
@@ -35,9 +35,9 @@ def main() -> None:
     ]
     page = st.navigation(pages)
     st.sidebar.title("PAMFN Studio")
-    state.sidebar_source()
+    sidebar.sidebar_source()
     page.run()
-    state.sidebar_device()
+    sidebar.sidebar_device()
 
 
 main()

@@ -12,7 +12,6 @@ from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.insights import Insight, clock, window_around
 
-
 FLOW_SPAN_S = 0.4
 """The flow picture under a keyframe shows the motion of this many seconds around it."""
 

@@ -138,6 +138,11 @@ class CheckpointSet:
         for path in dict.fromkeys(plan.values()):
             self._future(path, executor)
 
+    def serves(self, action: str | None) -> bool:
+        """True when a checkpoint of the set serves ``action`` (False for an unreadable index)."""
+        plan = {} if isinstance(self._plan, CheckpointError) else self._plan
+        return ANY_ACTION in plan or (action is not None and action in plan)
+
     def loading(self, action: str | None) -> bool:
         """True while the checkpoint of ``action`` is still being loaded in the background."""
         future = self._futures.get(self.path_for(action))

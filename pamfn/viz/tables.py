@@ -3,6 +3,8 @@ Explanation or an audio signal; the figures draw these (and :mod:`pamfn.occlusio
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -68,3 +70,12 @@ def waveform_table(samples: np.ndarray, sample_rate: float, points: int = 1500) 
     hi = np.maximum.reduceat(samples, edges[:-1])
     time_s = (edges[:-1] + edges[1:]) / 2.0 / float(sample_rate)
     return pd.DataFrame({"time_s": time_s, "lo": lo, "hi": hi})
+
+
+def media_waveform(path: str | os.PathLike[str], points: int = 1500, rate: int = 8000) -> pd.DataFrame | None:
+    """:func:`waveform_table` of a media file's audio decoded at ``rate`` (None when it has
+    no audio track); MediaError when the file cannot be decoded."""
+    from pamfn.features.media import decode_audio
+
+    samples = decode_audio(path, rate)
+    return None if samples is None else waveform_table(samples, rate, points)

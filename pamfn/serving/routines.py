@@ -1,0 +1,51 @@
+"""One routine of a data set, served: its explanation and its occlusion scan, read from
+the batch folder of ``pamfn explain --data`` when the routine is there (computed once,
+on any engine), computed with the checkpoint that serves its action otherwise."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pamfn.catalog import Catalog
+from pamfn.routine import RoutineFeatures
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pamfn.checkpoint import LoadedCheckpoint
+    from pamfn.explanation import Explanation
+
+Loader = Callable[[str], "LoadedCheckpoint"]
+"""Action -> the checkpoint that serves it (e.g. ``CheckpointSet.load``)."""
+Features = Callable[[str], RoutineFeatures]
+"""Routine id -> its features (a cache, or ``RoutineFeatures.load`` of the catalog's path)."""
+
+
+def routine_explanation(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, support: bool = False,
+                        batch: str | os.PathLike[str] | None = None) -> Explanation:
+    """What PAMFN did on one routine of ``catalog`` (deterministic), with the judges' score."""
+    from pamfn.batch_explain import read_routine
+    from pamfn.explain import explain_routine
+
+    saved = read_routine(batch, routine_id) if batch is not None else None
+    if saved is not None:
+        return saved[0]
+    row = catalog.routine(routine_id)
+    action = str(row["action"])
+    return explain_routine(load(action), features(routine_id), action=action, judged_score=float(row["score"]),
+                           support=support)
+
+
+def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, window: int = 4,
+                      batch: str | os.PathLike[str] | None = None, device: str = "cpu") -> pd.DataFrame:
+    """The occlusion scan of one routine of ``catalog`` (:func:`pamfn.occlusion.occlusion_scan`)."""
+    from pamfn.batch_explain import WINDOW, read_routine
+    from pamfn.occlusion import occlusion_scan
+
+    saved = read_routine(batch, routine_id) if batch is not None and window == WINDOW else None
+    if saved is not None:
+        return saved[1]
+    ckpt = load(str(catalog.routine(routine_id)["action"]))
+    return occlusion_scan(ckpt.model, features(routine_id), ckpt.config.label_scale, window=window, device=device)
