@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_routine_data import DIMS, make_checkpoint
 from streamlit.testing.v1 import AppTest
 
 from pamfn.catalog import load_catalog
 from pamfn.cli import main as cli
 from pamfn.data.dataset import load_dataset
 from pamfn.errors import DatasetError
+from tests.support.app_data import DIMS, make_checkpoint
 
 VIEWS = Path(__file__).resolve().parents[1] / "app" / "views"
 TRAIN, TEST = ["1_01", "1_02", "1_03"], ["2_01", "2_02"]
