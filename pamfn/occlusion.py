@@ -8,12 +8,9 @@ this stretch adds compared with the routine's other stretches put in its place.
 
 Why this baseline: it has to be neutral, i.e. impacts average to zero over all windows
 when nothing in particular happens. A filler such as the routine's mean or zeros is not
-(inputs the model never sees; on the bundled checkpoint 75% of windows "raised the
-score"). Content drawn from other routines is not either on the bundled checkpoint:
-splicing in another routine's stretch at the same relative position raised the score by
-0.09 points on average (mean impact -0.088 +/- 0.011 over the test split), while the
-routine's own stretches from other positions average to zero (``docs/explanations.md``
-gives the figures and the command).
+(inputs the model never sees), and on the bundled checkpoint neither is content spliced
+in from other routines; the routine's own stretches from other positions are
+(``docs/explanations.md`` gives the figures).
 
 **Noise and significance.** The replaced scores spread with what could be there; their
 standard deviation ``sd`` is the window's noise. The impact's own uncertainty from the
