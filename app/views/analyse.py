@@ -9,11 +9,8 @@ half-written stays behind.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,25 +20,26 @@ import streamlit as st
 from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row
+from app.components.upload import (
+    UPLOAD_PREFIX,
+    VIDEO_TYPES,
+    extract_with_progress,
+    stream_to_disk,
+    sweep_uploads,
+    upload_limit_mb,
+)
 from pamfn.errors import MediaError, PamfnError
 from pamfn.explanation import Explanation
 from pamfn.features.registry import extractor_for
-from pamfn.insights import clock
-from pamfn.occlusion import occlusion_scan, scan_from_dict, scan_to_dict
+from pamfn.occlusion import scan_from_dict, scan_to_dict
 from pamfn.routine import RoutineFeatures
 from pamfn.routine_library import LibraryError, RoutineLibrary
+from pamfn.serving.routines import explain_with_occlusion
 
-VIDEO_TYPES = ("mp4", "mov", "mkv", "webm", "avi", "m4v")
-# Upload size limit in MB; defaults to Streamlit's server.maxUploadSize (set in
-# .streamlit/config.toml). The server refuses anything above its own limit.
-LIMIT_ENV = "PAMFN_MAX_UPLOAD_MB"
-UPLOAD_PREFIX = "pamfn-upload-"
-STALE_UPLOAD_S = 6 * 3600
 CURRENT = "analyse_current"
 DONE = "analyse_done_upload"
 REFUSED = "analyse_refused"
 VIEW = "analyse"
-CHUNK = 1 << 20
 
 
 @dataclass
@@ -63,71 +61,11 @@ class Analysis:
 # ---------------------------------------------------------------------------------------
 
 
-def upload_limit_mb() -> int:
-    """The per-file upload limit in MB: ``$PAMFN_MAX_UPLOAD_MB`` or the server's."""
-    value = os.environ.get(LIMIT_ENV)
-    return int(value) if value else int(st.get_option("server.maxUploadSize"))
-
-
-def sweep_uploads(max_age_s: float = STALE_UPLOAD_S) -> None:
-    """Remove upload folders of sessions that ended long ago."""
-    cutoff = time.time() - max_age_s
-    for path in Path(tempfile.gettempdir()).glob(f"{UPLOAD_PREFIX}*"):
-        try:
-            if path.is_dir() and path.stat().st_mtime < cutoff:
-                shutil.rmtree(path, ignore_errors=True)
-        except OSError:
-            continue
-
-
-def stream_to_disk(uploaded, folder: Path) -> Path:
-    """Copy the upload into ``folder`` in 1 MB chunks; refuse unsupported or empty files."""
-    name = Path(uploaded.name).name
-    suffix = Path(name).suffix.lower().lstrip(".")
-    if suffix not in VIDEO_TYPES:
-        raise MediaError(f"{name}: unsupported file type '.{suffix}'; upload a video ({', '.join(VIDEO_TYPES)})")
-    if uploaded.size == 0:
-        raise MediaError(f"{name}: file is empty (0 bytes)")
-    target = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] + f".{suffix}")
-    uploaded.seek(0)
-    with open(target, "wb") as out:
-        shutil.copyfileobj(uploaded, out, CHUNK)
-    return target
-
-
-def extract_with_progress(path: Path, extractor: str, routine_id: str) -> RoutineFeatures:
-    """Extract features, feeding a progress bar with the share of frames decoded."""
-    from pamfn.features.media import probe
-    from pamfn.features.pipeline import extract_file
-    from pamfn.features.segments import TARGET_FPS
-
-    info = probe(path)
-    total = max(int(info.duration_s * TARGET_FPS), 1)
-    bar = st.progress(0.0, text="Decoding the audio track…")
-    last = [-1]
-
-    def on_frame(frames: int) -> None:
-        percent = int(min(frames / total, 1.0) * 100)
-        if percent != last[0]:
-            last[0] = percent
-            bar.progress(percent / 100, text=f"Extracting {extractor} features: {percent}% of {clock(info.duration_s)}")
-
-    timings: dict[str, float] = {}
-    feats = extract_file(path, extractor=extractor, device=state.device(), progress=False, routine_id=routine_id,
-                         timings=timings, on_frame=on_frame)
-    bar.progress(1.0, text=f"Extracted {feats.T} segments of {clock(info.duration_s)} in {timings.get('total', 0):.1f} s")
-    return feats
-
-
 def score(src: state.Source, feats: RoutineFeatures, action: str | None, judged: float | None) -> tuple[Explanation, pd.DataFrame]:
     """Explanation and occlusion scan of a routine with the checkpoint for ``action``."""
-    from pamfn.explain import explain_routine
-
     ckpt = state.checkpoint_for(src, action)
     with st.spinner("Scoring and explaining…"):
-        expl = explain_routine(ckpt, feats, action=action, judged_score=judged, support=True)
-        occ = occlusion_scan(ckpt.model, feats, ckpt.label_scale, device=state.device())
-    return expl, occ
+        return explain_with_occlusion(ckpt, feats, action=action, judged_score=judged, device=state.device())
 
 
 def analyse_upload(uploaded, src: state.Source, action: str | None, judged: float | None) -> Analysis:

@@ -49,3 +49,13 @@ def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features:
         return saved[1]
     ckpt = load(str(catalog.routine(routine_id)["action"]))
     return occlusion_scan(ckpt.model, features(routine_id), ckpt.config.label_scale, window=window, device=device)
+
+
+def explain_with_occlusion(ckpt: LoadedCheckpoint, features: RoutineFeatures, *, action: str | None = None,
+                           judged_score: float | None = None, device: str = "cpu") -> tuple[Explanation, pd.DataFrame]:
+    """A new routine (an upload) scored and explained, with its occlusion scan."""
+    from pamfn.explain import explain_routine
+    from pamfn.occlusion import occlusion_scan
+
+    explanation = explain_routine(ckpt, features, action=action, judged_score=judged_score, support=True)
+    return explanation, occlusion_scan(ckpt.model, features, ckpt.label_scale, device=device)
