@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +15,7 @@ from pamfn.data.dataset import AQADataset
 from pamfn.data.tensors import SplitTensors
 from pamfn.errors import CheckpointError
 from pamfn.metrics import fisher_z_mean, mse, spearman_rho
+from pamfn.ood import TrainingDistribution, clipped_end, from_meta
 from pamfn.serving.scorer import Predictor, predictor
 
 if TYPE_CHECKING:
@@ -30,13 +31,33 @@ class SplitResult:
     routine_ids: list[str]
     predicted: np.ndarray
     judged: np.ndarray
+    ood_distance: np.ndarray | None = None
+    """Each routine's distance from the checkpoint's training distribution (:mod:`pamfn.ood`)."""
+    ood_threshold: float | None = None
+    label_scale: float = 1.0
+
+    @property
+    def out_of_distribution(self) -> np.ndarray:
+        if self.ood_distance is None or self.ood_threshold is None:
+            return np.zeros(len(self.routine_ids), dtype=bool)
+        return self.ood_distance > self.ood_threshold
+
+    @property
+    def clipped(self) -> np.ndarray:
+        """Predictions at an end of the score scale (:func:`pamfn.ood.clipped_end`)."""
+        return np.array([clipped_end(p / self.label_scale) is not None for p in self.predicted], dtype=bool)
 
     def to_dict(self, with_predictions: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"rho": self.rho, "mse": self.mse, "n": len(self.routine_ids)}
+        out: dict[str, Any] = {"rho": self.rho, "mse": self.mse, "n": len(self.routine_ids),
+                               "out_of_distribution": int(self.out_of_distribution.sum()), "ood_threshold": self.ood_threshold,
+                               "clipped": int(self.clipped.sum())}
         if with_predictions:
+            dist = self.ood_distance if self.ood_distance is not None else [None] * len(self.routine_ids)
             out["predictions"] = [
-                {"routine_id": r, "predicted": float(p), "judged": float(j)}
-                for r, p, j in zip(self.routine_ids, self.predicted, self.judged)
+                {"routine_id": r, "predicted": float(p), "judged": float(j), "ood_distance": None if d is None else float(d),
+                 "out_of_distribution": bool(o), "clipped": bool(c)}
+                for r, p, j, d, o, c in zip(self.routine_ids, self.predicted, self.judged, dist, self.out_of_distribution,
+                                            self.clipped)
             ]
         return out
 
@@ -61,7 +82,16 @@ def split_result(predicted_norm: np.ndarray, samples: list, label_scale: float) 
     """Normalised predictions of ``samples`` against their judged scores, in dataset units."""
     predicted = predicted_norm * label_scale
     judged = np.array([s.score for s in samples], dtype=np.float64)
-    return SplitResult(spearman_rho(predicted, judged), mse(predicted, judged), [s.routine_id for s in samples], predicted, judged)
+    return SplitResult(spearman_rho(predicted, judged), mse(predicted, judged), [s.routine_id for s in samples], predicted, judged,
+                       label_scale=label_scale)
+
+
+def with_ood(result: SplitResult, dist: TrainingDistribution | None, data: AQADataset, samples: list) -> SplitResult:
+    """``result`` with each routine's distance from the checkpoint's training distribution."""
+    if dist is None:
+        return result
+    distances = np.array([dist.distance(data.features[s.features]) for s in samples])
+    return replace(result, ood_distance=distances, ood_threshold=dist.threshold)
 
 
 @dataclass
@@ -164,5 +194,6 @@ def evaluate_checkpoints(
         else:
             predicted = predict_on(engine, data, str(loaded.path), action, split, str(device))
             results[action] = split_result(predicted, data.select(action, split), data.label_scale)
+        results[action] = with_ood(results[action], from_meta(loaded.meta), data, data.select(action, split))
         used[action] = str(loaded.path)
     return Evaluation(split, results, used)

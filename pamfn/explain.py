@@ -21,6 +21,7 @@ from pamfn.checkpoint import LoadedCheckpoint, check_compatible
 from pamfn.errors import ConfigError
 from pamfn.explanation import Explanation, StageExplanation, stage_spans
 from pamfn.model.base import StageTrace
+from pamfn.ood import assessment, from_meta
 from pamfn.serving.scorer import run_model
 
 if TYPE_CHECKING:
@@ -86,6 +87,9 @@ def explain_routine(
     if support:
         extra["support"] = _add_support(stages, model, features, str(device))
     checkpoint = str(source.path) if isinstance(source, LoadedCheckpoint) and source.path is not None else None
+    ood = assessment(from_meta(source.meta) if isinstance(source, LoadedCheckpoint) else None, features.features)
+    if ood["ood_modalities"]:
+        extra["ood_modalities"] = ood["ood_modalities"]
     return Explanation(
         routine_id=features.routine_id,
         score=score_norm * scale,
@@ -101,6 +105,9 @@ def explain_routine(
         judged_score=judged_score,
         checkpoint=checkpoint,
         extra=extra,
+        out_of_distribution=ood["out_of_distribution"],
+        ood_distance=ood["ood_distance"],
+        ood_threshold=ood["ood_threshold"],
     )
 
 

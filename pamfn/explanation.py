@@ -117,10 +117,23 @@ class Explanation:
     judged_score: float | None = None
     checkpoint: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    out_of_distribution: bool | None = None
+    """Whether the routine's features lie beyond the checkpoint's calibrated threshold
+    (:mod:`pamfn.ood`); None when the checkpoint has no training statistics."""
+    ood_distance: float | None = None
+    """Distance of the routine's features from the training distribution (larger is further)."""
+    ood_threshold: float | None = None
 
     @property
     def branch_scores_norm(self) -> dict[str, float]:
         return {m: s / self.label_scale for m, s in self.branch_scores.items()}
+
+    @property
+    def warnings(self) -> list[str]:
+        """Plain sentences the score carries: out of distribution, clipped to an end of the scale."""
+        from pamfn.ood import warnings_for
+
+        return warnings_for(self.out_of_distribution, self.score_norm, self.label_scale)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +151,10 @@ class Explanation:
             "checkpoint": self.checkpoint,
             "stages": [s.to_dict() for s in self.stages],
             "extra": self.extra,
+            "out_of_distribution": self.out_of_distribution,
+            "ood_distance": self.ood_distance,
+            "ood_threshold": self.ood_threshold,
+            "warnings": self.warnings,
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -160,6 +177,9 @@ class Explanation:
             judged_score=data.get("judged_score"),
             checkpoint=data.get("checkpoint"),
             extra=dict(data.get("extra") or {}),
+            out_of_distribution=data.get("out_of_distribution"),
+            ood_distance=data.get("ood_distance"),
+            ood_threshold=data.get("ood_threshold"),
         )
 
     @classmethod

@@ -118,6 +118,14 @@ def routine_figures(e: Explanation, occlusion: pd.DataFrame | None = None) -> li
     return figures
 
 
+def ood_text(e: Explanation) -> str:
+    """The routine's distance from the checkpoint's training distribution, in words."""
+    if e.ood_distance is None:
+        return "unknown (the checkpoint has no training feature statistics)"
+    where = "OUTSIDE" if e.out_of_distribution else "inside"
+    return f"{e.ood_distance:.2f} ({where}; threshold {e.ood_threshold:.2f})"
+
+
 def routine_report(
     explanation: Explanation,
     *,
@@ -151,6 +159,7 @@ def routine_report(
         "FusionNets (K)": str(e.K),
         "Explanation mode": e.mode,
         "Checkpoint": e.checkpoint or "-",
+        "Distance from the training routines": ood_text(e),
         **dict(details or {}),
     }
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
@@ -158,6 +167,8 @@ def routine_report(
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class=\"meta\">Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by PAMFN Studio {__version__}</p>",
+        *(f"<p class=\"warning\" style=\"padding:.6em 1em;border-left:4px solid #d62728;background:#fdecea\">"
+          f"{html.escape(w)}</p>" for w in e.warnings),
         f"<div class=\"cards\">{''.join(cards)}</div>",
         f"<table>{table}</table>",
         "<h2>What the model saw</h2>",

@@ -12,6 +12,7 @@ from pamfn.checkpoint import load_checkpoint
 from pamfn.data import SplitTensors, load_dataset, validation_split
 from pamfn.evaluate import score_split
 from pamfn.model import PAMFNConfig, build_model
+from pamfn.ood import from_meta
 from pamfn.serving.scorer import predictor
 from pamfn.train import Run, RunConfig, loop, override_phase, train_preset
 from pamfn.train.loop import Stage, fit
@@ -113,7 +114,11 @@ def test_select_on_test_is_labelled(data, tmp_path):
     summary = Run(data, RunConfig("toy", "ball", cfg.with_overrides(modalities=("A",)), recipe), out, progress=False).run()
     assert "selected on TEST set" in summary["selection"] and summary["selection_routines"] == 8
     assert "test_rho_SELECTION" in pd.read_csv(out / "metrics.csv")
-    assert "selected on TEST set" in load_checkpoint(out / "checkpoint").meta["selection"]
+    saved = load_checkpoint(out / "checkpoint")
+    assert "selected on TEST set" in saved.meta["selection"]
+    # the checkpoint knows the feature statistics of its training routines (pamfn.ood)
+    dist = from_meta(saved.meta)
+    assert dist is not None and dist.n_routines == len(data.select("ball", "train")) and dist.threshold > 0
 
 
 def test_resume_continues_the_same_run(data, tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import state
 from app.components.figure import show_figure
+from app.components.trust import score_trust
 from app.components.keyframes import default_window, keyframes_panel
 from app.components.player import synced_player
 from pamfn import MODALITIES, MODALITY_NAMES
@@ -31,7 +32,7 @@ Timeline = Callable[[tuple[float, float] | None], str]
 
 
 def scores_row(expl: Explanation) -> None:
-    """Judged, predicted (with its error) and each modality branch's score."""
+    """Judged, predicted (with its error), each modality branch's score, and what the score is worth."""
     cols = st.columns(2 + len(expl.branch_scores))
     judged = expl.judged_score
     cols[0].metric("Judged", f"{judged:.2f}" if judged is not None else "n/a")
@@ -39,6 +40,7 @@ def scores_row(expl: Explanation) -> None:
     cols[1].metric("PAMFN predicted", f"{expl.score:.2f}", delta=delta, delta_color="off")
     for col, m in zip(cols[2:], [m for m in MODALITIES if m in expl.branch_scores]):
         col.metric(f"{MODALITY_NAMES[m]} branch", f"{expl.branch_scores[m]:.2f}")
+    score_trust(expl)
 
 
 def playable(video: Path | None, why: str) -> tuple[Path | None, str]:

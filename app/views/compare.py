@@ -17,6 +17,7 @@ import streamlit as st
 from app import state
 from app.components.figure import show_figure
 from app.components.player import publish
+from app.components.trust import score_trust
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.routine_library import RoutineLibrary
@@ -121,6 +122,7 @@ def main() -> None:
             cols[0].metric("Predicted", f"{e.score:.2f}")
             cols[1].metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a")
             cols[2].metric("Length", f"{e.duration_s:.0f} s")
+            score_trust(e)
             if video is not None:  # served from app/static, not streamed through the websocket
                 st.html(f'<video src="{html.escape(publish(video))}" controls muted playsinline preload="metadata" '
                         'style="width:100%;border-radius:.5rem;background:#000"></video>')

@@ -18,6 +18,7 @@ import streamlit as st
 
 from app import state
 from app.components.figure import show_figure
+from app.components.trust import split_trust
 from pamfn.decisions import FIG5_CAPTION
 from pamfn.errors import PamfnError
 from pamfn.viz import research
@@ -233,6 +234,7 @@ def main() -> None:
     except PamfnError as exc:
         state.show_error(exc, "The checkpoint cannot explain these routines")
         return
+    split_trust(explanations)
     stem = f"{Path(src.data_dir).name}_{split}"
 
     fig5, msfd, scores, tables, fig6, checked = st.tabs(

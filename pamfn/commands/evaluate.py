@@ -56,8 +56,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(with_predictions=args.predictions), indent=2))
         return 0
-    print(f"{'action':<12} {'n':>4} {'rho':>7} {'mse':>9}")
+    print(f"{'action':<12} {'n':>4} {'rho':>7} {'mse':>9} {'OOD':>5} {'clipped':>8}")
     for action, r in result.actions.items():
-        print(f"{action:<12} {len(r.routine_ids):>4} {fmt_rho(r.rho):>7} {r.mse:>9.3f}")
+        print(f"{action:<12} {len(r.routine_ids):>4} {fmt_rho(r.rho):>7} {r.mse:>9.3f} {r.out_of_distribution.sum():>5} "
+              f"{r.clipped.sum():>8}")
     print(f"{'avg (Fisher z)':<17} {fmt_rho(result.avg_rho):>7}   ({args.split} split of {args.data})")
+    for action, r in result.actions.items():
+        if r.ood_threshold is None:
+            print(f"{action}: the checkpoint has no training feature statistics (pamfn calibrate-ood): distances unknown")
+        for rid, far, clip in zip(r.routine_ids, r.out_of_distribution, r.clipped):
+            if far:
+                print(f"{action} {rid}: this routine is unlike anything this checkpoint was trained on; its score is not meaningful")
+            if clip:
+                print(f"{action} {rid}: the prediction is clipped to an end of the score scale")
     return 0

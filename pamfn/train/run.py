@@ -38,6 +38,8 @@ from pamfn.atomic import write_text_atomic
 from pamfn.checkpoint import load_checkpoint, save_checkpoint
 from pamfn.data.dataset import AQADataset, validation_split
 from pamfn.data.normalize import InputNorm
+from pamfn.ood import META_KEY as OOD_META_KEY
+from pamfn.ood import TrainingDistribution
 from pamfn.data.tensors import SplitTensors
 from pamfn.errors import ConfigError
 from pamfn.evaluate import score_split
@@ -158,6 +160,7 @@ class Run:
             self.select_samples += select_on
             self.test_samples += test
         self.norm = InputNorm.from_samples(data, self.train_samples) if config.recipe.normalize_inputs else None
+        self.distribution = TrainingDistribution.fit(list({s.features: data.features[s.features] for s in self.train_samples}.values()))
 
     # -- run folder -------------------------------------------------------------------
     def _claim_folder(self) -> None:
@@ -245,6 +248,7 @@ class Run:
             "seed": self.config.seed,
             "train": self.config.recipe.to_dict(),
             "metrics": metrics,
+            OOD_META_KEY: self.distribution.to_dict(),
         }
 
     def _phase1(self, m: str, tensors: tuple[SplitTensors, SplitTensors, SplitTensors]) -> tuple[AQAModel, dict[str, Any]]:

@@ -1,0 +1,56 @@
+"""``pamfn calibrate-ood --data DIR --checkpoint CKPT``: store in a checkpoint the feature
+statistics of its training routines and the out-of-distribution threshold calibrated on
+them (:mod:`pamfn.ood`), for checkpoints trained before training stored them. Only the
+metadata in config.json changes; the weights, hence the scores, stay bit for bit.
+
+The training routines are the ``train`` split of the actions the checkpoint serves (a set's
+index.json, else its ``meta["action"]``, e.g. ``ball+clubs+hoop+ribbon``, else --action).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("calibrate-ood", help="store training feature statistics and the OOD threshold in a checkpoint",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="the data set the checkpoint was trained on")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="checkpoint folder, or a set with index.json")
+    parser.add_argument("--action", help="the action(s) a single checkpoint was trained on, joined by '+'")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pamfn.checkpoint import CONFIG, read_config
+    from pamfn.data.dataset import load_dataset
+    from pamfn.errors import CheckpointError
+    from pamfn.ood import META_KEY, TrainingDistribution
+    from pamfn.serving import read_index
+    from pamfn.atomic import write_text_atomic
+
+    data = load_dataset(args.data)
+    folders: dict[Path, set[str]] = {}
+    for action, folder in read_index(args.checkpoint).items():
+        _, meta = read_config(folder)
+        named = action or args.action or meta.get("action")
+        if not named:
+            raise CheckpointError(f"{folder}: which actions was it trained on? pass --action")
+        folders.setdefault(Path(folder), set()).update(str(named).split("+"))
+    for folder, actions in folders.items():
+        train = [s for s in data.samples if s.split == "train" and s.action in actions]
+        seen = {s.features: data.features[s.features] for s in train}
+        dist = TrainingDistribution.fit(list(seen.values()))
+        test = {s.features: data.features[s.features] for s in data.samples if s.split == "test" and s.action in actions}
+        inside = np.mean([dist.distance(f) <= dist.threshold for f in test.values()]) if test else float("nan")
+        path = folder / CONFIG
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc["meta"][META_KEY] = dist.to_dict()
+        write_text_atomic(path, json.dumps(doc, indent=2))
+        print(f"{folder}: {len(seen)} training routines of {sorted(actions)}, threshold {dist.threshold:.3f}; "
+              f"{inside:.1%} of {len(test)} test routines inside")
+    return 0

@@ -1,0 +1,138 @@
+"""Out of distribution: how far a routine's features lie from a checkpoint's training routines.
+
+A score means something only for routines like those the checkpoint was trained on. The
+checkpoint keeps, in its metadata (``meta["training_features"]``), the per-dimension mean
+and standard deviation of the segment features of its training routines (the statistics
+training standardises with, :mod:`pamfn.data.normalize`) and a threshold calibrated on
+those same routines.
+
+Distance (larger is further): per modality, each segment's features are standardised with
+the training statistics and summarised by their root mean square over the dimensions
+(about 1 for a typical training segment); the routine's distance in that modality is the
+mean over its segments, and the routine's distance is the largest over the modalities,
+so one modality unlike anything seen is enough. The threshold is the ``QUANTILE`` (99%)
+quantile of the training routines' own distances times ``MARGIN`` (1.25): a routine
+beyond it lies further than 99% of the training routines by a quarter more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pamfn.errors import CheckpointError
+
+META_KEY = "training_features"
+QUANTILE = 0.99
+MARGIN = 1.25
+_MIN_STD = 1e-6
+SATURATION = 0.01
+"""A prediction within 1% of the scale's ends counts as clipped (the sigmoid regressor saturates)."""
+OOD_SENTENCE = "This routine is unlike anything this checkpoint was trained on; its score is not meaningful."
+CLIPPED_SENTENCE = "The prediction is clipped to the {end} of the score scale ({value:g}): the model saturates here."
+
+
+@dataclass(frozen=True)
+class TrainingDistribution:
+    """Per-modality mean and std of training segment features, and the calibrated threshold."""
+
+    mean: dict[str, np.ndarray]
+    std: dict[str, np.ndarray]
+    threshold: float
+    quantile: float = QUANTILE
+    margin: float = MARGIN
+    n_routines: int = 0
+
+    @classmethod
+    def fit(cls, routines: Sequence[dict[str, np.ndarray]]) -> TrainingDistribution:
+        """Statistics over every segment of ``routines`` (modality -> (T, D) array each),
+        and the threshold calibrated on the same routines."""
+        if not routines:
+            raise ValueError("no training routines to describe")
+        mean, std = {}, {}
+        for m in routines[0]:
+            stacked = np.concatenate([r[m] for r in routines]).astype(np.float64)
+            mean[m] = stacked.mean(axis=0).astype(np.float32)
+            sd = stacked.std(axis=0)
+            std[m] = np.where(sd < _MIN_STD, 1.0, sd).astype(np.float32)
+        bare = cls(mean, std, threshold=float("inf"))
+        distances = np.array([bare.distance(r) for r in routines])
+        threshold = float(np.quantile(distances, QUANTILE) * MARGIN)
+        return cls(mean, std, threshold, QUANTILE, MARGIN, len(routines))
+
+    def modality_distances(self, features: dict[str, np.ndarray]) -> dict[str, float]:
+        """Per modality: the mean over segments of the RMS of the standardised features."""
+        out = {}
+        for m, mean in self.mean.items():
+            x = np.asarray(features[m], dtype=np.float64)
+            if x.ndim != 2 or x.shape[1] != mean.shape[0]:
+                raise CheckpointError(f"modality {m}: features of shape {x.shape} do not match the training "
+                                      f"statistics ({mean.shape[0]} dims)")
+            z = (x - mean) / self.std[m]
+            out[m] = float(np.sqrt((z**2).mean(axis=1)).mean())
+        return out
+
+    def distance(self, features: dict[str, np.ndarray]) -> float:
+        """The routine's distance: the largest of its modality distances."""
+        return max(self.modality_distances(features).values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": {m: v.tolist() for m, v in self.mean.items()},
+            "std": {m: v.tolist() for m, v in self.std.items()},
+            "threshold": self.threshold,
+            "quantile": self.quantile,
+            "margin": self.margin,
+            "n_routines": self.n_routines,
+            "distance": "max over modalities of the mean over segments of the RMS of standardised features",
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TrainingDistribution:
+        try:
+            return cls(
+                {m: np.asarray(v, dtype=np.float32) for m, v in doc["mean"].items()},
+                {m: np.asarray(v, dtype=np.float32) for m, v in doc["std"].items()},
+                float(doc["threshold"]), float(doc.get("quantile", QUANTILE)), float(doc.get("margin", MARGIN)),
+                int(doc.get("n_routines", 0)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"unreadable {META_KEY} in the checkpoint metadata ({exc})") from exc
+
+
+def from_meta(meta: dict[str, Any]) -> TrainingDistribution | None:
+    """The training distribution a checkpoint's metadata carries, or None (older checkpoints)."""
+    doc = meta.get(META_KEY)
+    return TrainingDistribution.from_dict(doc) if doc else None
+
+
+def assessment(dist: TrainingDistribution | None, features: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``ood_distance``, ``ood_threshold``, ``out_of_distribution`` and the per-modality
+    distances of one routine; all None when the checkpoint has no training statistics."""
+    if dist is None:
+        return {"out_of_distribution": None, "ood_distance": None, "ood_threshold": None, "ood_modalities": {}}
+    per = dist.modality_distances(features)
+    d = max(per.values())
+    return {"out_of_distribution": bool(d > dist.threshold), "ood_distance": d, "ood_threshold": dist.threshold,
+            "ood_modalities": per}
+
+
+def clipped_end(score_norm: float) -> str | None:
+    """``"bottom"`` or ``"top"`` when a normalised prediction sits at an end of the scale, else None."""
+    if score_norm <= SATURATION:
+        return "bottom"
+    if score_norm >= 1.0 - SATURATION:
+        return "top"
+    return None
+
+
+def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scale: float) -> list[str]:
+    """The plain sentences a score carries: out of distribution, clipped to an end."""
+    said = [OOD_SENTENCE] if out_of_distribution else []
+    end = clipped_end(score_norm)
+    if end is not None:
+        said.append(CLIPPED_SENTENCE.format(end=end, value=0.0 if end == "bottom" else label_scale))
+    return said
