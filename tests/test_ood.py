@@ -4,7 +4,6 @@ every score says how far a routine lies from them and says so plainly when it is
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 

@@ -21,6 +21,7 @@ from tests.support.app_data import (
     make_video,
     start_app,
     stop_app,
+    wait_settled,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -103,7 +104,7 @@ def test_upload_a_video_and_see_the_routine_view(app, browser):
     pg.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 2", timeout=120_000)
     assert pg.get_by_text("Keyframes need the routine's video").count() == 0
     pg.set_viewport_size({"width": 1500, "height": 2100})
-    pg.wait_for_function("!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=60_000)
+    wait_settled(pg)
     pg.screenshot(path=str(ARTIFACTS / "analyse_routine_view.png"), full_page=True)
     no_exception(pg)
 
@@ -182,7 +183,7 @@ def test_research_and_compare_views_render(app, browser):
             pg.wait_for_url(f"**/{name}")
         pg.wait_for_selector("[data-testid='stMain'] .js-plotly-plot", timeout=90_000)
         pg.set_viewport_size({"width": 1500, "height": 2000})
-        pg.wait_for_timeout(1500)
+        wait_settled(pg)
         pg.screenshot(path=str(ARTIFACTS / f"{name}_view.png"), full_page=True)
         no_exception(pg)
         with pg.expect_download(timeout=60_000) as download:

@@ -10,12 +10,11 @@ on a small generated data set (``-- --data ... --checkpoint ...``).
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.app_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_dataset, start_app, stop_app
+from tests.support.app_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_dataset, start_app, stop_app, wait_settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -70,8 +69,8 @@ def test_playing_moves_the_playhead(page):
     reports = page.evaluate("Number(document.querySelector('.pamfn-player').dataset.reports || 0)")
     page.evaluate(f"document.querySelector('{VIDEO}').muted = true; document.querySelector('{VIDEO}').play()")
     page.wait_for_function(f"document.querySelector('{VIDEO}').currentTime > 1.5", timeout=20_000)
-    x1 = playhead_x(page)
-    time.sleep(0.5)
+    x1, t1 = playhead_x(page), video_time(page)
+    page.wait_for_function(f"document.querySelector('{VIDEO}').currentTime > {t1 + 0.4}", timeout=20_000)
     x2 = playhead_x(page)
     page.screenshot(path=str(ARTIFACTS / "routine_playing.png"))
     during = page.evaluate("Number(document.querySelector('.pamfn-player').dataset.reports || 0)")
@@ -88,9 +87,12 @@ def test_pressing_a_chart_seeks_the_video(page):
     expected = page.evaluate(
         """(clientX) => { const gd = document.querySelector('.pamfn-chart'); const xa = gd._fullLayout.xaxis;
            return xa.p2l(clientX - gd.getBoundingClientRect().left - xa._offset); }""", x)
+    reports = page.evaluate("Number(document.querySelector('.pamfn-player').dataset.reports || 0)")
     page.mouse.click(x, box["y"] + box["height"] * 0.5)
-    page.wait_for_function(f"Math.abs(document.querySelector('{VIDEO}').currentTime - {expected}) < 0.3", timeout=10_000)
-    time.sleep(1.5)  # the pause/seek time goes back to Python; the rerun must not reset the player
+    page.wait_for_function(f"Math.abs(document.querySelector('{VIDEO}').currentTime - {expected}) < 0.3", timeout=30_000)
+    # the pause/seek time goes back to Python; once that rerun is over, the player must not be reset
+    page.wait_for_function(f"Number(document.querySelector('.pamfn-player').dataset.reports || 0) > {reports}", timeout=30_000)
+    wait_settled(page)
     after = video_time(page)
     assert abs(after - expected) < 0.3 and abs(after - before) > 1.0, (before, expected, after)
     head = playhead_x(page)
@@ -111,13 +113,12 @@ def test_an_explanation_jumps_to_its_moment(page):
     label = re.search(r"(\d+):(\d\d)", button.inner_text())
     start = 60 * int(label.group(1)) + int(label.group(2))
     button.click()
-    page.wait_for_function(f"Math.abs(document.querySelector('{VIDEO}').currentTime - {start}) <= 0.6", timeout=15_000)
-    time.sleep(3); print("DEBUG t", video_time(page), page.locator("[data-testid='stCaptionContainer']", has_text="RGB frames above").first.inner_text())
+    page.wait_for_function(f"Math.abs(document.querySelector('{VIDEO}').currentTime - {start}) <= 0.6", timeout=30_000)
     caption = page.locator("[data-testid='stCaptionContainer']", has_text="RGB frames above")
-    caption.filter(has_text=f"{label.group(0)}–").first.wait_for(timeout=20_000)  # the keyframes follow
-    page.wait_for_function("!document.querySelector('[data-testid=\"stSpinner\"]')", timeout=20_000)
+    caption.filter(has_text=f"{label.group(0)}–").first.wait_for(timeout=60_000)  # the keyframes follow
+    wait_settled(page)
     page.set_viewport_size({"width": 1500, "height": 2300})
-    time.sleep(1.0)
+    wait_settled(page)
     page.screenshot(path=str(ARTIFACTS / "routine_full.png"))
     assert not page.errors, page.errors
     assert page.locator("[data-testid='stException']").count() == 0, "a Python exception is shown on the page"

@@ -116,7 +116,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float = 60.0, env: dict | None = None):
+def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float = 180.0, env: dict | None = None):
     """Start the dashboard with the README's command (headless, on ``port``, extra
     environment ``env``); return (process, seconds until the server answered its health check)."""
     import os
@@ -145,6 +145,17 @@ def start_app(port: int, app_args: list[str], log_path: Path, timeout_s: float =
             time.sleep(0.1)
     proc.terminate()
     raise RuntimeError(f"streamlit did not answer on port {port} within {timeout_s} s; see {log_path}")
+
+
+SETTLED_JS = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+    && !document.querySelector('[data-testid="stSpinner"]')
+    && Array.from(document.images).every(img => img.complete)"""
+
+
+def wait_settled(pg, timeout_ms: float = 120_000) -> None:
+    """Wait (a condition, not a fixed time) until the app is idle: no script running, no
+    spinner, every image loaded; generous for a loaded machine."""
+    pg.wait_for_function(SETTLED_JS, timeout=timeout_ms)
 
 
 def stop_app(proc) -> None:
