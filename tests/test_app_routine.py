@@ -28,7 +28,7 @@ def run_app(monkeypatch, data: Path, checkpoint: Path, **state) -> AppTest:
     return at.run()
 
 
-def run_scored(monkeypatch, data: Path, checkpoint: Path, timeout_s: float = 60.0) -> AppTest:
+def run_scored(monkeypatch, data: Path, checkpoint: Path, timeout_s: float = 300.0) -> AppTest:
     """Run once (which starts the background scoring), wait until the finished table is on
     disk, then open the page afresh: every routine has its predicted score."""
     run_app(monkeypatch, data, checkpoint)
