@@ -77,11 +77,12 @@ def test_staged_extraction_decodes_in_tasks_and_extracts_in_workers(engine, vide
 
 
 def _task_workers() -> list[psutil.Process]:
-    """Ray worker processes of this session now running one of our tasks."""
+    """Worker processes of this test's Ray (children of the raylet this process started)
+    now running one of our tasks."""
+    raylets = {child.pid for child in psutil.Process().children()}
     out = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if cmd.startswith("ray::_task"):
+    for proc in psutil.process_iter(["cmdline", "ppid"]):
+        if proc.info["ppid"] in raylets and " ".join(proc.info["cmdline"] or []).startswith("ray::_task"):
             out.append(proc)
     return out
 

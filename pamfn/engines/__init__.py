@@ -36,6 +36,10 @@ class Resources:
     num_gpus: float = 0.0
 
 
+ONE_CPU = Resources()
+"""The default: one CPU, no GPU."""
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why one item failed (the error's message)."""
@@ -54,7 +58,7 @@ def call_item(fn: Callable[[T], R], item: T) -> R | Failure:
 class Engine(Protocol):
     name: str
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], *, resources: Resources = Resources(),
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, resources: Resources = ONE_CPU,
             ) -> Iterator[tuple[int, R | Failure]]:
         """Call ``fn`` on every item; yield ``(index, result or Failure)`` as each finishes."""
         ...

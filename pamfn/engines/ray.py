@@ -22,7 +22,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from pamfn.engines import Failure, Resources, call_item
+from pamfn.engines import ONE_CPU, Failure, Resources, call_item
 
 MAX_RETRIES = 3
 """Attempts after the first for a task whose worker died."""
@@ -75,7 +75,7 @@ class RayEngine:
                      logging_level="warning", log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": threads}})
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, resources: Resources = Resources(),
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, resources: Resources = ONE_CPU,
             ) -> Iterator[tuple[int, Any]]:
         task = _task.options(**_options(resources))
         fn_ref = ray.put(fn)
@@ -86,8 +86,8 @@ class RayEngine:
             yield index[done[0]], _result(done[0])
 
     def map_staged(self, prepare: Callable[[Any], Any], items: Sequence[Any], worker: Callable[[], Callable[[Any], Any]], *,
-                   workers: int = 1, prepare_resources: Resources = Resources(),
-                   worker_resources: Resources = Resources()) -> Iterator[tuple[int, Any]]:
+                   workers: int = 1, prepare_resources: Resources = ONE_CPU,
+                   worker_resources: Resources = ONE_CPU) -> Iterator[tuple[int, Any]]:
         """Prepare tasks feed the workers directly (their results never pass through this
         process); at most two items per worker are in flight, so decoded media does not
         pile up in the object store faster than the workers use it."""

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pamfn.engines import Engine, Failure, Resources
 from pamfn.errors import FeatureError
-from pamfn.features.pipeline import MediaStream, extract_media, make_extractor, open_media
 from pamfn.features.media import file_sha256
+from pamfn.features.pipeline import MediaStream, extract_media, make_extractor, open_media
 from pamfn.routine import RoutineFeatures
 
 CACHED = "cached"
