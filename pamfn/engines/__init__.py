@@ -83,7 +83,12 @@ def make_engine(name: str = "local", *, address: str | None = None, num_cpus: in
 
         return LocalEngine()
     if name == "ray":
-        from pamfn.engines.ray import RayEngine
+        try:
+            from pamfn.engines.ray import RayEngine
+        except ModuleNotFoundError as exc:
+            if exc.name != "ray":
+                raise
+            raise ConfigError("--engine ray needs Ray: pip install 'ray[default]' (see docs/scale-out.md)") from None
 
         return RayEngine(address=address, num_cpus=num_cpus)
     raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
