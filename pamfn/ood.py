@@ -35,6 +35,18 @@ OOD_SENTENCE = "This routine is unlike anything this checkpoint was trained on; 
 CLIPPED_SENTENCE = "The prediction is clipped to the {end} of the score scale ({value:g}): the model saturates here."
 
 
+def segment_statistics(routines: Sequence[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per modality, the mean and std (float32) of every segment of ``routines``; a constant
+    dimension keeps std 1 (it is only centred). Training standardises with these too."""
+    mean, std = {}, {}
+    for m in routines[0]:
+        stacked = np.concatenate([r[m] for r in routines]).astype(np.float64)
+        mean[m] = stacked.mean(axis=0).astype(np.float32)
+        sd = stacked.std(axis=0)
+        std[m] = np.where(sd < _MIN_STD, 1.0, sd).astype(np.float32)
+    return mean, std
+
+
 @dataclass(frozen=True)
 class TrainingDistribution:
     """Per-modality mean and std of training segment features, and the calibrated threshold."""
@@ -52,12 +64,7 @@ class TrainingDistribution:
         and the threshold calibrated on the same routines."""
         if not routines:
             raise ValueError("no training routines to describe")
-        mean, std = {}, {}
-        for m in routines[0]:
-            stacked = np.concatenate([r[m] for r in routines]).astype(np.float64)
-            mean[m] = stacked.mean(axis=0).astype(np.float32)
-            sd = stacked.std(axis=0)
-            std[m] = np.where(sd < _MIN_STD, 1.0, sd).astype(np.float32)
+        mean, std = segment_statistics(routines)
         bare = cls(mean, std, threshold=float("inf"))
         distances = np.array([bare.distance(r) for r in routines])
         threshold = float(np.quantile(distances, QUANTILE) * MARGIN)

@@ -20,10 +20,7 @@ from torch import nn
 
 from pamfn import MODALITIES
 from pamfn.data.dataset import AQADataset, Sample
-
-_MIN_STD = 1e-6
-"""A constant dimension keeps std 1: it is only centred."""
-
+from pamfn.ood import segment_statistics
 
 @dataclass(frozen=True)
 class InputNorm:
@@ -35,13 +32,7 @@ class InputNorm:
     @classmethod
     def from_samples(cls, data: AQADataset, samples: Sequence[Sample]) -> InputNorm:
         """Statistics over every segment of ``samples`` (use training routines only)."""
-        mean, std = {}, {}
-        for m in MODALITIES:
-            stacked = np.concatenate([data.features[s.features][m] for s in samples]).astype(np.float64)
-            mean[m] = stacked.mean(axis=0).astype(np.float32)
-            sd = stacked.std(axis=0)
-            std[m] = np.where(sd < _MIN_STD, 1.0, sd).astype(np.float32)
-        return cls(mean, std)
+        return cls(*segment_statistics([{m: data.features[s.features][m] for m in MODALITIES} for s in samples]))
 
     def apply(self, m: str, x: np.ndarray) -> np.ndarray:
         return (x - self.mean[m]) / self.std[m]
