@@ -12,4 +12,6 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
 fi
+# Ray's tests start a local Ray: no usage statistics, no dashboard (nothing reaches the internet).
+export RAY_USAGE_STATS_ENABLED=0
 exec python -m pytest "$@"

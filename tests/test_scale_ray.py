@@ -57,6 +57,18 @@ def test_extract_on_ray_writes_the_local_files_and_lists_the_corrupt_video(engin
     assert "0 extracted, 3 cached, 1 failed" in capsys.readouterr().out
 
 
+def test_the_local_engine_imports_no_ray(videos, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from pamfn.cli import main; "
+            f"main(['extract', {str(videos)!r}, '-o', {str(tmp_path)!r}, '--quiet']); "
+            "assert 'ray' not in sys.modules, 'the local engine imported Ray'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "a.npz").is_file()
+
+
 def test_staged_extraction_decodes_in_tasks_and_extracts_in_workers(engine, videos, tmp_path):
     """The --device cuda path (CPU decode tasks feeding extractor actors), run on CPU."""
     from pamfn.commands.extract import output_paths, videos_in
