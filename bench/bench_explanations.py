@@ -64,12 +64,13 @@ from pamfn.routine import RoutineFeatures
 from pamfn.serving import CheckpointSet
 
 
-def scan_split(data: Path, checkpoint: Path, split: str, draws: int, limit: int | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Windows (occlusion scans), stage-2 MSFD weights and coach sentences of every routine."""
+def scan_split(data: Path, checkpoint: Path, split: str, draws: int, per_action: int | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Windows (occlusion scans), stage-2 MSFD weights and coach sentences of every routine
+    of the split (the first ``per_action`` of each action, in labels order, if given)."""
     catalog = load_catalog(data)
     checkpoints = CheckpointSet(checkpoint)
     rows = catalog.routines[catalog.routines["split"] == split]
-    rows = rows.iloc[:limit] if limit else rows
+    rows = rows.groupby("action", sort=False).head(per_action) if per_action else rows
     windows, weights, sentences = [], [], []
     for rid, row in tqdm(list(rows.iterrows()), desc=f"explaining {split}", unit="routine"):
         loaded = checkpoints.load(str(row["action"]))
@@ -113,7 +114,7 @@ def main() -> int:
     parser.add_argument("--events", type=Path, help="events.csv (default: DATA/events.csv)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--draws", type=int, default=16)
-    parser.add_argument("--limit", type=int, help="only the first N routines of the split")
+    parser.add_argument("--per-action", type=int, help="only the first N routines of each action in the split")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / RESULTS_NAME)
     parser.add_argument("--tables", type=Path, help="also write windows.csv (every scanned window, labelled) and "
@@ -128,7 +129,7 @@ def main() -> int:
     except DatasetError as exc:
         events = None
         missing.append(str(exc))
-    windows, weights, sentences = scan_split(args.data, args.checkpoint, args.split, args.draws, args.limit)
+    windows, weights, sentences = scan_split(args.data, args.checkpoint, args.split, args.draws, args.per_action)
     result: dict = {
         "command": " ".join(["python bench/bench_explanations.py", *sys.argv[1:]]),
         "data": shown(args.data), "checkpoint": shown(args.checkpoint), "split": args.split, "draws": args.draws,
