@@ -220,5 +220,7 @@ def result_tables(result: dict) -> dict[str, pd.DataFrame]:
     tables = {"neutrality": pd.DataFrame([result["neutrality"]])}
     for key in ("fault_auc", "fault_auc_local", "degradation", "sentences"):
         if result.get(key) is not None:
-            tables[key] = pd.DataFrame(result[key])
+            table = pd.DataFrame(result[key])
+            numbers = [c for c in table.columns if c not in ("kind", "modality")]
+            tables[key] = table.astype({c: float for c in numbers})  # JSON null -> NaN
     return tables

@@ -126,6 +126,7 @@ def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monke
     tables = result_tables(result)
     assert set(tables) == {"neutrality", "fault_auc", "fault_auc_local", "degradation", "sentences"}
     assert set(tables["fault_auc"]["kind"]) >= {"drop", "loss_of_balance"}
+    assert tables["fault_auc"]["auc"].dtype == float  # no tremor here: NaN, not None
     assert json.loads(out.read_text())["command"].startswith("python bench/bench_explanations.py")
 
     monkeypatch.setenv("PAMFN_DATA", str(data))
