@@ -221,6 +221,6 @@ def result_tables(result: dict) -> dict[str, pd.DataFrame]:
     for key in ("fault_auc", "fault_auc_local", "degradation", "sentences"):
         if result.get(key) is not None:
             table = pd.DataFrame(result[key])
-            numbers = [c for c in table.columns if c not in ("kind", "modality")]
-            tables[key] = table.astype({c: float for c in numbers})  # JSON null -> NaN
+            shares = [c for c in table.columns if c not in ("kind", "modality", "windows", "clean", "stretches", "sentences")]
+            tables[key] = table.astype({c: float for c in shares})  # JSON null -> NaN
     return tables
