@@ -36,12 +36,11 @@ def test_research_view_draws_every_figure_for_the_test_split(monkeypatch, datase
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == "Research view"
     assert at.selectbox(key="research_split").value == "test"
-    charts = at.get("plotly_chart")
-    assert len(charts) == 3  # Fig. 5, MSFD weights, predicted vs. judged
-    png = [json.loads(c.proto.config)["toImageButtonOptions"] for c in charts]
+    png = [json.loads(c.proto.config)["toImageButtonOptions"] for c in at.get("plotly_chart")]
+    png = [p for p in png if p["filename"].startswith("data-")]  # results bundled in docs/ add their own figures
     assert [p["filename"] for p in png] == ["data-test-decision-frequencies", "data-test-msfd-weights", "data-test-predicted-vs-judged"]
     assert {p["scale"] for p in png} == {3}
-    assert len(at.get("download_button")) == 3
+    assert len(at.get("download_button")) == len(at.get("plotly_chart"))  # each figure has its HTML download
     rho = rho_table(at)
     assert list(rho["action"]) == ["ball", "hoop", "Avg."]
     assert list(rho["n"]) == [1, 1, 2]  # one test routine per action
