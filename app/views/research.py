@@ -132,9 +132,9 @@ def seeded_intervals(table_csv: Path) -> None:
     st.markdown(f"**Mean over {seeds} seed(s) with 95% intervals** ({BOOTSTRAP})")
     st.dataframe(intervals_table(iv), hide_index=True)
     reference = next((v for v in iv["diff_vs"].dropna() if v), None)
-    marks = ["`≈` the paper's value lies inside the interval"]
+    marks = ["**≈** marks a cell whose interval holds the paper's value"]
     if reference:
-        marks.insert(0, f"`~` the difference to {reference!r} is inside the noise (its paired interval holds 0)")
+        marks.insert(0, f"**~** marks a difference to {reference!r} inside the noise (its paired interval holds 0)")
     st.caption("; ".join(marks) + ".")
 
 
