@@ -187,6 +187,14 @@ def test_reproduce_with_seeds_writes_means_and_intervals(toy, tmp_path, capsys):
     assert (rgb["diff_vs"] == "RGB+Flow+Audio").all() and rgb["diff_lo"].le(rgb["diff_hi"]).all()
     text = (out / "table_IV.md").read_text()
     assert "bootstrap over test routines and training seeds" in text and "mean over 2 seed(s) (0, 1)" in text
+    # a run finished before summaries kept their predictions is scored again from its checkpoint
+    path = out / "runs" / "seed1" / "pamfn" / "hoop" / "summary.json"
+    summary = json.loads(path.read_text())
+    del summary["final"]["test_selected"]["predictions"]
+    path.write_text(json.dumps(summary))
+    assert main(args) == 0
+    again = pd.read_csv(out / "table_IV_intervals.csv")
+    pd.testing.assert_frame_equal(again[["key", "column", "mean"]], iv[["key", "column", "mean"]], atol=1e-5)
     assert main([*args[:-len(TINY)], "--seeds", "0", *TINY]) == 2
 
 
