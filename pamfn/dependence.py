@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pamfn.errors import ConfigError
 from pamfn.routine import RoutineFeatures
 
 MASS = 0.9
@@ -95,7 +96,7 @@ def measure_support(model, features: RoutineFeatures, mass: float = MASS, seed: 
                     batch_size: int = 64) -> dict[int, Support]:
     """The support of every stage with more than one step, measured on ``features``."""
     if not 0 < mass <= 1:
-        raise ValueError(f"mass must be in (0, 1], got {mass}")
+        raise ConfigError(f"the support's mass must be in (0, 1], got {mass}")
     T = features.T
     out = {}
     for stage, change in _influence(model, features, seed, device, batch_size).items():

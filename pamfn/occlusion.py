@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pamfn import MODALITIES
+from pamfn.errors import ConfigError
 from pamfn.routine import RoutineFeatures
 
 DRAWS = 16
@@ -83,9 +84,9 @@ def occlusion_scan(
     from pamfn.serving.scorer import model_modalities, run_model
 
     if window < 1:
-        raise ValueError(f"window must be at least one segment, got {window}")
+        raise ConfigError(f"the occlusion window must be at least one segment, got {window}")
     if draws < 2:
-        raise ValueError(f"the occlusion baseline needs at least 2 draws per window, got {draws}")
+        raise ConfigError(f"the occlusion baseline needs at least 2 draws per window, got {draws}")
     modalities = model_modalities(model)
     T = features.T
     x = {m: np.asarray(features.features[m], np.float32) for m in modalities}
