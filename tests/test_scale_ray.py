@@ -113,8 +113,10 @@ def test_a_killed_worker_is_retried_and_leaves_no_partial_file(engine, tmp_path,
     while not (busy := _task_workers()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert busy, "no Ray worker ever ran the extraction task"
-    time.sleep(0.5)  # well into the video
-    busy[0].kill()
+    time.sleep(0.3)  # into the video
+    victim = busy[0]
+    assert " ".join(victim.cmdline()).startswith("ray::_task"), "the task ended before the kill: use a longer video"
+    victim.kill()  # mid-task: Ray runs the task again on another worker
     run.join(timeout=180)
     assert result == {"rc": 0}
     assert "1 extracted, 0 cached, 0 failed" in capsys.readouterr().out
