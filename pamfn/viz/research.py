@@ -377,17 +377,18 @@ _TABLE_RE = re.compile(r"^table_(IV|V|VI|VII|VIII|fig6)$")
 
 def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
     """Tables written by ``pamfn reproduce`` (``table_<N>.csv``, N in IV..VIII or fig6) under the
-    given folders, by table number: ``{"IV": [paths...], ...}``, paths sorted."""
+    given folders, by table number: ``{"IV": [paths...], ...}``, in the order of ``roots`` (the
+    first root's tables first, whatever the folders are called), sorted within each root."""
     found: dict[str, list[Path]] = {}
     for root in roots:
         root = Path(root)
         if not root.is_dir():
             continue
-        for path in root.rglob("*.csv"):
+        for path in sorted(root.rglob("*.csv")):
             match = _TABLE_RE.search(path.stem)
             if match:
                 found.setdefault(match.group(1), []).append(path)
-    return {k: sorted(v) for k, v in sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0]))}
+    return dict(sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0])))
 
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, paper_columns: Sequence[str] = ("RG Avg.", "Fis-V Avg.")) -> pd.DataFrame:
     """A reproduced table with the paper's published values of the same rows beside it.
