@@ -15,9 +15,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`pamfn synth sample_data --workers 2`.",
     )
     p.add_argument("out_dir", help="folder to write dataset.json, labels.csv, features/ and media/ into")
-    p.add_argument("--per-action-train", type=int, default=None, help="training routines per apparatus (100)")
-    p.add_argument("--per-action-test", type=int, default=None, help="test routines per apparatus (30)")
-    p.add_argument("--showcase", type=int, default=None, help="test routines per apparatus with a video (2)")
+    p.add_argument("--version", type=int, choices=(1, 2), default=2,
+                   help="generator version: 2 (default, the bundled set) or 1 (the first bundled set)")
+    p.add_argument("--split", choices=("all", "train", "test"), default="all",
+                   help="generate one split only, merged into OUT_DIR's labels and checked against its "
+                   "manifest.json (e.g. `pamfn synth sample_data --split train`)")
+    p.add_argument("--per-action-train", type=int, default=None, help="training routines per apparatus (v2: 300)")
+    p.add_argument("--per-action-test", type=int, default=None, help="test routines per apparatus (v2: 100)")
+    p.add_argument("--showcase", type=int, default=None, help="test routines per apparatus with a video (v2: 3)")
     p.add_argument("--seed", type=int, default=None, help="master seed (default: the bundled set's)")
     p.add_argument("--workers", type=int, default=1, help="processes generating routines in parallel")
     p.add_argument("--tiny", action="store_true", help="a few short low-resolution routines (for tests)")
@@ -39,10 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     from pamfn.errors import DatasetError
-    from pamfn.synth.config import BUNDLED, TINY
+    from dataclasses import replace
+
+    from pamfn.synth.config import BY_VERSION, TINY
     from pamfn.synth.dataset import build_dataset
 
-    cfg = TINY if args.tiny else BUNDLED
+    cfg = replace(TINY, version=args.version) if args.tiny else BY_VERSION[args.version]
     train = cfg.per_action_train if args.per_action_train is None else args.per_action_train
     test = cfg.per_action_test if args.per_action_test is None else args.per_action_test
     showcase = cfg.showcase_per_action if args.showcase is None else args.showcase
@@ -52,14 +59,17 @@ def run_synth(args: argparse.Namespace) -> int:
         raise DatasetError(f"--showcase {showcase} is more than the {test} test routines per apparatus")
     cfg = cfg.with_counts(train, test, showcase)
     if args.seed is not None:
-        from dataclasses import replace
-
         cfg = replace(cfg, seed=args.seed)
-    summary = build_dataset(args.out_dir, cfg, workers=args.workers, resume=args.resume)
+    summary = build_dataset(args.out_dir, cfg, workers=args.workers, resume=args.resume, split=args.split)
     print(
         f"wrote {summary['routines']} routines ({summary['video_seconds'] / 60:.1f} min of video) to "
         f"{summary['out']} in {summary['seconds'] / 60:.1f} min"
     )
+    for line in summary["mismatches"]:
+        print(line)
+    if summary["mismatches"]:
+        print(f"{len(summary['mismatches'])} difference(s) from manifest.json")
+        return 1
     return 0
 
 

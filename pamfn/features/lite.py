@@ -16,12 +16,12 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-BOX = 128
-"""Longer side of the working size, in pixels."""
+BOX = 80
+"""Longer side of the working size, in pixels (version 1: 128)."""
 GRID = 4
 """Spatial grid (GRID x GRID cells) for per-region statistics."""
-SUBWINDOWS = 8
-"""Temporal profile resolution inside a segment (4 frames = 0.16 s each)."""
+PROFILE = 32
+"""Temporal profile resolution inside a segment: 32 steps of 40 ms (one video frame, two audio hops)."""
 HUE_BINS, LUMA_BINS, ORIENT_BINS = 12, 8, 8
 AUDIO_RATE = 22050
 HOP = 441
@@ -29,7 +29,7 @@ HOP = 441
 N_FFT = 2048
 N_MELS = 32
 FRAMES_PER_SEGMENT = 64
-VERSION = 1
+VERSION = 2
 _EPS = 1e-8
 _SPECTRAL_FLOOR = 1e-4
 """White power floor added per bin before spectral shape statistics (about -94 dB below a
@@ -124,8 +124,13 @@ def appearance_features(frames: np.ndarray) -> np.ndarray:
 
 
 def _flow_pair_features(flow: np.ndarray) -> np.ndarray:
-    """Descriptors of one flow field (H, W, 2) in percent of the longer side per frame."""
-    u, v = flow[..., 0], flow[..., 1]
+    """Descriptors of one flow field (H, W, 2) in percent of the longer side per frame,
+    measured relative to the camera: the global camera motion (the median flow) is removed
+    first and kept as two scalars."""
+    sub = flow[::2, ::2].reshape(-1, 2)
+    half = sub.shape[0] // 2
+    cam_u, cam_v = (float(np.partition(sub[:, k], half)[half]) for k in (0, 1))  # medians
+    u, v = flow[..., 0] - cam_u, flow[..., 1] - cam_v
     mag = np.sqrt(u * u + v * v)
     ang = np.arctan2(v, u)
     orient = ((ang + np.pi) * (ORIENT_BINS / (2 * np.pi))).astype(np.int64) % ORIENT_BINS
@@ -134,16 +139,19 @@ def _flow_pair_features(flow: np.ndarray) -> np.ndarray:
     dv_dy, dv_dx = np.gradient(v)
     div = du_dx + dv_dy
     curl = dv_dx - du_dy
-    p50, p90, p99 = np.percentile(mag, [50, 90, 99])
+    flat = mag.ravel()
+    ranks = [int(q * (flat.size - 1)) for q in (0.5, 0.9, 0.99)]
+    p50, p90, p99 = np.partition(flat, ranks)[ranks]
     mean_u, mean_v, mean_mag = u.mean(), v.mean(), mag.mean()
     return np.concatenate(
         [[mean_mag, mag.std(), p50, p90, p99, (mag > _MOVING).mean(), mean_u, mean_v,
-          np.hypot(mean_u, mean_v) / (mean_mag + _EPS), div.mean(), np.abs(div).mean(), np.abs(curl).mean()],
+          np.hypot(mean_u, mean_v) / (mean_mag + _EPS), div.mean(), np.abs(div).mean(), np.abs(curl).mean(),
+          cam_u, cam_v],
          orient_hist, _grid_means(mag[None])[0]]
     )
 
 
-_PAIR_SCALARS = 12
+_PAIR_SCALARS = 14
 """Scalar descriptors at the start of a flow field's descriptor; then orientations, then the grid."""
 _ORIENT_END = _PAIR_SCALARS + ORIENT_BINS
 
@@ -151,13 +159,13 @@ _ORIENT_END = _PAIR_SCALARS + ORIENT_BINS
 def motion_features(pairs: np.ndarray) -> np.ndarray:
     """F: motion of one segment from its flow fields' descriptors (P, 36) -> (F_DIM,).
 
-    The mean of the per-pair descriptors; the motion-energy profile over SUBWINDOWS
-    sub-windows (movement accents); accent statistics (std, peak over median, mean
-    absolute change); the temporal variation of the grid of motion energy and of the
-    orientation histogram.
+    The mean of the per-pair descriptors; the motion-energy profile at 40 ms (PROFILE
+    values, one per frame pair; the first segment of a routine repeats its first pair);
+    accent statistics (std, peak over median, mean absolute change); the temporal
+    variation of the grid of motion energy and of the orientation histogram.
     """
     energy = pairs[:, 0]
-    profile = np.array([chunk.mean() for chunk in np.array_split(energy, SUBWINDOWS)])
+    profile = np.concatenate([np.full(max(0, PROFILE - len(energy)), energy[0]), energy[-PROFILE:]])
     accents = [energy.std(), energy.max() - np.median(energy), np.abs(np.diff(energy)).mean() if len(energy) > 1 else 0.0]
     return np.concatenate(
         [pairs.mean(0), profile, accents, pairs[:, _ORIENT_END:].std(0), pairs[:, _PAIR_SCALARS:_ORIENT_END].std(0)]
@@ -206,8 +214,20 @@ def _segment_stats(x: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _profile(x: np.ndarray, T: int) -> np.ndarray:
-    """(T * 64,) -> (T, SUBWINDOWS) means over sub-windows of each segment."""
-    return x[: T * FRAMES_PER_SEGMENT].reshape(T, SUBWINDOWS, -1).mean(-1)
+    """(T * 64,) -> (T, PROFILE) means over the 40-ms steps of each segment."""
+    return x[: T * FRAMES_PER_SEGMENT].reshape(T, PROFILE, -1).mean(-1)
+
+
+def beat_phase(beat_frames: np.ndarray, n: int) -> np.ndarray:
+    """cos(2 pi phase) per audio frame, the phase running 0 to 1 from one tracked beat to the
+    next (1 on a beat, -1 half-way); 0 before the first and after the last beat."""
+    out = np.zeros(n, np.float32)
+    beats = np.unique(beat_frames[beat_frames < n])
+    for a, b in zip(beats[:-1], beats[1:]):
+        out[a:b] = np.cos(2 * np.pi * np.arange(b - a) / (b - a))
+    if beats.size:
+        out[beats[-1]] = 1.0
+    return out
 
 
 class _AudioFrames:
@@ -296,8 +316,8 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
     """A: audio descriptors of T segments from mono float32 audio at AUDIO_RATE -> (T, A_DIM).
 
     Per segment: log-mel energies (mean, std), onset strength statistics and onset
-    rate, the onset-strength profile and the beat profile over SUBWINDOWS sub-windows
-    (where the beats fall: beat phase), beat rate and beat salience, local tempo and
+    rate, the onset-strength profile and the beat phase (cos) at 40 ms (PROFILE values
+    each), beat rate and beat salience, local tempo and
     pulse clarity from the onset autocorrelation in a 7.68-s window, spectral centroid, bandwidth,
     rolloff and flatness (mean, std), RMS level (mean, std, max), zero-crossing rate,
     chroma. Silence gives finite values (no beats, zero tempo).
@@ -313,6 +333,7 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
     seg_onset = onset.reshape(T, -1)
     onsets = np.zeros(n, np.float32)
     beats = np.zeros(n, np.float32)
+    phase = np.zeros(n, np.float32)
     tempo, clarity, track_bpm = _local_tempo(onset)
     if onset.max() > 1e-3 and track_bpm > 0:
         peaks = librosa.onset.onset_detect(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, backtrack=False)
@@ -320,13 +341,14 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
         _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=AUDIO_RATE, hop_length=HOP, bpm=track_bpm,
                                                  trim=False)
         beats[beat_frames[beat_frames < n]] = 1.0
+        phase = beat_phase(beat_frames, n)
     seconds = FRAMES_PER_SEGMENT * HOP / AUDIO_RATE
     seg_beats = beats.reshape(T, -1)
     salience = (seg_onset * seg_beats).sum(1) / np.maximum(seg_beats.sum(1), 1) / (seg_onset.mean(1) + 1e-3)
     return np.concatenate(
         [mel_mean, mel_std,
          np.stack([seg_onset.mean(1), seg_onset.std(1), seg_onset.max(1), onsets.reshape(T, -1).sum(1) / seconds], 1),
-         _profile(onset, T), _profile(beats, T) * (FRAMES_PER_SEGMENT // SUBWINDOWS),
+         _profile(onset, T), _profile(phase, T),
          np.stack([seg_beats.sum(1) / seconds, salience, tempo.reshape(T, -1).mean(1) / 240.0,
                    clarity.reshape(T, -1).mean(1)], 1),
          shape_mean, shape_std,
@@ -337,8 +359,8 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
 
 
 V_DIM = HUE_BINS + 4 + LUMA_BINS + 3 + 2 * GRID * GRID + 5 + 3 + GRID * GRID
-F_DIM = _ORIENT_END + GRID * GRID + SUBWINDOWS + 3 + GRID * GRID + ORIENT_BINS
-A_DIM = 2 * N_MELS + 4 + 2 * SUBWINDOWS + 4 + 8 + 4 + 12
+F_DIM = _ORIENT_END + GRID * GRID + PROFILE + 3 + GRID * GRID + ORIENT_BINS
+A_DIM = 2 * N_MELS + 4 + 2 * PROFILE + 4 + 8 + 4 + 12
 LITE_DIMS: dict[str, int] = {"V": V_DIM, "F": F_DIM, "A": A_DIM}
 """Fixed dimensions of the lite features per modality."""
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-GENERATOR_VERSION = "synth-rg@1"
-"""Bumped whenever a change to the generator changes what a seed produces."""
+GENERATOR_VERSIONS: dict[int, str] = {1: "synth-rg@1", 2: "synth-rg@2"}
+"""Every generator version this code reproduces by name (a new one whenever a change would
+alter what a seed produces)."""
+GENERATOR_VERSION = GENERATOR_VERSIONS[2]
+"""The current version, that of the bundled set."""
 
 ACTIONS: tuple[str, str, str, str] = ("ball", "clubs", "hoop", "ribbon")
 """The four apparatus, the "actions" of the benchmark (as in the RG dataset)."""
@@ -30,6 +33,12 @@ class SynthConfig:
     showcase_per_action: int = 2
     seed: int = DEFAULT_SEED
     extractor: str = "lite"
+    version: int = 2
+    """Generator version (a key of GENERATOR_VERSIONS)."""
+
+    @property
+    def generator_version(self) -> str:
+        return GENERATOR_VERSIONS[self.version]
 
     @property
     def samples_per_frame(self) -> int:
@@ -39,13 +48,25 @@ class SynthConfig:
         return replace(self, per_action_train=train, per_action_test=test, showcase_per_action=showcase)
 
 
-BUNDLED = SynthConfig()
-"""The configuration of the bundled set in ``sample_data/``."""
+BUNDLED = SynthConfig(
+    min_duration_s=50.0,
+    max_duration_s=75.0,
+    feature_size=(80, 60),
+    per_action_train=300,
+    per_action_test=100,
+    showcase_per_action=3,
+)
+"""The configuration of the bundled set in ``sample_data/`` (version 2)."""
+
+BUNDLED_V1 = SynthConfig(version=1)
+"""The first bundled set (version 1: 100 + 30 routines per apparatus), reproducible by name."""
+
+BY_VERSION: dict[int, SynthConfig] = {1: BUNDLED_V1, 2: BUNDLED}
 
 TINY = SynthConfig(
     min_duration_s=8.0,
     max_duration_s=10.0,
-    feature_size=(96, 72),
+    feature_size=(80, 60),
     showcase_size=(192, 144),
     per_action_train=2,
     per_action_test=1,

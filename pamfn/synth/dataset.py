@@ -5,13 +5,20 @@ Layout of a set (read by training and the dashboard)::
 
     dataset.json               name, label scale, actions, extractor, generator seed/version, config
     labels.csv                 one row per routine: split, scores, paths, realised facts
+    events.csv                 version 2: the ground truth events of every routine (pamfn.synth.events)
+    manifest.json              version 2: hashes of every routine's features, label row and events
     features/<routine_id>.npz  lite features (RoutineFeatures, float16)
     media/<routine_id>.mp4     showcase routines only (H.264 + AAC)
+
+A split can be generated alone (``split``): its rows are merged into labels.csv and
+events.csv and each routine is checked against manifest.json, so a repository can carry
+the test split and regenerate the training split bit for bit on demand.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import tempfile
@@ -25,7 +32,8 @@ import numpy as np
 
 from pamfn.atomic import write_text_atomic
 from pamfn.errors import DatasetError
-from pamfn.synth.config import ACTIONS, GENERATOR_VERSION, SynthConfig
+from pamfn.synth.config import ACTIONS, GENERATOR_VERSIONS, SynthConfig
+from pamfn.synth.events import events_csv, routine_events
 from pamfn.synth.motion import Motion, animate
 from pamfn.synth.music import mix_soundtrack, synthesize_music
 from pamfn.synth.plan import RoutinePlan, plan_routine, routine_seed
@@ -39,6 +47,14 @@ EXTRA_COLUMNS = [
     "noiseless_score", "seed", "latent_difficulty", "latent_execution", "latent_musicality",
     *[f.name for f in fields(Realised)],
 ]  # fmt: skip
+V2_ONLY_COLUMNS = ("energy_match",)
+SPLITS = ("train", "test")
+
+
+def label_columns(version: int) -> list[str]:
+    """The labels.csv columns of a generator version."""
+    extra = EXTRA_COLUMNS if version >= 2 else [c for c in EXTRA_COLUMNS if c not in V2_ONLY_COLUMNS]
+    return LABEL_COLUMNS + extra
 DESCRIPTION = (
     "Generated rhythmic-gymnastics-like routines: an articulated performer with an apparatus "
     "(ball, clubs, hoop, ribbon) set to generated music. Scores come from a documented formula of "
@@ -70,7 +86,9 @@ class Routine:
 
 def routine_specs(cfg: SynthConfig) -> list[RoutineSpec]:
     """All routines of a set: per apparatus, ``per_action_train`` training routines then
-    ``per_action_test`` test routines; the first ``showcase_per_action`` test routines get a video."""
+    ``per_action_test`` test routines. Showcase routines (with a video): the first
+    ``showcase_per_action`` test routines (version 1), or those chosen by
+    :func:`choose_showcase` (version 2)."""
     specs = []
     for action in ACTIONS:
         for k in range(cfg.per_action_train + cfg.per_action_test):
@@ -85,7 +103,42 @@ def routine_specs(cfg: SynthConfig) -> list[RoutineSpec]:
                     showcase=split == "test" and k - cfg.per_action_train < cfg.showcase_per_action,
                 )
             )
+    if cfg.version >= 2:
+        chosen = choose_showcase(specs, cfg)
+        specs = [replace(s, showcase=s.routine_id in chosen) for s in specs]
     return specs
+
+
+SHOWCASE_CANDIDATES = 30
+"""Version 2: showcase routines are chosen among the first 30 test routines of each apparatus."""
+
+
+def _plan_kinds(plan: RoutinePlan) -> set[str]:
+    """What a routine shows: its faults, off-beat/off-energy sections and degradation kinds."""
+    kinds = {f"degradation:{d.kind}" for d in plan.degradations}
+    kinds |= {"loss_of_balance"} if any(el.stumble > 0 for el in plan.elements) else set()
+    kinds |= {"drop"} if any(el.dropped for el in plan.elements) else set()
+    kinds |= {"tremor"} if plan.tremor_stretches else set()
+    kinds |= {"off_beat"} if any(not s.in_sync for s in plan.sections) else set()
+    kinds |= {"off_energy"} if any(not s.follows_energy for s in plan.sections) else set()
+    return kinds
+
+
+def choose_showcase(specs: list[RoutineSpec], cfg: SynthConfig) -> set[str]:
+    """Version 2: per apparatus, ``showcase_per_action`` test routines chosen greedily (from
+    the plans alone) so that together they show every fault and degradation kind; ties go
+    to the lower index."""
+    covered: set[str] = set()
+    chosen: set[str] = set()
+    for action in ACTIONS:
+        tests = [s for s in specs if s.action == action and s.split == "test"][:SHOWCASE_CANDIDATES]
+        kinds = {s.routine_id: _plan_kinds(plan_routine(s.routine_id, action, s.seed, cfg)) for s in tests}
+        for _ in range(min(cfg.showcase_per_action, len(tests))):
+            best = max((s for s in tests if s.routine_id not in chosen),
+                       key=lambda s: (len(kinds[s.routine_id] - covered), len(kinds[s.routine_id]), -s.index))  # fmt: skip
+            chosen.add(best.routine_id)
+            covered |= kinds[best.routine_id]
+    return chosen
 
 
 def make_routine(spec: RoutineSpec, cfg: SynthConfig) -> Routine:
@@ -96,7 +149,7 @@ def make_routine(spec: RoutineSpec, cfg: SynthConfig) -> Routine:
     music = synthesize_music(plan, cfg.sample_rate, n_samples)
     audio = mix_soundtrack(plan, music, motion.impacts, cfg.sample_rate)
     realised = realise(plan, motion, music, cfg.fps, cfg.sample_rate)
-    scores = score(realised, np.random.default_rng(list(spec.seed) + [9001]))
+    scores = score(realised, np.random.default_rng(list(spec.seed) + [9001]), plan.version)
     return Routine(plan, motion, music, audio, realised, scores)
 
 
@@ -128,11 +181,20 @@ def label_row(spec: RoutineSpec, routine: Routine) -> dict[str, str]:
         "latent_musicality": lat.musicality,
         **asdict(routine.realised),
     }
-    return {k: _fmt(row[k]) for k in LABEL_COLUMNS + EXTRA_COLUMNS}
+    return {k: _fmt(row[k]) for k in label_columns(routine.plan.version)}
 
 
-def generate_routine(spec: RoutineSpec, cfg: SynthConfig, out_dir: Path, resume: bool = False) -> dict[str, str]:
-    """Write one routine's features (and showcase video) under ``out_dir``; return its label row.
+@dataclass
+class Generated:
+    """What generating one routine gives back: its label row and its events (version 2)."""
+
+    row: dict[str, str]
+    events: list[dict[str, str]]
+
+
+def generate_routine(spec: RoutineSpec, cfg: SynthConfig, out_dir: Path, resume: bool = False) -> Generated:
+    """Write one routine's features (and showcase video) under ``out_dir``; return its label
+    row and events.
 
     With ``resume``, files already there are kept (the label row is always recomputed)."""
     from pamfn.features import extract_from_arrays
@@ -151,12 +213,13 @@ def generate_routine(spec: RoutineSpec, cfg: SynthConfig, out_dir: Path, resume:
     if spec.showcase and not (resume and media_path.is_file()):
         frames = render_frames(plan, routine.motion, cfg.showcase_size, cfg.fps)
         encode_mp4(media_path, frames, cfg.showcase_size, cfg.fps, routine.audio, cfg.sample_rate)
-    return label_row(spec, routine)
+    events = routine_events(plan, routine.motion) if plan.version >= 2 else []
+    return Generated(label_row(spec, routine), events)
 
 
-def labels_csv(rows: Iterable[dict[str, str]]) -> str:
+def labels_csv(rows: Iterable[dict[str, str]], version: int = 2) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=LABEL_COLUMNS + EXTRA_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=label_columns(version), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -169,7 +232,7 @@ def dataset_meta(cfg: SynthConfig) -> dict[str, Any]:
         "actions": list(ACTIONS),
         "extractor": cfg.extractor,
         "generator_seed": cfg.seed,
-        "generator_version": GENERATOR_VERSION,
+        "generator_version": cfg.generator_version,
         "description": DESCRIPTION,
         "sub_scores": {"difficulty": D_MAX, "execution": E_MAX, "musicality": M_MAX},
         "score_formula": "docs/sample-benchmark.md",
@@ -180,13 +243,15 @@ def dataset_meta(cfg: SynthConfig) -> dict[str, Any]:
 def config_from_meta(meta: dict[str, Any]) -> SynthConfig:
     """The SynthConfig a set was generated with, from its dataset.json."""
     raw = meta.get("config")
-    if not isinstance(raw, dict) or meta.get("generator_version") != GENERATOR_VERSION:
+    versions = {name: v for v, name in GENERATOR_VERSIONS.items()}
+    if not isinstance(raw, dict) or meta.get("generator_version") not in versions:
         raise DatasetError(
             f"dataset.json: generated by {meta.get('generator_version')!r} without a readable config; "
-            f"this generator is {GENERATOR_VERSION!r}"
+            f"this generator reproduces {sorted(versions)}"
         )
     known = {f.name for f in fields(SynthConfig)}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known}
+    values["version"] = versions[meta["generator_version"]]
     return SynthConfig(**values)
 
 
@@ -196,7 +261,7 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _run_one(job: tuple[RoutineSpec, SynthConfig, str, bool]) -> dict[str, str]:
+def _run_one(job: tuple[RoutineSpec, SynthConfig, str, bool]) -> Generated:
     spec, cfg, out_dir, resume = job
     return generate_routine(spec, cfg, Path(out_dir), resume)
 
@@ -209,39 +274,101 @@ def _progress_key(spec: RoutineSpec, cfg: SynthConfig) -> float:
     return (spec.index - cfg.per_action_train) / max(1, cfg.per_action_test)
 
 
-def build_dataset(
-    out_dir: str | Path, cfg: SynthConfig, workers: int = 1, resume: bool = False, progress: bool = True
-) -> dict[str, Any]:
-    """Generate a whole set into ``out_dir``; returns a summary (counts, seconds)."""
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def routine_hashes(out: Path, row: dict[str, str], events: list[dict[str, str]]) -> dict[str, str]:
+    """sha256 of a routine's features arrays (not the npz zip, which carries write times),
+    of its label row and of its events, as written."""
+    arrays = _npz_contents(out / row["features"])
+    feats = hashlib.sha256(b"".join(k.encode() + arrays[k] for k in sorted(arrays))).hexdigest()
+    cols = list(row)
+    return {
+        "features": feats,
+        "labels": hashlib.sha256(",".join(row[c] for c in cols).encode()).hexdigest(),
+        "events": hashlib.sha256(events_csv(events).encode()).hexdigest(),
+    }
+
+
+def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: int, resume: bool,
+              progress: bool) -> dict[str, Generated]:  # fmt: skip
     from tqdm import tqdm
 
-    out = Path(out_dir)
-    specs = routine_specs(cfg)
-    if not specs:
-        raise DatasetError(f"{out}: nothing to generate (0 routines per apparatus)")
     order = sorted(specs, key=lambda s: (not s.showcase, _progress_key(s, cfg), s.action))
     jobs = [(s, cfg, str(out), resume) for s in order]
-    t0 = time.perf_counter()
-    rows: dict[str, dict[str, str]] = {}
+    done: dict[str, Generated] = {}
     bar = tqdm(total=len(jobs), desc="synth", unit="routine", disable=not progress)
     if workers > 1:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-            for row in pool.imap_unordered(_run_one, jobs, chunksize=1):
-                rows[row["routine_id"]] = row
+            for g in pool.imap_unordered(_run_one, jobs, chunksize=1):
+                done[g.row["routine_id"]] = g
                 bar.update()
     else:
         for job in jobs:
-            row = _run_one(job)
-            rows[row["routine_id"]] = row
+            g = _run_one(job)
+            done[g.row["routine_id"]] = g
             bar.update()
     bar.close()
-    write_text_atomic(out / "labels.csv", labels_csv(rows[s.routine_id] for s in specs))
+    return done
+
+
+def build_dataset(
+    out_dir: str | Path,
+    cfg: SynthConfig,
+    workers: int = 1,
+    resume: bool = False,
+    progress: bool = True,
+    split: str = "all",
+) -> dict[str, Any]:
+    """Generate a set (or one ``split`` of it) into ``out_dir``; returns a summary (counts,
+    seconds, and the routines that differ from manifest.json, if one is there).
+
+    The whole set (``split="all"``, version 2) writes manifest.json. A single split merges
+    its rows into the labels.csv and events.csv already there and is checked against the
+    manifest."""
+    out = Path(out_dir)
+    if split not in ("all", *SPLITS):
+        raise DatasetError(f"unknown split {split!r}: choose all, train or test")
+    every = routine_specs(cfg)
+    specs = [s for s in every if split in ("all", s.split)]
+    if not specs:
+        raise DatasetError(f"{out}: nothing to generate (0 {split} routines per apparatus)")
+    t0 = time.perf_counter()
+    done = _generate(specs, cfg, out, workers, resume, progress)
+    rows = {r["routine_id"]: r for r in _read_csv(out / "labels.csv")} if split != "all" else {}
+    events = {}
+    if split != "all":
+        for e in _read_csv(out / "events.csv"):
+            events.setdefault(e["routine_id"], []).append(e)
+    for rid, g in done.items():
+        rows[rid], events[rid] = g.row, g.events
+    order = [s.routine_id for s in every if s.routine_id in rows]
+    write_text_atomic(out / "labels.csv", labels_csv((rows[r] for r in order), cfg.version))
+    if cfg.version >= 2:
+        write_text_atomic(out / "events.csv", events_csv(e for r in order for e in events.get(r, [])))
     write_text_atomic(out / "dataset.json", json.dumps(dataset_meta(cfg), indent=2) + "\n")
+    hashes = {rid: routine_hashes(out, g.row, g.events) for rid, g in done.items()}
+    manifest_path = out / "manifest.json"
+    mismatches: list[str] = []
+    if cfg.version >= 2 and split == "all":
+        manifest = {"generator_version": cfg.generator_version, "routines": {r: hashes[r] for r in order}}
+        write_text_atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    elif manifest_path.is_file():
+        expected = json.loads(manifest_path.read_text(encoding="utf-8")).get("routines", {})
+        for rid in sorted(hashes):
+            for what, digest in hashes[rid].items():
+                if expected.get(rid, {}).get(what) != digest:
+                    mismatches.append(f"{rid}: {what} differ from manifest.json")
     seconds = time.perf_counter() - t0
-    video_s = sum(float(r["duration_s"]) for r in rows.values())
-    return {"routines": len(rows), "seconds": seconds, "video_seconds": video_s, "out": str(out)}
+    video_s = sum(float(g.row["duration_s"]) for g in done.values())
+    return {"routines": len(done), "seconds": seconds, "video_seconds": video_s, "out": str(out),
+            "mismatches": mismatches}  # fmt: skip
 
 
 def read_labels(data_dir: str | Path) -> list[dict[str, str]]:
@@ -288,7 +415,7 @@ def check_dataset(
             if rid not in specs or rid not in labels:
                 raise DatasetError(f"{data}: no routine {rid!r} in this set")
             spec = specs[rid] if media else replace(specs[rid], showcase=False)
-            row = generate_routine(spec, cfg, Path(tmp))
+            row = generate_routine(spec, cfg, Path(tmp)).row
             if not media:
                 row["media"] = labels[rid]["media"]
             for key, value in row.items():

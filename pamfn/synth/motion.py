@@ -46,6 +46,10 @@ class Motion:
     element_accents_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     tremor_deg: float = 0.0
     """Realised RMS of the tremor added to the joint angles, in degrees."""
+    dancing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """(n_frames,) frames of dance steps (no element, loss of balance or retrieval)."""
+    drops_s: list[tuple[float, float]] = field(default_factory=list)
+    """(missed catch, apparatus picked up again) of every dropped throw."""
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -204,6 +208,8 @@ class _Animator:
         self.dof["knee_r"][sl] += w * _rad(35 * s) * decay
         self.x[sl] += w * 0.35 * s * np.sin(np.pi * np.clip(tau, 0, 1))
         self.busy[sl] = True
+        if self.plan.version >= 2:
+            self.impacts.append((el.end_s + 0.3, 0.2 + 0.3 * s))  # the step out is heard
 
     def retrieve(self, rest_x: float, t0: float, t1: float) -> None:
         sl, tau, w = self.window(t0, t1, ramp=0.4)
@@ -221,6 +227,9 @@ class _Animator:
     def tremor(self) -> float:
         rng = np.random.default_rng(list(self.plan.seed) + [5001])
         amp = self.plan.tremor_deg * (1.0 + 1.2 * self.balance)
+        for st in self.plan.tremor_stretches:
+            sl, _, w = self.window(st.start_s, st.end_s, ramp=0.4)
+            amp[sl] *= 1.0 + (st.strength - 1.0) * w
         total = 0.0
         for name in ANGLES:
             jitter = _band_noise(rng, self.n, self.fps, 4.0, 11.0) * amp
@@ -339,6 +348,7 @@ def animate(plan: RoutinePlan, fps: float) -> Motion:
         t1 = max(rel + rest_t + 0.5, t0 + 0.8 + abs(rest_x - first[i_catch, J["pelvis"], 0]) / 1.6 + 0.8)
         an.retrieve(rest_x, t0, t1)
         drops.append((el, t1 - 0.4))
+    drop_times = [(el.accent_s, t) for el, t in drops]
     tremor = an.tremor()
     joints = an.forward()
     hand = joints[:, J["hand_r"]]
@@ -378,4 +388,6 @@ def animate(plan: RoutinePlan, fps: float) -> Motion:
         accents_s=accents,
         element_accents_s=el_acc,
         tremor_deg=tremor,
+        dancing=~an.busy,
+        drops_s=drop_times,
     )

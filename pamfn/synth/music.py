@@ -129,14 +129,44 @@ def _thud(sr: int, rng: np.random.Generator, low: float) -> np.ndarray:
     return ((0.6 * np.sin(2 * np.pi * low * t) + 0.4 * noise) * np.exp(-t / 0.05)).astype(np.float32)
 
 
+def _envelope(n: int, sr: int, start_s: float, end_s: float, ramp_s: float = 0.3) -> np.ndarray:
+    """0 outside [start_s, end_s], 1 inside, with linear ramps of ``ramp_s``."""
+    t = np.arange(n, dtype=np.float32) / sr
+    return np.clip(np.minimum(t - start_s, end_s - t) / ramp_s + 0.5, 0.0, 1.0)
+
+
+def degrade_audio(plan: RoutinePlan, music: np.ndarray, noise_rng: np.random.Generator, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Version 2 audio degradations: (music with its drop-outs, crowd noise to add)."""
+    crowd = np.zeros_like(music)
+    for d in plan.degradations:
+        if d.modality != "A":
+            continue
+        env = _envelope(music.size, sr, d.start_s, d.end_s)
+        if d.kind == "dropout":
+            music = music * (1.0 - 0.97 * d.strength * env)
+        else:
+            i0, i1 = np.flatnonzero(env)[[0, -1]]
+            n = i1 - i0 + 1
+            murmur = np.convolve(noise_rng.standard_normal(n).astype(np.float32), np.ones(24, np.float32) / 24, "same")
+            swell = 0.6 + 0.4 * np.sin(2 * np.pi * np.arange(n) / sr / float(noise_rng.uniform(1.5, 3.0)))
+            crowd[i0 : i1 + 1] += 0.35 * d.strength * env[i0 : i1 + 1] * swell * murmur / (np.std(murmur) or 1.0)
+    return music, crowd
+
+
 def mix_soundtrack(plan: RoutinePlan, music: np.ndarray, impacts: list[tuple[float, float]], sr: int) -> np.ndarray:
     """The soundtrack a camera would record: the music at the routine's volume, floor
-    impacts (time, strength) of landings and dropped apparatus, and room noise."""
+    impacts (time, strength) of landings and dropped apparatus, and room noise (version 2:
+    and the audio degradations, crowd noise or the music dropping out)."""
     rng = np.random.default_rng(list(plan.seed) + [7002])
+    crowd = None
+    if plan.degradations:
+        music, crowd = degrade_audio(plan, music, np.random.default_rng(list(plan.seed) + [7003]), sr)
     mix = plan.music.gain * music
     for t, strength in impacts:
         _add(mix, _thud(sr, rng, float(rng.uniform(60, 110))), t, sr, 0.35 * strength)
     noise = rng.standard_normal(mix.size).astype(np.float32)
     noise = np.convolve(noise, np.ones(8, dtype=np.float32) / 8, mode="same")
     mix = mix + plan.music.room_noise * noise / (np.std(noise) or 1.0)
+    if crowd is not None:
+        mix = mix + crowd
     return np.clip(mix, -1.0, 1.0).astype(np.float32)

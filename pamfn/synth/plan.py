@@ -28,6 +28,11 @@ THROW_WEIGHT = {"ball": 0.30, "clubs": 0.30, "hoop": 0.26, "ribbon": 0.22}
 STUMBLE_RESERVE_S = 1.1
 RETRIEVE_RESERVE_S = 3.2
 MIN_GAP_S = 0.8
+DEGRADATION_KINDS: dict[str, tuple[str, str]] = {"V": ("dim", "occluder"), "F": ("shake", "cut"), "A": ("crowd", "dropout")}
+"""Version 2: what can spoil one modality's evidence for a while (never scored)."""
+DEGRADATION_S = (3.0, 15.0)
+DEGRADATION_P = 0.45
+"""Chance that a routine has a degradation stretch of a given modality."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,18 @@ class Look:
 
 
 @dataclass(frozen=True)
+class Stretch:
+    """A stretch of time with something going on: strong tremor (``modality`` empty) or a
+    degradation of one modality's evidence (``modality`` V, F or A; version 2)."""
+
+    kind: str
+    modality: str
+    start_s: float
+    end_s: float
+    strength: float
+
+
+@dataclass(frozen=True)
 class RoutinePlan:
     routine_id: str
     action: str
@@ -135,6 +152,13 @@ class RoutinePlan:
     """Planned standard deviation of the tremor added to the joint angles."""
     travel_phase: tuple[float, float, float]
     look: Look
+    version: int = 1
+    performer_tempo_bpm: float = 0.0
+    """Version 2: the performer's own tempo when she is off the beat (one per routine)."""
+    tremor_stretches: tuple[Stretch, ...] = ()
+    """Version 2: stretches of stronger tremor (``strength``: factor on the tremor)."""
+    degradations: tuple[Stretch, ...] = ()
+    """Version 2: stretches where one modality's evidence degrades (never scored)."""
 
 
 def _phi(x: float) -> float:
@@ -157,9 +181,15 @@ def sample_latents(rng: np.random.Generator) -> Latents:
     return Latents(difficulty=d, execution=q, musicality=m)
 
 
-def sample_music(rng: np.random.Generator, cfg: SynthConfig) -> tuple[MusicPlan, float]:
-    """Tempo, key and style of the music; returns the plan and the routine duration."""
-    tempo = float(rng.uniform(90.0, 140.0))
+def sample_music(rng: np.random.Generator, cfg: SynthConfig, latents: Latents) -> tuple[MusicPlan, float]:
+    """Tempo, key and style of the music; returns the plan and the routine duration.
+
+    Version 2: the music's character (tempo and brightness) leans a little towards the
+    performer's difficulty, as stronger gymnasts choose livelier music (a weak audio cue)."""
+    if cfg.version >= 2:
+        tempo = 90.0 + 50.0 * float(np.clip(0.3 * latents.difficulty + 0.7 * rng.random(), 0.0, 1.0))
+    else:
+        tempo = float(rng.uniform(90.0, 140.0))
     beat = 60.0 / tempo
     start = float(rng.uniform(0.6, 1.6))
     target = float(rng.uniform(cfg.min_duration_s, cfg.max_duration_s))
@@ -173,7 +203,9 @@ def sample_music(rng: np.random.Generator, cfg: SynthConfig) -> tuple[MusicPlan,
         key_midi=int(rng.integers(38, 50)),
         minor=bool(rng.random() < 0.5),
         progression=progressions[int(rng.integers(len(progressions)))],
-        timbre=float(rng.uniform(0.0, 1.0)),
+        timbre=float(rng.uniform(0.0, 1.0))
+        if cfg.version < 2
+        else float(np.clip(0.3 * latents.difficulty + 0.7 * rng.random(), 0.0, 1.0)),
         gain=float(rng.uniform(0.3, 0.85)),
         room_noise=float(rng.uniform(0.002, 0.02)),
     )
@@ -195,11 +227,15 @@ def _section_layout(rng: np.random.Generator, n_bars: int) -> list[tuple[str, in
     return layout
 
 
-def sample_sections(rng: np.random.Generator, music: MusicPlan, latents: Latents) -> tuple[Section, ...]:
+def sample_sections(
+    rng: np.random.Generator, music: MusicPlan, latents: Latents, version: int = 1
+) -> tuple[Section, ...]:
     """Music energy per section, and whether the performer follows it and keeps the beat.
 
     A performer who does not follow the music's energy moves with an energy drawn from
-    the same distribution, independently, so the movement alone looks equally varied.
+    the same distribution, independently, so the movement alone looks equally varied
+    (version 2: the energy of another section of the same music, so the movement's
+    energies are the music's, in another order).
     """
     layout = _section_layout(rng, music.n_bars)
     kinds = [k for k, _, _ in layout]
@@ -207,12 +243,15 @@ def sample_sections(rng: np.random.Generator, music: MusicPlan, latents: Latents
     m_energy = float(np.clip(latents.musicality + rng.normal(0, 0.12), 0, 1))
     m_beat = float(np.clip(latents.musicality + rng.normal(0, 0.12), 0, 1))
     sections = []
-    for kind, bar, size in layout:
+    energies = [float(rng.uniform(*SECTION_ENERGY[kind])) for kind, _, _ in layout] if version >= 2 else []
+    for j, (kind, bar, size) in enumerate(layout):
         lo, hi = SECTION_ENERGY[kind]
-        energy = float(rng.uniform(lo, hi))
+        energy = energies[j] if version >= 2 else float(rng.uniform(lo, hi))
         follows = bool(rng.random() < m_energy)
         if follows:
             move = float(np.clip(energy + rng.normal(0, 0.05), 0.1, 1.0))
+        elif version >= 2:
+            move = float(np.clip(energies[int(rng.integers(len(energies)))] + rng.normal(0, 0.05), 0.1, 1.0))
         else:
             lo2, hi2 = SECTION_ENERGY[kinds[int(rng.integers(len(kinds)))]]
             move = float(rng.uniform(lo2, hi2))
@@ -237,9 +276,13 @@ def section_at(sections: tuple[Section, ...], t: float) -> Section:
     return sections[-1]
 
 
-def sample_pulses(rng: np.random.Generator, music: MusicPlan, sections: tuple[Section, ...], m: float) -> np.ndarray:
+def sample_pulses(
+    rng: np.random.Generator, music: MusicPlan, sections: tuple[Section, ...], m: float, own_bpm: float = 0.0
+) -> np.ndarray:
     """Dance-step accents: on the music's beats in sections the performer keeps in sync,
-    otherwise at the performer's own tempo (drawn from the music's tempo range) and phase."""
+    otherwise at the performer's own tempo and a random phase. The own tempo is ``own_bpm``
+    (version 2: one per routine, close to the music's) or, if 0, drawn per section from the
+    music's tempo range (version 1)."""
     out = []
     for s in sections:
         step = 1 if s.move_energy >= 0.45 else 2
@@ -248,7 +291,7 @@ def sample_pulses(rng: np.random.Generator, music: MusicPlan, sections: tuple[Se
             jitter = (0.015 + 0.05 * (1 - m)) * period
             t0 = s.start_s
         else:
-            period = 60.0 / float(rng.uniform(90.0, 140.0))
+            period = 60.0 / (own_bpm or float(rng.uniform(90.0, 140.0)))
             jitter = 0.02 * period
             t0 = s.start_s + float(rng.uniform(0, period))
         times = np.arange(t0, s.end_s, period * step)
@@ -335,6 +378,42 @@ def sample_look(rng: np.random.Generator) -> Look:
     )
 
 
+def performer_tempo(rng: np.random.Generator, music: MusicPlan) -> float:
+    """Version 2: the performer's own tempo, 4-12% off the music's (one per routine), so an
+    off-beat stretch shows the same pace as an on-beat one and only drifts against the beats."""
+    return music.tempo_bpm * (1.0 + float(rng.choice([-1.0, 1.0])) * float(rng.uniform(0.04, 0.12)))
+
+
+def sample_tremor_stretches(rng: np.random.Generator, duration: float, q: float) -> tuple[Stretch, ...]:
+    """Version 2: 0-3 stretches (2-6 s) where the tremor grows 1.5-3x, more with poor execution."""
+    n = int(min(3, rng.poisson(0.3 + 1.8 * (1 - q))))
+    out = []
+    for _ in range(n):
+        length = float(min(rng.uniform(2.0, 6.0), 0.3 * duration))
+        start = float(rng.uniform(0.5, max(0.6, duration - length - 0.5)))
+        out.append(Stretch("tremor", "", start, start + length, float(rng.uniform(1.5, 3.0))))
+    return tuple(sorted(out, key=lambda s: s.start_s))
+
+
+def sample_degradations(rng: np.random.Generator, duration: float) -> tuple[Stretch, ...]:
+    """Version 2: per modality, with probability DEGRADATION_P, one stretch of 3-15 s where
+    its evidence degrades; stretches of different modalities never overlap, so the other
+    modalities always carry the routine."""
+    out: list[Stretch] = []
+    for modality, kinds in DEGRADATION_KINDS.items():
+        if rng.random() >= DEGRADATION_P:
+            continue
+        kind = str(kinds[int(rng.integers(len(kinds)))])
+        length = float(min(rng.uniform(*DEGRADATION_S), 0.35 * duration))
+        strength = float(rng.uniform(0.6, 1.0))
+        for _ in range(10):
+            start = float(rng.uniform(0.5, max(0.6, duration - length - 0.5)))
+            if all(start >= o.end_s + 0.5 or start + length <= o.start_s - 0.5 for o in out):
+                out.append(Stretch(kind, modality, start, start + length, strength))
+                break
+    return tuple(sorted(out, key=lambda s: s.start_s))
+
+
 def routine_seed(master_seed: int, action: str, index: int) -> tuple[int, ...]:
     """The seed of routine ``index`` of ``action``: independent of how many routines are made."""
     return (int(master_seed), ACTIONS.index(action), int(index))
@@ -344,11 +423,13 @@ def plan_routine(routine_id: str, action: str, seed: tuple[int, ...], cfg: Synth
     """Sample everything random about one routine from its seed."""
     if action not in ACTIONS:
         raise DatasetError(f"{routine_id}: unknown apparatus {action!r}, expected one of {list(ACTIONS)}")
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(list(seed)).spawn(7)]
+    v2 = cfg.version >= 2
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(list(seed)).spawn(9 if v2 else 7)]
     latents = sample_latents(streams[0])
-    music, duration = sample_music(streams[1], cfg)
-    sections = sample_sections(streams[2], music, latents)
-    pulses = sample_pulses(streams[3], music, sections, latents.musicality)
+    music, duration = sample_music(streams[1], cfg, latents)
+    sections = sample_sections(streams[2], music, latents, cfg.version)
+    own_bpm = performer_tempo(streams[7], music) if v2 else 0.0
+    pulses = sample_pulses(streams[3], music, sections, latents.musicality, own_bpm)
     elements = sample_elements(streams[4], action, music, sections, latents)
     q = latents.execution
     tremor = float((0.3 + 3.2 * (1 - q) ** 1.5) * streams[5].uniform(0.7, 1.3))
@@ -367,4 +448,8 @@ def plan_routine(routine_id: str, action: str, seed: tuple[int, ...], cfg: Synth
         tremor_deg=tremor,
         travel_phase=travel,  # type: ignore[arg-type]
         look=sample_look(streams[6]),
+        version=cfg.version,
+        performer_tempo_bpm=own_bpm,
+        tremor_stretches=sample_tremor_stretches(streams[7], duration, q) if v2 else (),
+        degradations=sample_degradations(streams[8], duration) if v2 else (),
     )
