@@ -26,8 +26,8 @@ def moving_square(n: int, step: int, size=(120, 160), colour=(255, 40, 40)) -> l
 
 
 def test_dims_are_fixed_and_documented():
-    assert LITE_DIMS == {"V": 83, "F": 71, "A": 112}
-    assert working_size(1280, 720) == (BOX, 72) and working_size(240, 320) == (96, BOX)
+    assert LITE_DIMS == {"V": 83, "F": 97, "A": 160}
+    assert BOX == 80 and working_size(1280, 720) == (BOX, 44) and working_size(240, 320) == (60, BOX)
 
 
 def test_frames_in_memory_any_fps():
@@ -35,7 +35,7 @@ def test_frames_in_memory_any_fps():
     feats = extract_from_arrays(frames, None, 22050, fps=30.0, routine_id="r")
     assert feats.T == 7 and feats.dims == LITE_DIMS and feats.duration_s == pytest.approx(10.0)
     assert feats.flags["silent_audio"] and feats.routine_id == "r"
-    assert feats.extractors == {"V": "lite-rgb@1", "F": "lite-flow@1", "A": "lite-audio@1"}
+    assert feats.extractors == {"V": "lite-rgb@2", "F": "lite-flow@2", "A": "lite-audio@2"}
     assert all(np.isfinite(a).all() for a in feats.features.values())
 
 
@@ -46,8 +46,41 @@ def test_motion_descriptors_follow_the_motion():
     _, moving = video.segment(np.stack(moving_square(32, 3)))
     assert still[0] < 0.05 and moving[0] > 10 * max(still[0], 1e-3)  # mean magnitude
     assert moving[6] > 0 and abs(moving[7]) < moving[6]  # mean u rightwards, little vertical motion
-    orient = moving[12:20]
+    orient = moving[14:22]
     assert np.argmax(orient) in (3, 4)  # angle ~0 falls in the bins around 0 rad (bins over [-pi, pi))
+
+
+def test_motion_is_measured_relative_to_the_camera():
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (60, 400, 3), dtype=np.uint8)
+    texture = np.ascontiguousarray(np.repeat(np.repeat(texture, 2, 0), 2, 1)[:120])
+    pan = np.stack([texture[:, 3 * i : 3 * i + 160] for i in range(33)])  # the camera pans, nothing moves
+    _, f = LiteVideo().segment(pan)
+    cam_u = f[12]
+    assert abs(cam_u) > 1.0, "the camera motion is kept as a descriptor"
+    assert f[0] < 0.15 * abs(cam_u), "motion relative to the camera is small"
+    profile = f[22 + 16 : 22 + 16 + 32]
+    assert profile.shape == (32,) and profile.max() < 0.15 * abs(cam_u)
+
+
+def test_profiles_have_40ms_steps():
+    frames = moving_square(64, 0)
+    for i in range(40, 42):  # the square jumps away at frame 40 and back at frame 42
+        frames[i] = moving_square(1, 0)[0]
+        frames[i][40:80, 30:70] = (255, 255, 255)
+    video = LiteVideo()
+    video.segment(np.stack(frames[:32]))
+    _, f = video.segment(np.stack(frames[32:]))
+    profile = f[22 + 16 : 22 + 16 + 32]
+    assert set(np.argsort(profile)[-2:]) == {8, 10}, "the pairs ending at frames 40 and 42 of the routine"
+
+
+def test_beat_phase():
+    from pamfn.features.lite import beat_phase
+
+    phase = beat_phase(np.array([10, 30, 50]), 60)
+    assert phase[:10].max() == 0 and phase[10] == 1.0 and phase[30] == 1.0 and phase[50] == 1.0
+    assert phase[20] == pytest.approx(-1.0) and phase[51:].max() == 0
 
 
 def test_appearance_descriptors_follow_the_colour():
@@ -63,11 +96,11 @@ def test_audio_beats_and_silence():
     clicks = (np.sin(2 * np.pi * 1000 * t) * (np.mod(t, 0.5) < 0.03)).astype(np.float32)  # 120 BPM
     a = audio_features(clicks, 10)
     assert a.shape == (10, LITE_DIMS["A"]) and np.isfinite(a).all()
-    beat_rate, tempo = a[3:, 84], a[3:, 86] * 240
+    beat_rate, tempo = a[3:, 132], a[3:, 134] * 240
     assert np.median(beat_rate) == pytest.approx(2.0, abs=0.5)
     assert np.median(tempo) == pytest.approx(120, rel=0.1) or np.median(tempo) == pytest.approx(60, rel=0.1)
     silent = audio_features(np.zeros(int(sr * 2.56), np.float32), 2)
-    assert np.isfinite(silent).all() and silent[:, 84].max() == 0  # no beats in silence
+    assert np.isfinite(silent).all() and silent[:, 132].max() == 0  # no beats in silence
     assert a[:, :32].mean() > silent[:, :32].mean()  # louder log-mel
 
 

@@ -10,11 +10,13 @@ import pytest
 
 from pamfn.errors import DatasetError, MediaError
 from pamfn.synth import TINY, make_routine, plan_routine, render_frames, routine_specs
-from pamfn.synth.config import ACTIONS
-from pamfn.synth.dataset import label_row
+from pamfn.synth.config import ACTIONS, BUNDLED, BUNDLED_V1
+from pamfn.synth.dataset import RoutineSpec, label_row
+from pamfn.synth.plan import DEGRADATION_KINDS, DEGRADATION_S, routine_seed
 from pamfn.synth.video import encode_mp4
 
 SPECS = routine_specs(TINY)
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +52,54 @@ def test_seeds_do_not_depend_on_set_size():
 
 
 def test_splits_and_showcase():
-    cfg = TINY.with_counts(3, 2, 1)
-    specs = routine_specs(cfg)
-    assert len(specs) == 4 * 5
-    for action in ACTIONS:
-        mine = [s for s in specs if s.action == action]
-        assert [s.split for s in mine] == ["train"] * 3 + ["test"] * 2
-        assert [s.showcase for s in mine] == [False, False, False, True, False]
+    for version in (1, 2):
+        cfg = replace(TINY.with_counts(3, 4, 2), version=version)
+        specs = routine_specs(cfg)
+        assert len(specs) == 4 * 7
+        for action in ACTIONS:
+            mine = [s for s in specs if s.action == action]
+            assert [s.split for s in mine] == ["train"] * 3 + ["test"] * 4
+            assert sum(s.showcase for s in mine) == 2 and not any(s.showcase for s in mine[:3])
+            if version == 1:
+                assert [s.showcase for s in mine[3:]] == [True, True, False, False]
+
+
+def test_version_1_reproduces_by_name():
+    """A label row of the first bundled set (generator version 1), regenerated today."""
+    import csv
+
+    with open(ROOT / "tests" / "data" / "synth_v1_hoop_117.csv", newline="") as fh:
+        expected = next(csv.DictReader(fh))
+    spec = RoutineSpec("hoop_117", "hoop", 117, "test", routine_seed(BUNDLED_V1.seed, "hoop", 117), False)
+    assert label_row(spec, make_routine(spec, BUNDLED_V1)) == expected
+
+
+def test_version_2_stretches_and_tempo():
+    kinds = set()
+    for k in range(40):
+        plan = plan_routine(f"ball_{k:03d}", "ball", routine_seed(BUNDLED.seed, "ball", k), BUNDLED)
+        assert plan.version == 2 and 0.04 <= abs(plan.performer_tempo_bpm / plan.music.tempo_bpm - 1) <= 0.12
+        stretches = sorted(plan.degradations, key=lambda d: d.start_s)
+        for d in stretches:
+            assert d.kind in DEGRADATION_KINDS[d.modality]
+            assert DEGRADATION_S[0] <= d.end_s - d.start_s <= DEGRADATION_S[1] and 0 < d.start_s < d.end_s < plan.duration_s
+            kinds.add(d.kind)
+        assert all(a.end_s <= b.start_s for a, b in pairwise(stretches)), "degradations never overlap"
+        assert len({d.modality for d in stretches}) == len(stretches), "at most one stretch per modality"
+    assert kinds == {k for pair in DEGRADATION_KINDS.values() for k in pair}
+
+
+def test_degradations_never_enter_the_score():
+    from pamfn.synth.motion import animate
+    from pamfn.synth.music import mix_soundtrack
+    from pamfn.synth.scoring import realise
+
+    r = make_routine(SPECS[0], TINY)
+    assert r.plan.degradations and r.plan.degradations[0].modality == "A", "the first tiny routine has crowd noise"
+    clean = replace(r.plan, degradations=())
+    assert np.array_equal(animate(clean, TINY.fps).joints, r.motion.joints)
+    assert realise(clean, r.motion, r.music, TINY.fps, TINY.sample_rate) == r.realised
+    assert not np.array_equal(mix_soundtrack(clean, r.music, r.motion.impacts, TINY.sample_rate), r.audio)
 
 
 def test_frames_audio_shapes(pair):

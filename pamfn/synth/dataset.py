@@ -267,8 +267,9 @@ def _run_one(job: tuple[RoutineSpec, SynthConfig, str, bool]) -> Generated:
 
 
 def _progress_key(spec: RoutineSpec, cfg: SynthConfig) -> float:
-    """Position of a routine within its split, in [0, 1): generating in this order keeps any
-    prefix of the work balanced over apparatus and splits."""
+    """Position of a routine within its split, in [0, 1): generating the showcase routines,
+    then the test split, then the training split, each in this order, keeps any prefix of
+    the work balanced over apparatus."""
     if spec.split == "train":
         return spec.index / max(1, cfg.per_action_train)
     return (spec.index - cfg.per_action_train) / max(1, cfg.per_action_test)
@@ -298,7 +299,7 @@ def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: in
               progress: bool) -> dict[str, Generated]:  # fmt: skip
     from tqdm import tqdm
 
-    order = sorted(specs, key=lambda s: (not s.showcase, _progress_key(s, cfg), s.action))
+    order = sorted(specs, key=lambda s: (not s.showcase, s.split != "test", _progress_key(s, cfg), s.action))
     jobs = [(s, cfg, str(out), resume) for s in order]
     done: dict[str, Generated] = {}
     bar = tqdm(total=len(jobs), desc="synth", unit="routine", disable=not progress)
