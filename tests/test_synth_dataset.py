@@ -53,6 +53,7 @@ def test_layout_and_labels(tiny_set):
         with np.load(tiny_set / row["features"], allow_pickle=False) as raw:
             assert raw["V"].dtype == np.float16
         assert bool(row["media"]) == (row["split"] == "test")
+        assert float(row["energy_match"]) > 0, "version 2 judges the energy bar by bar"
 
 
 def test_showcase_videos_are_h264_aac(tiny_set):
@@ -90,6 +91,49 @@ def test_cli_check_and_bad_input(tiny_set, tmp_path, capsys):
     assert main(["synth-check", str(tmp_path)]) == 2
     assert "dataset.json" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "x"), "--tiny", "--per-action-test", "1", "--showcase", "2"]) == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_events_cover_every_routine(tiny_set):
+    from pamfn.synth.events import EVENT_COLUMNS, EVENT_KINDS
+
+    with open(tiny_set / "events.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == EVENT_COLUMNS
+        events = list(reader)
+    labels = {r["routine_id"]: r for r in _labels(tiny_set)}
+    assert {e["routine_id"] for e in events} == set(labels)
+    for e in events:
+        assert e["kind"] in EVENT_KINDS and 0 <= float(e["start_s"]) <= float(e["end_s"])
+    for rid, row in labels.items():
+        mine = [e for e in events if e["routine_id"] == rid]
+        assert sum(e["kind"] in ("leap", "pivot", "balance", "throw") for e in mine) == int(row["n_elements"])
+        assert sum(e["kind"] == "drop" for e in mine) == int(row["n_drops"])
+        assert sum(e["kind"] == "loss_of_balance" for e in mine) == int(row["n_stumbles"])
+
+
+def test_a_split_regenerates_to_the_manifest(tiny_set, tmp_path):
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(tiny_set), str(copy)], check=True)
+    full_labels, full_events = (copy / "labels.csv").read_text(), (copy / "events.csv").read_text()
+    train = [r for r in _labels(copy) if r["split"] == "train"]
+    for row in train:  # what a repository carries: the test split only
+        (copy / row["features"]).unlink()
+    kept = [line for line in full_labels.splitlines() if ",train," not in line]
+    (copy / "labels.csv").write_text("\n".join(kept) + "\n")
+    assert main(["synth", str(copy), "--tiny", "--split", "train"]) == 0
+    assert (copy / "labels.csv").read_text() == full_labels and (copy / "events.csv").read_text() == full_events
+    for row in train:
+        assert (copy / row["features"]).is_file()
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["routines"]["ball_000"]["features"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["synth", str(copy), "--tiny", "--split", "train"]) == 1
+
+
+def test_unknown_split_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["synth", str(tmp_path / "x"), "--tiny", "--split", "validation"])
     assert not (tmp_path / "x").exists()
 
 

@@ -18,8 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--version", type=int, choices=(1, 2), default=2,
                    help="generator version: 2 (default, the bundled set) or 1 (the first bundled set)")
     p.add_argument("--split", choices=("all", "train", "test"), default="all",
-                   help="generate one split only, merged into OUT_DIR's labels and checked against its "
-                   "manifest.json (e.g. `pamfn synth sample_data --split train`)")
+                   help="generate one split only, with the configuration of the set already in OUT_DIR "
+                   "(its dataset.json), merged into its labels and checked against its manifest.json "
+                   "(e.g. `pamfn synth sample_data --split train`)")
     p.add_argument("--per-action-train", type=int, default=None, help="training routines per apparatus (v2: 300)")
     p.add_argument("--per-action-test", type=int, default=None, help="test routines per apparatus (v2: 100)")
     p.add_argument("--showcase", type=int, default=None, help="test routines per apparatus with a video (v2: 3)")
@@ -60,6 +61,13 @@ def run_synth(args: argparse.Namespace) -> int:
     cfg = cfg.with_counts(train, test, showcase)
     if args.seed is not None:
         cfg = replace(cfg, seed=args.seed)
+    if args.split != "all":
+        from pathlib import Path
+
+        from pamfn.synth.dataset import config_from_meta, read_meta
+
+        if (Path(args.out_dir) / "dataset.json").is_file():
+            cfg = config_from_meta(read_meta(args.out_dir))  # a split of an existing set: its own config
     summary = build_dataset(args.out_dir, cfg, workers=args.workers, resume=args.resume, split=args.split)
     print(
         f"wrote {summary['routines']} routines ({summary['video_seconds'] / 60:.1f} min of video) to "
