@@ -73,6 +73,8 @@ def run_synth(args: argparse.Namespace) -> int:
         f"wrote {summary['routines']} routines ({summary['video_seconds'] / 60:.1f} min of video) to "
         f"{summary['out']} in {summary['seconds'] / 60:.1f} min"
     )
+    if summary["recorded"]:
+        print(f"{len(summary['recorded'])} routine(s) not in manifest.json before were recorded there")
     for line in summary["mismatches"]:
         print(line)
     if summary["mismatches"]:

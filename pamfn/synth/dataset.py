@@ -6,13 +6,14 @@ Layout of a set (read by training and the dashboard)::
     dataset.json               name, label scale, actions, extractor, generator seed/version, config
     labels.csv                 one row per routine: split, scores, paths, realised facts
     events.csv                 version 2: the ground truth events of every routine (pamfn.synth.events)
-    manifest.json              version 2: hashes of every routine's features, label row and events
+    manifest.json              version 2: hashes of each routine's features, label row and events,
+                               recorded the first time it was generated
     features/<routine_id>.npz  lite features (RoutineFeatures, float16)
     media/<routine_id>.mp4     showcase routines only (H.264 + AAC)
 
 A split can be generated alone (``split``): its rows are merged into labels.csv and
-events.csv and each routine is checked against manifest.json, so a repository can carry
-the test split and regenerate the training split bit for bit on demand.
+events.csv and each routine already recorded in manifest.json is checked against it, so a
+repository can carry the test split and regenerate the training split bit for bit on demand.
 """
 
 from __future__ import annotations
@@ -328,11 +329,11 @@ def build_dataset(
     split: str = "all",
 ) -> dict[str, Any]:
     """Generate a set (or one ``split`` of it) into ``out_dir``; returns a summary (counts,
-    seconds, and the routines that differ from manifest.json, if one is there).
+    seconds, what differs from manifest.json and what it did not record yet).
 
-    The whole set (``split="all"``, version 2) writes manifest.json. A single split merges
-    its rows into the labels.csv and events.csv already there and is checked against the
-    manifest."""
+    A single split merges its rows into the labels.csv and events.csv already there.
+    Version 2: every routine recorded in manifest.json is checked against it; routines it
+    does not record yet are added to it."""
     out = Path(out_dir)
     if split not in ("all", *SPLITS):
         raise DatasetError(f"unknown split {split!r}: choose all, train or test")
@@ -355,21 +356,32 @@ def build_dataset(
         write_text_atomic(out / "events.csv", events_csv(e for r in order for e in events.get(r, [])))
     write_text_atomic(out / "dataset.json", json.dumps(dataset_meta(cfg), indent=2) + "\n")
     hashes = {rid: routine_hashes(out, g.row, g.events) for rid, g in done.items()}
-    manifest_path = out / "manifest.json"
-    mismatches: list[str] = []
-    if cfg.version >= 2 and split == "all":
-        manifest = {"generator_version": cfg.generator_version, "routines": {r: hashes[r] for r in order}}
-        write_text_atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    elif manifest_path.is_file():
-        expected = json.loads(manifest_path.read_text(encoding="utf-8")).get("routines", {})
-        for rid in sorted(hashes):
-            for what, digest in hashes[rid].items():
-                if expected.get(rid, {}).get(what) != digest:
-                    mismatches.append(f"{rid}: {what} differ from manifest.json")
+    mismatches, recorded = _check_manifest(out / "manifest.json", cfg, hashes) if cfg.version >= 2 else ([], [])
     seconds = time.perf_counter() - t0
     video_s = sum(float(g.row["duration_s"]) for g in done.values())
     return {"routines": len(done), "seconds": seconds, "video_seconds": video_s, "out": str(out),
-            "mismatches": mismatches}  # fmt: skip
+            "mismatches": mismatches, "recorded": recorded}  # fmt: skip
+
+
+def _check_manifest(path: Path, cfg: SynthConfig, hashes: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+    """Compare routines with manifest.json and record those it lacks; returns (differences,
+    routines newly recorded)."""
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if manifest.get("generator_version", cfg.generator_version) != cfg.generator_version:
+        raise DatasetError(f"{path}: made by {manifest['generator_version']}, this set is {cfg.generator_version}")
+    known = manifest.setdefault("routines", {})
+    mismatches, recorded = [], []
+    for rid in sorted(hashes):
+        if rid not in known:
+            known[rid] = hashes[rid]
+            recorded.append(rid)
+            continue
+        mismatches += [f"{rid}: {what} differ from manifest.json" for what, digest in hashes[rid].items()
+                       if known[rid].get(what) != digest]  # fmt: skip
+    if recorded:
+        manifest["generator_version"] = cfg.generator_version
+        write_text_atomic(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return mismatches, recorded
 
 
 def read_labels(data_dir: str | Path) -> list[dict[str, str]]:
