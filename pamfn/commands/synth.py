@@ -44,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from pamfn.errors import DatasetError
     from dataclasses import replace
 
+    from pamfn.errors import DatasetError
     from pamfn.synth.config import BY_VERSION, TINY
     from pamfn.synth.dataset import build_dataset
 

@@ -9,6 +9,7 @@ whose longer side is :data:`BOX` pixels. See docs/features.md for the full layou
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Iterator
 from typing import ClassVar
@@ -223,7 +224,7 @@ def beat_phase(beat_frames: np.ndarray, n: int) -> np.ndarray:
     next (1 on a beat, -1 half-way); 0 before the first and after the last beat."""
     out = np.zeros(n, np.float32)
     beats = np.unique(beat_frames[beat_frames < n])
-    for a, b in zip(beats[:-1], beats[1:]):
+    for a, b in itertools.pairwise(beats):
         out[a:b] = np.cos(2 * np.pi * np.arange(b - a) / (b - a))
     if beats.size:
         out[beats[-1]] = 1.0

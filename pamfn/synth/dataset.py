@@ -24,7 +24,7 @@ import io
 import json
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -297,27 +297,31 @@ def routine_hashes(out: Path, row: dict[str, str], events: list[dict[str, str]])
 
 
 def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: int, resume: bool,
-              progress: bool) -> dict[str, Generated]:  # fmt: skip
+              progress: bool) -> Iterator[Generated]:  # fmt: skip
+    """Generate routines, yielding each as it is done (in any order)."""
     from tqdm import tqdm
 
     order = sorted(specs, key=lambda s: (not s.showcase, s.split != "test", _progress_key(s, cfg), s.action))
     jobs = [(s, cfg, str(out), resume) for s in order]
-    done: dict[str, Generated] = {}
     bar = tqdm(total=len(jobs), desc="synth", unit="routine", disable=not progress)
     if workers > 1:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             for g in pool.imap_unordered(_run_one, jobs, chunksize=1):
-                done[g.row["routine_id"]] = g
                 bar.update()
+                yield g
     else:
         for job in jobs:
             g = _run_one(job)
-            done[g.row["routine_id"]] = g
             bar.update()
+            yield g
     bar.close()
-    return done
+
+
+FLUSH_EVERY = 20
+"""Labels, events and manifest are rewritten every 20 routines, so an interrupted build
+keeps what it made (``--resume`` continues it)."""
 
 
 def build_dataset(
@@ -331,9 +335,9 @@ def build_dataset(
     """Generate a set (or one ``split`` of it) into ``out_dir``; returns a summary (counts,
     seconds, what differs from manifest.json and what it did not record yet).
 
-    A single split merges its rows into the labels.csv and events.csv already there.
-    Version 2: every routine recorded in manifest.json is checked against it; routines it
-    does not record yet are added to it."""
+    A single split (and a resumed build) merges its rows into the labels.csv and
+    events.csv already there. Version 2: every routine recorded in manifest.json is
+    checked against it; routines it does not record yet are added to it."""
     out = Path(out_dir)
     if split not in ("all", *SPLITS):
         raise DatasetError(f"unknown split {split!r}: choose all, train or test")
@@ -342,25 +346,38 @@ def build_dataset(
     if not specs:
         raise DatasetError(f"{out}: nothing to generate (0 {split} routines per apparatus)")
     t0 = time.perf_counter()
-    done = _generate(specs, cfg, out, workers, resume, progress)
-    rows = {r["routine_id"]: r for r in _read_csv(out / "labels.csv")} if split != "all" else {}
-    events = {}
-    if split != "all":
-        for e in _read_csv(out / "events.csv"):
-            events.setdefault(e["routine_id"], []).append(e)
-    for rid, g in done.items():
-        rows[rid], events[rid] = g.row, g.events
-    order = [s.routine_id for s in every if s.routine_id in rows]
-    write_text_atomic(out / "labels.csv", labels_csv((rows[r] for r in order), cfg.version))
-    if cfg.version >= 2:
-        write_text_atomic(out / "events.csv", events_csv(e for r in order for e in events.get(r, [])))
-    write_text_atomic(out / "dataset.json", json.dumps(dataset_meta(cfg), indent=2) + "\n")
-    hashes = {rid: routine_hashes(out, g.row, g.events) for rid, g in done.items()}
-    mismatches, recorded = _check_manifest(out / "manifest.json", cfg, hashes) if cfg.version >= 2 else ([], [])
+    keep = split != "all" or resume
+    rows = {r["routine_id"]: r for r in _read_csv(out / "labels.csv")} if keep else {}
+    events: dict[str, list[dict[str, str]]] = {}
+    for e in _read_csv(out / "events.csv") if keep else []:
+        events.setdefault(e["routine_id"], []).append(e)
+    done: dict[str, Generated] = {}
+    pending: dict[str, Generated] = {}
+    mismatches: list[str] = []
+    recorded: list[str] = []
+
+    def flush() -> None:
+        order = [s.routine_id for s in every if s.routine_id in rows]
+        write_text_atomic(out / "labels.csv", labels_csv((rows[r] for r in order), cfg.version))
+        if cfg.version >= 2:
+            write_text_atomic(out / "events.csv", events_csv(e for r in order for e in events.get(r, [])))
+            hashes = {rid: routine_hashes(out, g.row, g.events) for rid, g in pending.items()}
+            found, new = _check_manifest(out / "manifest.json", cfg, hashes)
+            mismatches.extend(found)
+            recorded.extend(new)
+        write_text_atomic(out / "dataset.json", json.dumps(dataset_meta(cfg), indent=2) + "\n")
+        pending.clear()
+
+    for g in _generate(specs, cfg, out, workers, resume, progress):
+        rid = g.row["routine_id"]
+        rows[rid], events[rid], done[rid], pending[rid] = g.row, g.events, g, g
+        if len(pending) >= FLUSH_EVERY:
+            flush()
+    flush()
     seconds = time.perf_counter() - t0
     video_s = sum(float(g.row["duration_s"]) for g in done.values())
     return {"routines": len(done), "seconds": seconds, "video_seconds": video_s, "out": str(out),
-            "mismatches": mismatches, "recorded": recorded}  # fmt: skip
+            "mismatches": mismatches, "recorded": sorted(recorded)}  # fmt: skip
 
 
 def _check_manifest(path: Path, cfg: SynthConfig, hashes: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
