@@ -53,7 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT / "sample_data")
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "checkpoints")
-    parser.add_argument("--routine", default="hoop_100")
+    parser.add_argument("--routine", default="hoop_303")
     parser.add_argument("--seconds", type=float, default=90.0)
     parser.add_argument("--draws", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)

@@ -24,10 +24,10 @@ from pamfn.synth.dataset import read_labels
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+"}
-F_PROFILE = slice(36, 44)
-"""Motion-energy profile over 8 sub-windows of a segment (lite F layout)."""
-A_ONSET, A_BEATS, A_RMS = slice(68, 76), slice(76, 84), 96
-"""Onset-strength and beat profiles over the same sub-windows, mean RMS level (lite A layout)."""
+F_PROFILE = slice(38, 70)
+"""Motion-energy profile at 40 ms, 32 steps per segment (lite F layout, version 2)."""
+A_ONSET, A_BEATS, A_RMS = slice(68, 100), slice(100, 132), 144
+"""Onset-strength profile and beat phase at the same 40-ms steps, mean RMS level (lite A layout, version 2)."""
 
 
 def _cross(feats: RoutineFeatures) -> np.ndarray:
@@ -66,7 +66,7 @@ def _ridge_oof(X: np.ndarray, y: np.ndarray, alpha: float, folds: np.ndarray) ->
 
 def main(data_dir: str = "sample_data") -> None:
     data = Path(data_dir)
-    rows = [r for r in read_labels(data) if r["split"] == "train"]
+    rows = [r for r in read_labels(data) if r["split"] == "train" and (data / r["features"]).is_file()]
     y = np.array([float(r["score"]) for r in rows])
     subs = {k: np.array([float(r[k]) for r in rows]) for k in ("difficulty", "execution", "musicality")}
     print(

@@ -142,3 +142,15 @@ def test_bundled_subset_regenerates_bit_for_bit():
     if not (BUNDLED_DIR / "labels.csv").is_file():
         pytest.skip("sample_data/ has not been generated in this checkout")
     assert check_dataset(BUNDLED_DIR, count=1) == []
+
+
+def test_bundled_events_and_manifest_cover_every_routine():
+    if not (BUNDLED_DIR / "events.csv").is_file():
+        pytest.skip("sample_data/ has no events.csv in this checkout")
+    rows = _labels(BUNDLED_DIR)
+    with open(BUNDLED_DIR / "events.csv", newline="") as fh:
+        with_events = {e["routine_id"] for e in csv.DictReader(fh)}
+    manifest = json.loads((BUNDLED_DIR / "manifest.json").read_text())["routines"]
+    assert {r["routine_id"] for r in rows} <= with_events
+    assert all(r["routine_id"] in manifest for r in rows)
+    assert all((BUNDLED_DIR / r["features"]).is_file() for r in rows)

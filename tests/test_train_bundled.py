@@ -12,7 +12,7 @@ DATA, CHECKPOINTS, DOC = ROOT / "sample_data", ROOT / "assets" / "checkpoints", 
 def documented() -> dict[str, tuple[float, float]]:
     """action -> (rho, mse) from the doc's table of the bundled checkpoints."""
     section = DOC.read_text(encoding="utf-8").split("## The bundled checkpoints", 1)[1].split("##", 1)[0]
-    rows = re.findall(r"^\| (\w+) \| 30 \| (-?\d\.\d{3}) \| (\d+\.\d{3}) \|$", section, flags=re.MULTILINE)
+    rows = re.findall(r"^\| (\w+) \| \d+ \| (-?\d\.\d{3}) \| (\d+\.\d{3}) \|$", section, flags=re.MULTILINE)
     return {a: (float(r), float(m)) for a, r, m in rows}
 
 
