@@ -40,7 +40,7 @@ def test_bundled_test_routines_are_inside():
     from pamfn.data.dataset import load_dataset
 
     dist = from_meta(load_checkpoint(BUNDLED / "pooled").meta)
-    assert dist is not None and dist.n_routines == 400 and dist.quantile == 0.99
+    assert dist is not None and dist.n_routines == 220 and dist.quantile == 0.99
     data = load_dataset(ROOT / "sample_data")
     test = [dist.distance(data.features[s.features]) for s in data.samples if s.split == "test"]
     assert np.mean(np.array(test) <= dist.threshold) >= 0.95
@@ -64,7 +64,7 @@ def test_inputs_unlike_the_training_data_are_flagged(tmp_path, capsys):
     from pamfn.features.pipeline import extract_file
 
     ckpt = load_checkpoint(BUNDLED / "pooled")
-    routine = RoutineFeatures.load(ROOT / "sample_data" / "features" / "hoop_100.npz")
+    routine = RoutineFeatures.load(ROOT / "sample_data" / "features" / "hoop_303.npz")
     inside = explain_routine(ckpt, routine, action="hoop")
     assert inside.out_of_distribution is False and inside.ood_distance <= inside.ood_threshold
     dist = from_meta(ckpt.meta)
