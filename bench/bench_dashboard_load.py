@@ -196,8 +196,9 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, help="a checkpoint folder or set (default: the bundled ones)")
     args = parser.parse_args()
 
+    from app.launch import bundled_available, free_port
     from pamfn.catalog import load_catalog
-    from tests.support.app_data import bundled_available, free_port, make_dataset
+    from pamfn.synth.random_dataset import make_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_load_"))
     if args.data or args.checkpoint:

@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.app_data import BROWSER_ARGS, bundled_available, free_port, make_dataset, start_app, stop_app  # noqa: E402
+from app.launch import BROWSER_ARGS, bundled_available, free_port, start_app, stop_app  # noqa: E402
+from pamfn.synth.random_dataset import make_dataset  # noqa: E402
 
 ROW_PX = 35
 RUNNING = "[data-testid='stStatusWidget']"

@@ -23,7 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.media import write_test_video
+from pamfn.features.testmedia import write_test_video
 
 
 def _cpu_seconds() -> float:

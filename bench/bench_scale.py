@@ -37,7 +37,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 from pamfn.engines import Engine, make_engine
 from pamfn.features.batch import ExtractJob, extract_videos
 from pamfn.features.pipeline import extractor_versions
-from tests.support.media import write_test_video
+from pamfn.features.testmedia import write_test_video
 
 
 def others() -> str:
