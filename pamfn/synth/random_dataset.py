@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pamfn.features.media import ffmpeg_exe
+from pamfn.serving.checkpoints import write_index
 
 DIMS = {"V": 12, "F": 10, "A": 8}
 ACTIONS = ("ball", "hoop")
@@ -86,5 +87,5 @@ def make_dataset(
     (data / "dataset.json").write_text(json.dumps({"label_scale": 25, "actions": list(actions)}))
     for k, action in enumerate(actions):
         make_checkpoint(ckpts / action, dims=dims, seed=k, d=d, K=K)
-    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {a: a for a in actions}}))
+    write_index(ckpts, {a: a for a in actions})
     return data, ckpts
