@@ -135,7 +135,7 @@ def test_result_discovery(tmp_path):
         pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / name)
     found = research.find_result_tables([tmp_path / "runs", tmp_path / "missing"])
     assert found == {"IV": [tmp_path / "runs" / "a" / "table_IV.csv"], "VII": [tmp_path / "runs" / "table_VII.csv"]}
-    # the first folder's tables come first, whatever the folders' names sort as (a clone under /tmp/c...)
+    # the first folder's tables come first, whatever the folders' names sort as (e.g. a clone whose path sorts first)
     (tmp_path / "z_first").mkdir()
     pd.DataFrame({"x": [1]}).to_csv(tmp_path / "z_first" / "table_IV.csv")
     found = research.find_result_tables([tmp_path / "z_first", tmp_path / "runs"])
