@@ -124,31 +124,39 @@ def appearance_features(frames: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
 
 
-def _flow_pair_features(flow: np.ndarray) -> np.ndarray:
-    """Descriptors of one flow field (H, W, 2) in percent of the longer side per frame,
-    measured relative to the camera: the global camera motion (the median flow) is removed
-    first and kept as two scalars."""
-    sub = flow[::2, ::2].reshape(-1, 2)
-    half = sub.shape[0] // 2
-    cam_u, cam_v = (float(np.partition(sub[:, k], half)[half]) for k in (0, 1))  # medians
-    u, v = flow[..., 0] - cam_u, flow[..., 1] - cam_v
+def _flow_pair_features(flows: np.ndarray) -> np.ndarray:
+    """Descriptors of flow fields (P, H, W, 2), in percent of the longer side per frame,
+    measured relative to the camera: the global camera motion (each field's median flow)
+    is removed first and kept as two scalars. Returns (P, 36) float64, one row per field.
+
+    Batched over the fields: every operation is per element or a reduction over one
+    field's pixels, so each row equals what that field alone gives, bit for bit."""
+    p = flows.shape[0]
+    sub = flows[:, ::2, ::2].reshape(p, -1, 2)
+    half = sub.shape[1] // 2
+    cam = np.partition(sub, half, axis=1)[:, half, :]  # medians, (P, 2)
+    u = flows[..., 0] - cam[:, 0, None, None]
+    v = flows[..., 1] - cam[:, 1, None, None]
     mag = np.sqrt(u * u + v * v)
     ang = np.arctan2(v, u)
     orient = ((ang + np.pi) * (ORIENT_BINS / (2 * np.pi))).astype(np.int64) % ORIENT_BINS
-    orient_hist = np.bincount(orient.ravel(), weights=mag.ravel(), minlength=ORIENT_BINS) / mag.size
-    du_dy, du_dx = np.gradient(u)
-    dv_dy, dv_dx = np.gradient(v)
+    pixels = mag[0].size
+    orient_hist = _histograms(orient, ORIENT_BINS, mag)
+    du_dy, du_dx = np.gradient(u, axis=(1, 2))
+    dv_dy, dv_dx = np.gradient(v, axis=(1, 2))
     div = du_dx + dv_dy
     curl = dv_dx - du_dy
-    flat = mag.ravel()
-    ranks = [int(q * (flat.size - 1)) for q in (0.5, 0.9, 0.99)]
-    p50, p90, p99 = np.partition(flat, ranks)[ranks]
-    mean_u, mean_v, mean_mag = u.mean(), v.mean(), mag.mean()
+    flat = mag.reshape(p, -1)
+    ranks = [int(q * (pixels - 1)) for q in (0.5, 0.9, 0.99)]
+    quantiles = np.partition(flat, ranks, axis=1)[:, ranks]
+    axes = (1, 2)
+    mean_u, mean_v, mean_mag = u.mean(axes), v.mean(axes), mag.mean(axes)
+    scalars = [mean_mag, mag.std(axes), *quantiles.T, (mag > _MOVING).mean(axes), mean_u, mean_v,
+               np.hypot(mean_u, mean_v) / (mean_mag + np.float32(_EPS)), div.mean(axes), np.abs(div).mean(axes),
+               np.abs(curl).mean(axes), cam[:, 0], cam[:, 1]]  # fmt: skip
     return np.concatenate(
-        [[mean_mag, mag.std(), p50, p90, p99, (mag > _MOVING).mean(), mean_u, mean_v,
-          np.hypot(mean_u, mean_v) / (mean_mag + _EPS), div.mean(), np.abs(div).mean(), np.abs(curl).mean(),
-          cam_u, cam_v],
-         orient_hist, _grid_means(mag[None])[0]]
+        [np.stack([s.astype(np.float64) for s in scalars], axis=1), orient_hist, _grid_means(mag).astype(np.float64)],
+        axis=1,
     )
 
 
@@ -195,14 +203,13 @@ class LiteVideo:
         v = appearance_features(frames)
         t1 = time.perf_counter()
         scale = 100.0 / BOX
-        pairs = []
+        flows = []
         for frame in frames:
             grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             if self._prev is not None and self._prev.shape == grey.shape:
-                flow = cv2.calcOpticalFlowFarneback(self._prev, grey, None, **_FARNEBACK)
-                pairs.append(_flow_pair_features(flow * scale))
+                flows.append(cv2.calcOpticalFlowFarneback(self._prev, grey, None, **_FARNEBACK))
             self._prev = grey
-        f = motion_features(np.stack(pairs))
+        f = motion_features(_flow_pair_features(np.stack(flows) * scale))
         self.timings["appearance"] += t1 - t0
         self.timings["flow"] += time.perf_counter() - t1
         return v, f

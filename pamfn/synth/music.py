@@ -3,6 +3,8 @@ of different energy; and the mixed soundtrack with the floor impacts and room no
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from pamfn.synth.plan import MusicPlan, RoutinePlan, Section
@@ -41,13 +43,17 @@ class _Kit:
         self.hat = (0.12 * hat * np.exp(-t / (0.012 + 0.02 * timbre))).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=64)
 def _tone(freq: float, dur: float, sr: int, harmonics: int, attack: float, release: float) -> np.ndarray:
+    """A decaying harmonic tone (read-only: memoised, since chords and notes repeat)."""
     t = np.arange(int(dur * sr)) / sr
     wave = np.zeros_like(t)
     for h in range(1, harmonics + 1):
         wave += np.sin(2 * np.pi * freq * h * t) / h**1.3
     env = np.minimum(1.0, t / attack) * np.exp(-t / release)
-    return (wave * env).astype(np.float32)
+    tone = (wave * env).astype(np.float32)
+    tone.setflags(write=False)
+    return tone
 
 
 def _section_of_bar(sections: tuple[Section, ...], music: MusicPlan) -> list[Section]:
