@@ -2,7 +2,8 @@
 "Version 2 protocol"): per row and seed, Spearman's rho per apparatus on the test split
 and their Fisher-z mean; per row, the mean over seeds; a 95% percentile bootstrap over
 test routines (resampled within each apparatus, the same resamples for every row and
-seed) of that seed-mean.
+seed) of that seed-mean; and the target row (PAMFN) minus every other row, paired over
+the same resamples.
 
     python bench/bench_sample_table.py --data sample_data \\
         --run PAMFN:0=runs/v2/s0/pamfn --run PAMFN:1=runs/v2/s1/pamfn --run F:0=... [--replicates 1000]
@@ -38,6 +39,7 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=ROOT / "sample_data")
     p.add_argument("--run", action="append", required=True, help="ROW:SEED=CHECKPOINT (repeatable)")
     p.add_argument("--replicates", type=int, default=1000)
+    p.add_argument("--target", default="PAMFN", help="the row compared with every other (default PAMFN)")
     args = p.parse_args()
     torch.set_num_threads(1)
     data = load_dataset(args.data)
@@ -53,6 +55,8 @@ def main() -> None:
     draws = {a: rng.integers(0, len(first[a][1]), size=(args.replicates, len(first[a][1]))) for a in actions}
     print(f"| row | seeds | {' | '.join(actions)} | Avg. per seed | mean over seeds [95% CI] |")
     print("|---" * (len(actions) + 4) + "|")
+    means: dict[str, float] = {}
+    boots: dict[str, np.ndarray] = {}
     for row, seeds in runs.items():
         per_seed, boot = [], []
         cells = {a: [] for a in actions}
@@ -67,10 +71,17 @@ def main() -> None:
             per_seed.append(float(fisher_mean(np.array(rhos), 0)))
             boot.append(fisher_mean(np.stack(reps), 0))
         mean = float(np.mean(per_seed))
-        lo, hi = np.nanpercentile(np.mean(np.stack(boot), 0), [2.5, 97.5])
+        means[row], boots[row] = mean, np.mean(np.stack(boot), 0)
+        lo, hi = np.nanpercentile(boots[row], [2.5, 97.5])
         cols = " | ".join(f"{np.mean(cells[a]):.3f}" for a in actions)
         print(f"| {row} | {','.join(map(str, sorted(seeds)))} | {cols} | {', '.join(f'{v:.3f}' for v in per_seed)} "
               f"| **{mean:.3f}** [{lo:.3f}, {hi:.3f}] |")
+    if args.target in means:
+        print(f"\n{args.target} minus each other row (mean over seeds; paired bootstrap, the same resamples):")
+        for row in means:
+            if row != args.target:
+                lo, hi = np.nanpercentile(boots[args.target] - boots[row], [2.5, 97.5])
+                print(f"- {row}: {means[args.target] - means[row]:+.3f} [{lo:+.3f}, {hi:+.3f}]")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,11 @@ def run_synth(args: argparse.Namespace) -> int:
     )
     if summary["recorded"]:
         print(f"{len(summary['recorded'])} routine(s) not in manifest.json before were recorded there")
+    if summary["rounded"]:
+        print(
+            f"{len(summary['rounded'])} routine(s) match manifest.json within float rounding only "
+            "(this CPU's float kernels differ from the recording machine's; docs/sample-benchmark.md)"
+        )
     for line in summary["mismatches"]:
         print(line)
     if summary["mismatches"]:
@@ -86,8 +91,15 @@ def run_synth(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from pamfn.synth.dataset import check_dataset
 
-    problems = check_dataset(args.data_dir, routine_ids=args.routines, count=args.count, media=args.media)
-    for line in problems:
+    check = check_dataset(args.data_dir, routine_ids=args.routines, count=args.count, media=args.media)
+    for line in check.problems:
         print(line)
-    print("identical" if not problems else f"{len(problems)} difference(s)")
-    return 0 if not problems else 1
+    if check.problems:
+        print(f"{len(check.problems)} difference(s)")
+        return 1
+    if check.rounded:
+        print(f"identical except float rounding in the features of {', '.join(check.rounded)} "
+              "(this CPU's float kernels differ from the machine that made the set)")  # fmt: skip
+    else:
+        print("identical")
+    return 0

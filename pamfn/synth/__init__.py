@@ -9,7 +9,7 @@ Public API::
     make_routine(spec, cfg) -> Routine          # plan, motion, music, soundtrack, scores
     render_frames(plan, motion, size, fps)      # iterator of HxWx3 uint8 RGB frames
     routine_specs(cfg), generate_routine(spec, cfg, out_dir), build_dataset(out_dir, cfg, workers)
-    check_dataset(data_dir, routine_ids=None, count=1, media=False) -> list of differences
+    check_dataset(data_dir, routine_ids=None, count=1, media=False) -> DatasetCheck (problems, rounded)
 """
 
 from pamfn.synth.config import ACTIONS, BUNDLED, GENERATOR_VERSION, TINY, SynthConfig

@@ -6,14 +6,17 @@ Layout of a set (read by training and the dashboard)::
     dataset.json               name, label scale, actions, extractor, generator seed/version, config
     labels.csv                 one row per routine: split, scores, paths, realised facts
     events.csv                 version 2: the ground truth events of every routine (pamfn.synth.events)
-    manifest.json              version 2: hashes of each routine's features, label row and events,
-                               recorded the first time it was generated
+    manifest.json              version 2: hashes of each routine's features, label row and events
+                               and its features' fingerprint, recorded the first time it was generated
     features/<routine_id>.npz  lite features (RoutineFeatures, float16)
     media/<routine_id>.mp4     showcase routines only (H.264 + AAC)
 
 A split can be generated alone (``split``): its rows are merged into labels.csv and
 events.csv and each routine already recorded in manifest.json is checked against it, so a
 repository can carry the test split and regenerate the training split bit for bit on demand.
+On a CPU whose float kernels differ from the recording machine's, features can differ in
+float rounding only; their fingerprint (:mod:`pamfn.synth.fingerprint`) tells that apart
+from a real difference.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pamfn.atomic import write_text_atomic
 from pamfn.errors import DatasetError
 from pamfn.synth.config import ACTIONS, GENERATOR_VERSIONS, SynthConfig
 from pamfn.synth.events import events_csv, routine_events
+from pamfn.synth.fingerprint import agree, fingerprint
 from pamfn.synth.motion import Motion, animate
 from pamfn.synth.music import mix_soundtrack, synthesize_music
 from pamfn.synth.plan import RoutinePlan, plan_routine, routine_seed
@@ -283,17 +287,35 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def routine_hashes(out: Path, row: dict[str, str], events: list[dict[str, str]]) -> dict[str, str]:
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def routine_hashes(out: Path, row: dict[str, str], events: list[dict[str, str]]) -> dict[str, Any]:
     """sha256 of a routine's features arrays (not the npz zip, which carries write times),
-    of its label row and of its events, as written."""
-    arrays = _npz_contents(out / row["features"])
+    of its label row and of its events, as written; and the features' fingerprint."""
+    path = out / row["features"]
+    arrays = _npz_contents(path)
     feats = hashlib.sha256(b"".join(k.encode() + arrays[k] for k in sorted(arrays))).hexdigest()
     cols = list(row)
     return {
         "features": feats,
+        "fingerprint": fingerprint(_npz_arrays(path)),
         "labels": hashlib.sha256(",".join(row[c] for c in cols).encode()).hexdigest(),
         "events": hashlib.sha256(events_csv(events).encode()).hexdigest(),
     }
+
+
+def _compare_recorded(rid: str, known: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], bool]:
+    """Differences of one routine from its manifest entry, and whether its features match
+    within float rounding only (hash differs, fingerprint agrees)."""
+    found = [f"{rid}: {what} differ from manifest.json" for what in ("labels", "events") if known.get(what) != now[what]]
+    if known.get("features") == now["features"]:
+        return found, False
+    if "fingerprint" in known and agree(known["fingerprint"], now["fingerprint"]):
+        return found, True
+    return [*found, f"{rid}: features differ from manifest.json"], False
 
 
 def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: int, resume: bool,
@@ -355,6 +377,7 @@ def build_dataset(
     pending: dict[str, Generated] = {}
     mismatches: list[str] = []
     recorded: list[str] = []
+    rounded: list[str] = []
 
     def flush() -> None:
         order = [s.routine_id for s in every if s.routine_id in rows]
@@ -362,9 +385,10 @@ def build_dataset(
         if cfg.version >= 2:
             write_text_atomic(out / "events.csv", events_csv(e for r in order for e in events.get(r, [])))
             hashes = {rid: routine_hashes(out, g.row, g.events) for rid, g in pending.items()}
-            found, new = _check_manifest(out / "manifest.json", cfg, hashes)
+            found, new, within = _check_manifest(out / "manifest.json", cfg, hashes)
             mismatches.extend(found)
             recorded.extend(new)
+            rounded.extend(within)
         write_text_atomic(out / "dataset.json", json.dumps(dataset_meta(cfg), indent=2) + "\n")
         pending.clear()
 
@@ -377,28 +401,39 @@ def build_dataset(
     seconds = time.perf_counter() - t0
     video_s = sum(float(g.row["duration_s"]) for g in done.values())
     return {"routines": len(done), "seconds": seconds, "video_seconds": video_s, "out": str(out),
-            "mismatches": mismatches, "recorded": sorted(recorded)}  # fmt: skip
+            "mismatches": mismatches, "recorded": sorted(recorded), "rounded": sorted(rounded)}  # fmt: skip
 
 
-def _check_manifest(path: Path, cfg: SynthConfig, hashes: dict[str, dict[str, str]]) -> tuple[list[str], list[str]]:
+def _manifest_text(manifest: dict[str, Any]) -> str:
+    """manifest.json with one routine per line (small, and a diff names the routines)."""
+    lines = [f"{json.dumps(rid)}: {json.dumps(entry, sort_keys=True, separators=(',', ':'))}"
+             for rid, entry in sorted(manifest["routines"].items())]  # fmt: skip
+    head = json.dumps(manifest["generator_version"])
+    return '{"generator_version": ' + head + ', "routines": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+def _check_manifest(
+    path: Path, cfg: SynthConfig, hashes: dict[str, dict[str, Any]]
+) -> tuple[list[str], list[str], list[str]]:
     """Compare routines with manifest.json and record those it lacks; returns (differences,
-    routines newly recorded)."""
+    routines newly recorded, routines whose features match within float rounding only)."""
     manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     if manifest.get("generator_version", cfg.generator_version) != cfg.generator_version:
         raise DatasetError(f"{path}: made by {manifest['generator_version']}, this set is {cfg.generator_version}")
     known = manifest.setdefault("routines", {})
-    mismatches, recorded = [], []
+    mismatches, recorded, rounded = [], [], []
     for rid in sorted(hashes):
         if rid not in known:
             known[rid] = hashes[rid]
             recorded.append(rid)
             continue
-        mismatches += [f"{rid}: {what} differ from manifest.json" for what, digest in hashes[rid].items()
-                       if known[rid].get(what) != digest]  # fmt: skip
+        found, within = _compare_recorded(rid, known[rid], hashes[rid])
+        mismatches += found
+        rounded += [rid] if within else []
     if recorded:
         manifest["generator_version"] = cfg.generator_version
-        write_text_atomic(path, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return mismatches, recorded
+        write_text_atomic(path, _manifest_text(manifest))
+    return mismatches, recorded, rounded
 
 
 def read_labels(data_dir: str | Path) -> list[dict[str, str]]:
@@ -425,21 +460,30 @@ def _npz_contents(path: Path) -> dict[str, bytes]:
         return {k: f"{data[k].dtype}{data[k].shape}".encode() + data[k].tobytes() for k in data.files}
 
 
+@dataclass
+class DatasetCheck:
+    """What :func:`check_dataset` found: differences, and the routines whose features match
+    within float rounding only (this CPU's float kernels are not the recording machine's)."""
+
+    problems: list[str]
+    rounded: list[str]
+
+
 def check_dataset(
     data_dir: str | Path, routine_ids: list[str] | None = None, count: int = 1, media: bool = False
-) -> list[str]:
+) -> DatasetCheck:
     """Regenerate some routines of a set and compare with the files there.
 
-    Compares the label rows as text, the features arrays and metadata byte for byte, and
-    (``media``) the showcase videos byte for byte. ``routine_ids`` defaults to the
-    ``count`` shortest routines. Returns the differences found (empty: identical)."""
+    Compares the label rows as text, the features arrays and metadata byte for byte (and,
+    where the bytes differ, their fingerprints), and (``media``) the showcase videos byte
+    for byte. ``routine_ids`` defaults to the ``count`` shortest routines."""
     data = Path(data_dir)
     cfg = config_from_meta(read_meta(data))
     labels = {r["routine_id"]: r for r in read_labels(data)}
     if routine_ids is None:
         routine_ids = sorted(labels, key=lambda r: (float(labels[r]["duration_s"]), r))[:count]
     specs = {s.routine_id: s for s in routine_specs(cfg)}
-    problems = []
+    problems, rounded = [], []
     with tempfile.TemporaryDirectory(prefix="pamfn-synth-check-") as tmp:
         for rid in routine_ids:
             if rid not in specs or rid not in labels:
@@ -452,10 +496,14 @@ def check_dataset(
                 if labels[rid].get(key) != value:
                     problems.append(f"{rid}: labels.csv {key} is {labels[rid].get(key)!r}, regenerated {value!r}")
             rel = labels[rid]["features"]
-            if _npz_contents(data / rel) != _npz_contents(Path(tmp) / rel):
+            if _npz_contents(data / rel) == _npz_contents(Path(tmp) / rel):
+                pass
+            elif agree(fingerprint(_npz_arrays(data / rel)), fingerprint(_npz_arrays(Path(tmp) / rel))):
+                rounded.append(rid)
+            else:
                 problems.append(f"{rid}: {rel} differs from the regenerated features")
             if media and spec.showcase:
                 rel = labels[rid]["media"]
                 if (data / rel).read_bytes() != (Path(tmp) / rel).read_bytes():
                     problems.append(f"{rid}: {rel} differs from the regenerated video")
-    return problems
+    return DatasetCheck(problems, rounded)
