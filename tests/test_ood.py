@@ -39,8 +39,8 @@ def test_distance_and_threshold_on_known_statistics():
 def test_bundled_test_routines_are_inside():
     from pamfn.data.dataset import load_dataset
 
-    dist = from_meta(load_checkpoint(BUNDLED / "pooled").meta)
-    assert dist is not None and dist.n_routines == 220 and dist.quantile == 0.99
+    dist = from_meta(load_checkpoint(BUNDLED / "hoop").meta)
+    assert dist is not None and dist.n_routines == 255 and dist.quantile == 0.99  # hoop's training routines less validation
     data = load_dataset(ROOT / "sample_data")
     test = [dist.distance(data.features[s.features]) for s in data.samples if s.split == "test"]
     assert np.mean(np.array(test) <= dist.threshold) >= 0.95
@@ -63,7 +63,7 @@ def noise_clip(path: Path, seconds: float = 8.0) -> Path:
 def test_inputs_unlike_the_training_data_are_flagged(tmp_path, capsys):
     from pamfn.features.pipeline import extract_file
 
-    ckpt = load_checkpoint(BUNDLED / "pooled")
+    ckpt = load_checkpoint(BUNDLED / "hoop")
     routine = RoutineFeatures.load(ROOT / "sample_data" / "features" / "hoop_303.npz")
     inside = explain_routine(ckpt, routine, action="hoop")
     assert inside.out_of_distribution is False and inside.ood_distance <= inside.ood_threshold
