@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pamfn.metrics import fisher_z_mean, fmt_rho, mse, spearman_rho, summarize
-from pamfn.train.recipe import train_preset
+from pamfn.train.recipe import override_phase, train_preset
 
 
 def test_fisher_z_matches_hand_computation():
@@ -40,8 +40,13 @@ def test_recipe_presets_and_schedule():
     assert rg.phase2.lr == 5e-4 and fisv.phase2.lr == 8e-4 and fisv.phase2.schedule == "none"
     p1 = rg.phase1
     assert (p1.optimizer, p1.lr, p1.momentum, p1.weight_decay, p1.batch_size, p1.clip) == ("sgd", 1e-2, 0.9, 1e-4, 32, 2.0)
+    # as the released code: no warm-up, and phase 2's AdamW at PyTorch's default decay
+    assert rg.phase2.weight_decay == fisv.phase2.weight_decay == 0.01 and p1.warmup_epochs == 0
     factors = [p1.lr_factor(e, 250) for e in range(250)]
-    assert factors[0] < factors[4] < factors[5] == pytest.approx(1.0)
+    assert factors[0] == pytest.approx(1.0)
     assert factors[-1] * p1.lr == pytest.approx(5e-6, rel=0.05)
-    assert np.all(np.diff(factors[5:]) <= 0)
+    assert np.all(np.diff(factors) <= 0)
+    warm = override_phase(p1, {"warmup_epochs": 5})
+    warm_factors = [warm.lr_factor(e, 250) for e in range(250)]
+    assert warm_factors[0] < warm_factors[4] < warm_factors[5] == pytest.approx(1.0)
     assert rg.phase2.scaled(0.1).epochs_for("ribbon") == 50
