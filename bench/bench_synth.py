@@ -23,7 +23,7 @@ from pamfn.routine import RoutineFeatures
 from pamfn.synth.dataset import read_labels
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
-SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+"}
+SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+", "V+F+A+local": "VFA*", "cross+local": "+*"}
 F_PROFILE = slice(38, 70)
 """Motion-energy profile at 40 ms, 32 steps per segment (lite F layout, version 2)."""
 A_ONSET, A_BEATS, A_RMS = slice(68, 100), slice(100, 132), 144
@@ -46,10 +46,32 @@ def _cross(feats: RoutineFeatures) -> np.ndarray:
     return np.array(out)
 
 
+def _accent_phase(motion: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Per segment, the beat phase (cos, 1 on a beat) where movement accents fall: at
+    the 40-ms steps where motion energy exceeds its segment's median, weighted by the excess."""
+    w = np.clip(motion - np.median(motion, axis=1, keepdims=True), 0.0, None)
+    return (w * beats).sum(1) / (w.sum(1) + 1e-9)
+
+
+def _local(feats: RoutineFeatures) -> np.ndarray:
+    """Musicality judged locally, as version 2 judges it: do accents fall on the beat
+    segment by segment, and does each segment's movement energy match the music's in
+    absolute terms (the moments whose linear combinations give the mean squared mismatch)?"""
+    f, a = feats.features["F"], feats.features["A"]
+    beats = a[:, A_BEATS]
+    with_beats = np.abs(beats).sum(1) > 0
+    phase = _accent_phase(f[:, F_PROFILE], beats)[with_beats] if with_beats.any() else np.zeros(1)
+    energy, loud = f[:, 0], a[:, A_RMS]
+    moments = [energy.mean(), loud.mean(), (energy**2).mean(), (loud**2).mean(), (energy * loud).mean()]
+    return np.array([*moments, phase.mean(), phase.std(), (phase > 0.5).mean(), with_beats.mean()])
+
+
 def _summary(feats: RoutineFeatures, modalities: str) -> np.ndarray:
-    parts = [np.r_[feats.features[m].mean(0), feats.features[m].std(0)] for m in modalities if m != "+"]
+    parts = [np.r_[feats.features[m].mean(0), feats.features[m].std(0)] for m in modalities if m not in "+*"]
     if "+" in modalities:
         parts.append(_cross(feats))
+    if "*" in modalities:
+        parts += [_cross(feats), _local(feats)]
     return np.concatenate(parts)
 
 
