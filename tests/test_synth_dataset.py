@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 
 from pamfn.cli import main
+from pamfn.errors import DatasetError
 from pamfn.routine import RoutineFeatures
 from pamfn.synth import TINY, build_dataset, check_dataset
-from pamfn.synth.dataset import DatasetCheck
+from pamfn.synth.dataset import DatasetCheck, in_processes
 from pamfn.synth.config import ACTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,3 +165,15 @@ def test_bundled_events_and_manifest_cover_every_routine():
     assert {r["routine_id"] for r in rows} <= with_events
     assert all(r["routine_id"] in manifest for r in rows)
     assert all((BUNDLED_DIR / r["features"]).is_file() for r in rows)
+
+
+def _exit_on_two(x: int) -> int:
+    if x == 2:
+        os._exit(1)  # a worker dying as a segfault or the OOM killer would end it
+    return x
+
+
+def test_a_dying_worker_stops_the_build_with_a_clear_error():
+    assert sorted(in_processes(_exit_on_two, [0, 1], workers=2)) == [0, 1]
+    with pytest.raises(DatasetError, match="worker process died.*--resume"):
+        list(in_processes(_exit_on_two, [0, 1, 2, 3], workers=2))

@@ -9,6 +9,7 @@ whose longer side is :data:`BOX` pixels. See docs/features.md for the full layou
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import time
 from collections.abc import Iterator
@@ -318,6 +319,18 @@ def _local_tempo(onset: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.n
     prior = np.exp(-0.5 * np.log2(bpm[band] / 120.0) ** 2)
     track = float(bpm[band][np.argmax(total * prior)]) if total.max() > 0 else 0.0
     return tempo, clarity, track
+
+
+@functools.cache
+def warm_jit_cache() -> None:
+    """Compile (or load) the numba-cached librosa functions :func:`audio_features` uses,
+    here, before parallel workers start. numba writes a cached gufunc as two files, one
+    after the other, so workers compiling at once can leave a mismatched pair in the
+    shared cache, and every later process that loads it segfaults (numba issue #10128).
+    Warmed first, the workers only read the cache. Once per process."""
+    t = np.arange(int(AUDIO_RATE * 10.24)) / AUDIO_RATE
+    clicks = (np.sin(2 * np.pi * 660 * t) * ((t % 0.5) < 0.03)).astype(np.float32)
+    audio_features(clicks, int(10.24 / (FRAMES_PER_SEGMENT * HOP / AUDIO_RATE)))
 
 
 def audio_features(audio: np.ndarray, T: int) -> np.ndarray:

@@ -27,10 +27,10 @@ import io
 import json
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from pamfn.synth.music import mix_soundtrack, synthesize_music
 from pamfn.synth.plan import RoutinePlan, plan_routine, routine_seed
 from pamfn.synth.render import render_frames
 from pamfn.synth.scoring import D_MAX, E_MAX, M_MAX, Realised, Scores, realise, score
+
+J = TypeVar("J")
+G = TypeVar("G")
 
 DATASET_NAME = "PAMFN synthetic RG"
 LABEL_SCALE = D_MAX + E_MAX + M_MAX
@@ -318,6 +321,25 @@ def _compare_recorded(rid: str, known: dict[str, Any], now: dict[str, Any]) -> t
     return [*found, f"{rid}: features differ from manifest.json"], False
 
 
+def in_processes(fn: Callable[[J], G], jobs: list[J], workers: int,
+                 initializer: Callable[[], None] | None = None) -> Iterator[G]:  # fmt: skip
+    """``fn(job)`` for every job in ``workers`` spawned processes, yielded as each finishes.
+    A worker that dies (a crash in compiled code, the OOM killer) stops the build with a
+    DatasetError instead of hanging; pending jobs are cancelled."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=initializer)
+    try:
+        for future in as_completed([pool.submit(fn, job) for job in jobs]):
+            yield future.result()
+    except BrokenProcessPool as exc:
+        raise DatasetError(f"a worker process died ({exc}); what was finished is kept: rerun with --resume to go on") from exc
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: int, resume: bool,
               progress: bool) -> Iterator[Generated]:  # fmt: skip
     """Generate routines, yielding each as it is done (in any order)."""
@@ -327,12 +349,12 @@ def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: in
     jobs = [(s, cfg, str(out), resume) for s in order]
     bar = tqdm(total=len(jobs), desc="synth", unit="routine", disable=not progress)
     if workers > 1:
-        import multiprocessing as mp
+        from pamfn.features.lite import warm_jit_cache
 
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-            for g in pool.imap_unordered(_run_one, jobs, chunksize=1):
-                bar.update()
-                yield g
+        warm_jit_cache()
+        for g in in_processes(_run_one, jobs, workers, initializer=_init_worker):
+            bar.update()
+            yield g
     else:
         for job in jobs:
             g = _run_one(job)
