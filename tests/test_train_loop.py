@@ -159,6 +159,14 @@ def test_a_different_run_in_the_same_folder_is_refused(data, tmp_path):
         Run(data, RunConfig("toy", "ball", cfg.with_overrides(modalities=("A",)), recipe), tmp_path / "run", progress=False).run()
 
 
+def test_phase_two_of_one_modality_is_refused(data):
+    from pamfn.errors import ConfigError
+
+    cfg, recipe = tiny(data, epochs=1)
+    with pytest.raises(ConfigError, match="one modality \\(F\\) is its branch alone: phase 2 has nothing to train"):
+        RunConfig("toy", "ball", cfg.with_overrides(modalities=("F",)), recipe, phase="2", branches="runs/x/branches")
+
+
 def test_one_stage_baseline_trains_everything(data, tmp_path):
     cfg, recipe = tiny(data, epochs=2)
     cfg = cfg.with_overrides(model="late_fusion", fusion="weighted", training="one_stage")

@@ -81,6 +81,11 @@ class RunConfig:
             raise ConfigError(f"phase must be one of {list(PHASES)}, got {self.phase!r}")
         if self.phase == "2" and not self.branches:
             raise ConfigError("phase 2 alone needs the phase-1 branches (--branches RUN/branches)")
+        if self.phase == "2" and self.model.unimodal:
+            raise ConfigError(
+                f"one modality ({self.model.modalities[0]}) is its branch alone: phase 2 has nothing to train "
+                "(its model is the phase-1 branch, e.g. RUN/branches/<m>)"
+            )
         if self.model.training == "one_stage" and self.phase != "both":
             raise ConfigError("one-stage training has no phases; leave --phase at 'both'")
 
