@@ -1,5 +1,5 @@
-"""Where the occlusion baseline's small bias comes from: the mean impact over every
-window of the test split with the scan's own replacements (stretches from anywhere else
+"""Where the occlusion baseline's small bias comes from: the mean impact of the test
+split's windows (averaged within each routine, then over routines) with the scan's own replacements (stretches from anywhere else
 in the routine) against replacements by an adjacent stretch only (the window's
 neighbour, one window before or after: nearly the same content and position, the same
 splice). If both give the same bias, it comes from splicing itself, not from the content

@@ -23,7 +23,7 @@ from pamfn.routine import RoutineFeatures
 from pamfn.synth.dataset import read_labels
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
-SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+", "V+F+A+local": "VFA*", "cross+local": "+*"}
+SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+", "V+F+A+cross+local": "VFA+*", "cross+local": "+*"}
 F_PROFILE = slice(38, 70)
 """Motion-energy profile at 40 ms, 32 steps per segment (lite F layout, version 2)."""
 A_ONSET, A_BEATS, A_RMS = slice(68, 100), slice(100, 132), 144
@@ -71,7 +71,7 @@ def _summary(feats: RoutineFeatures, modalities: str) -> np.ndarray:
     if "+" in modalities:
         parts.append(_cross(feats))
     if "*" in modalities:
-        parts += [_cross(feats), _local(feats)]
+        parts.append(_local(feats))
     return np.concatenate(parts)
 
 
@@ -99,13 +99,13 @@ def main(data_dir: str = "sample_data") -> None:
     feats = [RoutineFeatures.load(data / r["features"]) for r in rows]
     folds = np.random.default_rng(0).permutation(len(rows)) % 5
     print("\nridge on per-routine mean+std of segment features, 5-fold out-of-fold Spearman (train split)")
-    print(f"{'modalities':10s} {'total':>7s} {'D':>7s} {'E':>7s} {'M':>7s}  alpha")
+    print(f"{'modalities':18s} {'total':>7s} {'D':>7s} {'E':>7s} {'M':>7s}  alpha")
     for name, mods in SETS.items():
         X = np.stack([_summary(f, mods) for f in feats])
         best = max(ALPHAS, key=lambda a: spearmanr(_ridge_oof(X, y, a, folds), y)[0])
         cells = [spearmanr(_ridge_oof(X, y, best, folds), y)[0]]
         cells += [spearmanr(_ridge_oof(X, v, best, folds), v)[0] for v in subs.values()]
-        print(f"{name:10s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
+        print(f"{name:18s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
 
 
 if __name__ == "__main__":

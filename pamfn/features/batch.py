@@ -17,7 +17,6 @@ from pathlib import Path
 
 from pamfn.engines import Engine, Failure, Resources
 from pamfn.errors import FeatureError
-from pamfn.features.lite import warm_jit_cache
 from pamfn.features.media import file_sha256
 from pamfn.features.pipeline import MediaStream, extract_media, make_extractor, open_media
 from pamfn.routine import RoutineFeatures
@@ -98,8 +97,11 @@ def extract_videos(
     On CPU each job is one call. On another device the videos are decoded by CPU jobs and
     extracted by ``gpu_workers`` long-lived workers (``gpus_per_worker`` GPUs each) that
     build the extractor once. ``on_done`` is called after each video (a progress bar).
-    Workers in other processes share numba's cache, which is warmed here first."""
-    if engine.name != "local":
+    Lite workers on this machine share numba's cache with this process, which warms it
+    first (``pamfn.features.lite.warm_jit_cache``; nodes of a cluster keep their own)."""
+    if engine.name != "local" and any(job.extractor == "lite" for job in jobs):
+        from pamfn.features.lite import warm_jit_cache
+
         warm_jit_cache()
     if device == "cpu":
         results = engine.map(functools.partial(extract_job, device=device), jobs, resources=Resources(num_cpus=1))

@@ -321,23 +321,39 @@ def _compare_recorded(rid: str, known: dict[str, Any], now: dict[str, Any]) -> t
     return [*found, f"{rid}: features differ from manifest.json"], False
 
 
+def _worker_start(initializer: Callable[[], None] | None) -> None:
+    """A worker ignores Ctrl-C (the parent stops it) and then runs ``initializer``."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer()
+
+
 def in_processes(fn: Callable[[J], G], jobs: list[J], workers: int,
                  initializer: Callable[[], None] | None = None) -> Iterator[G]:  # fmt: skip
     """``fn(job)`` for every job in ``workers`` spawned processes, yielded as each finishes.
     A worker that dies (a crash in compiled code, the OOM killer) stops the build with a
-    DatasetError instead of hanging; pending jobs are cancelled."""
+    DatasetError instead of hanging. When the loop ends early (a job's error, Ctrl-C,
+    the caller stopping) the workers are terminated at once; what they write is atomic."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=initializer)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_start,
+                               initargs=(initializer,))
+    finished = False
     try:
         for future in as_completed([pool.submit(fn, job) for job in jobs]):
             yield future.result()
+        finished = True
     except BrokenProcessPool as exc:
         raise DatasetError(f"a worker process died ({exc}); what was finished is kept: rerun with --resume to go on") from exc
     finally:
-        pool.shutdown(cancel_futures=True)
+        if not finished:
+            for process in list((pool._processes or {}).values()):  # no public API before Python 3.14
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: int, resume: bool,

@@ -5,8 +5,8 @@ branch on top (V and F frozen, A fine-tuned, the final regressor at 0.1x lr). On
 baselines train everything at once with the phase-2 optimiser. Every value can be
 overridden.
 
-As in the released code (``../shared/reference/official-implementation.md``): no schedule
-warms up, and phase 2's AdamW applies PyTorch's default weight decay, 0.01 (the configs
+As in the authors' released code: no schedule warms up (its scheduler is built with no
+warm-up epochs), and phase 2's AdamW applies PyTorch's default weight decay, 0.01 (the configs
 name 1e-4, which the released optimizer builder never passes). Choices the paper leaves
 open, made here: the phase-2 cosine schedule (RG) decays to 0; datasets whose actions have
 no published epoch count train for ``default_epochs``.
