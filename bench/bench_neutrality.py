@@ -1,9 +1,9 @@
 """Where the occlusion baseline's small bias comes from: the mean impact of the test
-split's windows (averaged within each routine, then over routines) with the scan's own replacements (stretches from anywhere else
-in the routine) against replacements by an adjacent stretch only (the window's
-neighbour, one window before or after: nearly the same content and position, the same
-splice). If both give the same bias, it comes from splicing itself, not from the content
-brought in. Standard error clustered by routine.
+split's windows (averaged within each routine, then over routines) with the scan's own
+replacements (stretches from anywhere else in the routine) against replacements by an
+adjacent stretch only (the window's neighbour, one window before or after: nearly the
+same content and position, the same splice). If both give the same bias, it comes from
+splicing itself, not from the content brought in. Standard error clustered by routine.
 
     python bench/bench_neutrality.py [--data sample_data] [--checkpoint assets/checkpoints]
 """

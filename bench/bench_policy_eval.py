@@ -1,7 +1,7 @@
 """Does the PolicyNet's evaluation mode matter? Spearman's rho on each run's VALIDATION
-routines (carved with the seed and share its config.json records) of PAMFN checkpoints scored with the argmax
-policy, with one Gumbel-sampled policy, and with the mean over ``--draws`` sampled
-policies. The test split is never read.
+routines (carved with the seed and share its config.json records) of PAMFN checkpoints
+scored with the argmax policy, with one Gumbel-sampled policy, and with the mean over
+``--draws`` sampled policies. The test split is never read.
 
     python bench/bench_policy_eval.py --data DATA --run runs/a2/s0/pamfn [--run ...] [--draws 32]
 """

@@ -23,7 +23,12 @@ from pamfn.routine import RoutineFeatures
 from pamfn.synth.dataset import read_labels
 
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
-SETS = {"V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+", "V+F+A+cross+local": "VFA+*", "cross+local": "+*"}
+SETS = {
+    "V": "V", "F": "F", "A": "A", "V+F": "VF", "V+F+A": "VFA", "V+F+A+cross": "VFA+",
+    "V+F+A+cross+local": "VFA+*", "cross+local": "+*",
+}
+"""Modalities' mean+std summaries; ``+`` adds the routine-level cross-modal statistics,
+``*`` the per-segment (local) musicality statistics."""
 F_PROFILE = slice(38, 70)
 """Motion-energy profile at 40 ms, 32 steps per segment (lite F layout, version 2)."""
 A_ONSET, A_BEATS, A_RMS = slice(68, 100), slice(100, 132), 144
