@@ -121,8 +121,10 @@ def test_select_on_test_is_labelled(data, tmp_path):
     assert dist is not None and dist.n_routines == len(data.select("ball", "train")) and dist.threshold > 0
 
 
-def test_resume_continues_the_same_run(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_continues_the_same_run(data, tmp_path, monkeypatch, ema_decay):
     cfg, recipe = tiny(data, epochs=3)
+    recipe = dataclasses.replace(recipe, phase2=override_phase(recipe.phase2, {"ema_decay": ema_decay}))
     config = RunConfig("toy", "ball", cfg, recipe, seed=1)
     Run(data, config, tmp_path / "whole", progress=False).run()
 

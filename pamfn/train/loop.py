@@ -8,6 +8,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from tqdm.auto import tqdm
 
 from pamfn.data.tensors import SplitTensors
 from pamfn.evaluate import Predictor, score_split
+from pamfn.train.average import WeightAverage
 from pamfn.train.recipe import PhaseRecipe
 from pamfn.train.state import TrainState, load_state, save_state
 
@@ -80,7 +82,8 @@ def fit(
     """Train ``stage`` on ``train``, choosing the epoch with the best rho on ``select``.
 
     Continues from the state in ``state_dir`` if there is one. Returns with the model
-    holding the LAST epoch's weights; ``best_state`` holds the selected epoch's.
+    holding the LAST epoch's weights; ``best_state`` holds the selected epoch's (the
+    weight average's, when the recipe keeps one).
     """
     model, recipe = stage.model, stage.recipe
     device = train.device
@@ -100,6 +103,10 @@ def fit(
             torch.cuda.set_rng_state(saved.cuda_rng, device)
         best_state = {k: v.to(device) for k, v in saved.best_model.items()} if saved.best_model else None
         start, progress_doc = saved.epoch, saved.progress
+    average = None
+    if recipe.ema_decay > 0:
+        resumed = saved is not None and saved.average is not None
+        average = WeightAverage(model, recipe.ema_decay, updates=saved.average_updates if resumed else 0, state=saved.average if resumed else None)
     use_amp = amp and device.type == "cuda"
     bar = tqdm(range(start, stage.epochs), desc=stage.name, unit="epoch", initial=start, total=stage.epochs, disable=not progress)
     for epoch in bar:
@@ -119,17 +126,20 @@ def fit(
             loss.backward()
             nn.utils.clip_grad_norm_(trainable, recipe.clip)
             optimizer.step()
+            if average is not None:
+                average.update(model)
             total += loss.detach() * len(index)
             seen += len(index)
         row: dict[str, Any] = {"stage": stage.name, "epoch": epoch + 1, "train_loss": float(total) / max(seen, 1), "lr": lr}
         last = epoch + 1 == stage.epochs
         if (epoch + 1) % eval_every == 0 or last:
             stage.eval_mode()
-            result = score_split(stage.predictor, select, amp=amp)
+            with average.swapped_in(model) if average is not None else nullcontext():
+                result = score_split(stage.predictor, select, amp=amp)
+                if _better(result.rho, progress_doc["best_rho"]) or best_state is None:
+                    best_state = _snapshot(model)
+                    progress_doc.update(best_epoch=epoch + 1, best_rho=result.rho, best_mse=result.mse)
             row.update(select_rho=result.rho, select_mse=result.mse)
-            if _better(result.rho, progress_doc["best_rho"]) or best_state is None:
-                best_state = _snapshot(model)
-                progress_doc.update(best_epoch=epoch + 1, best_rho=result.rho, best_mse=result.mse)
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", rho=f"{result.rho:.3f}", best=progress_doc["best_epoch"])
         row["seconds"] = round(time.perf_counter() - t0, 3)
         progress_doc["rows"].append(row)
@@ -138,7 +148,9 @@ def fit(
         if (epoch + 1) % save_every == 0 or last:
             cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
             state = TrainState(
-                epoch + 1, model.state_dict(), optimizer.state_dict(), best_state, torch.get_rng_state(), data_rng.get_state(), cuda_rng, progress_doc
+                epoch + 1, model.state_dict(), optimizer.state_dict(), best_state, torch.get_rng_state(), data_rng.get_state(), cuda_rng, progress_doc,
+                average=average.state if average is not None else None,
+                average_updates=average.updates if average is not None else 0,
             )
             save_state(state_dir, state)
     bar.close()

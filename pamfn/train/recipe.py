@@ -40,6 +40,10 @@ class PhaseRecipe:
     min_lr: float = 0.0
     regressor_lr_scale: float = 1.0
     """Learning-rate factor of the model's final regressor (0.1 in phase 2)."""
+    ema_decay: float = 0.0
+    """Per-step decay of an exponential moving average of the weights, which is then
+    evaluated, selected and saved instead of the raw weights (0: off; see
+    :mod:`pamfn.train.average`). Not in the paper or the released code."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
@@ -48,6 +52,8 @@ class PhaseRecipe:
             raise ConfigError(f"schedule must be 'cosine' or 'none', got {self.schedule!r}")
         if not self.lr > 0 or self.batch_size < 1 or self.epochs < 1 or self.clip <= 0:
             raise ConfigError(f"need lr > 0, batch_size >= 1, epochs >= 1 and clip > 0, got {self}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
 
     def epochs_for(self, action: str) -> int:
         return int(self.epochs_per_action.get(action, self.epochs))

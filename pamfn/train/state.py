@@ -36,6 +36,9 @@ class TrainState:
     cuda_rng: torch.Tensor | None
     progress: dict[str, Any]
     """JSON-able: best epoch and score, the per-epoch metric rows so far."""
+    average: dict[str, torch.Tensor] | None = None
+    """The weight average's state, when the recipe keeps one."""
+    average_updates: int = 0
 
 
 def _flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -67,6 +70,8 @@ def save_state(folder: str | os.PathLike[str], state: TrainState) -> Path:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in state.model.items()}
     if state.best_model is not None:
         tensors.update({f"best.{k}": v.detach().cpu().contiguous() for k, v in state.best_model.items()})
+    if state.average is not None:
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in state.average.items()})
     tensors.update(optim_tensors)
     tensors["rng.torch"] = state.torch_rng
     tensors["rng.data"] = state.data_rng
@@ -75,7 +80,13 @@ def save_state(folder: str | os.PathLike[str], state: TrainState) -> Path:
     name = f"state-{state.epoch:05d}.safetensors"
     with atomic_path(folder / name) as tmp:
         save_file(tensors, str(tmp))
-    meta = {"epoch": state.epoch, "tensors": name, "optimizer": optim_meta, "progress": state.progress}
+    meta = {
+        "epoch": state.epoch,
+        "tensors": name,
+        "optimizer": optim_meta,
+        "progress": state.progress,
+        "average_updates": state.average_updates,
+    }
     write_text_atomic(folder / STATE_JSON, json.dumps(meta))
     for old in folder.glob("state-*.safetensors"):
         if old.name != name:
@@ -97,7 +108,7 @@ def load_state(folder: str | os.PathLike[str]) -> TrainState | None:
     def prefixed(prefix: str) -> dict[str, torch.Tensor]:
         return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    best = prefixed("best.")
+    best, average = prefixed("best."), prefixed("ema.")
     return TrainState(
         epoch=int(meta["epoch"]),
         model=prefixed("model."),
@@ -107,4 +118,6 @@ def load_state(folder: str | os.PathLike[str]) -> TrainState | None:
         data_rng=tensors["rng.data"],
         cuda_rng=tensors.get("rng.cuda"),
         progress=meta["progress"],
+        average=average or None,
+        average_updates=int(meta.get("average_updates", 0)),
     )
