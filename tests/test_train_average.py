@@ -13,29 +13,37 @@ from pamfn.train.loop import Stage, fit
 from tests.support.toy import write_toy_dataset
 
 
-def test_the_average_follows_its_recurrence_with_a_ramped_decay():
+def test_the_average_weights_each_step_by_its_decay_from_the_first_on():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
     average = WeightAverage(model, 0.9)
-    expected = {k: v.clone() for k, v in model.state_dict().items()}
-    for n in range(20):
+    seen = []
+    for _ in range(20):
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(torch.randn_like(p))
         model(torch.randn(4, 3))  # moves the batch-norm statistics and its step counter
-        rate = min(0.9, (1 + n) / (10 + n))
-        for k, v in model.state_dict().items():
-            expected[k] = rate * expected[k] + (1 - rate) * v if v.is_floating_point() else v.clone()
+        seen.append({k: v.clone() for k, v in model.state_dict().items()})
         average.update(model)
-    for k, v in expected.items():
-        assert torch.allclose(average.state[k], v, atol=1e-6), k
-    assert average.state["1.num_batches_tracked"].item() == 20
+    w = torch.tensor([0.9 ** (19 - i) for i in range(20)], dtype=torch.float64)
+    w = w / w.sum()
+    got = average.averaged()
+    for k, v in initial.items():
+        if v.is_floating_point():
+            expected = sum(float(w[i]) * seen[i][k] for i in range(20))
+            assert torch.allclose(got[k], expected, atol=1e-5), k
+    assert got["1.num_batches_tracked"].item() == 20
+    one = WeightAverage(model, 0.99)
+    one.update(model)
+    assert all(torch.allclose(one.averaged()[k], v) for k, v in model.state_dict().items())  # never the initial weights
 
 
 def test_swapped_in_restores_the_raw_weights_even_after_an_error():
     model = nn.Linear(3, 2)
     raw = {k: v.clone() for k, v in model.state_dict().items()}
     average = WeightAverage(model, 0.5)
-    average.state["weight"].fill_(7.0)
+    average.update(model)
+    average.state["weight"].fill_(3.5)  # normalised by 1 - 0.5: 7
     with pytest.raises(RuntimeError), average.swapped_in(model):
         assert torch.all(model.weight == 7.0)
         raise RuntimeError("boom")

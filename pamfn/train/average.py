@@ -2,11 +2,13 @@
 
 A recipe with ``ema_decay > 0`` evaluates, selects and saves the averaged weights instead
 of the raw ones: a mean over the recent steps is smoother than any single step, so the
-selected epoch depends less on one lucky evaluation. The decay ramps up as
-``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so early epochs are not pinned
-to the initial weights. Every floating-point entry of the state dict is averaged
-(parameters and normalisation statistics; frozen entries stay what they are); integer
-entries (step counters) follow the model.
+selected epoch depends less on one lucky evaluation. After ``n`` updates the average is
+the weights of steps ``1..n`` weighted by ``decay ** (n - i)`` and normalised (the
+accumulator starts at zero and is divided by ``1 - decay ** n``, as Adam corrects its
+moments), so its horizon is about ``1 / (1 - decay)`` steps from the first epoch on and
+the initial weights never enter it. Every floating-point entry of the state dict is
+averaged (parameters and normalisation statistics; frozen entries stay what they are);
+integer entries (step counters) follow the model.
 """
 
 from __future__ import annotations
@@ -26,25 +28,34 @@ class WeightAverage:
             raise ValueError(f"ema decay must lie in (0, 1), got {decay}")
         self.decay = decay
         self.updates = updates
-        source = state if state is not None else model.state_dict()
-        self.state = {k: v.detach().clone().to(model.state_dict()[k].device) for k, v in source.items()}
+        current = model.state_dict()
+        if state is None:
+            state = {k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in current.items()}
+        self.state = {k: v.detach().clone().to(current[k].device) for k, v in state.items()}
+        """The accumulator (zero-started, not yet normalised); saved to resume."""
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        rate = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
         for key, value in model.state_dict().items():
             mine = self.state[key]
             if mine.is_floating_point():
-                mine.mul_(rate).add_(value.detach(), alpha=1.0 - rate)
+                mine.mul_(self.decay).add_(value.detach(), alpha=1.0 - self.decay)
             else:
                 mine.copy_(value)
         self.updates += 1
+
+    def averaged(self) -> dict[str, torch.Tensor]:
+        """The normalised average (needs at least one update)."""
+        if self.updates == 0:
+            raise ValueError("the weight average has no update yet")
+        norm = 1.0 - self.decay**self.updates
+        return {k: v / norm if v.is_floating_point() else v for k, v in self.state.items()}
 
     @contextmanager
     def swapped_in(self, model: nn.Module) -> Iterator[None]:
         """Run the block with the averaged weights loaded into ``model``; restore after."""
         raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(self.state)
+        model.load_state_dict(self.averaged())
         try:
             yield
         finally:
