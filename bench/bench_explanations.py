@@ -5,7 +5,7 @@ with ground truth events (sample benchmark version 2: ``events.csv``).
     python bench/bench_explanations.py --data DIR --checkpoint CKPT --out runs/explanations-results.json
 
 For every routine of the split: the explanation (with each step's measured support), the
-occlusion scan (neutral baseline, 16 draws per 4-segment window) and the coach sentences,
+occlusion scan (each 4-segment window swapped with up to 24 partner windows) and the coach sentences,
 exactly as the dashboard computes them. Then (``pamfn.groundtruth``):
 
 - neutrality: mean impact over all windows and its routine-clustered standard error;
@@ -59,7 +59,7 @@ from pamfn.groundtruth import (
     sentence_hits,
 )
 from pamfn.insights import coach_insights
-from pamfn.occlusion import occlusion_scan
+from pamfn.occlusion import DRAWS, occlusion_scan
 from pamfn.routine import RoutineFeatures
 from pamfn.serving import CheckpointSet
 
@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "checkpoints")
     parser.add_argument("--events", type=Path, help="events.csv (default: DATA/events.csv)")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--draws", type=int, default=16)
+    parser.add_argument("--draws", type=int, default=DRAWS)
     parser.add_argument("--per-action", type=int, help="only the first N routines of each action in the split")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / RESULTS_NAME)

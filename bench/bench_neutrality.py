@@ -1,9 +1,17 @@
-"""Where the occlusion baseline's small bias comes from: the mean impact of the test
-split's windows (averaged within each routine, then over routines) with the scan's own
-replacements (stretches from anywhere else in the routine) against replacements by an
-adjacent stretch only (the window's neighbour, one window before or after: nearly the
-same content and position, the same splice). If both give the same bias, it comes from
-splicing itself, not from the content brought in. Standard error clustered by routine.
+"""Is the occlusion baseline neutral? The scan's swap estimate against the one-sided
+estimate, from the same forward passes (``pamfn.occlusion.swap_scores``) on every test
+routine.
+
+- one-sided: the full score minus the mean score with a partner's content in the
+  window's place (the scan before 2026-12-04, with the routine's own stretches);
+- swap (the scan): half the score with the window's content in the partner's place minus
+  the score with the partner's content in the window's place;
+- cost of a swap: the mean of both orientations minus the full score, i.e. what two
+  splice points and a repeated stretch cost the routine whichever way round; the
+  one-sided estimate reads it as impact, the swap cancels it.
+
+Each figure is averaged over a routine's windows, then over routines (standard error
+over routines, i.e. clustered by routine), in score points.
 
     python bench/bench_neutrality.py [--data sample_data] [--checkpoint assets/checkpoints]
 """
@@ -13,28 +21,30 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import pamfn.occlusion as occlusion
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import read_labels
+from pamfn.occlusion import DRAWS, swap_scores
 from pamfn.routine import RoutineFeatures
 
 
-def adjacent_starts(start: int, window: int, T: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """The stretch just before or just after the window (whichever exist), ``draws`` times."""
-    near = np.array([s for s in (start - window, start + window) if 0 <= s <= T - window] or [max(T - window, 0)])
-    return rng.choice(near, size=draws, replace=True)
-
-
-def mean_impacts(model, routines: list[RoutineFeatures], label_scale: float) -> np.ndarray:
-    return np.array([occlusion.occlusion_scan(model, f, label_scale).impact.mean() for f in routines])
+def routine_figures(swaps) -> dict[str, np.ndarray]:
+    """Per window: the one-sided and the swap estimates, and the cost of a swap."""
+    windows = np.arange(len(swaps.starts))[:, None]
+    replaced = swaps.scores[windows, swaps.pairs]
+    moved = swaps.scores[swaps.pairs, windows]
+    return {
+        "one-sided": swaps.full - replaced.mean(axis=1),
+        "swap (the scan)": swaps.values().mean(axis=1),
+        "cost of a swap": ((replaced + moved) / 2 - swaps.full).mean(axis=1),
+    }
 
 
 def main() -> None:
@@ -44,20 +54,21 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     labels, _ = read_labels(Path(args.data))
-    results: dict[str, list[np.ndarray]] = {"own replacements": [], "adjacent only": []}
+    per_routine: dict[str, list[float]] = {}
+    positive: dict[str, list[float]] = {}
     for action in sorted(labels.action.unique()):
         ck = load_checkpoint(Path(args.checkpoint) / action)
         rows = labels[(labels.action == action) & (labels.split == "test")]
-        routines = [RoutineFeatures.load(Path(args.data) / f) for f in rows["features"]]
-        results["own replacements"].append(mean_impacts(ck.model, routines, ck.config.label_scale))
-        with mock.patch.object(occlusion, "replacement_starts", adjacent_starts):
-            results["adjacent only"].append(mean_impacts(ck.model, routines, ck.config.label_scale))
-        cells = ", ".join(f"{k} {v[-1].mean():+.4f}" for k, v in results.items())
-        print(f"{action}: {cells}", flush=True)
-    for name, parts in results.items():
-        per = np.concatenate(parts)
-        print(f"{name:16s} mean impact {per.mean():+.4f} ± {per.std(ddof=1) / np.sqrt(len(per)):.4f} points "
-              f"({len(per)} routines)")
+        for rel in tqdm(rows["features"], desc=action, unit="routine"):
+            feats = RoutineFeatures.load(Path(args.data) / rel)
+            swaps = swap_scores(ck.model, feats, ck.config.label_scale, window=4, draws=DRAWS, seed=0, device="cpu", batch_size=64)
+            for name, values in routine_figures(swaps).items():
+                per_routine.setdefault(name, []).append(float(values.mean()))
+                positive.setdefault(name, []).extend((values > 0).tolist())
+    for name, means in per_routine.items():
+        m = np.asarray(means)
+        print(f"{name:16s} mean {m.mean():+.5f} ± {m.std(ddof=1) / np.sqrt(len(m)):.5f} points over {len(m)} routines; "
+              f"{np.mean(positive[name]):.1%} of {len(positive[name])} windows positive")
 
 
 if __name__ == "__main__":

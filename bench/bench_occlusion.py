@@ -1,8 +1,8 @@
-"""Speed of a routine's explanation scans on the CPU: the occlusion scan (neutral baseline,
-``draws`` replacements per 4-segment window, batched) and the support measurement (one
+"""Speed of a routine's explanation scans on the CPU: the occlusion scan (each 4-segment
+window swapped with up to ``draws`` partner windows, both ways, batched) and the support measurement (one
 perturbed copy per segment, batched), on the bundled checkpoint.
 
-    python bench/bench_occlusion.py                      # a 90-s routine (70 segments), 16 draws, 1 thread
+    python bench/bench_occlusion.py                      # a 90-s routine (70 segments: 18 windows, 17 partners each), 1 thread
     python bench/bench_occlusion.py --threads 2 --repeats 7 --draws 8
 
 Target: a 90-s routine's occlusion scan under 2 s on the CPU. Prints the median and the
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pamfn.dependence import measure_support
-from pamfn.occlusion import occlusion_scan
+from pamfn.occlusion import DRAWS, occlusion_scan
 from pamfn.routine import RoutineFeatures
 from pamfn.serving import CheckpointSet
 
@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "assets" / "checkpoints")
     parser.add_argument("--routine", default="hoop_303")
     parser.add_argument("--seconds", type=float, default=90.0)
-    parser.add_argument("--draws", type=int, default=16)
+    parser.add_argument("--draws", type=int, default=DRAWS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -64,10 +64,11 @@ def main() -> int:
     loaded = CheckpointSet(args.checkpoint).load(args.routine.split("_")[0])
     scale = loaded.config.label_scale
     scan = timed(lambda: occlusion_scan(loaded.model, features, scale, draws=args.draws), args.repeats)
+    scan_table = occlusion_scan(loaded.model, features, scale, draws=args.draws)
     support = timed(lambda: measure_support(loaded.model, features), args.repeats)
-    windows = -(-features.T // 4)
-    print(f"routine {features.routine_id}: T = {features.T} segments, {windows} windows x {args.draws} draws "
-          f"= {windows * args.draws} forward passes; torch threads {args.threads}; load average {os.getloadavg()[0]:.1f}")
+    windows, partners = len(scan_table), int(scan_table["draws"].iloc[0])
+    print(f"routine {features.routine_id}: T = {features.T} segments, {windows} windows x {partners} partners "
+          f"= {windows * partners + 1} forward passes; torch threads {args.threads}; load average {os.getloadavg()[0]:.1f}")
     for name, times in (("occlusion scan", scan), ("support measurement", support)):
         print(f"  {name:<20} median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, "
               f"{args.repeats} runs)")

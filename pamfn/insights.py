@@ -57,7 +57,7 @@ def moments(occlusion: pd.DataFrame, n: int = 3) -> list[Insight]:
     for row in ranked.itertuples():
         verb = "raised" if row.impact > 0 else "lowered"
         text = (f"**{clock(row.start_s)}–{clock(row.end_s)}**: this stretch {verb} the score by {abs(row.impact):.2f} points "
-                f"(noise ± {row.noise:.2f}: the routine's other stretches in its place)")
+                f"(noise ± {row.noise:.2f}: swapped with the routine's other stretches)")
         out.append(Insight("moment", float(row.start_s), float(row.end_s), text, float(row.impact)))
     return out
 

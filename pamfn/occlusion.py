@@ -1,34 +1,46 @@
-"""Score impact of each stretch of a routine, by occlusion with a neutral baseline.
+"""Score impact of each stretch of a routine, by swapping it with the routine's other stretches.
 
-A window of ``window`` segments (all modalities) is replaced, ``draws`` times, by another
-stretch of the same length from elsewhere in the same routine (chosen at random among
-those that do not overlap it), and the routine is re-scored with each replacement. The
-window's **impact** is the full score minus the mean replaced score, in points: what
-this stretch adds compared with the routine's other stretches put in its place.
+The routine is cut into windows of ``window`` segments (all modalities). For a window
+``w`` and a partner window ``r`` elsewhere in the routine, the routine is re-scored twice
+(a *swap* here is this pair of copies, not an exchange in one pass): with ``r``'s content
+copied over ``w``'s place, and with ``w``'s content copied over ``r``'s place. Half the
+difference is what ``w``'s content is worth against ``r``'s; the window's **impact** is
+its mean over the partners, in points. Every other window is a partner when there are
+at most ``draws + 1`` windows; a longer routine pairs each window with ``draws`` others
+at random offsets, taken both ways (``partners``). For a score that adds up over time
+the impact equals the one-sided estimate (the full score minus the score with ``r`` in
+``w``'s place); unlike it, both re-scored routines carry two splice points, so what the
+model makes of a seam cancels, and the edges of the routine, where a splice has only
+one seam, are partners as often as they are windows. Each swap counts for both its
+windows with opposite signs, so the impacts of a routine sum to zero: an ordinary
+stretch adds nothing compared with the routine's other stretches.
 
 Why this baseline: it has to be neutral, i.e. impacts average to zero over all windows
 when nothing in particular happens. A filler such as the routine's mean or zeros is not
-(inputs the model never sees), and on the bundled checkpoint neither is content spliced
-in from other routines; the routine's own stretches from other positions are
-(``docs/explanations.md`` gives the figures).
+(inputs the model never sees); content spliced in from other routines is not on the
+bundled checkpoint; the one-sided estimate with the routine's own stretches is nearly
+neutral but carries the seam's cost (``docs/explanations.md`` gives the figures).
+Swapping windows of one grid keeps the comparison inside the routine and within its
+own content; it needs at least three windows.
 
-**Noise and significance.** The replaced scores spread with what could be there; their
-standard deviation ``sd`` is the window's noise. The impact's own uncertainty from the
-finite draws is ``se = sd / sqrt(draws)``. If the window's content were typical of the
-routine (exchangeable with the replacements), the full score would be one more draw, so
-``z = impact / (sd * sqrt(1 + 1/draws))`` follows Student's t with ``draws - 1``
-degrees of freedom. A window is ``significant`` when ``|z|`` exceeds the two-sided
-t quantile at level ``alpha`` divided by the number of windows (Bonferroni over the
-routine's windows): only then does a coach sentence speak of it.
+**Noise and significance.** The values against each of the ``n`` partners spread with
+what could be there; their standard deviation ``sd`` is the window's noise. The
+impact's own uncertainty from the finite partners is ``se = sd / sqrt(n)``. If the
+window's content were typical of the routine (exchangeable with its partners), its
+value against their mean would be one more draw, so ``z = impact / (sd * sqrt(1 + 1/n))``
+follows Student's t with ``n - 1`` degrees of freedom. A window is ``significant`` when ``|z|``
+exceeds the two-sided t quantile at level ``alpha`` divided by the number of windows
+(Bonferroni over the routine's windows): only then does a coach sentence speak of it.
 
-The same replaced forward passes give, for the stage-2 step each window holds, the MSFD
-modality weights with other content there (``baseline_*`` and ``spread_*``), against
-which :mod:`pamfn.insights` judges whether a modality weight is more than noise.
+The forward passes with a partner's content in the window give, for the stage-2 step it holds,
+the MSFD modality weights with other content there (``baseline_*`` and ``spread_*``),
+against which :mod:`pamfn.insights` judges whether a modality weight is more than noise.
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,23 +49,96 @@ from pamfn import MODALITIES
 from pamfn.errors import ConfigError
 from pamfn.routine import RoutineFeatures
 
-DRAWS = 16
+DRAWS = 24
+"""At most this many partners per window: every other window in routines of up to 25 windows (128 s)."""
 ALPHA = 0.05
+MIN_WINDOWS = 3
+"""Fewer windows leave nothing to swap with: the scan of such a routine is empty."""
 WEIGHT_STAGE = 2
 """The stage whose MSFD weights the scan compares (one stage-2 step per 4-segment window)."""
 
 
-def replacement_starts(start: int, window: int, T: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``draws`` first segments of stretches of ``window`` segments that do not overlap
-    [start, start + window) (any other stretch when the routine is too short)."""
-    candidates = np.arange(0, max(T - window, 0) + 1)
-    apart = candidates[np.abs(candidates - start) >= window]
-    pool = apart if len(apart) else candidates[candidates != start] if len(candidates) > 1 else candidates
-    return rng.choice(pool, size=draws, replace=len(pool) < draws)
+def partners(n: int, most: int, rng: np.random.Generator) -> np.ndarray:
+    """Partner windows of each of ``n`` windows, a symmetric relation: an ``(n, k)`` array,
+    every other window when ``n - 1 <= most``, else ``most`` (rounded down to even) at
+    offsets ``+/-o`` (mod ``n``) for ``most // 2`` distinct random offsets ``o``."""
+    if n < MIN_WINDOWS:
+        raise ConfigError(f"an occlusion scan needs at least {MIN_WINDOWS} windows to swap, the routine has {n}")
+    if n - 1 <= most:
+        return np.array([[r for r in range(n) if r != w] for w in range(n)])
+    offsets = rng.choice(np.arange(1, (n - 1) // 2 + 1), size=min(most // 2, (n - 1) // 2), replace=False)
+    steps = np.concatenate([offsets, -offsets])
+    return (np.arange(n)[:, None] + steps[None, :]) % n
 
 
 def _routine_rng(seed: int, routine_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(routine_id.encode())])
+
+
+@dataclass
+class Swaps:
+    """The forward passes of a scan: the routine as it is and with pairs of windows swapped."""
+
+    starts: np.ndarray
+    """First segment of each window."""
+    pairs: np.ndarray
+    """``(windows, partners)``: each window's partners (:func:`partners`)."""
+    full: float
+    """The routine's score, in points."""
+    scores: np.ndarray
+    """``(windows, windows)``, points: ``[p, s]`` is the score with window ``s``'s content
+    in window ``p``'s place; NaN for pairs that are not partners."""
+    full_weights: np.ndarray | None
+    """Stage-2 MSFD weights of the routine as it is (steps x 3), None without MSFD."""
+    weights: np.ndarray | None
+    """``(windows, windows, steps, 3)``: the same for each swapped routine."""
+
+    def values(self) -> np.ndarray:
+        """``(windows, partners)``: half the score with the window's content in the partner's
+        place minus the score with the partner's content in the window's place."""
+        windows = np.arange(len(self.starts))[:, None]
+        return (self.scores[self.pairs, windows] - self.scores[windows, self.pairs]) / 2
+
+
+def swap_scores(model, features: RoutineFeatures, label_scale: float, *, window: int, draws: int, seed: int,
+                device: str, batch_size: int) -> Swaps:
+    """Score the routine and every swap of a window with one of its partners, batched."""
+    import torch
+
+    from pamfn.serving.scorer import model_modalities, run_model
+
+    modalities = model_modalities(model)
+    T = features.T
+    x = {m: np.asarray(features.features[m], np.float32) for m in modalities}
+    starts = np.arange(0, T, window)
+    pairs = partners(len(starts), draws, _routine_rng(seed, features.routine_id))
+
+    def forward(batch: dict[str, np.ndarray]):
+        inputs = {m: torch.as_tensor(a, device=device) for m, a in batch.items()}
+        out = run_model(model, inputs)
+        trace = next((t for t in out.stages if t.stage == WEIGHT_STAGE and t.msfd_weights is not None), None)
+        weights = None if trace is None else trace.msfd_weights.float().cpu().numpy()
+        return out.score.float().cpu().numpy().reshape(-1) * label_scale, weights
+
+    full, full_weights = forward({m: a[None] for m, a in x.items()})
+    needed = sorted({(w, int(r)) for w in range(len(starts)) for r in pairs[w]})
+    scores = np.full((len(starts), len(starts)), np.nan)
+    weights = None
+    for first in range(0, len(needed), batch_size):
+        chunk = needed[first : first + batch_size]
+        batch = {m: np.repeat(a[None], len(chunk), axis=0) for m, a in x.items()}
+        for i, (place, source) in enumerate(chunk):
+            p, q = starts[place], starts[source]
+            width = min(window, T - p, T - q)
+            for m in modalities:
+                batch[m][i, p : p + width] = x[m][q : q + width]
+        score, w = forward(batch)
+        rows, cols = zip(*chunk)
+        scores[rows, cols] = score
+        if w is not None:
+            weights = np.full((len(starts), len(starts), *w.shape[1:]), np.nan, np.float32) if weights is None else weights
+            weights[rows, cols] = w
+    return Swaps(starts, pairs, float(full[0]), scores, None if full_weights is None else full_weights[0], weights)
 
 
 def occlusion_scan(
@@ -69,78 +154,55 @@ def occlusion_scan(
     batch_size: int = 64,
 ) -> pd.DataFrame:
     """Impact of each window of ``window`` segments on the score, against a neutral baseline
-    (the routine's own stretches from elsewhere; see the module docstring).
+    (swaps with the routine's other windows; see the module docstring). Empty for a
+    routine of fewer than ``MIN_WINDOWS`` windows.
 
-    Columns: ``start_s, end_s, impact`` (points: full score minus the mean score with the
-    window's content replaced), ``se`` (its uncertainty from the finite draws), ``noise``
-    (the spread of the replaced scores, ``sd * sqrt(1 + 1/draws)``), ``z``,
-    ``significant`` (``|z| > threshold_z``), ``draws``, and for the stage-2 step the window holds (when the model has MSFD)
-    ``weight_<m>``, ``baseline_<m>``, ``spread_<m>`` for m in V, F, A: the weight with this
-    content, its mean and standard deviation with the replacements.
+    Columns: ``start_s, end_s, impact`` (points: the mean over partners of half the score
+    with the window's content in the partner's place minus the score with the partner's
+    content in the window's place), ``se`` (its uncertainty from the finite partners),
+    ``noise`` (the spread of the per-partner values, ``sd * sqrt(1 + 1/n)``), ``z``,
+    ``significant`` (``|z| > threshold_z``), ``draws`` (partners per window, ``n``), and for
+    the stage-2 step the window holds (when the model has MSFD) ``weight_<m>``,
+    ``baseline_<m>``, ``spread_<m>`` for m in V, F, A: the weight with this content, its
+    mean and standard deviation with the partners' content.
     """
-    import torch
     from scipy import stats
-
-    from pamfn.serving.scorer import model_modalities, run_model
 
     if window < 1:
         raise ConfigError(f"the occlusion window must be at least one segment, got {window}")
     if draws < 2:
-        raise ConfigError(f"the occlusion baseline needs at least 2 draws per window, got {draws}")
-    modalities = model_modalities(model)
-    T = features.T
-    x = {m: np.asarray(features.features[m], np.float32) for m in modalities}
-    starts = np.arange(0, T, window)
-    rng = _routine_rng(seed, features.routine_id)
-    plan = [(int(s), int(r)) for s in starts for r in replacement_starts(int(s), window, T, draws, rng)]
-
-    def forward(batch: dict[str, np.ndarray]):
-        inputs = {m: torch.as_tensor(a, device=device) for m, a in batch.items()}
-        out = run_model(model, inputs)
-        trace = next((t for t in out.stages if t.stage == WEIGHT_STAGE and t.msfd_weights is not None), None)
-        weights = None if trace is None else trace.msfd_weights.float().cpu().numpy()
-        return out.score.float().cpu().numpy().reshape(-1), weights
-
-    full, full_weights = forward({m: a[None] for m, a in x.items()})
-    scores = np.empty(len(plan))
-    weights = None
-    for first in range(0, len(plan), batch_size):
-        chunk = plan[first : first + batch_size]
-        batch = {m: np.repeat(a[None], len(chunk), axis=0) for m, a in x.items()}
-        for i, (s, r) in enumerate(chunk):
-            width = min(window, T - s, T - r)
-            for m in modalities:
-                batch[m][i, s : s + width] = x[m][r : r + width]
-        score, w = forward(batch)
-        scores[first : first + len(chunk)] = score
-        if w is not None:
-            weights = np.empty((len(plan), *w.shape[1:]), np.float32) if weights is None else weights
-            weights[first : first + len(chunk)] = w
-    scores = scores.reshape(len(starts), draws) * label_scale
-    impact = full[0] * label_scale - scores.mean(axis=1)
-    sd = scores.std(axis=1, ddof=1)
-    noise = sd * np.sqrt(1 + 1 / draws)
+        raise ConfigError(f"the occlusion baseline needs at least 2 partners per window, got draws={draws}")
+    if -(-features.T // window) < MIN_WINDOWS:
+        return scan_from_dict(None)
+    swaps = swap_scores(model, features, label_scale, window=window, draws=draws, seed=seed, device=device, batch_size=batch_size)
+    starts, n = swaps.starts, swaps.pairs.shape[1]
+    values = swaps.values()
+    impact = values.mean(axis=1)
+    sd = values.std(axis=1, ddof=1)
+    noise = sd * np.sqrt(1 + 1 / n)
     z = zscore(impact, noise)
-    threshold = stats.t.ppf(1 - alpha / (2 * len(starts)), draws - 1)
+    threshold = stats.t.ppf(1 - alpha / (2 * len(starts)), n - 1)
     seg = features.segment_seconds
     table = pd.DataFrame({
         "start_s": starts * seg,
-        "end_s": np.minimum(starts + window, T) * seg,
+        "end_s": np.minimum(starts + window, features.T) * seg,
         "impact": impact,
-        "se": sd / np.sqrt(draws),
+        "se": sd / np.sqrt(n),
         "noise": noise,
         "z": z,
         "significant": np.abs(z) > threshold,
         "threshold_z": threshold,
-        "draws": draws,
+        "draws": n,
     })
-    if weights is not None and full_weights is not None:
-        _add_weight_baselines(table, starts, window, full_weights[0], weights.reshape(len(starts), draws, *weights.shape[1:]))
+    if swaps.weights is not None and swaps.full_weights is not None:
+        windows = np.arange(len(starts))[:, None]
+        _add_weight_baselines(table, starts, window, swaps.full_weights, swaps.weights[windows, swaps.pairs])
     return table
 
 
 def _add_weight_baselines(table: pd.DataFrame, starts: np.ndarray, window: int, full: np.ndarray, replaced: np.ndarray) -> None:
-    """Stage-2 MSFD weights of the step in each window: with this content and with the replacements."""
+    """Stage-2 MSFD weights of the step in each window: with this content and with each
+    partner's (``replaced``: windows x partners x steps x 3)."""
     width = 2**WEIGHT_STAGE
     steps = np.minimum((starts + window // 2) // width, full.shape[0] - 1)
     for j, m in enumerate(MODALITIES):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pamfn.insights import clock, coach_insights, fusion_peaks, modality_reliance, moments, window_around
-from pamfn.occlusion import occlusion_scan, replacement_starts, scan_from_dict, scan_to_dict
+from pamfn.occlusion import occlusion_scan, partners, scan_from_dict, scan_to_dict
 from pamfn.routine import RoutineFeatures
 from pamfn.serving.scorer import predict_scores
 from tests.support.explanations import make_explanation
@@ -54,35 +54,78 @@ def test_occlusion_baseline_is_neutral_over_routines():
     assert abs(np.mean(impacts)) < 3 * np.std(impacts, ddof=1) / np.sqrt(len(impacts))
 
 
+class SeamAverse(torch.nn.Module):
+    """A stand-in scorer that loses score at every jump of a smooth feature, as a model
+    that never saw a splice might: the mean of audio's first column minus the mean
+    absolute step of its second column, which drifts slowly in every routine."""
+
+    config = SimpleNamespace(modalities=("V", "F", "A"))
+
+    def forward(self, inputs, policy="argmax", generator=None):
+        a = inputs["A"]
+        return SimpleNamespace(score=a[..., 0].mean(dim=1) - a[..., 1].diff(dim=1).abs().mean(dim=1), stages=[])
+
+
+def drifting(seed: int) -> RoutineFeatures:
+    feats = routine(loud=slice(0, 0), seed=seed, rid=f"d{seed}")
+    feats.features["A"][:, 1] = np.linspace(0, 4, feats.T, dtype=np.float32)
+    return feats
+
+
+def test_swapping_cancels_what_a_seam_costs():
+    """A one-sided splice would read the seam's cost as impact; swaps carry it on both sides."""
+    impacts = np.array([occlusion_scan(SeamAverse(), drifting(s), 25.0)["impact"].mean() for s in range(40)])
+    assert abs(impacts.mean()) < 3 * impacts.std(ddof=1) / np.sqrt(len(impacts))
+    one_sided = []
+    for s in range(40):
+        feats = drifting(s)
+        x = {m: torch.as_tensor(a[None]) for m, a in feats.features.items()}
+        full = SeamAverse()(x).score.item()
+        spliced = {m: a.clone() for m, a in x.items()}
+        spliced["A"][0, 8:12] = x["A"][0, 24:28]
+        one_sided.append(25 * (full - SeamAverse()(spliced).score.item()))
+    assert np.mean(one_sided) > 10 * abs(impacts.mean())  # the seam's cost, which the swap cancels
+
+
 def test_occlusion_rescoring_matches_a_real_pamfn():
     from pamfn.model import PAMFNConfig, build_model
-    from pamfn.occlusion import _routine_rng
 
     torch.manual_seed(0)
     model = build_model(PAMFNConfig(preset=None, K=4, d=16, input_dims={"V": 6, "F": 5, "A": 4})).eval()
     rng = np.random.default_rng(0)
     feats = RoutineFeatures({m: rng.normal(size=(20, d)).astype(np.float32) for m, d in {"V": 6, "F": 5, "A": 4}.items()},
                             routine_id="r")
-    occ = occlusion_scan(model, feats, label_scale=25.0, window=4, draws=3, batch_size=4)
+    occ = occlusion_scan(model, feats, label_scale=25.0, window=4, batch_size=4)
     full = predict_scores(model, [feats], 25.0)["r"]
-    draws_rng = _routine_rng(0, "r")
-    plans = [replacement_starts(s, 4, 20, 3, draws_rng) for s in range(0, 20, 4)]
-    replaced = []
-    for r in plans[2]:
+
+    def swapped(place: int, source: int) -> float:
         masked = {m: a.copy() for m, a in feats.features.items()}
         for m, a in masked.items():
-            a[8:12] = feats.features[m][r : r + 4]
-        replaced.append(predict_scores(model, [RoutineFeatures(masked, routine_id="r")], 25.0)["r"])
-    assert occ["impact"].iloc[2] == pytest.approx(full - np.mean(replaced), abs=1e-4)
+            a[place : place + 4] = feats.features[m][source : source + 4]
+        return predict_scores(model, [RoutineFeatures(masked, routine_id="r")], 25.0)["r"]
+
+    others = [0, 4, 12, 16]  # five windows: every other one is a partner of the third
+    values = [(swapped(r, 8) - swapped(8, r)) / 2 for r in others]
+    assert occ["impact"].iloc[2] == pytest.approx(np.mean(values), abs=1e-4)
+    assert occ["draws"].iloc[2] == 4 and occ["se"].iloc[2] == pytest.approx(np.std(values, ddof=1) / 2, abs=1e-4)
+    assert occ["impact"].iloc[2] != pytest.approx(full - np.mean([swapped(8, r) for r in others]), abs=1e-4)
+    assert occ["impact"].sum() == pytest.approx(0.0, abs=1e-4)  # each swap counts for both its windows
     assert {"weight_A", "baseline_A", "spread_A"} <= set(occ.columns)
     assert np.allclose(occ[["weight_V", "weight_F", "weight_A"]].sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_replacements_do_not_overlap_the_window():
-    rng = np.random.default_rng(0)
-    starts = replacement_starts(8, 4, 40, 200, rng)
-    assert ((starts <= 4) | (starts >= 12)).all() and starts.max() <= 36
-    assert len(replacement_starts(0, 4, 5, 3, rng)) == 3  # too short to avoid overlap: any other stretch
+@pytest.mark.parametrize("n, most", [(5, 24), (18, 17), (40, 24), (41, 10)])
+def test_partners_are_a_symmetric_relation_without_self_pairs(n, most):
+    pairs = partners(n, most, np.random.default_rng(0))
+    assert pairs.shape == (n, min(n - 1, most - most % 2 if n - 1 > most else n - 1))
+    relation = {(w, int(r)) for w in range(n) for r in pairs[w]}
+    assert all((r, w) in relation for w, r in relation) and all(w != r for w, r in relation)
+    assert all(len(set(row)) == len(row) for row in pairs)
+
+
+def test_a_routine_of_fewer_than_three_windows_has_no_scan():
+    assert occlusion_scan(SumOfAudio(), routine(T=8), 25.0).empty
+    assert not occlusion_scan(SumOfAudio(), routine(T=9), 25.0).empty
 
 
 def test_bad_occlusion_arguments():
@@ -90,6 +133,8 @@ def test_bad_occlusion_arguments():
         occlusion_scan(SumOfAudio(), routine(), 25.0, window=0)
     with pytest.raises(ValueError, match="draws"):
         occlusion_scan(SumOfAudio(), routine(), 25.0, draws=1)
+    with pytest.raises(ValueError, match="at least 3 windows"):
+        partners(2, 24, np.random.default_rng(0))
 
 
 def test_scan_round_trip_and_old_scans_are_dropped():

@@ -130,9 +130,10 @@ def routine_view(
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("What moved the score", anchor=False)
-        st.caption("Each 4-segment window is replaced by the routine's other stretches and the routine re-scored: "
-                   "a stretch is named only when its impact, or its pull on a modality's MSFD weight, clearly exceeds "
-                   "that noise. Fusion statements name the whole stretch the PolicyNet's decisions depend on.")
+        st.caption("Each 4-segment window trades places with the routine's other windows and the routine is re-scored "
+                   "each way; how far the score moves across those swaps is the noise. A stretch is named only when its "
+                   "impact, or its pull on a modality's MSFD weight, clearly exceeds that noise. Fusion statements name "
+                   "the whole stretch the PolicyNet's decisions depend on.")
         _insights(key, found, video is not None)
     with right:
         st.subheader("Keyframes", anchor=False)

@@ -17,14 +17,16 @@ entropy (0 certain, 1 uniform) and the expected FusionNet count. Each stage carr
 perturbation, pamfn.dependence).
 
 With ``--occlusion`` the JSON adds ``windows`` (per 4-segment window: ``start_s, end_s,
-impact`` in points, ``se``, ``noise``, ``significant``; pamfn.occlusion) and the coach
-statements (``insights``), which speak only of windows beyond their noise.
+impact`` in points, ``se``, ``noise``, ``significant``; pamfn.occlusion, which swaps each
+window with the routine's other windows) and the coach statements (``insights``), which
+speak only of windows beyond their noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -55,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--occlusion", action="store_true",
                         help="also scan each 4-segment window's score impact (neutral baseline, with noise) and print the "
                              "coach statements; the JSON gets `windows` and `insights`")
-    parser.add_argument("--draws", type=int, default=16, help="--occlusion: replacements per window (default 16)")
+    parser.add_argument("--draws", type=int,
+                        help="--occlusion: at most this many partner windows per window (default: pamfn.occlusion.DRAWS)")
     parser.set_defaults(func=run)
 
 
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.decisions import stage_summary
     from pamfn.explain import explain_routine
     from pamfn.insights import coach_insights
-    from pamfn.occlusion import occlusion_scan
+    from pamfn.occlusion import DRAWS, MIN_WINDOWS, occlusion_scan
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
 
@@ -107,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
     extra: dict = {"policy": policy}
     found = []
     if args.occlusion:
-        scan = occlusion_scan(loaded.model, features, loaded.config.label_scale, draws=args.draws, device=args.device)
+        scan = occlusion_scan(loaded.model, features, loaded.config.label_scale, draws=args.draws or DRAWS, device=args.device)
+        if scan.empty:
+            print(f"note: {features.routine_id} has {features.T} segments, fewer than {MIN_WINDOWS} windows of 4 to swap: "
+                  "no occlusion scan", file=sys.stderr)
         found = coach_insights(explanation, scan)
         extra["windows"] = [{"start_s": float(r.start_s), "end_s": float(r.end_s), "impact": float(r.impact), "se": float(r.se),
                              "noise": float(r.noise), "significant": bool(r.significant)} for r in scan.itertuples()]
