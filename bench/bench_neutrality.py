@@ -5,10 +5,14 @@ routine.
 - one-sided: the full score minus the mean score with a partner's content in the
   window's place (the scan before 2026-12-04, with the routine's own stretches);
 - swap (the scan): half the score with the window's content in the partner's place minus
-  the score with the partner's content in the window's place;
-- cost of a swap: the mean of both orientations minus the full score, i.e. what two
-  splice points and a repeated stretch cost the routine whichever way round; the
-  one-sided estimate reads it as impact, the swap cancels it.
+  the score with the partner's content in the window's place. Its mean over a routine's
+  windows is zero by construction (each swap counts for both its windows with opposite
+  signs); the line checks it, and its share of positive windows says whether impacts
+  lean one way.
+
+The one-sided mean is, with the sign turned, what a splice does to the score on average
+(both orientations of every pair occur, so the mean score with a partner's content in a
+window is the mean over all the re-scored routines).
 
 Each figure is averaged over a routine's windows, then over routines (standard error
 over routines, i.e. clustered by routine), in score points.
@@ -36,14 +40,11 @@ from pamfn.routine import RoutineFeatures
 
 
 def routine_figures(swaps) -> dict[str, np.ndarray]:
-    """Per window: the one-sided and the swap estimates, and the cost of a swap."""
+    """Per window: the one-sided and the swap estimates."""
     windows = np.arange(len(swaps.starts))[:, None]
-    replaced = swaps.scores[windows, swaps.pairs]
-    moved = swaps.scores[swaps.pairs, windows]
     return {
-        "one-sided": swaps.full - replaced.mean(axis=1),
+        "one-sided": swaps.full - swaps.scores[windows, swaps.pairs].mean(axis=1),
         "swap (the scan)": swaps.values().mean(axis=1),
-        "cost of a swap": ((replaced + moved) / 2 - swaps.full).mean(axis=1),
     }
 
 

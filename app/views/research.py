@@ -180,9 +180,10 @@ def explanation_checks() -> None:
         st.warning(f"Not measured: {note}", icon=":material/warning:")
     n = result["neutrality"]
     cols = st.columns(4)
-    cols[0].metric("Mean score impact", f"{n['mean_impact']:+.3f}", help="over all windows; should be 0 within its noise")
+    cols[0].metric("Mean score impact", f"{n['mean_impact']:+.3f}", help="over all windows; zero by construction with the swap scan (each swap counts for both "
+                                                                 "its windows with opposite signs; older results: should be 0 within its noise)")
     cols[1].metric("± standard error", f"{n['se']:.3f}", help="clustered by routine")
-    cols[2].metric("Windows that raised the score", f"{n['share_positive']:.0%}")
+    cols[2].metric("Windows that raised the score", f"{n['share_positive']:.0%}", help="about half when impacts lean neither way")
     cols[3].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
     if "fault_auc" in tables:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
