@@ -17,6 +17,10 @@ exactly as the dashboard computes them. Then (``pamfn.groundtruth``):
   (drop, loss of balance, tremor) or a degradation, beside the chance rate of a window
   (``sentences_any_fault`` adds the off-beat and off-energy sections).
 
+With ``--probe`` (DATA's training split generated): the fault probe of
+``pamfn.fault_probe`` beside the impacts, i.e. how well the features themselves find each
+fault kind.
+
 Writes the figures as JSON (``--out``, default docs/explanations-results.json; the
 research view shows them) and prints them. Without events.csv it measures neutrality
 only and says what is missing.
@@ -45,6 +49,7 @@ from pamfn.atomic import write_text_atomic
 from pamfn.catalog import load_catalog
 from pamfn.errors import DatasetError
 from pamfn.explain import explain_routine
+from pamfn.fault_probe import dataset_probe
 from pamfn.groundtruth import (
     DEGRADATION,
     FAULTS,
@@ -117,6 +122,9 @@ def main() -> int:
     parser.add_argument("--per-action", type=int, help="only the first N routines of each action in the split")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / RESULTS_NAME)
+    parser.add_argument("--probe", action="store_true",
+                        help="also run the fault probe (pamfn.fault_probe: can the features find the faults?); needs DATA's "
+                             "training split (pamfn synth DATA --split train)")
     parser.add_argument("--tables", type=Path, help="also write windows.csv (every scanned window, labelled) and "
                                                   "sentences.csv (every coach sentence) to this folder")
     args = parser.parse_args()
@@ -151,6 +159,11 @@ def main() -> int:
         result["degradation"] = records(degradation_summary(degradation_weights(weights, split_events)))
         result["sentences"] = records(sentence_hits(sentences, windows, split_events, (*LOCAL_FAULTS, DEGRADATION)))
         result["sentences_any_fault"] = records(sentence_hits(sentences, windows, split_events))
+    if args.probe:
+        try:
+            result["fault_probe"] = records(dataset_probe(args.data))
+        except DatasetError as exc:
+            result["missing"].append(str(exc))
     if args.tables:
         labelled = label_windows(windows, events) if events is not None else windows
         write_text_atomic(args.tables / "windows.csv", labelled.to_csv(index=False))

@@ -15,7 +15,9 @@ The one-sided mean is, with the sign turned, what a splice does to the score on 
 window is the mean over all the re-scored routines).
 
 Each figure is averaged over a routine's windows, then over routines (standard error
-over routines, i.e. clustered by routine), in score points.
+over routines, i.e. clustered by routine), in score points. Beside it: the share of
+windows beyond their noise by the scan's rule (Student's t, Bonferroni over the
+routine's windows), each estimate with its own per-partner spread.
 
     python bench/bench_neutrality.py [--data sample_data] [--checkpoint assets/checkpoints]
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import stats
 from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,17 +38,21 @@ sys.path.insert(0, str(ROOT))
 
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import read_labels
-from pamfn.occlusion import DRAWS, swap_scores
+from pamfn.occlusion import ALPHA, DRAWS, swap_scores, zscore
 from pamfn.routine import RoutineFeatures
 
 
-def routine_figures(swaps) -> dict[str, np.ndarray]:
-    """Per window: the one-sided and the swap estimates."""
+def routine_figures(swaps) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per window and estimate: the impact and whether it is beyond its noise."""
     windows = np.arange(len(swaps.starts))[:, None]
-    return {
-        "one-sided": swaps.full - swaps.scores[windows, swaps.pairs].mean(axis=1),
-        "swap (the scan)": swaps.values().mean(axis=1),
-    }
+    n = swaps.pairs.shape[1]
+    threshold = stats.t.ppf(1 - ALPHA / (2 * len(swaps.starts)), n - 1)
+    out = {}
+    for name, values in (("one-sided", swaps.full - swaps.scores[windows, swaps.pairs]), ("swap (the scan)", swaps.values())):
+        impact = values.mean(axis=1)
+        z = zscore(impact, values.std(axis=1, ddof=1) * np.sqrt(1 + 1 / n))
+        out[name] = (impact, np.abs(z) > threshold)
+    return out
 
 
 def main() -> None:
@@ -56,20 +63,23 @@ def main() -> None:
     torch.set_num_threads(1)
     labels, _ = read_labels(Path(args.data))
     per_routine: dict[str, list[float]] = {}
-    positive: dict[str, list[float]] = {}
+    positive: dict[str, list[bool]] = {}
+    beyond: dict[str, list[bool]] = {}
     for action in sorted(labels.action.unique()):
         ck = load_checkpoint(Path(args.checkpoint) / action)
         rows = labels[(labels.action == action) & (labels.split == "test")]
         for rel in tqdm(rows["features"], desc=action, unit="routine"):
             feats = RoutineFeatures.load(Path(args.data) / rel)
             swaps = swap_scores(ck.model, feats, ck.config.label_scale, window=4, draws=DRAWS, seed=0, device="cpu", batch_size=64)
-            for name, values in routine_figures(swaps).items():
-                per_routine.setdefault(name, []).append(float(values.mean()))
-                positive.setdefault(name, []).extend((values > 0).tolist())
+            for name, (impact, significant) in routine_figures(swaps).items():
+                per_routine.setdefault(name, []).append(float(impact.mean()))
+                positive.setdefault(name, []).extend((impact > 0).tolist())
+                beyond.setdefault(name, []).extend(significant.tolist())
     for name, means in per_routine.items():
         m = np.asarray(means)
         print(f"{name:16s} mean {m.mean():+.5f} ± {m.std(ddof=1) / np.sqrt(len(m)):.5f} points over {len(m)} routines; "
-              f"{np.mean(positive[name]):.1%} of {len(positive[name])} windows positive")
+              f"{np.mean(positive[name]):.1%} of {len(positive[name])} windows positive, "
+              f"{np.mean(beyond[name]):.1%} beyond their noise")
 
 
 if __name__ == "__main__":

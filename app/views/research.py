@@ -188,6 +188,11 @@ def explanation_checks() -> None:
     if "fault_auc" in tables:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
                     "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance)")
+        show_figure(research.fault_check_figure(tables["fault_auc"], tables.get("fault_probe")), f"{path.stem}_faults",
+                    "checks_faults")
+        if "fault_probe" not in tables:
+            st.caption("The probe beside the impacts (can the features find the faults at all?) is measured with "
+                       "`bench/bench_explanations.py --probe` on a data set whose training split is generated.")
         st.dataframe(tables["fault_auc"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True, key="checks_auc")
         if "fault_auc_local" in tables:
             st.caption("Clean windows: no fault and no degradation. Below, against windows without a fault of a moment "

@@ -556,3 +556,37 @@ def fig6_figure(intervals: pd.DataFrame, title: str = "Spearman's ρ against the
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+FAULT_LABELS = {"loss_of_balance": "loss of balance", "drop": "drop", "tremor": "tremor",
+                "off_beat": "off-beat section", "off_energy": "off-energy section"}
+PROBE_FEATURES = "V+F+A"
+"""The probe shown beside the impacts: every modality's window features."""
+
+
+def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = None, target: float = 0.75) -> go.Figure:
+    """Per fault kind, the ROC AUC of the model's occlusion impacts ranking fault windows
+    above clean ones, beside (when measured) the fault probe's on the same test windows
+    (``pamfn.fault_probe``: what the features themselves reveal), with chance and the
+    target as lines. Tables: ``bench/bench_explanations.py``'s ``fault_auc`` and
+    ``fault_probe``."""
+    kinds = [k for k in fault_auc["kind"] if k in FAULT_LABELS]
+    labels = [FAULT_LABELS[k] for k in kinds]
+    impacts = fault_auc.set_index("kind").loc[kinds, "auc"]
+    fig = go.Figure(go.Bar(x=labels, y=impacts, name="the model's score impacts (occlusion)", marker_color=ACTION_PALETTE[0],
+                           text=[f"{v:.2f}" for v in impacts], textposition="outside",
+                           hovertemplate="%{x}<br>AUC %{y:.3f} (impacts)<extra></extra>"))
+    if probe is not None and len(probe):
+        chosen = probe[probe["features"] == PROBE_FEATURES].set_index("kind")["auc"].reindex(kinds)
+        fig.add_trace(go.Bar(x=labels, y=chosen, name=f"a probe on the {PROBE_FEATURES} window features (trained on events)",
+                             marker_color=ACTION_PALETTE[2], text=[f"{v:.2f}" if np.isfinite(v) else "" for v in chosen],
+                             textposition="outside", hovertemplate="%{x}<br>AUC %{y:.3f} (probe)<extra></extra>"))
+    fig.add_hline(y=0.5, line={"color": UNIFORM_COLOR, "dash": "dot"}, annotation_text="chance", annotation_position="bottom right")
+    fig.add_hline(y=target, line={"color": "#E45756", "dash": "dash"}, annotation_text=f"target {target:g}",
+                  annotation_position="top right")
+    fig.update_layout(
+        title="Do the explanations find the faults?<br><sup>ROC AUC of each fault kind's windows against clean windows, "
+              "test split</sup>",
+        barmode="group", yaxis={"title": "ROC AUC", "range": [0, 1.05]}, height=420, legend={"orientation": "h", "y": -0.2},
+    )
+    return fig

@@ -103,12 +103,12 @@ def test_pressing_a_chart_seeks_the_video(page):
 def test_an_explanation_jumps_to_its_moment(page):
     if not bundled_available():
         pytest.skip("a generated data set's random checkpoint has no stretch beyond its noise to jump to")
-    # ball_326 (a showcase routine with a video) has a stretch whose impact clearly exceeds its
-    # noise with the bundled checkpoint (+0.51 points at 0:41; `pamfn explain --occlusion --json`)
-    page.get_by_label("Routine id contains").fill("ball_326")
+    # ribbon_310 (a showcase routine with a video) has a stretch whose pull on a modality's MSFD
+    # weight clearly exceeds its noise with the bundled checkpoint (at 0:05; `pamfn explain --occlusion`)
+    page.get_by_label("Routine id contains").fill("ribbon_310")
     page.keyboard.press("Enter")
-    page.get_by_text("ball_326 · Ball").wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"(raised|lowered) the score by")).first.wait_for(timeout=90_000)
+    page.get_by_text("ribbon_310 · Ribbon").wait_for(timeout=60_000)
+    page.get_by_text("made the model lean on").first.wait_for(timeout=90_000)
     page.wait_for_selector(".pamfn-player[data-ready='1']", timeout=90_000)
     button = page.locator("[data-testid='stButton'] button").filter(has_text=re.compile(r"^\D*\d+:\d\d\s*$")).first
     label = re.search(r"(\d+):(\d\d)", button.inner_text())
