@@ -100,3 +100,18 @@ def test_timeline_refuses_an_empty_figure():
     expl = make_explanation()
     with pytest.raises(ValueError, match="nothing to draw"):
         figures.timeline_figure(tables.msfd_table(expl).iloc[:0], tables.fusion_count_table(expl).iloc[:0], expl.duration_s)
+
+
+def test_fault_check_figure_sets_impacts_beside_the_probe():
+    from pamfn.viz.research import fault_check_figure
+
+    impacts = pd.DataFrame({"kind": ["loss_of_balance", "drop", "tremor"], "windows": [5, 3, 4], "clean": 9, "auc": [0.51, 0.49, 0.53]})
+    probe = pd.DataFrame({"kind": ["drop", "drop", "loss_of_balance"], "features": ["V", "V+F+A", "V+F+A"],
+                          "train_windows": 1, "test_windows": 1, "clean": 1, "auc": [0.7, 0.9, 0.8]})
+    fig = fault_check_figure(impacts, probe)
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    assert list(fig.data[0].x) == ["loss of balance", "drop", "tremor"] and list(fig.data[0].y) == [0.51, 0.49, 0.53]
+    got = list(fig.data[1].y)
+    assert got[:2] == [0.8, 0.9] and np.isnan(got[2])  # the V+F+A probe; tremor was not probed
+    assert sorted(s.y0 for s in fig.layout.shapes) == [0.5, 0.75]
+    assert len(fault_check_figure(impacts).data) == 1
