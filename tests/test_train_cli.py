@@ -52,7 +52,7 @@ def test_evaluate_matches_the_run_summary(trained, toy, capsys):
     assert "avg (Fisher z)" in capsys.readouterr().out
 
 
-def test_explain_prints_the_explanation(trained, toy, capsys):
+def test_explain_prints_the_explanation(trained, toy, capsys, tmp_path):
     features = toy / "features" / "hoop_013.npz"
     assert main(["explain", str(features), "--checkpoint", str(trained), "--action", "hoop", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -75,6 +75,13 @@ def test_explain_prints_the_explanation(trained, toy, capsys):
     assert all(set(w) >= {"start_s", "end_s", "impact", "significant"} and isinstance(w["significant"], bool) for w in windows)
     assert all(s["support_start_s"][i] <= s["start_s"][i] for s in doc["stages"] for i in range(len(s["start_s"])))
     assert isinstance(doc["insights"], list)
+    assert sum(w["impact"] for w in windows) == pytest.approx(0.0, abs=1e-4)  # swaps: a routine's impacts sum to zero
+    short = RoutineFeatures({m: a[:8] for m, a in RoutineFeatures.load(features).features.items()}, routine_id="short")
+    short.save(tmp_path / "short.npz")
+    assert main(["explain", str(tmp_path / "short.npz"), "--checkpoint", str(trained), "--action", "hoop", "--occlusion",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["windows"] == [] and "fewer than 3 windows" in captured.err
     assert main(["explain", str(features), "--checkpoint", str(trained)]) == 2
     assert "choose --action" in capsys.readouterr().err
 
