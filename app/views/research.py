@@ -187,7 +187,10 @@ def explanation_checks() -> None:
     cols[3].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
     if "fault_auc" in tables:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
-                    "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance)")
+                    "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance). Beside it, when "
+                    "measured: a probe trained on the training split's events, i.e. how well the window features "
+                    "themselves reveal each fault. A high probe bar over a low impact bar means the evidence is in the "
+                    "inputs and the score model does not use it.")
         show_figure(research.fault_check_figure(tables["fault_auc"], tables.get("fault_probe")), f"{path.stem}_faults",
                     "checks_faults")
         if "fault_probe" not in tables:
