@@ -160,6 +160,9 @@ def main() -> int:
         result["sentences"] = records(sentence_hits(sentences, windows, split_events, (*LOCAL_FAULTS, DEGRADATION)))
         result["sentences_any_fault"] = records(sentence_hits(sentences, windows, split_events))
     if args.probe:
+        if args.split != "test" or args.per_action or args.events:
+            result["missing"].append("the fault probe learns on DATA's training split and scores its whole test split "
+                                     "with DATA/events.csv, whatever --split, --per-action and --events say")
         try:
             result["fault_probe"] = records(dataset_probe(args.data))
         except DatasetError as exc:

@@ -3,7 +3,8 @@ estimate, from the same forward passes (``pamfn.occlusion.swap_scores``) on ever
 routine.
 
 - one-sided: the full score minus the mean score with a partner's content in the
-  window's place (the scan before 2026-12-04, with the routine's own stretches);
+  window's place (the scan's estimate before 2026-12-04, which drew 16 random stretches
+  of the routine; here the swap scan's partners);
 - swap (the scan): half the score with the window's content in the partner's place minus
   the score with the partner's content in the window's place. Its mean over a routine's
   windows is zero by construction (each swap counts for both its windows with opposite
@@ -15,7 +16,8 @@ The one-sided mean is, with the sign turned, what a splice does to the score on 
 window is the mean over all the re-scored routines).
 
 Each figure is averaged over a routine's windows, then over routines (standard error
-over routines, i.e. clustered by routine), in score points. Beside it: the share of
+over routines, i.e. clustered by routine), in score points; routines of fewer than 3
+windows have no scan and are left out. Beside it: the share of
 windows beyond their noise by the scan's rule (Student's t, Bonferroni over the
 routine's windows), each estimate with its own per-partner spread.
 
@@ -30,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,20 +39,17 @@ sys.path.insert(0, str(ROOT))
 
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import read_labels
-from pamfn.occlusion import ALPHA, DRAWS, swap_scores, zscore
+from pamfn.occlusion import DRAWS, MIN_WINDOWS, significance, swap_scores
 from pamfn.routine import RoutineFeatures
 
 
 def routine_figures(swaps) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per window and estimate: the impact and whether it is beyond its noise."""
+    """Per window and estimate: the impact and whether it is beyond its noise (the scan's rule)."""
     windows = np.arange(len(swaps.starts))[:, None]
-    n = swaps.pairs.shape[1]
-    threshold = stats.t.ppf(1 - ALPHA / (2 * len(swaps.starts)), n - 1)
     out = {}
     for name, values in (("one-sided", swaps.full - swaps.scores[windows, swaps.pairs]), ("swap (the scan)", swaps.values())):
-        impact = values.mean(axis=1)
-        z = zscore(impact, values.std(axis=1, ddof=1) * np.sqrt(1 + 1 / n))
-        out[name] = (impact, np.abs(z) > threshold)
+        found = significance(values)
+        out[name] = (found["impact"], found["significant"])
     return out
 
 
@@ -70,6 +68,8 @@ def main() -> None:
         rows = labels[(labels.action == action) & (labels.split == "test")]
         for rel in tqdm(rows["features"], desc=action, unit="routine"):
             feats = RoutineFeatures.load(Path(args.data) / rel)
+            if -(-feats.T // 4) < MIN_WINDOWS:
+                continue
             swaps = swap_scores(ck.model, feats, ck.config.label_scale, window=4, draws=DRAWS, seed=0, device="cpu", batch_size=64)
             for name, (impact, significant) in routine_figures(swaps).items():
                 per_routine.setdefault(name, []).append(float(impact.mean()))

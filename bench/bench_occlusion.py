@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pamfn.dependence import measure_support
-from pamfn.occlusion import DRAWS, occlusion_scan
+from pamfn.occlusion import DRAWS, WINDOW, occlusion_scan
+from pamfn.occlusion import partners as pair_plan
 from pamfn.routine import RoutineFeatures
 from pamfn.serving import CheckpointSet
 
@@ -64,9 +65,9 @@ def main() -> int:
     loaded = CheckpointSet(args.checkpoint).load(args.routine.split("_")[0])
     scale = loaded.config.label_scale
     scan = timed(lambda: occlusion_scan(loaded.model, features, scale, draws=args.draws), args.repeats)
-    scan_table = occlusion_scan(loaded.model, features, scale, draws=args.draws)
     support = timed(lambda: measure_support(loaded.model, features), args.repeats)
-    windows, partners = len(scan_table), int(scan_table["draws"].iloc[0])
+    windows = -(-features.T // WINDOW)
+    partners = pair_plan(windows, args.draws, np.random.default_rng(0)).shape[1]
     print(f"routine {features.routine_id}: T = {features.T} segments, {windows} windows x {partners} partners "
           f"= {windows * partners + 1} forward passes; torch threads {args.threads}; load average {os.getloadavg()[0]:.1f}")
     for name, times in (("occlusion scan", scan), ("support measurement", support)):

@@ -41,15 +41,14 @@ SCORES = "scores.parquet"
 MANIFEST = "manifest.json"
 CHUNK = 8
 """Routines per task."""
-WINDOW = 4
-"""Segments per occlusion window of the saved scans (the dashboard's)."""
 
 
 def batch_folder(cache_dir: str | os.PathLike[str], catalog: Catalog, checkpoints: CheckpointSet) -> Path:
     """Where the dashboard looks for the batch results of this data set and checkpoint set."""
+    from pamfn.occlusion import METHOD
     from pamfn.serving.predictions import fingerprint
 
-    return Path(cache_dir) / f"batch-{fingerprint(catalog, checkpoints)}"
+    return Path(cache_dir) / f"batch-{METHOD}-{fingerprint(catalog, checkpoints)}"
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def explain_job(job: ExplainJob) -> list[tuple[str, dict[str, Any] | str]]:
             ckpt = _checkpoints(job.checkpoint, job.device).load(action)
             feats = RoutineFeatures.load(path)
             expl = explain_routine(ckpt, feats, action=action, judged_score=judged, support=True)
-            scan = occlusion_scan(ckpt.model, feats, ckpt.config.label_scale, window=WINDOW, device=job.device)
+            scan = occlusion_scan(ckpt.model, feats, ckpt.config.label_scale, device=job.device)
             out.append((rid, {"explanation": expl.to_dict(), "windows": scan_to_dict(scan)}))
         except PamfnError as exc:
             out.append((rid, str(exc)))

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 
 from pamfn.errors import DatasetError
 from pamfn.groundtruth import LOCAL_FAULTS, label_windows, read_events, roc_auc
+from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
 
-WINDOW = 4
 FEATURE_SETS = {"V": "V", "F": "F", "A": "A", "V+F+A": "VFA"}
 """Which modalities' window features each probe reads."""
 

@@ -7,13 +7,17 @@ copied over ``w``'s place, and with ``w``'s content copied over ``r``'s place. H
 difference is what ``w``'s content is worth against ``r``'s; the window's **impact** is
 its mean over the partners, in points. Every other window is a partner when there are
 at most ``draws + 1`` windows; a longer routine pairs each window with ``draws`` others
-at random offsets, taken both ways (``partners``). For a score that adds up over time
-the impact equals the one-sided estimate (the full score minus the score with ``r`` in
-``w``'s place); unlike it, both re-scored routines carry two splice points, so what the
-model makes of a seam cancels, and the edges of the routine, where a splice has only
-one seam, are partners as often as they are windows. Each swap counts for both its
-windows with opposite signs, so the impacts of a routine sum to zero: an ordinary
-stretch adds nothing compared with the routine's other stretches.
+(rounded down to even) at random offsets, taken both ways (``partners``). A window
+shorter than the others (the routine's last) swaps only as many segments as it has.
+
+For a score that adds up over time the impact equals the one-sided estimate (the full
+score minus the score with ``r`` in ``w``'s place). Unlike it, when both windows lie
+inside the routine, both re-scored routines carry two splice points, so what the model
+makes of a seam cancels. A copy over the routine's first or last window has one seam
+only, so in pairs with an edge window the seam's cost does not cancel: it lands on the
+edge window. Each swap counts for both its windows with opposite signs, so the impacts
+of a routine sum to zero: an ordinary stretch adds nothing compared with the routine's
+other stretches.
 
 Why this baseline: it has to be neutral, i.e. impacts average to zero over all windows
 when nothing in particular happens. A filler such as the routine's mean or zeros is not
@@ -24,8 +28,11 @@ Swapping windows of one grid keeps the comparison inside the routine and within 
 own content; it needs at least three windows.
 
 **Noise and significance.** The values against each of the ``n`` partners spread with
-what could be there; their standard deviation ``sd`` is the window's noise. The
-impact's own uncertainty from the finite partners is ``se = sd / sqrt(n)``. If the
+what could be there; their standard deviation ``sd`` is the window's noise.
+``se = sd / sqrt(n)`` is the impact's uncertainty as a mean over a sample of the
+routine's stretches (when every other window is a partner, the partners are all of
+them and ``se`` only says how much the mean would move with other stretches of the same
+kind). If the
 window's content were typical of the routine (exchangeable with its partners), its
 value against their mean would be one more draw, so ``z = impact / (sd * sqrt(1 + 1/n))``
 follows Student's t with ``n - 1`` degrees of freedom. A window is ``significant`` when ``|z|``
@@ -49,6 +56,11 @@ from pamfn import MODALITIES
 from pamfn.errors import ConfigError
 from pamfn.routine import RoutineFeatures
 
+WINDOW = 4
+"""Segments per window of the scans the dashboard, the batch explanations and the checks use."""
+METHOD = "swap"
+"""How impacts are estimated; saved scans of another method (the one-sided scan before
+2026-12-04 saved none) are recomputed, not shown."""
 DRAWS = 24
 """At most this many partners per window: every other window in routines of up to 25 windows (128 s)."""
 ALPHA = 0.05
@@ -89,9 +101,11 @@ class Swaps:
     """``(windows, windows)``, points: ``[p, s]`` is the score with window ``s``'s content
     in window ``p``'s place; NaN for pairs that are not partners."""
     full_weights: np.ndarray | None
-    """Stage-2 MSFD weights of the routine as it is (steps x 3), None without MSFD."""
+    """``(windows, 3)``: the stage-2 MSFD weights of the step each window holds, the routine
+    as it is; None without MSFD."""
     weights: np.ndarray | None
-    """``(windows, windows, steps, 3)``: the same for each swapped routine."""
+    """``(windows, windows, 3)``: ``[p, s]`` the same weights of window ``p``'s step with
+    window ``s``'s content in ``p``'s place; NaN for pairs that are not partners."""
 
     def values(self) -> np.ndarray:
         """``(windows, partners)``: half the score with the window's content in the partner's
@@ -120,10 +134,11 @@ def swap_scores(model, features: RoutineFeatures, label_scale: float, *, window:
         weights = None if trace is None else trace.msfd_weights.float().cpu().numpy()
         return out.score.float().cpu().numpy().reshape(-1) * label_scale, weights
 
-    full, full_weights = forward({m: a[None] for m, a in x.items()})
+    full, full_steps = forward({m: a[None] for m, a in x.items()})
+    step_of = None if full_steps is None else np.minimum((starts + window // 2) // 2**WEIGHT_STAGE, full_steps.shape[1] - 1)
     needed = sorted({(w, int(r)) for w in range(len(starts)) for r in pairs[w]})
     scores = np.full((len(starts), len(starts)), np.nan)
-    weights = None
+    weights = None if step_of is None else np.full((len(starts), len(starts), len(MODALITIES)), np.nan, np.float32)
     for first in range(0, len(needed), batch_size):
         chunk = needed[first : first + batch_size]
         batch = {m: np.repeat(a[None], len(chunk), axis=0) for m, a in x.items()}
@@ -133,12 +148,27 @@ def swap_scores(model, features: RoutineFeatures, label_scale: float, *, window:
             for m in modalities:
                 batch[m][i, p : p + width] = x[m][q : q + width]
         score, w = forward(batch)
-        rows, cols = zip(*chunk)
+        rows, cols = (np.array(v) for v in zip(*chunk))
         scores[rows, cols] = score
-        if w is not None:
-            weights = np.full((len(starts), len(starts), *w.shape[1:]), np.nan, np.float32) if weights is None else weights
-            weights[rows, cols] = w
-    return Swaps(starts, pairs, float(full[0]), scores, None if full_weights is None else full_weights[0], weights)
+        if weights is not None and w is not None:
+            weights[rows, cols] = w[np.arange(len(chunk)), step_of[rows]]
+    full_weights = None if step_of is None else full_steps[0][step_of]
+    return Swaps(starts, pairs, float(full[0]), scores, full_weights, weights)
+
+
+def significance(values: np.ndarray, alpha: float = ALPHA) -> dict[str, np.ndarray | float]:
+    """From ``(windows, n)`` per-partner values: each window's ``impact`` (their mean), ``se``,
+    ``noise``, ``z``, ``significant`` and the routine's ``threshold_z`` (module docstring)."""
+    from scipy import stats
+
+    windows, n = values.shape
+    impact = values.mean(axis=1)
+    sd = values.std(axis=1, ddof=1)
+    noise = sd * np.sqrt(1 + 1 / n)
+    z = zscore(impact, noise)
+    threshold = float(stats.t.ppf(1 - alpha / (2 * windows), n - 1))
+    return {"impact": impact, "se": sd / np.sqrt(n), "noise": noise, "z": z, "significant": np.abs(z) > threshold,
+            "threshold_z": threshold}
 
 
 def occlusion_scan(
@@ -146,7 +176,7 @@ def occlusion_scan(
     features: RoutineFeatures,
     label_scale: float,
     *,
-    window: int = 4,
+    window: int = WINDOW,
     draws: int = DRAWS,
     alpha: float = ALPHA,
     seed: int = 0,
@@ -166,8 +196,6 @@ def occlusion_scan(
     ``baseline_<m>``, ``spread_<m>`` for m in V, F, A: the weight with this content, its
     mean and standard deviation with the partners' content.
     """
-    from scipy import stats
-
     if window < 1:
         raise ConfigError(f"the occlusion window must be at least one segment, got {window}")
     if draws < 2:
@@ -175,40 +203,25 @@ def occlusion_scan(
     if -(-features.T // window) < MIN_WINDOWS:
         return scan_from_dict(None)
     swaps = swap_scores(model, features, label_scale, window=window, draws=draws, seed=seed, device=device, batch_size=batch_size)
-    starts, n = swaps.starts, swaps.pairs.shape[1]
-    values = swaps.values()
-    impact = values.mean(axis=1)
-    sd = values.std(axis=1, ddof=1)
-    noise = sd * np.sqrt(1 + 1 / n)
-    z = zscore(impact, noise)
-    threshold = stats.t.ppf(1 - alpha / (2 * len(starts)), n - 1)
-    seg = features.segment_seconds
+    starts = swaps.starts
     table = pd.DataFrame({
-        "start_s": starts * seg,
-        "end_s": np.minimum(starts + window, features.T) * seg,
-        "impact": impact,
-        "se": sd / np.sqrt(n),
-        "noise": noise,
-        "z": z,
-        "significant": np.abs(z) > threshold,
-        "threshold_z": threshold,
-        "draws": n,
+        "start_s": starts * features.segment_seconds,
+        "end_s": np.minimum(starts + window, features.T) * features.segment_seconds,
+        **significance(swaps.values(), alpha),
+        "draws": swaps.pairs.shape[1],
     })
-    if swaps.weights is not None and swaps.full_weights is not None:
-        windows = np.arange(len(starts))[:, None]
-        _add_weight_baselines(table, starts, window, swaps.full_weights, swaps.weights[windows, swaps.pairs])
+    if swaps.weights is not None:
+        _add_weight_baselines(table, swaps.full_weights, swaps.weights[np.arange(len(starts))[:, None], swaps.pairs])
     return table
 
 
-def _add_weight_baselines(table: pd.DataFrame, starts: np.ndarray, window: int, full: np.ndarray, replaced: np.ndarray) -> None:
-    """Stage-2 MSFD weights of the step in each window: with this content and with each
-    partner's (``replaced``: windows x partners x steps x 3)."""
-    width = 2**WEIGHT_STAGE
-    steps = np.minimum((starts + window // 2) // width, full.shape[0] - 1)
+def _add_weight_baselines(table: pd.DataFrame, full: np.ndarray, replaced: np.ndarray) -> None:
+    """Stage-2 MSFD weights of the step in each window: with this content (``full``:
+    windows x 3) and with each partner's (``replaced``: windows x partners x 3)."""
     for j, m in enumerate(MODALITIES):
-        table[f"weight_{m}"] = full[steps, j]
-        table[f"baseline_{m}"] = replaced[np.arange(len(starts)), :, steps, j].mean(axis=1)
-        table[f"spread_{m}"] = replaced[np.arange(len(starts)), :, steps, j].std(axis=1, ddof=1)
+        table[f"weight_{m}"] = full[:, j]
+        table[f"baseline_{m}"] = replaced[:, :, j].mean(axis=1)
+        table[f"spread_{m}"] = replaced[:, :, j].std(axis=1, ddof=1)
 
 
 def zscore(diff: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -231,7 +244,8 @@ def scan_from_dict(data: dict[str, list] | None) -> pd.DataFrame:
     """A scan saved by :func:`scan_to_dict`; an empty one for scans of the earlier,
     non-neutral format (they had ``delta`` and no noise) or none."""
     if not data or "impact" not in data:
-        return pd.DataFrame(columns=["start_s", "end_s", "impact", "se", "noise", "z", "significant", "threshold_z", "draws"])
+        columns = ["start_s", "end_s", "impact", "se", "noise", "z", "significant", "threshold_z", "draws"]
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "significant" else float) for c in columns})
     scan = pd.DataFrame(data)
     scan["significant"] = scan["significant"].astype(bool)
     return scan

@@ -38,6 +38,15 @@ def test_the_average_weights_each_step_by_its_decay_from_the_first_on():
     assert all(torch.allclose(one.averaged()[k], v) for k, v in model.state_dict().items())  # never the initial weights
 
 
+def test_an_entry_that_never_changes_comes_back_exactly():
+    model = nn.Linear(64, 64)
+    average = WeightAverage(model, 0.995)
+    for _ in range(800):
+        average.update(model)
+    got = average.averaged()
+    assert all(torch.equal(got[k], v) and got[k].dtype == v.dtype for k, v in model.state_dict().items())
+
+
 def test_swapped_in_restores_the_raw_weights_even_after_an_error():
     model = nn.Linear(3, 2)
     raw = {k: v.clone() for k, v in model.state_dict().items()}
@@ -74,3 +83,10 @@ def test_fit_selects_and_returns_the_averaged_weights(tmp_path):
     for k in moved:  # strictly between where the weights started and where they ended
         kept = result.best_state[k]
         assert not torch.equal(kept, raw[k]) and not torch.equal(kept, initial[k]), k
+
+
+def test_a_run_made_before_the_average_existed_is_still_the_same_run():
+    recipe = train_preset("rg")
+    assert "ema_decay" not in recipe.phase2.to_dict()
+    assert override_phase(recipe.phase2, {"ema_decay": 0.9}).to_dict()["ema_decay"] == 0.9
+    assert type(recipe).from_dict(recipe.to_dict()) == recipe

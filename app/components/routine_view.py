@@ -118,6 +118,7 @@ def routine_view(
     widgets and state; ``timeline`` may be a cached :data:`Timeline`."""
     timeline = timeline or (lambda window: timeline_json(expl, occlusion, video, window))
     found = coach_insights(expl, occlusion)
+    scanned = occlusion is not None and len(occlusion) > 0
     window = st.session_state.get(f"{key}_window") or default_window(expl, found)
     if video is not None:
         player_key = st.session_state[f"{key}_player"] = f"{key}_player_{export_name(name)}"
@@ -134,6 +135,9 @@ def routine_view(
                    "each way; how far the score moves across those swaps is the noise. A stretch is named only when its "
                    "impact, or its pull on a modality's MSFD weight, clearly exceeds that noise. Fusion statements name "
                    "the whole stretch the PolicyNet's decisions depend on.")
+        if not scanned:
+            st.caption("No score-impact scan for this routine: it is shorter than three 5.12-s windows, or it was "
+                       "saved with an earlier version of the scan (analyse the video again to scan it).")
         _insights(key, found, video is not None)
     with right:
         st.subheader("Keyframes", anchor=False)

@@ -31,7 +31,7 @@ from app.components.upload import (
 from pamfn.errors import MediaError, PamfnError
 from pamfn.explanation import Explanation
 from pamfn.features.registry import extractor_for
-from pamfn.occlusion import scan_from_dict, scan_to_dict
+from pamfn.occlusion import METHOD, scan_from_dict, scan_to_dict
 from pamfn.routine import RoutineFeatures
 from pamfn.routine_library import LibraryError, RoutineLibrary
 from pamfn.serving.routines import explain_with_occlusion
@@ -120,7 +120,7 @@ def show(analysis: Analysis | None) -> None:
 
 def with_occlusion(expl: Explanation, occ: pd.DataFrame) -> Explanation:
     """The explanation carrying its occlusion scan in ``extra`` (saved in the library)."""
-    extra = {**expl.extra, "occlusion": scan_to_dict(occ)}
+    extra = {**expl.extra, "occlusion": scan_to_dict(occ), "occlusion_method": METHOD}
     return replace(expl, extra=extra)
 
 
@@ -128,7 +128,8 @@ def from_entry(entry) -> Analysis:
     expl = entry.load_explanation()
     if expl is None:
         raise LibraryError(f"library entry {entry.entry_id} has no explanation")
-    occ = scan_from_dict(expl.extra.get("occlusion"))
+    saved = expl.extra.get("occlusion") if expl.extra.get("occlusion_method") == METHOD else None
+    occ = scan_from_dict(saved)  # a scan of an earlier method is not shown
     return Analysis(entry.name, f"library:{entry.entry_id}", entry.load_features(), expl, occ, entry.media_path,
                     upload_name=entry.metadata.get("upload_name"), entry_id=entry.entry_id)
 

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     extra: dict = {"policy": policy}
     found = []
     if args.occlusion:
-        scan = occlusion_scan(loaded.model, features, loaded.config.label_scale, draws=args.draws or DRAWS, device=args.device)
+        scan = occlusion_scan(loaded.model, features, loaded.config.label_scale, draws=DRAWS if args.draws is None else args.draws, device=args.device)
         if scan.empty:
             print(f"note: {features.routine_id} has {features.T} segments, fewer than {MIN_WINDOWS} windows of 4 to swap: "
                   "no occlusion scan", file=sys.stderr)

@@ -4,7 +4,7 @@
 
 The file is self-contained (plotly.js inlined, no CDN): it opens offline and can be
 mailed or put beside slides. The explanations include each window's score impact
-(occlusion: the window masked and the routine re-scored) unless ``--no-occlusion``.
+(occlusion: the window swapped with the routine's other windows and re-scored) unless ``--no-occlusion``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def routine_explanation(catalog: Catalog, routine_id: str, load: Loader, feature
 def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, window: int = 4,
                       batch: str | os.PathLike[str] | None = None, device: str = "cpu") -> pd.DataFrame:
     """The occlusion scan of one routine of ``catalog`` (:func:`pamfn.occlusion.occlusion_scan`)."""
-    from pamfn.batch_explain import WINDOW, read_routine
+    from pamfn.batch_explain import read_routine
+    from pamfn.occlusion import WINDOW
     from pamfn.occlusion import occlusion_scan
 
     saved = read_routine(batch, routine_id) if batch is not None and window == WINDOW else None

@@ -7,8 +7,9 @@ the weights of steps ``1..n`` weighted by ``decay ** (n - i)`` and normalised (t
 accumulator starts at zero and is divided by ``1 - decay ** n``, as Adam corrects its
 moments), so its horizon is about ``1 / (1 - decay)`` steps from the first epoch on and
 the initial weights never enter it. Every floating-point entry of the state dict is
-averaged (parameters and normalisation statistics; frozen entries stay what they are);
-integer entries (step counters) follow the model.
+averaged (parameters and normalisation statistics), in float64 so that an entry that
+never changes (a frozen branch) comes back exactly; integer entries (step counters)
+follow the model.
 """
 
 from __future__ import annotations
@@ -29,17 +30,18 @@ class WeightAverage:
         self.decay = decay
         self.updates = updates
         current = model.state_dict()
+        self.dtypes = {k: v.dtype for k, v in current.items()}
         if state is None:
-            state = {k: torch.zeros_like(v) if v.is_floating_point() else v for k, v in current.items()}
+            state = {k: torch.zeros_like(v, dtype=torch.float64) if v.is_floating_point() else v for k, v in current.items()}
         self.state = {k: v.detach().clone().to(current[k].device) for k, v in state.items()}
-        """The accumulator (zero-started, not yet normalised); saved to resume."""
+        """The accumulator (zero-started, float64, not yet normalised); saved to resume."""
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         for key, value in model.state_dict().items():
             mine = self.state[key]
             if mine.is_floating_point():
-                mine.mul_(self.decay).add_(value.detach(), alpha=1.0 - self.decay)
+                mine.mul_(self.decay).add_(value.detach().double(), alpha=1.0 - self.decay)
             else:
                 mine.copy_(value)
         self.updates += 1
@@ -49,7 +51,7 @@ class WeightAverage:
         if self.updates == 0:
             raise ValueError("the weight average has no update yet")
         norm = 1.0 - self.decay**self.updates
-        return {k: v / norm if v.is_floating_point() else v for k, v in self.state.items()}
+        return {k: (v / norm).to(self.dtypes[k]) if v.is_floating_point() else v for k, v in self.state.items()}
 
     @contextmanager
     def swapped_in(self, model: nn.Module) -> Iterator[None]:

@@ -42,8 +42,9 @@ class PhaseRecipe:
     """Learning-rate factor of the model's final regressor (0.1 in phase 2)."""
     ema_decay: float = 0.0
     """Per-step decay of an exponential moving average of the weights, which is then
-    evaluated, selected and saved instead of the raw weights (0: off; see
-    :mod:`pamfn.train.average`). Not in the paper or the released code."""
+    evaluated and selected instead of the raw weights: the selected checkpoint holds the
+    average, ``last/`` the raw final weights (0: off; see :mod:`pamfn.train.average`).
+    Not in the paper or the released code."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
@@ -79,7 +80,11 @@ class PhaseRecipe:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields; ``ema_decay`` only when set, so runs made before it existed keep their config."""
+        doc = asdict(self)
+        if not self.ema_decay:
+            del doc["ema_decay"]
+        return doc
 
 
 @dataclass(frozen=True)

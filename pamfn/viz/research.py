@@ -574,7 +574,7 @@ def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = Non
     labels = [FAULT_LABELS[k] for k in kinds]
     impacts = fault_auc.set_index("kind").loc[kinds, "auc"]
     fig = go.Figure(go.Bar(x=labels, y=impacts, name="the model's score impacts (occlusion)", marker_color=ACTION_PALETTE[0],
-                           text=[f"{v:.2f}" for v in impacts], textposition="outside",
+                           text=[f"{v:.2f}" if np.isfinite(v) else "" for v in impacts], textposition="outside",
                            hovertemplate="%{x}<br>AUC %{y:.3f} (impacts)<extra></extra>"))
     if probe is not None and len(probe):
         chosen = probe[probe["features"] == PROBE_FEATURES].set_index("kind")["auc"].reindex(kinds)
