@@ -70,6 +70,7 @@ def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path
     assert "Keyframes need the routine's video." not in captions
     assert any("RGB frames above" in c for c in captions)
     assert len(at.get("image")) >= 2
+    assert any(c.startswith("No score-impact scan for this routine") for c in captions)  # 4 s: fewer than 3 windows
 
     at.number_input(key="analyse_judged").set_value(16.25).run()  # re-scored, not re-extracted
     assert not at.get("progress")
@@ -91,7 +92,7 @@ def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path
     assert entry.name == "Athlete A, Nov" and entry.metadata["upload_name"] == "My Routine.mp4"
     assert entry.media_path.read_bytes() == video.read_bytes()
     saved = entry.load_explanation()
-    assert saved.judged_score == 15.5 and "occlusion" in saved.extra
+    assert saved.judged_score == 15.5 and "occlusion" in saved.extra and saved.extra["occlusion_method"] == "swap"
     assert float(metrics["PAMFN predicted"]) == pytest.approx(saved.score, abs=0.005)
 
     # a restart: the library is read back from disk
@@ -185,3 +186,27 @@ def test_a_checkpoint_that_does_not_fit_lite_features_is_reported_before_decodin
     assert not at.exception
     assert "clip.mp4 could not be analysed" in at.error[0].value and "lite extractor makes" in at.error[0].value
     assert not at.get("progress")  # refused before any decoding
+
+
+def test_a_saved_scan_of_an_earlier_method_is_not_shown():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from app.views.analyse import from_entry
+    from pamfn.occlusion import scan_to_dict
+    from tests.support.explanations import make_explanation
+
+    expl = make_explanation(T=20)
+    scan = {"start_s": [0.0, 5.12, 10.24], "end_s": [5.12, 10.24, 15.36], "impact": [0.4, -0.1, -0.3], "se": [0.1] * 3,
+            "noise": [0.1] * 3, "z": [4.0, -1.0, -3.0], "significant": [True, False, False], "threshold_z": [3.5] * 3,
+            "draws": [2.0] * 3}
+
+    def entry(extra):
+        return SimpleNamespace(name="e", entry_id="e1", media_path=None, metadata={},
+                               load_explanation=lambda: replace(expl, extra=extra),
+                               load_features=lambda: None)
+
+    assert from_entry(entry({"occlusion": scan})).occlusion.empty  # saved before the method was recorded
+    shown = from_entry(entry({"occlusion": scan, "occlusion_method": "swap"})).occlusion
+    assert list(shown["impact"]) == [0.4, -0.1, -0.3]
+    assert scan_to_dict(shown)["impact"] == [0.4, -0.1, -0.3]
