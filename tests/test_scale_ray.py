@@ -183,6 +183,7 @@ def test_batch_explain_on_ray_matches_local_and_the_dashboard_reads_it(engine, t
     monkeypatch.setenv("PAMFN_CACHE", str(tmp_path / "cache"))
     assert main([*args, "--engine", "ray"]) == 0  # into the dashboard's cache
     (remote,) = (tmp_path / "cache").glob("batch-*")
+    assert remote.name.startswith("batch-swap-")  # a batch of another scan method is another folder, never shown
     local = tmp_path / "local"
     table = pd.read_parquet(remote / "scores.parquet")
     pd.testing.assert_frame_equal(table, pd.read_parquet(local / "scores.parquet"))
