@@ -36,6 +36,9 @@ class Stage:
     epochs: int
     train_mode: Callable[[], Any]
     eval_mode: Callable[[], Any]
+    teacher: Predictor | None = None
+    """A fixed model whose prediction of each crop enters the target with weight
+    ``recipe.distill`` (phase 2's distillation); None: the labels alone."""
 
 
 @dataclass
@@ -119,6 +122,9 @@ def fit(
         for index in train.batches(recipe.batch_size, data_rng):
             feats = train.crops(index, crop, data_rng)
             target = train.labels[index.to(device)]
+            if stage.teacher is not None and recipe.distill > 0:
+                with torch.no_grad():
+                    target = (1.0 - recipe.distill) * target + recipe.distill * stage.teacher(feats).float()
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 predicted = stage.predictor(feats)
             loss = nn.functional.mse_loss(predicted.float(), target)

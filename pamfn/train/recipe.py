@@ -45,6 +45,11 @@ class PhaseRecipe:
     evaluated and selected instead of the raw weights: the selected checkpoint holds the
     average, ``last/`` the raw final weights (0: off; see :mod:`pamfn.train.average`).
     Not in the paper or the released code."""
+    distill: float = 0.0
+    """Phase 2 only: weight of a frozen teacher branch's prediction in the training target,
+    ``(1 - distill) * label + distill * teacher``; the teacher is the frozen branch that
+    ranks the validation routines best (see :func:`pamfn.train.run.pick_teacher`). 0: off.
+    Not in the paper or the released code."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
@@ -55,6 +60,8 @@ class PhaseRecipe:
             raise ConfigError(f"need lr > 0, batch_size >= 1, epochs >= 1 and clip > 0, got {self}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.distill < 1.0:
+            raise ConfigError(f"distill must lie in [0, 1), got {self.distill}")
 
     def epochs_for(self, action: str) -> int:
         return int(self.epochs_per_action.get(action, self.epochs))
@@ -80,10 +87,12 @@ class PhaseRecipe:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields; ``ema_decay`` only when set, so runs made before it existed keep their config."""
+        """The fields; ``ema_decay`` and ``distill`` only when set, so runs made before they
+        existed keep their config."""
         doc = asdict(self)
-        if not self.ema_decay:
-            del doc["ema_decay"]
+        for key in ("ema_decay", "distill"):
+            if not doc[key]:
+                del doc[key]
         return doc
 
 

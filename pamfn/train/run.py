@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,23 @@ def joint_stage(name: str, model: AQAModel, recipe: PhaseRecipe, epochs: int) ->
         train_mode=train_mode,
         eval_mode=model.eval,
     )
+
+
+def pick_teacher(model: AQAModel, select: SplitTensors) -> tuple[str, float]:
+    """Phase 2's distillation teacher: the frozen branch whose own score ranks the
+    validation routines best, and that rho."""
+    frozen = model.config.frozen_modalities
+    if model.config.training != "two_stage" or not frozen:
+        raise ConfigError("distillation (--p2 distill) needs frozen phase-1 branches: two-stage PAMFN's phase 2 only")
+    model.eval()
+    rhos = {m: score_split(branch_predictor(model, m), select).rho for m in frozen}
+    best = max(rhos, key=lambda m: -math.inf if math.isnan(rhos[m]) else rhos[m])
+    return best, rhos[best]
+
+
+def branch_predictor(model: AQAModel, m: str) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
+    """Modality ``m``'s own branch score of (normalised) features."""
+    return lambda feats: model.branches[m](feats[m])[0]
 
 
 class Run:
@@ -288,6 +307,14 @@ class Run:
         recipe = self.config.recipe.phase2
         return joint_stage(name, model, recipe, recipe.epochs_for(self.config.action))
 
+    def _teach(self, stage: Stage, select: SplitTensors) -> dict[str, Any]:
+        """Give phase 2 its distillation teacher (when the recipe asks); what was chosen."""
+        if not self.config.recipe.phase2.distill:
+            return {}
+        m, rho = pick_teacher(stage.model, select)
+        stage.teacher = branch_predictor(stage.model, m)
+        return {"teacher": {"modality": m, "validation_rho": rho, "weight": self.config.recipe.phase2.distill}}
+
     # -- the whole run ----------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Train, select, test, write the run folder; return the summary.
@@ -306,6 +333,8 @@ class Run:
         final: dict[str, Any] | None = None
         final_model: AQAModel | None = None
         if cfg.training == "one_stage":
+            if self.config.recipe.phase2.distill:
+                raise ConfigError("distillation (--p2 distill) needs frozen phase-1 branches: two-stage PAMFN's phase 2 only")
             model = build_model(cfg).to(self.device)
             stage = self._joint_stage("one_stage", model)
             final = stages["one_stage"] = self._finish(stage, self._fit(stage, tensors), tensors[2], self.out / "last")
@@ -324,7 +353,8 @@ class Run:
                 for m in cfg.modalities:
                     model.branches[m].load_state_dict(branch_models[m].branches[m].state_dict())
                 stage = self._joint_stage("phase2", model)
-                final = stages["phase2"] = self._finish(stage, self._fit(stage, tensors), tensors[2], self.out / "last")
+                teacher = self._teach(stage, tensors[1])
+                final = stages["phase2"] = {**self._finish(stage, self._fit(stage, tensors), tensors[2], self.out / "last"), **teacher}
                 final_model = model
         if final is not None and final_model is not None:
             self._save(self.out / "checkpoint", final_model, self._meta("final", final["selected_epoch"], final))
