@@ -6,6 +6,12 @@ of the segment features, scored by Spearman's rho of out-of-fold predictions (5 
 of the training split; the test split is never read).
 
     python bench/bench_synth.py [sample_data]
+
+It then prints the headroom of fusion: the same ridge on the flow summaries with one
+ORACLE column added (a true sub-score from labels.csv, never a model input), or a
+stand-in musicality estimate whose correlation with the truth is r (the truth plus
+independent noise). It says how good a musicality estimate must be for a model that
+reads the flow as well as the F probe to gain a given amount.
 """
 
 from __future__ import annotations
@@ -111,6 +117,21 @@ def main(data_dir: str = "sample_data") -> None:
         cells = [spearmanr(_ridge_oof(X, y, best, folds), y)[0]]
         cells += [spearmanr(_ridge_oof(X, v, best, folds), v)[0] for v in subs.values()]
         print(f"{name:18s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
+    _headroom(np.stack([_summary(f, "F") for f in feats]), y, subs, folds)
+
+
+def _headroom(flow: np.ndarray, y: np.ndarray, subs: dict[str, np.ndarray], folds: np.ndarray) -> None:
+    """F summaries plus an oracle column: how far fusion could lift the flow probe."""
+    m = subs["musicality"]
+    z = (m - m.mean()) / m.std()
+    noise = np.random.default_rng(1).standard_normal(len(z))
+    extra = {"(none)": None, "true M": m, "true D": subs["difficulty"], "true E": subs["execution"]}
+    extra |= {f"M estimate, r={r}": r * z + np.sqrt(1 - r * r) * noise for r in (0.4, 0.6, 0.8)}
+    print("\nheadroom: ridge on F summaries + one ORACLE column, 5-fold out-of-fold Spearman of the total (train split)")
+    for name, column in extra.items():
+        X = flow if column is None else np.c_[flow, column]
+        best = max(ALPHAS, key=lambda a: spearmanr(_ridge_oof(X, y, a, folds), y)[0])
+        print(f"  F + {name:18s} {spearmanr(_ridge_oof(X, y, best, folds), y)[0]:7.3f}  alpha {best:g}")
 
 
 if __name__ == "__main__":
