@@ -117,7 +117,22 @@ def main(data_dir: str = "sample_data") -> None:
         cells = [spearmanr(_ridge_oof(X, y, best, folds), y)[0]]
         cells += [spearmanr(_ridge_oof(X, v, best, folds), v)[0] for v in subs.values()]
         print(f"{name:18s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
+    _per_apparatus(feats, y, np.array([r["action"] for r in rows]))
     _headroom(np.stack([_summary(f, "F") for f in feats]), y, subs, folds)
+
+
+def _per_apparatus(feats: list[RoutineFeatures], y: np.ndarray, action: np.ndarray) -> None:
+    """The same probes with one model per apparatus, as the protocol trains (Fisher-z mean)."""
+    print("\nper apparatus (one ridge each, 5-fold out-of-fold Spearman of the total, Fisher-z mean)")
+    for name in ("V", "F", "A", "V+F", "V+F+A+cross+local"):
+        X = np.stack([_summary(f, SETS[name]) for f in feats])
+        rhos = []
+        for a in sorted(set(action)):
+            Xa, ya = X[action == a], y[action == a]
+            folds = np.random.default_rng(0).permutation(len(ya)) % 5
+            best = max(ALPHAS, key=lambda al: spearmanr(_ridge_oof(Xa, ya, al, folds), ya)[0])
+            rhos.append(spearmanr(_ridge_oof(Xa, ya, best, folds), ya)[0])
+        print(f"  {name:18s} {np.tanh(np.mean(np.arctanh(rhos))):7.3f}  ({', '.join(f'{r:.3f}' for r in rhos)})")
 
 
 def _headroom(flow: np.ndarray, y: np.ndarray, subs: dict[str, np.ndarray], folds: np.ndarray) -> None:
