@@ -90,6 +90,8 @@ class RunConfig:
             )
         if self.model.training == "one_stage" and self.phase != "both":
             raise ConfigError("one-stage training has no phases; leave --phase at 'both'")
+        if self.recipe.phase2.distill and (self.model.training != "two_stage" or not self.model.frozen_modalities):
+            raise ConfigError("distillation (--p2 distill) needs frozen phase-1 branches: two-stage PAMFN's phase 2 only")
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -146,11 +148,8 @@ def joint_stage(name: str, model: AQAModel, recipe: PhaseRecipe, epochs: int) ->
 def pick_teacher(model: AQAModel, select: SplitTensors) -> tuple[str, float]:
     """Phase 2's distillation teacher: the frozen branch whose own score ranks the
     validation routines best, and that rho."""
-    frozen = model.config.frozen_modalities
-    if model.config.training != "two_stage" or not frozen:
-        raise ConfigError("distillation (--p2 distill) needs frozen phase-1 branches: two-stage PAMFN's phase 2 only")
     model.eval()
-    rhos = {m: score_split(branch_predictor(model, m), select).rho for m in frozen}
+    rhos = {m: score_split(branch_predictor(model, m), select).rho for m in model.config.frozen_modalities}
     best = max(rhos, key=lambda m: -math.inf if math.isnan(rhos[m]) else rhos[m])
     return best, rhos[best]
 
@@ -333,8 +332,6 @@ class Run:
         final: dict[str, Any] | None = None
         final_model: AQAModel | None = None
         if cfg.training == "one_stage":
-            if self.config.recipe.phase2.distill:
-                raise ConfigError("distillation (--p2 distill) needs frozen phase-1 branches: two-stage PAMFN's phase 2 only")
             model = build_model(cfg).to(self.device)
             stage = self._joint_stage("one_stage", model)
             final = stages["one_stage"] = self._finish(stage, self._fit(stage, tensors), tensors[2], self.out / "last")
