@@ -25,6 +25,7 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pamfn.metrics import fisher_z_mean
 from pamfn.routine import RoutineFeatures
 from pamfn.synth.dataset import read_labels
 
@@ -97,6 +98,11 @@ def _ridge_oof(X: np.ndarray, y: np.ndarray, alpha: float, folds: np.ndarray) ->
     return pred
 
 
+def _best_ridge(X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[float, float]:
+    """The out-of-fold Spearman rho of the best ridge penalty in ``ALPHAS``, and that penalty."""
+    return max((spearmanr(_ridge_oof(X, y, a, folds), y)[0], a) for a in ALPHAS)
+
+
 def main(data_dir: str = "sample_data") -> None:
     data = Path(data_dir)
     rows = [r for r in read_labels(data) if r["split"] == "train" and (data / r["features"]).is_file()]
@@ -113,8 +119,8 @@ def main(data_dir: str = "sample_data") -> None:
     print(f"{'modalities':18s} {'total':>7s} {'D':>7s} {'E':>7s} {'M':>7s}  alpha")
     for name, mods in SETS.items():
         X = np.stack([_summary(f, mods) for f in feats])
-        best = max(ALPHAS, key=lambda a: spearmanr(_ridge_oof(X, y, a, folds), y)[0])
-        cells = [spearmanr(_ridge_oof(X, y, best, folds), y)[0]]
+        total, best = _best_ridge(X, y, folds)
+        cells = [total]
         cells += [spearmanr(_ridge_oof(X, v, best, folds), v)[0] for v in subs.values()]
         print(f"{name:18s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
     _per_apparatus(feats, y, np.array([r["action"] for r in rows]))
@@ -129,10 +135,8 @@ def _per_apparatus(feats: list[RoutineFeatures], y: np.ndarray, action: np.ndarr
         rhos = []
         for a in sorted(set(action)):
             Xa, ya = X[action == a], y[action == a]
-            folds = np.random.default_rng(0).permutation(len(ya)) % 5
-            best = max(ALPHAS, key=lambda al: spearmanr(_ridge_oof(Xa, ya, al, folds), ya)[0])
-            rhos.append(spearmanr(_ridge_oof(Xa, ya, best, folds), ya)[0])
-        print(f"  {name:18s} {np.tanh(np.mean(np.arctanh(rhos))):7.3f}  ({', '.join(f'{r:.3f}' for r in rhos)})")
+            rhos.append(_best_ridge(Xa, ya, np.random.default_rng(0).permutation(len(ya)) % 5)[0])
+        print(f"  {name:18s} {fisher_z_mean(rhos):7.3f}  ({', '.join(f'{r:.3f}' for r in rhos)})")
 
 
 def _headroom(flow: np.ndarray, y: np.ndarray, subs: dict[str, np.ndarray], folds: np.ndarray) -> None:
@@ -145,8 +149,8 @@ def _headroom(flow: np.ndarray, y: np.ndarray, subs: dict[str, np.ndarray], fold
     print("\nheadroom: ridge on F summaries + one ORACLE column, 5-fold out-of-fold Spearman of the total (train split)")
     for name, column in extra.items():
         X = flow if column is None else np.c_[flow, column]
-        best = max(ALPHAS, key=lambda a: spearmanr(_ridge_oof(X, y, a, folds), y)[0])
-        print(f"  F + {name:18s} {spearmanr(_ridge_oof(X, y, best, folds), y)[0]:7.3f}  alpha {best:g}")
+        rho, best = _best_ridge(X, y, folds)
+        print(f"  F + {name:18s} {rho:7.3f}  alpha {best:g}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from pamfn.checkpoint import load_checkpoint
 from pamfn.data import SplitTensors, load_dataset, validation_split
 from pamfn.errors import ConfigError
 from pamfn.evaluate import score_split
@@ -57,8 +58,6 @@ def test_phase_two_learns_from_the_frozen_branch_that_ranks_validation_best(data
     teacher = summary["stages"]["phase2"]["teacher"]
     assert teacher["modality"] in ("V", "F") and teacher["weight"] == 0.5
     # the choice is the frozen branch with the higher validation rho, as scored on its own
-    from pamfn.checkpoint import load_checkpoint
-
     model = load_checkpoint(tmp_path / "p2" / "checkpoint").model.eval()
     _, val = validation_split(data.select("ball", "train"), recipe.val_fraction, 0)
     rhos = {m: score_split(branch_predictor(model, m), SplitTensors(data, val)).rho for m in ("V", "F")}
