@@ -19,7 +19,8 @@ exactly as the dashboard computes them. Then (``pamfn.groundtruth``):
 
 With ``--probe`` (DATA's training split generated): the fault probe of
 ``pamfn.fault_probe`` beside the impacts, i.e. how well the features themselves find each
-fault kind.
+fault kind (trained on the events), and how well a detector trained on one number per
+routine (the score, the execution score, the number of drops) finds them.
 
 Writes the figures as JSON (``--out``, default docs/explanations-results.json; the
 research view shows them) and prints them. Without events.csv it measures neutrality
@@ -164,7 +165,8 @@ def main() -> int:
             result["missing"].append("the fault probe learns on DATA's training split and scores its whole test split "
                                      "with DATA/events.csv, whatever --split, --per-action and --events say")
         try:
-            result["fault_probe"] = records(dataset_probe(args.data))
+            events_probe, score_probe = dataset_probe(args.data)
+            result["fault_probe"], result["fault_probe_scores"] = records(events_probe), records(score_probe)
         except DatasetError as exc:
             result["missing"].append(str(exc))
     if args.tables:

@@ -2,7 +2,9 @@
 occlusion check of ``bench/bench_explanations.py`` (``pamfn.fault_probe``): a logistic
 regression on each 4-segment window's features, trained on the TRAINING split's windows
 with the events as labels, scored once on the test split's windows (ROC AUC of a fault
-kind against clean windows, as the occlusion check scores impacts).
+kind against clean windows, as the occlusion check scores impacts). Then the probe
+trained on routine numbers only (the score, the execution score, the number of drops):
+can a fault's place be learnt from one number per routine, as a score model must?
 
     python bench/bench_fault_probe.py --data DIR       # DIR holds both splits (pamfn synth DIR --split train)
 """
@@ -17,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pamfn.errors import DatasetError
-from pamfn.fault_probe import FEATURE_SETS, dataset_probe
+from pamfn.fault_probe import FEATURE_SETS, SCORE_FEATURES, dataset_probe
 
 
 def main() -> int:
@@ -25,7 +27,7 @@ def main() -> int:
     ap.add_argument("--data", type=Path, required=True, help="a data set with both splits' features and events.csv")
     args = ap.parse_args()
     try:
-        table = dataset_probe(args.data)
+        table, scores = dataset_probe(args.data)
     except DatasetError as exc:
         raise SystemExit(str(exc)) from None
     wide = table.pivot(index="kind", columns="features", values="auc")[list(FEATURE_SETS)]
@@ -35,6 +37,13 @@ def main() -> int:
         c = counts.loc[kind]
         print(f"{kind:16s} " + " ".join(f"{v:7.3f}" for v in row) +
               f"   ({c.train_windows} training windows; {c.test_windows} test vs {c.clean} clean)")
+    print(f"\nthe {SCORE_FEATURES} detector trained on one number per routine (test ROC AUC; rho: its fit of that number)")
+    wide = scores.pivot(index="kind", columns="trained_on", values="auc")[scores["trained_on"].unique()]
+    print(f"{'kind':16s} " + " ".join(f"{name:>9s}" for name in wide.columns))
+    for kind, row in wide.iterrows():
+        print(f"{kind:16s} " + " ".join(f"{v:9.3f}" for v in row))
+    rho = scores.drop_duplicates("trained_on").set_index("trained_on")["rho"]
+    print(f"{'rho':16s} " + " ".join(f"{rho[name]:9.3f}" for name in wide.columns))
     return 0
 
 

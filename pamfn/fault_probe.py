@@ -12,12 +12,27 @@ windows with the ROC AUC the occlusion check uses (fault kind against clean wind
 A high probe AUC beside a low one for the model's occlusion impacts says the evidence is
 in the features and the score model does not use it; a low probe AUC says the features
 do not carry it. The probe sees the events, which no score model does.
+
+**A probe trained on routine numbers only** (:func:`fit_deduction_detector`) asks the
+question in between: can a simple model learn *where* the faults are from one number
+per routine, as a score model must? Per action, on the training split, it fits
+``y_r = a + b . g_r - s * sum_w softplus(theta . x_w + c)``: the routine's mean features
+``g_r`` for everything else, minus a deduction for every window its detector flags
+(``x_w``: the window features above; inputs standardised, L2 penalty ``L2`` on ``b`` and
+``theta``, ``STEPS`` full-batch Adam steps, seeded). Its detector ``theta . x_w`` ranks the
+test split's windows with the same ROC AUC. Targets (``SCORE_TARGETS``): the total score
+(what PAMFN learns from), the execution panel score (where faults are deducted) and, as
+the cleanest routine-level signal there is, the exact number of drops. A low AUC here,
+beside a high AUC for the probe trained on events, says faults cannot be localised from
+routine-level labels of this data set's size with these features: no explanation of a
+score model trained on them can be expected to point at the faults.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +41,18 @@ from tqdm.auto import tqdm
 
 from pamfn.errors import DatasetError
 from pamfn.groundtruth import LOCAL_FAULTS, label_windows, read_events, roc_auc
+from pamfn.metrics import fisher_z_mean, spearman_rho
 from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
 
 FEATURE_SETS = {"V": "V", "F": "F", "A": "A", "V+F+A": "VFA"}
 """Which modalities' window features each probe reads."""
+SCORE_TARGETS = {"score": 1.0, "execution": 1.0, "n_drops": -1.0}
+"""Routine-level numbers (``labels.csv`` columns) the detector probe learns from, when
+present, with the sign that makes a fault lower them (a drop adds to the count)."""
+SCORE_FEATURES = "V+F+A"
+"""The window features the detector probe reads."""
+L2, STEPS = 0.1, 500
 
 
 def window_features(features: RoutineFeatures, window: int = WINDOW) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -45,10 +67,23 @@ def window_features(features: RoutineFeatures, window: int = WINDOW) -> tuple[np
     return starts, out
 
 
-def split_windows(root: str | os.PathLike[str], labels: pd.DataFrame, progress: bool = True) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Every window of the routines in ``labels`` (columns routine_id, split, features):
-    a table ``routine_id, split, start_s, end_s`` and the stacked window features."""
-    rows, feats = [], {}
+@dataclass
+class SplitWindows:
+    """Every window of a set of routines, with what the probes read."""
+
+    table: pd.DataFrame
+    """One row per window: ``routine_id, split, start_s, end_s``."""
+    feats: dict[str, np.ndarray]
+    """Per modality, ``(windows, 2 D)``: :func:`window_features`, stacked."""
+    means: dict[str, np.ndarray]
+    """Per modality, ``(routines, D)``: each routine's mean segment features, in ``routines`` order."""
+    routines: pd.DataFrame
+    """The labels rows of the routines, in order (index reset)."""
+
+
+def split_windows(root: str | os.PathLike[str], labels: pd.DataFrame, progress: bool = True) -> SplitWindows:
+    """Every window of the routines in ``labels`` (columns routine_id, split, features)."""
+    rows, feats, means = [], {}, {}
     for r in tqdm(labels.itertuples(), total=len(labels), desc="windows", unit="routine", disable=not progress):
         f = RoutineFeatures.load(Path(root) / r.features)
         starts, per = window_features(f)
@@ -56,14 +91,16 @@ def split_windows(root: str | os.PathLike[str], labels: pd.DataFrame, progress: 
         rows += [(r.routine_id, r.split, s * seg, min(s + WINDOW, f.T) * seg) for s in starts]
         for m, x in per.items():
             feats.setdefault(m, []).append(x)
+            means.setdefault(m, []).append(np.asarray(f.features[m], np.float64).mean(0))
     table = pd.DataFrame(rows, columns=["routine_id", "split", "start_s", "end_s"])
-    return table, {m: np.concatenate(v) for m, v in feats.items()}
+    return SplitWindows(table, {m: np.concatenate(v) for m, v in feats.items()}, {m: np.stack(v) for m, v in means.items()},
+                        labels.reset_index(drop=True))
 
 
 def probe_auc(labelled: pd.DataFrame, feats: Mapping[str, np.ndarray], kinds: Iterable[str] = LOCAL_FAULTS,
               sets: Mapping[str, str] = FEATURE_SETS) -> pd.DataFrame:
     """Test AUC of a probe per fault kind and feature set, trained on the training windows.
-    ``labelled``: :func:`split_windows`'s table labelled by ``label_windows``. Columns:
+    ``labelled``: :attr:`SplitWindows.table` labelled by ``label_windows``. Columns:
     kind, features, train_windows (the kind's, for fitting), test_windows, clean, auc."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -87,9 +124,80 @@ def probe_auc(labelled: pd.DataFrame, feats: Mapping[str, np.ndarray], kinds: It
     return pd.DataFrame(rows, columns=["kind", "features", "train_windows", "test_windows", "clean", "auc"])
 
 
-def dataset_probe(root: str | os.PathLike[str], progress: bool = True) -> pd.DataFrame:
-    """:func:`probe_auc` on a data set folder with both splits' features and ``events.csv``;
-    DatasetError when its training split has no features (it is generated on demand)."""
+def fit_deduction_detector(windows: np.ndarray, owner: np.ndarray, routines: np.ndarray, target: np.ndarray,
+                           train: np.ndarray, *, l2: float = L2, steps: int = STEPS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``y_r = a + b . g_r - s * sum_w softplus(theta . x_w + c)`` on the ``train``
+    routines (module docstring). ``windows``: ``(W, P)`` window features; ``owner``: ``(W,)``
+    index of each window's routine; ``routines``: ``(R, Q)`` routine features ``g_r``;
+    ``target``: ``(R,)``; ``train``: ``(R,)`` bool. Returns each window's detector value
+    ``theta . x_w`` (high: a deduction there) and each routine's fitted ``y``."""
+    import torch
+
+    def standardised(a: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((a - a[rows].mean(0)) / (a[rows].std(0) + 1e-6), dtype=torch.float32)
+
+    x, g = standardised(windows, train[owner]), standardised(routines, train)
+    y_mean, y_sd = target[train].mean(), target[train].std() + 1e-9
+    y = torch.as_tensor((target - y_mean) / y_sd, dtype=torch.float32)
+    own, fit = torch.as_tensor(np.array(owner), dtype=torch.long), torch.as_tensor(np.array(train))
+    gen = torch.Generator().manual_seed(seed)
+    theta = (0.01 * torch.randn(x.shape[1], generator=gen)).requires_grad_()
+    b = torch.zeros(g.shape[1], requires_grad=True)
+    a, c, s = (torch.tensor([v], requires_grad=True) for v in (0.0, -2.0, 0.0))
+    optimiser = torch.optim.Adam([a, b, c, s, theta], lr=0.01)
+
+    def predict() -> torch.Tensor:
+        flagged = torch.nn.functional.softplus(x @ theta + c)
+        deduction = torch.zeros(len(g)).index_add(0, own, flagged)
+        return a + g @ b - torch.nn.functional.softplus(s) * deduction
+
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = ((predict()[fit] - y[fit]) ** 2).mean() + l2 * ((b**2).sum() + (theta**2).sum())
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        return (x @ theta).numpy(), predict().numpy() * y_sd + y_mean
+
+
+def score_probe_auc(data: SplitWindows, labelled: pd.DataFrame, kinds: Iterable[str] = LOCAL_FAULTS,
+                    targets: Mapping[str, float] = SCORE_TARGETS) -> pd.DataFrame:
+    """Test AUC of the detector probe (:func:`fit_deduction_detector`, one per action and
+    target present in ``data.routines``, times its sign) per fault kind, its ``SCORE_FEATURES`` windows
+    pooled over actions. ``labelled``: ``data.table`` labelled by ``label_windows``.
+    Columns: kind, trained_on, test_windows, clean, auc, rho (Fisher-z mean over actions of
+    the fit's Spearman rho with its target on the test split)."""
+    mods = FEATURE_SETS[SCORE_FEATURES]
+    x = np.concatenate([data.feats[m] for m in mods], axis=1)
+    g = np.concatenate([data.means[m] for m in mods], axis=1)
+    index = pd.Series(np.arange(len(data.routines)), index=data.routines["routine_id"].to_numpy())
+    owner = index.loc[data.table["routine_id"]].to_numpy()
+    test = (labelled["split"] == "test").to_numpy()
+    rows = []
+    for target, sign in ((t, v) for t, v in targets.items() if t in data.routines.columns):
+        y = sign * data.routines[target].to_numpy(np.float64)
+        detector, rhos = np.full(len(x), np.nan), []
+        for _, part in data.routines.groupby("action", sort=False):
+            mine = part.index.to_numpy()
+            at = np.flatnonzero(np.isin(owner, mine))
+            local = pd.Series(np.arange(len(mine)), index=mine).loc[owner[at]].to_numpy()
+            train = (part["split"] == "train").to_numpy()
+            if train.sum() < 2 or train.all():
+                continue
+            detector[at], fitted = fit_deduction_detector(x[at], local, g[mine], y[mine], train)
+            rhos.append(spearman_rho(fitted[~train], y[mine][~train]))
+        for kind in kinds:
+            has, clean = test & labelled[kind].to_numpy(), test & labelled["clean"].to_numpy()
+            rows.append((kind, target, int(has.sum()), int(clean.sum()), roc_auc(detector[has], detector[clean]),
+                         fisher_z_mean(rhos) if rhos else float("nan")))
+    return pd.DataFrame(rows, columns=["kind", "trained_on", "test_windows", "clean", "auc", "rho"])
+
+
+def dataset_probe(root: str | os.PathLike[str], progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The probe trained on events (:func:`probe_auc`) and the one trained on routine
+    numbers (:func:`score_probe_auc`) on a data set folder with both splits' features and
+    ``events.csv``; DatasetError when its training split has no features (it is generated
+    on demand)."""
     from pamfn.data.dataset import read_labels
 
     root = Path(root)
@@ -98,5 +206,6 @@ def dataset_probe(root: str | os.PathLike[str], progress: bool = True) -> pd.Dat
     if not (have["split"] == "train").any():
         raise DatasetError(f"{root}: no training features for the fault probe; generate them first "
                            f"(pamfn synth {root} --split train)")
-    windows, feats = split_windows(root, have, progress=progress)
-    return probe_auc(label_windows(windows, read_events(root / "events.csv")), feats)
+    data = split_windows(root, have, progress=progress)
+    labelled = label_windows(data.table, read_events(root / "events.csv"))
+    return probe_auc(labelled, data.feats), score_probe_auc(data, labelled)

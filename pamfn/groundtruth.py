@@ -216,12 +216,12 @@ def read_results(path: str | os.PathLike[str]) -> dict:
 
 def result_tables(result: dict) -> dict[str, pd.DataFrame]:
     """The bench's figures as tables: neutrality (one row), fault_auc, fault_auc_local,
-    fault_probe (:mod:`pamfn.fault_probe`), degradation, sentences (those present)."""
+    fault_probe and fault_probe_scores (:mod:`pamfn.fault_probe`), degradation, sentences (those present)."""
     tables = {"neutrality": pd.DataFrame([result["neutrality"]])}
-    for key in ("fault_auc", "fault_auc_local", "fault_probe", "degradation", "sentences"):
+    for key in ("fault_auc", "fault_auc_local", "fault_probe", "fault_probe_scores", "degradation", "sentences"):
         if result.get(key) is not None:
             table = pd.DataFrame(result[key])
             shares = [c for c in table.columns if c not in ("kind", "modality", "features", "windows", "clean", "stretches",
-                                                            "sentences", "train_windows", "test_windows")]
+                                                            "sentences", "train_windows", "test_windows", "trained_on")]
             tables[key] = table.astype({c: float for c in shares})  # JSON null -> NaN
     return tables

@@ -115,3 +115,8 @@ def test_fault_check_figure_sets_impacts_beside_the_probe():
     assert got[:2] == [0.8, 0.9] and np.isnan(got[2])  # the V+F+A probe; tremor was not probed
     assert sorted(s.y0 for s in fig.layout.shapes) == [0.5, 0.75]
     assert len(fault_check_figure(impacts).data) == 1
+    scores = pd.DataFrame({"kind": ["drop", "drop"], "trained_on": ["score", "n_drops"], "test_windows": 1, "clean": 1,
+                           "auc": [0.45, 0.6], "rho": 0.5})
+    fig = fault_check_figure(impacts, probe, scores)
+    assert [t.name.split()[1] for t in fig.data] == ["model's", "fault", "probe"]
+    assert np.isnan(fig.data[1].y[0]) and fig.data[1].y[1] == 0.45  # the detector trained on the total score

@@ -188,15 +188,21 @@ def explanation_checks() -> None:
     if "fault_auc" in tables:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
                     "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance). Beside it, when "
-                    "measured: a probe trained on the training split's events, i.e. how well the window features "
-                    "themselves reveal each fault. A high probe bar over a low impact bar means the evidence is in the "
-                    "inputs and the score model does not use it.")
-        show_figure(research.fault_check_figure(tables["fault_auc"], tables.get("fault_probe")), f"{path.stem}_faults",
-                    "checks_faults")
+                    "measured: a fault detector trained on the training split's scores only, as a score model is "
+                    "(can a fault's place be learnt from one number per routine?), and a probe trained on the "
+                    "training split's events (do the window features reveal each fault at all?). A high events bar "
+                    "over low score bars means the evidence is in the inputs but the scores do not teach where it is.")
+        show_figure(research.fault_check_figure(tables["fault_auc"], tables.get("fault_probe"), tables.get("fault_probe_scores")),
+                    f"{path.stem}_faults", "checks_faults")
         if "fault_probe" not in tables:
             st.caption("The probe beside the impacts (can the features find the faults at all?) is measured with "
                        "`bench/bench_explanations.py --probe` on a data set whose training split is generated.")
         st.dataframe(tables["fault_auc"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True, key="checks_auc")
+        if "fault_probe_scores" in tables:
+            st.caption("The fault detector trained on one number per routine, per number it learnt from (rho: how well "
+                       "it fits that number on the test split).")
+            st.dataframe(tables["fault_probe_scores"].style.format({"auc": "{:.3f}", "rho": "{:.3f}"}, na_rep="-"),
+                         hide_index=True, key="checks_probe_scores")
         if "fault_auc_local" in tables:
             st.caption("Clean windows: no fault and no degradation. Below, against windows without a fault of a moment "
                        "(drop, loss of balance, tremor) or degradation, which may lie in an off-beat or off-energy section.")

@@ -562,25 +562,36 @@ FAULT_LABELS = {"loss_of_balance": "loss of balance", "drop": "drop", "tremor": 
                 "off_beat": "off-beat section", "off_energy": "off-energy section"}
 PROBE_FEATURES = "V+F+A"
 """The probe shown beside the impacts: every modality's window features."""
+SCORE_PROBE_TARGET = "score"
+"""The detector probe shown beside the impacts: the one trained on the total score, as PAMFN is."""
 
 
-def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = None, target: float = 0.75) -> go.Figure:
+def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = None, score_probe: pd.DataFrame | None = None,
+                       target: float = 0.75) -> go.Figure:
     """Per fault kind, the ROC AUC of the model's occlusion impacts ranking fault windows
-    above clean ones, beside (when measured) the fault probe's on the same test windows
-    (``pamfn.fault_probe``: what the features themselves reveal), with chance and the
-    target as lines. Tables: ``bench/bench_explanations.py``'s ``fault_auc`` and
-    ``fault_probe``."""
+    above clean ones, beside (when measured) the probes' on the same test windows
+    (``pamfn.fault_probe``): a detector trained on the scores only (what any score model
+    could learn of the faults' places) and a probe trained on the events (what the
+    features themselves reveal), with chance and the target as lines. Tables:
+    ``bench/bench_explanations.py``'s ``fault_auc``, ``fault_probe_scores`` and ``fault_probe``."""
     kinds = [k for k in fault_auc["kind"] if k in FAULT_LABELS]
     labels = [FAULT_LABELS[k] for k in kinds]
-    impacts = fault_auc.set_index("kind").loc[kinds, "auc"]
-    fig = go.Figure(go.Bar(x=labels, y=impacts, name="the model's score impacts (occlusion)", marker_color=ACTION_PALETTE[0],
-                           text=[f"{v:.2f}" if np.isfinite(v) else "" for v in impacts], textposition="outside",
-                           hovertemplate="%{x}<br>AUC %{y:.3f} (impacts)<extra></extra>"))
+
+    def bars(values: pd.Series, name: str, color: str, short: str) -> go.Bar:
+        return go.Bar(x=labels, y=values, name=name, marker_color=color,
+                      text=[f"{v:.2f}" if np.isfinite(v) else "" for v in values], textposition="outside",
+                      hovertemplate=f"%{{x}}<br>AUC %{{y:.3f}} ({short})<extra></extra>")
+
+    fig = go.Figure(bars(fault_auc.set_index("kind").loc[kinds, "auc"], "the model's score impacts (occlusion)",
+                         ACTION_PALETTE[0], "impacts"))
+    if score_probe is not None and len(score_probe):
+        chosen = score_probe[score_probe["trained_on"] == SCORE_PROBE_TARGET].set_index("kind")["auc"].reindex(kinds)
+        fig.add_trace(bars(chosen, "a fault detector trained on the scores only (no events)", ACTION_PALETTE[1],
+                           "detector trained on scores"))
     if probe is not None and len(probe):
         chosen = probe[probe["features"] == PROBE_FEATURES].set_index("kind")["auc"].reindex(kinds)
-        fig.add_trace(go.Bar(x=labels, y=chosen, name=f"a probe on the {PROBE_FEATURES} window features (trained on events)",
-                             marker_color=ACTION_PALETTE[2], text=[f"{v:.2f}" if np.isfinite(v) else "" for v in chosen],
-                             textposition="outside", hovertemplate="%{x}<br>AUC %{y:.3f} (probe)<extra></extra>"))
+        fig.add_trace(bars(chosen, f"a probe on the {PROBE_FEATURES} window features (trained on events)", ACTION_PALETTE[2],
+                           "probe"))
     fig.add_hline(y=0.5, line={"color": UNIFORM_COLOR, "dash": "dot"}, annotation_text="chance", annotation_position="bottom right")
     fig.add_hline(y=target, line={"color": "#E45756", "dash": "dash"}, annotation_text=f"target {target:g}",
                   annotation_position="top right")
