@@ -114,17 +114,21 @@ def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monke
     data, ckpt = make_dataset(tmp_path / "d", per_action=3, media=False)
     labels = pd.read_csv(data / "labels.csv")
     test_ids = labels.loc[labels["split"] == "test", "routine_id"].tolist()
+    train_ids = labels.loc[labels["split"] == "train", "routine_id"].tolist()
     write_events(data / "events.csv", [(test_ids[0], "drop", 2.0, 3.0, ""), (test_ids[0], "degradation", 0.0, 6.0, "modality=A"),
-                                       (test_ids[-1], "loss_of_balance", 5.0, 6.0, "severity=0.5")])
+                                       (test_ids[-1], "loss_of_balance", 5.0, 6.0, "severity=0.5"),
+                                       *[(r, k, 2.0, 3.0, "") for r in train_ids for k in ("drop", "loss_of_balance")]])
     out = tmp_path / "runs" / "explanations-results.json"
     cmd = [sys.executable, str(ROOT / "bench" / "bench_explanations.py"), "--data", str(data), "--checkpoint", str(ckpt),
-           "--draws", "4", "--out", str(out)]
+           "--draws", "4", "--probe", "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     result = read_results(out)
     assert result["missing"] == [] and result["neutrality"]["routines"] == len(test_ids)
     tables = result_tables(result)
-    assert set(tables) == {"neutrality", "fault_auc", "fault_auc_local", "degradation", "sentences"}
+    assert set(tables) == {"neutrality", "fault_auc", "fault_auc_local", "fault_probe", "fault_probe_scores", "degradation",
+                           "sentences"}
+    assert set(tables["fault_probe_scores"]["trained_on"]) == {"score", "execution"}  # no number of drops here
     assert set(tables["fault_auc"]["kind"]) >= {"drop", "loss_of_balance"}
     assert tables["fault_auc"]["auc"].dtype == float  # no tremor here: NaN, not None
     assert json.loads(out.read_text())["command"].startswith("python bench/bench_explanations.py")
@@ -137,6 +141,7 @@ def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monke
     shown = [d.value for d in at.dataframe if "auc" in getattr(d.value, "columns", [])]
     assert shown and set(shown[0]["kind"]) >= {"drop", "loss_of_balance"}
     assert any(m.label == "Mean score impact" for m in at.metric)
+    assert any("trained_on" in getattr(d.value, "columns", []) for d in at.dataframe)  # the detector probe's table
 
 
 def test_results_file_errors(tmp_path):

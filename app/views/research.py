@@ -195,19 +195,20 @@ def explanation_checks() -> None:
         show_figure(research.fault_check_figure(tables["fault_auc"], tables.get("fault_probe"), tables.get("fault_probe_scores")),
                     f"{path.stem}_faults", "checks_faults")
         if "fault_probe" not in tables:
-            st.caption("The probe beside the impacts (can the features find the faults at all?) is measured with "
-                       "`bench/bench_explanations.py --probe` on a data set whose training split is generated.")
+            st.caption("The probes beside the impacts (can the features find the faults at all? can the scores teach "
+                       "where they are?) are measured with `bench/bench_explanations.py --probe` on a data set whose "
+                       "training split is generated.")
         st.dataframe(tables["fault_auc"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True, key="checks_auc")
-        if "fault_probe_scores" in tables:
-            st.caption("The fault detector trained on one number per routine, per number it learnt from (rho: how well "
-                       "it fits that number on the test split).")
-            st.dataframe(tables["fault_probe_scores"].style.format({"auc": "{:.3f}", "rho": "{:.3f}"}, na_rep="-"),
-                         hide_index=True, key="checks_probe_scores")
         if "fault_auc_local" in tables:
             st.caption("Clean windows: no fault and no degradation. Below, against windows without a fault of a moment "
                        "(drop, loss of balance, tremor) or degradation, which may lie in an off-beat or off-energy section.")
             st.dataframe(tables["fault_auc_local"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True,
                          key="checks_auc_local")
+        if "fault_probe_scores" in tables:
+            st.caption("The fault detector trained on one number per routine, per number it learnt from, against clean "
+                       "windows (rho: how well it fits that number on the test split).")
+            st.dataframe(tables["fault_probe_scores"].style.format({"auc": "{:.3f}", "rho": "{:.3f}"}, na_rep="-"),
+                         hide_index=True, key="checks_probe_scores")
     if "degradation" in tables:
         st.markdown("**Does the MSFD turn away from a degraded modality?** Stage-2 weight of the degraded modality "
                     "inside its degradation stretches against the rest of the routine")
