@@ -78,7 +78,9 @@ def _local(feats: RoutineFeatures) -> np.ndarray:
     return np.array([*moments, phase.mean(), phase.std(), (phase > 0.5).mean(), with_beats.mean()])
 
 
-def _summary(feats: RoutineFeatures, modalities: str) -> np.ndarray:
+def routine_summary(feats: RoutineFeatures, modalities: str) -> np.ndarray:
+    """Per-routine mean and std of each named modality's segment features, with the
+    cross-modal (``+``) and local musicality (``*``) statistics when named (``SETS``)."""
     parts = [np.r_[feats.features[m].mean(0), feats.features[m].std(0)] for m in modalities if m not in "+*"]
     if "+" in modalities:
         parts.append(_cross(feats))
@@ -118,20 +120,20 @@ def main(data_dir: str = "sample_data") -> None:
     print("\nridge on per-routine mean+std of segment features, 5-fold out-of-fold Spearman (train split)")
     print(f"{'modalities':18s} {'total':>7s} {'D':>7s} {'E':>7s} {'M':>7s}  alpha")
     for name, mods in SETS.items():
-        X = np.stack([_summary(f, mods) for f in feats])
+        X = np.stack([routine_summary(f, mods) for f in feats])
         total, best = _best_ridge(X, y, folds)
         cells = [total]
         cells += [spearmanr(_ridge_oof(X, v, best, folds), v)[0] for v in subs.values()]
         print(f"{name:18s} " + " ".join(f"{c:7.3f}" for c in cells) + f"  {best:g}")
     _per_apparatus(feats, y, np.array([r["action"] for r in rows]))
-    _headroom(np.stack([_summary(f, "F") for f in feats]), y, subs, folds)
+    _headroom(np.stack([routine_summary(f, "F") for f in feats]), y, subs, folds)
 
 
 def _per_apparatus(feats: list[RoutineFeatures], y: np.ndarray, action: np.ndarray) -> None:
     """The same probes with one model per apparatus, as the protocol trains (Fisher-z mean)."""
     print("\nper apparatus (one ridge each, 5-fold out-of-fold Spearman of the total, Fisher-z mean)")
     for name in ("V", "F", "A", "V+F", "V+F+A+cross+local"):
-        X = np.stack([_summary(f, SETS[name]) for f in feats])
+        X = np.stack([routine_summary(f, SETS[name]) for f in feats])
         rhos = []
         for a in sorted(set(action)):
             Xa, ya = X[action == a], y[action == a]

@@ -1,0 +1,150 @@
+"""How many routines would fusion and fault finding need? A learning curve on TRAINING
+routines only (the test split is never read).
+
+Per apparatus, the training routines of DATA (and of ``--more`` folders: extra training
+routines from the same frozen generator with another master seed, e.g. ``pamfn synth
+DIR --seed 7 --per-action-test 0 --showcase 0``) are shuffled; ``--eval`` of them are held
+out, and models learn on the first n of the rest for each n of ``--sizes``, ``--draws``
+shuffles each:
+
+- ridge on the flow summaries (F) and on every modality with the cross-modal and local
+  musicality statistics (``bench_synth.py``'s V+F+A+cross+local), penalty chosen inside
+  the training routines (RidgeCV); Spearman's rho on the held-out routines, Fisher-z
+  mean over apparatus. Fusion pays once the second passes the first.
+- the fault detector trained on the total score (``pamfn.fault_probe.fit_deduction_detector``):
+  ROC AUC of the held-out windows holding a drop / a loss of balance against clean windows
+  (the folders' ``events.csv``).
+
+    python bench/bench_learning_curve.py DATA [--more DIR ...] [--sizes 75 150 300 450]
+
+Figures are means over the draws. A probe: it selects nothing and changes no table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_synth import ALPHAS, SETS, routine_summary
+
+from pamfn.data.dataset import read_labels
+from pamfn.errors import DatasetError
+from pamfn.fault_probe import FEATURE_SETS, SCORE_FEATURES, SplitWindows, fit_deduction_detector, split_windows
+from pamfn.groundtruth import label_windows, read_events, roc_auc
+from pamfn.metrics import fisher_z_mean, spearman_rho
+from pamfn.routine import RoutineFeatures
+
+RIDGES = ("F", "V+F+A+cross+local")
+KINDS = ("drop", "loss_of_balance")
+
+
+def training_pool(folders: list[Path]) -> tuple[SplitWindows, pd.DataFrame, dict[str, np.ndarray]]:
+    """The training routines of every folder (ids prefixed with the folder's index), their
+    windows, the windows labelled with the folders' events, and per ridge set the routines'
+    summaries (rows in ``windows.routines`` order)."""
+    parts, labelled, summaries = [], [], {name: [] for name in RIDGES}
+    for k, root in enumerate(folders):
+        labels, _ = read_labels(root)
+        have = labels[(labels["split"] == "train") & labels["features"].map(lambda p: (root / p).is_file())]
+        if have.empty:
+            raise DatasetError(f"{root}: no training features (pamfn synth {root} --split train)")
+        data = split_windows(root, have)
+        events = read_events(root / "events.csv")
+        lab = label_windows(data.table, events)
+        for frame in (data.table, lab, data.routines):
+            frame["routine_id"] = f"{k}:" + frame["routine_id"].astype(str)
+        parts.append(data)
+        labelled.append(lab)
+        for r in tqdm(have.itertuples(), total=len(have), desc="summaries", unit="routine"):
+            feats = RoutineFeatures.load(root / r.features)
+            for name in RIDGES:
+                summaries[name].append(routine_summary(feats, SETS[name]))
+    mods = FEATURE_SETS[SCORE_FEATURES]
+    pool = SplitWindows(pd.concat([p.table for p in parts], ignore_index=True),
+                        {m: np.concatenate([p.feats[m] for p in parts]) for m in mods},
+                        {m: np.concatenate([p.means[m] for p in parts]) for m in mods},
+                        pd.concat([p.routines for p in parts], ignore_index=True))
+    return pool, pd.concat(labelled, ignore_index=True), {k: np.stack(v) for k, v in summaries.items()}
+
+
+def ridge_rho(x: np.ndarray, y: np.ndarray, train: np.ndarray, held: np.ndarray) -> float:
+    """Spearman's rho on ``held`` of a ridge fitted on ``train`` (penalty by RidgeCV among ALPHAS)."""
+    from sklearn.linear_model import RidgeCV
+
+    mu, sd = x[train].mean(0), x[train].std(0) + 1e-6
+    model = RidgeCV(alphas=ALPHAS).fit((x[train] - mu) / sd, y[train])
+    return spearman_rho(model.predict((x[held] - mu) / sd), y[held])
+
+
+def curve(pool: SplitWindows, labelled: pd.DataFrame, summaries: dict[str, np.ndarray], sizes: list[int], held_out: int,
+          draws: int) -> pd.DataFrame:
+    """One row per training size: the ridges' rho and the detector's AUCs (means over draws)."""
+    mods = FEATURE_SETS[SCORE_FEATURES]
+    x = np.concatenate([pool.feats[m] for m in mods], axis=1)
+    g = np.concatenate([pool.means[m] for m in mods], axis=1)
+    index = pd.Series(np.arange(len(pool.routines)), index=pool.routines["routine_id"].to_numpy())
+    owner = index.loc[pool.table["routine_id"]].to_numpy()
+    y = pool.routines["score"].to_numpy(np.float64)
+    rows = []
+    for n in sizes:
+        for draw in range(draws):
+            rhos = {name: [] for name in RIDGES}
+            detector, held_windows = np.full(len(x), np.nan), np.zeros(len(x), bool)
+            for _, part in pool.routines.groupby("action", sort=True):
+                order = np.random.default_rng([draw, len(part)]).permutation(part.index.to_numpy())
+                if len(order) < held_out + n:
+                    continue
+                held, train = order[:held_out], order[held_out : held_out + n]
+                for name in RIDGES:
+                    rhos[name].append(ridge_rho(summaries[name], y, train, held))
+                mine = np.concatenate([train, held])
+                at = np.flatnonzero(np.isin(owner, mine))
+                local = pd.Series(np.arange(len(mine)), index=mine).loc[owner[at]].to_numpy()
+                detector[at], _ = fit_deduction_detector(x[at], local, g[mine], y[mine], np.arange(len(mine)) < n)
+                held_windows[at] = np.isin(owner[at], held)
+            if not rhos[RIDGES[0]]:
+                continue
+            clean = held_windows & labelled["clean"].to_numpy()
+            aucs = [roc_auc(detector[held_windows & labelled[k].to_numpy()], detector[clean]) for k in KINDS]
+            rows.append((n, draw, *(fisher_z_mean(rhos[name]) for name in RIDGES), *aucs))
+    table = pd.DataFrame(rows, columns=["n", "draw", *RIDGES, *KINDS])
+    return table.groupby("n").mean().drop(columns="draw")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--more", type=Path, nargs="*", default=[], help="folders of extra training routines")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[75, 150, 300, 450], help="training routines per apparatus")
+    ap.add_argument("--eval", type=int, default=150, help="held-out training routines per apparatus")
+    ap.add_argument("--draws", type=int, default=3)
+    args = ap.parse_args()
+    try:
+        pool, labelled, summaries = training_pool([args.data, *args.more])
+    except DatasetError as exc:
+        raise SystemExit(str(exc)) from None
+    counts = pool.routines["action"].value_counts().sort_index()
+    print(f"training routines per apparatus: {', '.join(f'{a} {c}' for a, c in counts.items())}; "
+          f"held out {args.eval} each; shuffles: {args.draws}")
+    table = curve(pool, labelled, summaries, args.sizes, args.eval, args.draws)
+    if table.empty:
+        raise SystemExit(f"no size fits: every apparatus needs --eval {args.eval} + n routines")
+    table["gain"] = table[RIDGES[1]] - table[RIDGES[0]]
+    print("\nper apparatus, means over draws (rho: Fisher-z mean over apparatus on held-out training routines;")
+    print("AUC: the detector trained on the total score, held-out drop / loss-of-balance windows vs clean)")
+    print(f"{'n':>5s} {'ridge F':>9s} {'ridge all':>10s} {'all - F':>8s} {'AUC drop':>9s} {'AUC LOB':>8s}")
+    for n, r in table.iterrows():
+        print(f"{n:5d} {r[RIDGES[0]]:9.3f} {r[RIDGES[1]]:10.3f} {r['gain']:+8.3f} {r['drop']:9.3f} {r['loss_of_balance']:8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
