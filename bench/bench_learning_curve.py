@@ -37,7 +37,7 @@ from bench_synth import ALPHAS, SETS, routine_summary
 
 from pamfn.data.dataset import read_labels
 from pamfn.errors import DatasetError
-from pamfn.fault_probe import FEATURE_SETS, SCORE_FEATURES, SplitWindows, fit_deduction_detector, split_windows
+from pamfn.fault_probe import FEATURE_SETS, SCORE_FEATURES, SplitWindows, fit_detector_on, split_windows
 from pamfn.groundtruth import label_windows, read_events, roc_auc
 from pamfn.metrics import fisher_z_mean, spearman_rho
 from pamfn.routine import RoutineFeatures
@@ -53,7 +53,8 @@ def training_pool(folders: list[Path]) -> tuple[SplitWindows, pd.DataFrame, dict
     parts, labelled, summaries = [], [], {name: [] for name in RIDGES}
     for k, root in enumerate(folders):
         labels, _ = read_labels(root)
-        have = labels[(labels["split"] == "train") & labels["features"].map(lambda p: (root / p).is_file())]
+        present = np.array([(root / rel).is_file() for rel in labels["features"]], bool)
+        have = labels[(labels["split"] == "train").to_numpy() & present]
         if have.empty:
             raise DatasetError(f"{root}: no training features (pamfn synth {root} --split train)")
         data = split_windows(root, have)
@@ -87,11 +88,7 @@ def ridge_rho(x: np.ndarray, y: np.ndarray, train: np.ndarray, held: np.ndarray)
 def curve(pool: SplitWindows, labelled: pd.DataFrame, summaries: dict[str, np.ndarray], sizes: list[int], held_out: int,
           draws: int) -> pd.DataFrame:
     """One row per training size: the ridges' rho and the detector's AUCs (means over draws)."""
-    mods = FEATURE_SETS[SCORE_FEATURES]
-    x = np.concatenate([pool.feats[m] for m in mods], axis=1)
-    g = np.concatenate([pool.means[m] for m in mods], axis=1)
-    index = pd.Series(np.arange(len(pool.routines)), index=pool.routines["routine_id"].to_numpy())
-    owner = index.loc[pool.table["routine_id"]].to_numpy()
+    x, g, owner = pool.detector_inputs()
     y = pool.routines["score"].to_numpy(np.float64)
     rows = []
     for n in sizes:
@@ -105,10 +102,8 @@ def curve(pool: SplitWindows, labelled: pd.DataFrame, summaries: dict[str, np.nd
                 held, train = order[:held_out], order[held_out : held_out + n]
                 for name in RIDGES:
                     rhos[name].append(ridge_rho(summaries[name], y, train, held))
-                mine = np.concatenate([train, held])
-                at = np.flatnonzero(np.isin(owner, mine))
-                local = pd.Series(np.arange(len(mine)), index=mine).loc[owner[at]].to_numpy()
-                detector[at], _ = fit_deduction_detector(x[at], local, g[mine], y[mine], np.arange(len(mine)) < n)
+                at, values, _ = fit_detector_on(x, g, owner, np.concatenate([train, held]), y, np.arange(n + held_out) < n)
+                detector[at] = values
                 held_windows[at] = np.isin(owner[at], held)
             if not rhos[RIDGES[0]]:
                 continue

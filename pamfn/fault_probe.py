@@ -80,6 +80,14 @@ class SplitWindows:
     routines: pd.DataFrame
     """The labels rows of the routines, in order (index reset)."""
 
+    def detector_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the detector probe reads (``SCORE_FEATURES``): the window features, the
+        routines' mean features and each window's routine (its row in ``routines``)."""
+        mods = FEATURE_SETS[SCORE_FEATURES]
+        index = pd.Series(np.arange(len(self.routines)), index=self.routines["routine_id"].to_numpy())
+        return (np.concatenate([self.feats[m] for m in mods], axis=1), np.concatenate([self.means[m] for m in mods], axis=1),
+                index.loc[self.table["routine_id"]].to_numpy())
+
 
 def split_windows(root: str | os.PathLike[str], labels: pd.DataFrame, progress: bool = True) -> SplitWindows:
     """Every window of the routines in ``labels`` (columns routine_id, split, features)."""
@@ -160,31 +168,37 @@ def fit_deduction_detector(windows: np.ndarray, owner: np.ndarray, routines: np.
         return (x @ theta).numpy(), predict().numpy() * y_sd + y_mean
 
 
+def fit_detector_on(windows: np.ndarray, routines: np.ndarray, owner: np.ndarray, rows: np.ndarray, target: np.ndarray,
+                    train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_deduction_detector` on the routines ``rows`` (indices into ``routines``
+    and ``target``; ``train``: which of them it learns on) and their windows. Returns the
+    windows' indices, their detector values and the routines' fitted ``y``."""
+    at = np.flatnonzero(np.isin(owner, rows))
+    local = pd.Series(np.arange(len(rows)), index=rows).loc[owner[at]].to_numpy()
+    detector, fitted = fit_deduction_detector(windows[at], local, routines[rows], target[rows], train)
+    return at, detector, fitted
+
+
 def score_probe_auc(data: SplitWindows, labelled: pd.DataFrame, kinds: Iterable[str] = LOCAL_FAULTS,
                     targets: Mapping[str, float] = SCORE_TARGETS) -> pd.DataFrame:
     """Test AUC of the detector probe (:func:`fit_deduction_detector`, one per action and
-    target present in ``data.routines``, times its sign) per fault kind, its ``SCORE_FEATURES`` windows
-    pooled over actions. ``labelled``: ``data.table`` labelled by ``label_windows``.
+    target present in ``data.routines``, times its sign) per fault kind, its ``SCORE_FEATURES``
+    windows pooled over actions. ``labelled``: ``data.table`` labelled by ``label_windows``.
     Columns: kind, trained_on, test_windows, clean, auc, rho (Fisher-z mean over actions of
     the fit's Spearman rho with its target on the test split)."""
-    mods = FEATURE_SETS[SCORE_FEATURES]
-    x = np.concatenate([data.feats[m] for m in mods], axis=1)
-    g = np.concatenate([data.means[m] for m in mods], axis=1)
-    index = pd.Series(np.arange(len(data.routines)), index=data.routines["routine_id"].to_numpy())
-    owner = index.loc[data.table["routine_id"]].to_numpy()
+    x, g, owner = data.detector_inputs()
     test = (labelled["split"] == "test").to_numpy()
     rows = []
     for target, sign in ((t, v) for t, v in targets.items() if t in data.routines.columns):
         y = sign * data.routines[target].to_numpy(np.float64)
         detector, rhos = np.full(len(x), np.nan), []
         for _, part in data.routines.groupby("action", sort=False):
-            mine = part.index.to_numpy()
-            at = np.flatnonzero(np.isin(owner, mine))
-            local = pd.Series(np.arange(len(mine)), index=mine).loc[owner[at]].to_numpy()
             train = (part["split"] == "train").to_numpy()
             if train.sum() < 2 or train.all():
                 continue
-            detector[at], fitted = fit_deduction_detector(x[at], local, g[mine], y[mine], train)
+            mine = part.index.to_numpy()
+            at, values, fitted = fit_detector_on(x, g, owner, mine, y, train)
+            detector[at] = values
             rhos.append(spearman_rho(fitted[~train], y[mine][~train]))
         for kind in kinds:
             has, clean = test & labelled[kind].to_numpy(), test & labelled["clean"].to_numpy()

@@ -33,7 +33,7 @@ def test_a_row_per_size_from_the_pooled_folders(tmp_path):
     done = run(str(first), "--more", str(more), "--sizes", "6", "12", "30", "--eval", "6", "--draws", "2")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "training routines per apparatus: ball 24, hoop 24; held out 6 each" in done.stdout
-    rows = re.findall(r"^\s+(\d+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+([+-][\d.]+)\s+([\d.]+)\s+([\d.]+)$", done.stdout, re.M)
+    rows = re.findall(r"^\s+(\d+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+([+-][\d.]+)\s+([\d.]+)\s+([\d.]+)$", done.stdout, re.MULTILINE)
     assert [int(r[0]) for r in rows] == [6, 12]  # 30 + 6 exceeds the 24 routines per apparatus: no row
 
 
