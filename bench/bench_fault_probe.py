@@ -37,13 +37,11 @@ def main() -> int:
         c = counts.loc[kind]
         print(f"{kind:16s} " + " ".join(f"{v:7.3f}" for v in row) +
               f"   ({c.train_windows} training windows; {c.test_windows} test vs {c.clean} clean)")
-    print(f"\nthe {SCORE_FEATURES} detector trained on one number per routine (test ROC AUC; rho: its fit of that number)")
-    wide = scores.pivot(index="kind", columns="trained_on", values="auc")[scores["trained_on"].unique()]
-    print(f"{'kind':16s} " + " ".join(f"{name:>9s}" for name in wide.columns))
-    for kind, row in wide.iterrows():
-        print(f"{kind:16s} " + " ".join(f"{v:9.3f}" for v in row))
-    rho = scores.drop_duplicates("trained_on").set_index("trained_on")["rho"]
-    print(f"{'rho':16s} " + " ".join(f"{rho[name]:9.3f}" for name in wide.columns))
+    print(f"\nthe {SCORE_FEATURES} detector trained on one number per routine: test ROC AUC, mean over apparatus "
+          f"[its null: mean ± sd over fits with shuffled targets]; rho: how well it fits that number")
+    for target, part in scores.groupby("trained_on", sort=False):
+        cells = "  ".join(f"{r.kind} {r.auc:.3f} [{r.null_mean:.3f} ± {r.null_sd:.3f}]" for r in part.itertuples())
+        print(f"{target:10s} {cells}  rho {part['rho'].iloc[0]:.3f}")
     return 0
 
 

@@ -13,7 +13,9 @@ shuffles each:
   mean over apparatus. Fusion pays once the second passes the first.
 - the fault detector trained on the total score (``pamfn.fault_probe.fit_deduction_detector``):
   ROC AUC of the held-out windows holding a drop / a loss of balance against clean windows
-  (the folders' ``events.csv``).
+  (the folders' ``events.csv``), mean over apparatus.
+
+A size is measured only when every apparatus has ``--eval`` + n training routines.
 
     python bench/bench_learning_curve.py DATA [--more DIR ...] [--sizes 75 150 300 450]
 
@@ -37,7 +39,7 @@ from bench_synth import ALPHAS, SETS, routine_summary
 
 from pamfn.data.dataset import read_labels
 from pamfn.errors import DatasetError
-from pamfn.fault_probe import FEATURE_SETS, SCORE_FEATURES, SplitWindows, fit_detector_on, split_windows
+from pamfn.fault_probe import SplitWindows, fit_detector_on, split_windows, with_features
 from pamfn.groundtruth import label_windows, read_events, roc_auc
 from pamfn.metrics import fisher_z_mean, spearman_rho
 from pamfn.routine import RoutineFeatures
@@ -53,13 +55,11 @@ def training_pool(folders: list[Path]) -> tuple[SplitWindows, pd.DataFrame, dict
     parts, labelled, summaries = [], [], {name: [] for name in RIDGES}
     for k, root in enumerate(folders):
         labels, _ = read_labels(root)
-        present = np.array([(root / rel).is_file() for rel in labels["features"]], bool)
-        have = labels[(labels["split"] == "train").to_numpy() & present]
+        have = with_features(root, labels[labels["split"] == "train"])
         if have.empty:
             raise DatasetError(f"{root}: no training features (pamfn synth {root} --split train)")
         data = split_windows(root, have)
-        events = read_events(root / "events.csv")
-        lab = label_windows(data.table, events)
+        lab = label_windows(data.table, read_events(root / "events.csv"))
         for frame in (data.table, lab, data.routines):
             frame["routine_id"] = f"{k}:" + frame["routine_id"].astype(str)
         parts.append(data)
@@ -68,12 +68,7 @@ def training_pool(folders: list[Path]) -> tuple[SplitWindows, pd.DataFrame, dict
             feats = RoutineFeatures.load(root / r.features)
             for name in RIDGES:
                 summaries[name].append(routine_summary(feats, SETS[name]))
-    mods = FEATURE_SETS[SCORE_FEATURES]
-    pool = SplitWindows(pd.concat([p.table for p in parts], ignore_index=True),
-                        {m: np.concatenate([p.feats[m] for p in parts]) for m in mods},
-                        {m: np.concatenate([p.means[m] for p in parts]) for m in mods},
-                        pd.concat([p.routines for p in parts], ignore_index=True))
-    return pool, pd.concat(labelled, ignore_index=True), {k: np.stack(v) for k, v in summaries.items()}
+    return SplitWindows.concat(parts), pd.concat(labelled, ignore_index=True), {k: np.stack(v) for k, v in summaries.items()}
 
 
 def ridge_rho(x: np.ndarray, y: np.ndarray, train: np.ndarray, held: np.ndarray) -> float:
@@ -87,35 +82,34 @@ def ridge_rho(x: np.ndarray, y: np.ndarray, train: np.ndarray, held: np.ndarray)
 
 def curve(pool: SplitWindows, labelled: pd.DataFrame, summaries: dict[str, np.ndarray], sizes: list[int], held_out: int,
           draws: int) -> pd.DataFrame:
-    """One row per training size: the ridges' rho and the detector's AUCs (means over draws)."""
+    """One row per training size that every apparatus has routines for: the ridges' rho
+    (Fisher-z mean over apparatus) and the detector's AUCs (mean over apparatus), each the
+    mean over draws."""
     x, g, owner = pool.detector_inputs()
     y = pool.routines["score"].to_numpy(np.float64)
+    kinds = np.stack([labelled[k].to_numpy() for k in KINDS])
+    clean = labelled["clean"].to_numpy()
+    actions = list(pool.routines.groupby("action", sort=True))
     rows = []
-    for n in sizes:
+    for n in (n for n in sizes if all(len(part) >= held_out + n for _, part in actions)):
         for draw in range(draws):
-            rhos = {name: [] for name in RIDGES}
-            detector, held_windows = np.full(len(x), np.nan), np.zeros(len(x), bool)
-            for _, part in pool.routines.groupby("action", sort=True):
-                order = np.random.default_rng([draw, len(part)]).permutation(part.index.to_numpy())
-                if len(order) < held_out + n:
-                    continue
+            rhos, aucs = {name: [] for name in RIDGES}, []
+            for a, (_, part) in enumerate(actions):
+                order = np.random.default_rng([draw, a]).permutation(part.index.to_numpy())
                 held, train = order[:held_out], order[held_out : held_out + n]
                 for name in RIDGES:
                     rhos[name].append(ridge_rho(summaries[name], y, train, held))
-                at, values, _ = fit_detector_on(x, g, owner, np.concatenate([train, held]), y, np.arange(n + held_out) < n)
-                detector[at] = values
-                held_windows[at] = np.isin(owner[at], held)
-            if not rhos[RIDGES[0]]:
-                continue
-            clean = held_windows & labelled["clean"].to_numpy()
-            aucs = [roc_auc(detector[held_windows & labelled[k].to_numpy()], detector[clean]) for k in KINDS]
-            rows.append((n, draw, *(fisher_z_mean(rhos[name]) for name in RIDGES), *aucs))
+                at, detector, _ = fit_detector_on(x, owner, g, np.concatenate([train, held]), y, np.arange(n + held_out) < n)
+                scored = np.isin(owner[at], held)
+                ok = scored & clean[at]
+                aucs.append([roc_auc(detector[scored & has[at]], detector[ok]) for has in kinds])
+            rows.append((n, draw, *(fisher_z_mean(rhos[name]) for name in RIDGES), *np.mean(aucs, axis=0)))
     table = pd.DataFrame(rows, columns=["n", "draw", *RIDGES, *KINDS])
     return table.groupby("n").mean().drop(columns="draw")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description="A learning curve of ridge probes and the fault detector on training routines.")
     ap.add_argument("data", type=Path)
     ap.add_argument("--more", type=Path, nargs="*", default=[], help="folders of extra training routines")
     ap.add_argument("--sizes", type=int, nargs="+", default=[75, 150, 300, 450], help="training routines per apparatus")
@@ -134,7 +128,7 @@ def main() -> int:
         raise SystemExit(f"no size fits: every apparatus needs --eval {args.eval} + n routines")
     table["gain"] = table[RIDGES[1]] - table[RIDGES[0]]
     print("\nper apparatus, means over draws (rho: Fisher-z mean over apparatus on held-out training routines;")
-    print("AUC: the detector trained on the total score, held-out drop / loss-of-balance windows vs clean)")
+    print("AUC: the detector trained on the total score, held-out drop / loss-of-balance windows vs clean, mean over apparatus)")
     print(f"{'n':>5s} {'ridge F':>9s} {'ridge all':>10s} {'all - F':>8s} {'AUC drop':>9s} {'AUC LOB':>8s}")
     for n, r in table.iterrows():
         print(f"{n:5d} {r[RIDGES[0]]:9.3f} {r[RIDGES[1]]:10.3f} {r['gain']:+8.3f} {r['drop']:9.3f} {r['loss_of_balance']:8.3f}")

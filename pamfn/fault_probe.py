@@ -20,12 +20,17 @@ per routine, as a score model must? Per action, on the training split, it fits
 ``g_r`` for everything else, minus a deduction for every window its detector flags
 (``x_w``: the window features above; inputs standardised, L2 penalty ``L2`` on ``b`` and
 ``theta``, ``STEPS`` full-batch Adam steps, seeded). Its detector ``theta . x_w`` ranks the
-test split's windows with the same ROC AUC. Targets (``SCORE_TARGETS``): the total score
-(what PAMFN learns from), the execution panel score (where faults are deducted) and, as
-the cleanest routine-level signal there is, the exact number of drops. A low AUC here,
-beside a high AUC for the probe trained on events, says faults cannot be localised from
-routine-level labels of this data set's size with these features: no explanation of a
-score model trained on them can be expected to point at the faults.
+action's test windows with the same ROC AUC; the figure is the mean over actions (each
+action's detector has its own scale). Targets (``SCORE_TARGETS``): the total score (what
+PAMFN learns from), the execution panel score (where faults are deducted) and, as the
+cleanest routine-level signal there is, the exact number of drops.
+
+One fit's AUC strays far from 0.5 even when the target says nothing of the faults (the
+direction it picks up is chance). So each figure comes with a **null**: the same fits
+with the target shuffled among each action's training routines, ``NULL_SHUFFLES`` times
+(mean and standard deviation of their AUCs). An AUC inside its null says the detector
+did not learn where the faults are from that number at this data set's size; beside a
+high AUC for the probe trained on events, that says the labels do not teach it.
 """
 
 from __future__ import annotations
@@ -53,6 +58,9 @@ present, with the sign that makes a fault lower them (a drop adds to the count).
 SCORE_FEATURES = "V+F+A"
 """The window features the detector probe reads."""
 L2, STEPS = 0.1, 500
+"""The detector probe's penalty and optimiser steps (fixed, nothing tuned)."""
+NULL_SHUFFLES = 5
+"""Fits with shuffled targets behind each detector figure's null."""
 
 
 def window_features(features: RoutineFeatures, window: int = WINDOW) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -80,6 +88,14 @@ class SplitWindows:
     routines: pd.DataFrame
     """The labels rows of the routines, in order (index reset)."""
 
+    @classmethod
+    def concat(cls, parts: list[SplitWindows]) -> SplitWindows:
+        """Several sets of routines as one (their routine ids must differ)."""
+        return cls(pd.concat([p.table for p in parts], ignore_index=True),
+                   {m: np.concatenate([p.feats[m] for p in parts]) for m in parts[0].feats},
+                   {m: np.concatenate([p.means[m] for p in parts]) for m in parts[0].means},
+                   pd.concat([p.routines for p in parts], ignore_index=True))
+
     def detector_inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the detector probe reads (``SCORE_FEATURES``): the window features, the
         routines' mean features and each window's routine (its row in ``routines``)."""
@@ -87,6 +103,12 @@ class SplitWindows:
         index = pd.Series(np.arange(len(self.routines)), index=self.routines["routine_id"].to_numpy())
         return (np.concatenate([self.feats[m] for m in mods], axis=1), np.concatenate([self.means[m] for m in mods], axis=1),
                 index.loc[self.table["routine_id"]].to_numpy())
+
+
+def with_features(root: str | os.PathLike[str], labels: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``labels`` whose features file is present under ``root`` (the training
+    split is generated on demand)."""
+    return labels[np.array([(Path(root) / rel).is_file() for rel in labels["features"]], bool)]
 
 
 def split_windows(root: str | os.PathLike[str], labels: pd.DataFrame, progress: bool = True) -> SplitWindows:
@@ -168,43 +190,62 @@ def fit_deduction_detector(windows: np.ndarray, owner: np.ndarray, routines: np.
         return (x @ theta).numpy(), predict().numpy() * y_sd + y_mean
 
 
-def fit_detector_on(windows: np.ndarray, routines: np.ndarray, owner: np.ndarray, rows: np.ndarray, target: np.ndarray,
+def fit_detector_on(windows: np.ndarray, owner: np.ndarray, routines: np.ndarray, rows: np.ndarray, target: np.ndarray,
                     train: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`fit_deduction_detector` on the routines ``rows`` (indices into ``routines``
-    and ``target``; ``train``: which of them it learns on) and their windows. Returns the
-    windows' indices, their detector values and the routines' fitted ``y``."""
+    """:func:`fit_deduction_detector` (same first arguments) on the routines ``rows``
+    (indices into ``routines`` and ``target``; ``train``: which of them it learns on) and
+    their windows. Returns the windows' indices, their detector values and the routines'
+    fitted ``y``."""
     at = np.flatnonzero(np.isin(owner, rows))
     local = pd.Series(np.arange(len(rows)), index=rows).loc[owner[at]].to_numpy()
     detector, fitted = fit_deduction_detector(windows[at], local, routines[rows], target[rows], train)
     return at, detector, fitted
 
 
-def score_probe_auc(data: SplitWindows, labelled: pd.DataFrame, kinds: Iterable[str] = LOCAL_FAULTS,
-                    targets: Mapping[str, float] = SCORE_TARGETS) -> pd.DataFrame:
-    """Test AUC of the detector probe (:func:`fit_deduction_detector`, one per action and
-    target present in ``data.routines``, times its sign) per fault kind, its ``SCORE_FEATURES``
-    windows pooled over actions. ``labelled``: ``data.table`` labelled by ``label_windows``.
-    Columns: kind, trained_on, test_windows, clean, auc, rho (Fisher-z mean over actions of
-    the fit's Spearman rho with its target on the test split)."""
+def _detector_aucs(data: SplitWindows, labelled: pd.DataFrame, target: np.ndarray, kinds: tuple[str, ...],
+                   shuffle: np.random.Generator | None = None) -> tuple[np.ndarray, list[float]]:
+    """``(kinds,)`` mean over actions of the detector's test AUC per kind, and each fitted
+    action's test rho with ``target``; with ``shuffle``, the target is first permuted among
+    each action's training routines (one draw of the null). Actions without both training
+    and test routines are left out."""
     x, g, owner = data.detector_inputs()
     test = (labelled["split"] == "test").to_numpy()
+    clean = test & labelled["clean"].to_numpy()
+    aucs, rhos = [], []
+    for _, part in data.routines.groupby("action", sort=False):
+        mine, train = part.index.to_numpy(), (part["split"] == "train").to_numpy()
+        if train.sum() < 2 or train.all():
+            continue
+        y = target.copy()
+        if shuffle is not None:
+            y[mine[train]] = shuffle.permutation(y[mine[train]])
+        at, detector, fitted = fit_detector_on(x, owner, g, mine, y, train)
+        aucs.append([roc_auc(detector[(test & labelled[k].to_numpy())[at]], detector[clean[at]]) for k in kinds])
+        rhos.append(spearman_rho(fitted[~train], y[mine][~train]))
+    return (np.nanmean(np.array(aucs), axis=0) if aucs else np.full(len(kinds), np.nan)), rhos
+
+
+def score_probe_auc(data: SplitWindows, labelled: pd.DataFrame, kinds: Iterable[str] = LOCAL_FAULTS,
+                    targets: Mapping[str, float] = SCORE_TARGETS, shuffles: int = NULL_SHUFFLES) -> pd.DataFrame:
+    """Test AUC of the detector probe per fault kind and target present in
+    ``data.routines`` (``SCORE_TARGETS``'s sign applied, so that a fault lowers it): the
+    mean over actions, with its null (module docstring). ``labelled``: ``data.table``
+    labelled by ``label_windows``. Columns: kind, trained_on, test_windows, clean, auc,
+    null_mean, null_sd, rho (Fisher-z mean over actions of the fit's Spearman rho with its
+    target on the test split)."""
+    kinds = tuple(kinds)
+    test = (labelled["split"] == "test").to_numpy()
     rows = []
-    for target, sign in ((t, v) for t, v in targets.items() if t in data.routines.columns):
+    for n, (target, sign) in enumerate((t, v) for t, v in targets.items() if t in data.routines.columns):
         y = sign * data.routines[target].to_numpy(np.float64)
-        detector, rhos = np.full(len(x), np.nan), []
-        for _, part in data.routines.groupby("action", sort=False):
-            train = (part["split"] == "train").to_numpy()
-            if train.sum() < 2 or train.all():
-                continue
-            mine = part.index.to_numpy()
-            at, values, fitted = fit_detector_on(x, g, owner, mine, y, train)
-            detector[at] = values
-            rhos.append(spearman_rho(fitted[~train], y[mine][~train]))
-        for kind in kinds:
-            has, clean = test & labelled[kind].to_numpy(), test & labelled["clean"].to_numpy()
-            rows.append((kind, target, int(has.sum()), int(clean.sum()), roc_auc(detector[has], detector[clean]),
-                         fisher_z_mean(rhos) if rhos else float("nan")))
-    return pd.DataFrame(rows, columns=["kind", "trained_on", "test_windows", "clean", "auc", "rho"])
+        auc, rhos = _detector_aucs(data, labelled, y, kinds)
+        rng = np.random.default_rng(n)
+        null = np.array([_detector_aucs(data, labelled, y, kinds, rng)[0] for _ in range(shuffles)]).reshape(shuffles, len(kinds))
+        for i, kind in enumerate(kinds):
+            rows.append((kind, target, int((test & labelled[kind].to_numpy()).sum()), int((test & labelled["clean"].to_numpy()).sum()),
+                         auc[i], null[:, i].mean() if shuffles else np.nan, null[:, i].std(ddof=1) if shuffles > 1 else np.nan,
+                         fisher_z_mean(rhos) if rhos else np.nan))
+    return pd.DataFrame(rows, columns=["kind", "trained_on", "test_windows", "clean", "auc", "null_mean", "null_sd", "rho"])
 
 
 def dataset_probe(root: str | os.PathLike[str], progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -216,7 +257,7 @@ def dataset_probe(root: str | os.PathLike[str], progress: bool = True) -> tuple[
 
     root = Path(root)
     labels, _ = read_labels(root)
-    have = labels[labels["features"].map(lambda p: (root / p).is_file())]
+    have = with_features(root, labels)
     if not (have["split"] == "train").any():
         raise DatasetError(f"{root}: no training features for the fault probe; generate them first "
                            f"(pamfn synth {root} --split train)")

@@ -16,11 +16,14 @@ SCRIPT = ROOT / "bench" / "bench_learning_curve.py"
 
 
 def data_set(root: Path) -> Path:
-    """12 training routines per apparatus (and a test one), a drop and a loss of balance in each."""
+    """12 training routines per apparatus, a drop and a loss of balance in each (the test
+    routine's features deleted)."""
     data, _ = make_dataset(root, per_action=13, segments=24, media=False, actions=("ball", "hoop"), dims=dict(LITE_DIMS))
     labels = pd.read_csv(data / "labels.csv")
     events = [(r, k, s, s + 1.0, "") for r in labels["routine_id"] for k, s in (("drop", 2.0), ("loss_of_balance", 12.0))]
     pd.DataFrame(events, columns=["routine_id", "kind", "start_s", "end_s", "detail"]).to_csv(data / "events.csv", index=False)
+    for rel in labels.loc[labels["split"] == "test", "features"]:
+        (data / rel).unlink()  # the learning curve never reads the test split
     return data
 
 

@@ -206,8 +206,10 @@ def explanation_checks() -> None:
                          key="checks_auc_local")
         if "fault_probe_scores" in tables:
             st.caption("The fault detector trained on one number per routine, per number it learnt from, against clean "
-                       "windows (rho: how well it fits that number on the test split).")
-            st.dataframe(tables["fault_probe_scores"].style.format({"auc": "{:.3f}", "rho": "{:.3f}"}, na_rep="-"),
+                       "windows: AUC as the mean over apparatus, its null (mean and sd over fits with that number "
+                       "shuffled among the training routines: an AUC inside it was not learnt) and rho (how well it "
+                       "fits that number on the test split).")
+            st.dataframe(tables["fault_probe_scores"].style.format(precision=3, na_rep="-"),
                          hide_index=True, key="checks_probe_scores")
     if "degradation" in tables:
         st.markdown("**Does the MSFD turn away from a degraded modality?** Stage-2 weight of the degraded modality "
