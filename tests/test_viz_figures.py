@@ -116,7 +116,8 @@ def test_fault_check_figure_sets_impacts_beside_the_probe():
     assert sorted(s.y0 for s in fig.layout.shapes) == [0.5, 0.75]
     assert len(fault_check_figure(impacts).data) == 1
     scores = pd.DataFrame({"kind": ["drop", "drop"], "trained_on": ["score", "n_drops"], "test_windows": 1, "clean": 1,
-                           "auc": [0.45, 0.6], "rho": 0.5})
+                           "auc": [0.45, 0.6], "null_mean": [0.47, 0.48], "null_sd": [0.05, 0.02], "rho": 0.5})
     fig = fault_check_figure(impacts, probe, scores)
     assert [t.name.split()[1] for t in fig.data] == ["model's", "fault", "probe"]
     assert np.isnan(fig.data[1].y[0]) and fig.data[1].y[1] == 0.45  # the detector trained on the total score
+    assert "0.470 ± 0.050" in fig.data[1].customdata[1] and fig.data[1].customdata[0] == ""  # its null, in the hover

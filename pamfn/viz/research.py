@@ -577,17 +577,21 @@ def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = Non
     kinds = [k for k in fault_auc["kind"] if k in FAULT_LABELS]
     labels = [FAULT_LABELS[k] for k in kinds]
 
-    def bars(values: pd.Series, name: str, color: str, short: str) -> go.Bar:
+    def bars(values: pd.Series, name: str, color: str, short: str, notes: list[str] | None = None) -> go.Bar:
         return go.Bar(x=labels, y=values, name=name, marker_color=color,
                       text=[f"{v:.2f}" if np.isfinite(v) else "" for v in values], textposition="outside",
-                      hovertemplate=f"%{{x}}<br>AUC %{{y:.3f}} ({short})<extra></extra>")
+                      customdata=notes or [""] * len(labels),
+                      hovertemplate=f"%{{x}}<br>AUC %{{y:.3f}} ({short})%{{customdata}}<extra></extra>")
 
     fig = go.Figure(bars(fault_auc.set_index("kind").loc[kinds, "auc"], "the model's score impacts (occlusion)",
                          ACTION_PALETTE[0], "impacts"))
     if score_probe is not None and len(score_probe):
-        chosen = score_probe[score_probe["trained_on"] == SCORE_PROBE_TARGET].set_index("kind")["auc"].reindex(kinds)
-        fig.add_trace(bars(chosen, "a fault detector trained on the scores only (no events)", ACTION_PALETTE[1],
-                           "detector trained on scores"))
+        chosen = score_probe[score_probe["trained_on"] == SCORE_PROBE_TARGET].set_index("kind").reindex(kinds)
+        nulls = [f"<br>null (shuffled scores) {m:.3f} ± {sd:.3f}" if np.isfinite(m) else ""
+                 for m, sd in zip(chosen.get("null_mean", pd.Series(np.nan, index=kinds)),
+                                  chosen.get("null_sd", pd.Series(np.nan, index=kinds)))]
+        fig.add_trace(bars(chosen["auc"], "a fault detector trained on the scores only (no events)", ACTION_PALETTE[1],
+                           "detector trained on scores", nulls))
     if probe is not None and len(probe):
         chosen = probe[probe["features"] == PROBE_FEATURES].set_index("kind")["auc"].reindex(kinds)
         fig.add_trace(bars(chosen, f"a probe on the {PROBE_FEATURES} window features (trained on events)", ACTION_PALETTE[2],
