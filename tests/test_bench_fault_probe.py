@@ -24,7 +24,7 @@ def test_the_probe_finds_faults_planted_in_the_picture(tmp_path):
         feats = RoutineFeatures.load(data / r.features)
         for k, kind in enumerate(KINDS):  # windows 1, 3, 5 hold a fault, shifted in V's column k
             w = 1 + 2 * k + (n % 2) * 2 if k < 2 else 5 + (n % 2)
-            feats.features["V"][4 * w : 4 * w + 4, k] += 4.0
+            feats.features["V"][4 * w : 4 * w + 4, k] += 6.0
             events.append((r.routine_id, kind, 4 * w * 1.28 + 0.5, 4 * w * 1.28 + 1.0, ""))
         feats.save(data / r.features)
     pd.DataFrame(events, columns=["routine_id", "kind", "start_s", "end_s", "detail"]).to_csv(data / "events.csv", index=False)
