@@ -118,6 +118,11 @@ def test_fault_check_figure_sets_impacts_beside_the_probe():
     scores = pd.DataFrame({"kind": ["drop", "drop"], "trained_on": ["score", "n_drops"], "test_windows": 1, "clean": 1,
                            "auc": [0.45, 0.6], "null_mean": [0.47, 0.48], "null_sd": [0.05, 0.02], "rho": 0.5})
     fig = fault_check_figure(impacts, probe, scores)
-    assert [t.name.split()[1] for t in fig.data] == ["model's", "fault", "probe"]
+    assert [t.name.split()[1] for t in fig.data] == ["model's", "fault", "null:", "probe"]
     assert np.isnan(fig.data[1].y[0]) and fig.data[1].y[1] == 0.45  # the detector trained on the total score
     assert "0.470 ± 0.050" in fig.data[1].customdata[1] and fig.data[1].customdata[0] == ""  # its null, in the hover
+    null = fig.data[2]  # and drawn on the detector's bar: mean with the sd as its error bar
+    assert null.type == "scatter" and null.offsetgroup == fig.data[1].offsetgroup and fig.layout.scattermode == "group"
+    assert np.isnan(null.y[0]) and null.y[1] == 0.47 and null.error_y.array[1] == 0.05
+    without = scores.drop(columns=["null_mean", "null_sd"])  # results written before the nulls: no null trace
+    assert [t.type for t in fault_check_figure(impacts, probe, without).data] == ["bar", "bar", "bar"]

@@ -189,7 +189,8 @@ def explanation_checks() -> None:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
                     "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance). Beside it, when "
                     "measured: a fault detector trained on the training split's scores only, as a score model is "
-                    "(can a fault's place be learnt from one number per routine?), and a probe trained on the "
+                    "(can a fault's place be learnt from one number per routine? the black tick on its bar is its null, "
+                    "the same detector fitted to shuffled scores: a bar inside it was not learnt), and a probe trained on the "
                     "training split's events (do the window features reveal each fault at all?). A high events bar "
                     "over low score bars means the evidence is in the inputs but the scores do not teach where it is.")
         show_figure(research.fault_check_figure(tables["fault_auc"], tables.get("fault_probe"), tables.get("fault_probe_scores")),

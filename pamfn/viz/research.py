@@ -578,7 +578,7 @@ def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = Non
     labels = [FAULT_LABELS[k] for k in kinds]
 
     def bars(values: pd.Series, name: str, color: str, short: str, notes: list[str] | None = None) -> go.Bar:
-        return go.Bar(x=labels, y=values, name=name, marker_color=color,
+        return go.Bar(x=labels, y=values, name=name, marker_color=color, offsetgroup=short,
                       text=[f"{v:.2f}" if np.isfinite(v) else "" for v in values], textposition="outside",
                       customdata=notes or [""] * len(labels),
                       hovertemplate=f"%{{x}}<br>AUC %{{y:.3f}} ({short})%{{customdata}}<extra></extra>")
@@ -592,6 +592,12 @@ def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = Non
                                   chosen.get("null_sd", pd.Series(np.nan, index=kinds)))]
         fig.add_trace(bars(chosen["auc"], "a fault detector trained on the scores only (no events)", ACTION_PALETTE[1],
                            "detector trained on scores", nulls))
+        if "null_mean" in chosen and np.isfinite(chosen["null_mean"]).any():
+            fig.add_trace(go.Scatter(
+                x=labels, y=chosen["null_mean"], error_y={"type": "data", "array": chosen["null_sd"], "thickness": 2, "width": 8},
+                mode="markers", marker={"symbol": "line-ew-open", "size": 22, "color": "black", "line": {"width": 2}},
+                offsetgroup="detector trained on scores", name="its null: the same detector on shuffled scores (mean ± sd)",
+                hovertemplate="%{x}<br>null %{y:.3f} (shuffled scores)<extra></extra>"))
     if probe is not None and len(probe):
         chosen = probe[probe["features"] == PROBE_FEATURES].set_index("kind")["auc"].reindex(kinds)
         fig.add_trace(bars(chosen, f"a probe on the {PROBE_FEATURES} window features (trained on events)", ACTION_PALETTE[2],
@@ -602,6 +608,7 @@ def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = Non
     fig.update_layout(
         title="Do the explanations find the faults?<br><sup>ROC AUC of each fault kind's windows against clean windows, "
               "test split</sup>",
-        barmode="group", yaxis={"title": "ROC AUC", "range": [0, 1.05]}, height=420, legend={"orientation": "h", "y": -0.2},
+        barmode="group", scattermode="group", yaxis={"title": "ROC AUC", "range": [0, 1.05]}, height=440,
+        legend={"orientation": "h", "y": -0.2},
     )
     return fig
