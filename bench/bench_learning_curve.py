@@ -48,11 +48,11 @@ RIDGES = ("F", "V+F+A+cross+local")
 KINDS = ("drop", "loss_of_balance")
 
 
-def training_pool(folders: list[Path]) -> tuple[SplitWindows, pd.DataFrame, dict[str, np.ndarray]]:
+def training_pool(folders: list[Path], ridges: tuple[str, ...] = RIDGES) -> tuple[SplitWindows, pd.DataFrame, dict[str, np.ndarray]]:
     """The training routines of every folder (ids prefixed with the folder's index), their
-    windows, the windows labelled with the folders' events, and per ridge set the routines'
-    summaries (rows in ``windows.routines`` order)."""
-    parts, labelled, summaries = [], [], {name: [] for name in RIDGES}
+    windows, the windows labelled with the folders' events, and per ridge set of
+    ``ridges`` the routines' summaries (rows in ``windows.routines`` order)."""
+    parts, labelled, summaries = [], [], {name: [] for name in ridges}
     for k, root in enumerate(folders):
         labels, _ = read_labels(root)
         have = with_features(root, labels[labels["split"] == "train"])
@@ -64,9 +64,9 @@ def training_pool(folders: list[Path]) -> tuple[SplitWindows, pd.DataFrame, dict
             frame["routine_id"] = f"{k}:" + frame["routine_id"].astype(str)
         parts.append(data)
         labelled.append(lab)
-        for r in tqdm(have.itertuples(), total=len(have), desc="summaries", unit="routine"):
+        for r in tqdm(have.itertuples(), total=len(have), desc="summaries", unit="routine") if ridges else ():
             feats = RoutineFeatures.load(root / r.features)
-            for name in RIDGES:
+            for name in ridges:
                 summaries[name].append(routine_summary(feats, SETS[name]))
     return SplitWindows.concat(parts), pd.concat(labelled, ignore_index=True), {k: np.stack(v) for k, v in summaries.items()}
 
@@ -80,29 +80,41 @@ def ridge_rho(x: np.ndarray, y: np.ndarray, train: np.ndarray, held: np.ndarray)
     return spearman_rho(model.predict((x[held] - mu) / sd), y[held])
 
 
+def split_draw(part: pd.DataFrame, draw: int, a: int, n: int, held_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, held)``: rows of one apparatus' routines (``part``), shuffled by draw and
+    apparatus; the first ``held_out`` are held out, the next ``n`` learnt from."""
+    order = np.random.default_rng([draw, a]).permutation(part.index.to_numpy())
+    return order[held_out : held_out + n], order[:held_out]
+
+
+def held_out_aucs(inputs: tuple[np.ndarray, np.ndarray, np.ndarray], labelled: pd.DataFrame, y: np.ndarray, train: np.ndarray,
+                  held: np.ndarray) -> list[float]:
+    """Per kind of ``KINDS``, the ROC AUC of the detector trained on ``y`` of the ``train``
+    routines (rows of the pool's routines), ranking the ``held`` routines' windows of that
+    kind above their clean windows. ``inputs``: the pool's ``detector_inputs()``."""
+    x, g, owner = inputs
+    at, detector, _ = fit_detector_on(x, owner, g, np.concatenate([train, held]), y, np.arange(len(train) + len(held)) < len(train))
+    scored = np.isin(owner[at], held)
+    clean = scored & labelled["clean"].to_numpy()[at]
+    return [roc_auc(detector[scored & labelled[k].to_numpy()[at]], detector[clean]) for k in KINDS]
+
+
 def curve(pool: SplitWindows, labelled: pd.DataFrame, summaries: dict[str, np.ndarray], sizes: list[int], held_out: int,
           draws: int) -> pd.DataFrame:
     """One row per training size that every apparatus has routines for: the ridges' rho
     (Fisher-z mean over apparatus) and the detector's AUCs (mean over apparatus), each the
     mean over draws."""
-    x, g, owner = pool.detector_inputs()
-    y = pool.routines["score"].to_numpy(np.float64)
-    kinds = np.stack([labelled[k].to_numpy() for k in KINDS])
-    clean = labelled["clean"].to_numpy()
+    y, inputs = pool.routines["score"].to_numpy(np.float64), pool.detector_inputs()
     actions = list(pool.routines.groupby("action", sort=True))
     rows = []
     for n in (n for n in sizes if all(len(part) >= held_out + n for _, part in actions)):
         for draw in range(draws):
             rhos, aucs = {name: [] for name in RIDGES}, []
             for a, (_, part) in enumerate(actions):
-                order = np.random.default_rng([draw, a]).permutation(part.index.to_numpy())
-                held, train = order[:held_out], order[held_out : held_out + n]
+                train, held = split_draw(part, draw, a, n, held_out)
                 for name in RIDGES:
                     rhos[name].append(ridge_rho(summaries[name], y, train, held))
-                at, detector, _ = fit_detector_on(x, owner, g, np.concatenate([train, held]), y, np.arange(n + held_out) < n)
-                scored = np.isin(owner[at], held)
-                ok = scored & clean[at]
-                aucs.append([roc_auc(detector[scored & has[at]], detector[ok]) for has in kinds])
+                aucs.append(held_out_aucs(inputs, labelled, y, train, held))
             rows.append((n, draw, *(fisher_z_mean(rhos[name]) for name in RIDGES), *np.mean(aucs, axis=0)))
     table = pd.DataFrame(rows, columns=["n", "draw", *RIDGES, *KINDS])
     return table.groupby("n").mean().drop(columns="draw")
