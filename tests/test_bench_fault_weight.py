@@ -51,7 +51,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_drops_are_found_once_they_weigh_enough(tmp_path):
     done = run(str(data_set(tmp_path / "a")), "--weights", "0", "1", "5", "--size", "50", "--eval", "30", "--draws", "2")
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = {m[0]: m[1:] for m in re.findall(r"^\s+(\S+)\s+([\d.]+%)?\s+([\d.]+) ± ([\d.]+)\s+([\d.nan]+) ± ", done.stdout, re.M)}
+    rows = {m[0]: m[1:] for m in re.findall(r"^\s+(\S+)\s+([\d.]+%)?\s+([\d.]+) ± ([\d.]+)\s+([\d.nan]+) ± ", done.stdout, re.MULTILINE)}
     assert list(rows) == ["0", "1", "5", "null"], done.stdout
     share = {k: float(v[0].rstrip("%")) for k, v in rows.items() if v[0]}
     assert share["0"] == 0 and share["1"] < share["5"]  # the deductions' part of the target's variance
