@@ -14,8 +14,8 @@ Per apparatus, ``--eval`` training routines are held out and the detector learns
 ``--size`` others (``bench_learning_curve.py``'s draws); the AUC ranks the held-out drop /
 loss-of-balance windows above their clean windows, mean over apparatus, then over
 ``--draws``. The null: the detector trained on the real total shuffled among its
-training routines (one fit per draw and apparatus). ``share`` is the part of ``y_k``'s
-variance that the deductions carry (all routines of the pool).
+training routines (one fit per draw and apparatus). ``share``: the deductions' share of
+``y_k``'s variance (``variance_share``, all routines of the pool).
 
     python bench/bench_fault_weight.py DATA [--more DIR ...] [--weights 1 2 3 5] [--size 300] [--eval 150]
 
@@ -34,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_learning_curve import KINDS, held_out_aucs, split_draw, training_pool
+from bench_learning_curve import KINDS, held_out_aucs, split_draw, training_pool, variance_share
 
 from pamfn.errors import DatasetError
 from pamfn.fault_probe import SplitWindows
@@ -78,8 +78,7 @@ def weigh(pool: SplitWindows, labelled: pd.DataFrame, weights: list[float], size
     rows = []
     for name, v in aucs.items():
         k = float(name) if name != "null" else 1.0
-        y = score - (k - 1) * cost
-        share = np.var(k * cost) / np.var(y) if name != "null" else np.nan
+        share = variance_share(-k * cost, score - (k - 1) * cost) if name != "null" else np.nan
         rows.append((name, share, *np.mean(v, axis=0), *(np.std(v, axis=0, ddof=1) if draws > 1 else [np.nan] * len(KINDS))))
     return pd.DataFrame(rows, columns=["weight", "share", *KINDS, *(f"{k}_sd" for k in KINDS)])
 

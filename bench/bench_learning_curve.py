@@ -80,6 +80,12 @@ def ridge_rho(x: np.ndarray, y: np.ndarray, train: np.ndarray, held: np.ndarray)
     return spearman_rho(model.predict((x[held] - mu) / sd), y[held])
 
 
+def variance_share(part: np.ndarray, total: np.ndarray) -> float:
+    """The part's share of the total's variance, ``cov(part, total) / var(total)``: the
+    shares of a total's additive parts sum to 1 (one may exceed 1 when others cancel it)."""
+    return float(np.cov(part, total)[0, 1] / np.var(total, ddof=1))
+
+
 def split_draw(part: pd.DataFrame, draw: int, a: int, n: int, held_out: int) -> tuple[np.ndarray, np.ndarray]:
     """``(train, held)``: rows of one apparatus' routines (``part``), shuffled by draw and
     apparatus; the first ``held_out`` are held out, the next ``n`` learnt from."""
