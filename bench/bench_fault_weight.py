@@ -24,7 +24,6 @@ A probe: it selects nothing and changes no table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_learning_curve import KINDS, held_out_aucs, split_draw, training_pool, variance_share
+from bench_learning_curve import KINDS, held_out_aucs, split_draw, training_pool, variance_share, weight_arguments
 
 from pamfn.errors import DatasetError
 from pamfn.fault_probe import SplitWindows
@@ -84,16 +83,7 @@ def weigh(pool: SplitWindows, labelled: pd.DataFrame, weights: list[float], size
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="How much must faults weigh for a detector trained on totals to find them?")
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--more", type=Path, nargs="*", default=[], help="folders of extra training routines")
-    ap.add_argument("--weights", type=float, nargs="+", default=[1, 2, 3, 5], help="multiples of the fault deductions")
-    ap.add_argument("--size", type=int, default=300, help="training routines per apparatus")
-    ap.add_argument("--eval", type=int, default=150, help="held-out training routines per apparatus")
-    ap.add_argument("--draws", type=int, default=3)
-    args = ap.parse_args()
-    if min(args.weights) < 0:
-        raise SystemExit("--weights are multiples of the deductions, 0 or more")
+    args = weight_arguments("How much must faults weigh for a detector trained on totals to find them?", "the fault deductions")
     try:
         pool, labelled, _ = training_pool([args.data, *args.more], ridges=())
         table = weigh(pool, labelled, args.weights, args.size, args.eval, args.draws)

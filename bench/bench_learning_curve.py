@@ -126,13 +126,31 @@ def curve(pool: SplitWindows, labelled: pd.DataFrame, summaries: dict[str, np.nd
     return table.groupby("n").mean().drop(columns="draw")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description="A learning curve of ridge probes and the fault detector on training routines.")
+def pool_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of the benches that learn on pooled training routines and hold some out."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("data", type=Path)
     ap.add_argument("--more", type=Path, nargs="*", default=[], help="folders of extra training routines")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[75, 150, 300, 450], help="training routines per apparatus")
     ap.add_argument("--eval", type=int, default=150, help="held-out training routines per apparatus")
     ap.add_argument("--draws", type=int, default=3)
+    return ap
+
+
+def weight_arguments(description: str, unit: str) -> argparse.Namespace:
+    """:func:`pool_parser`'s arguments with the counterfactual benches' ``--weights``
+    (multiples of ``unit``, refused below 0) and ``--size``."""
+    ap = pool_parser(description)
+    ap.add_argument("--weights", type=float, nargs="+", default=[1, 2, 3, 5], help=f"multiples of {unit}")
+    ap.add_argument("--size", type=int, default=300, help="training routines per apparatus")
+    args = ap.parse_args()
+    if min(args.weights) < 0:
+        raise SystemExit(f"--weights are multiples of {unit}, 0 or more")
+    return args
+
+
+def main() -> int:
+    ap = pool_parser("A learning curve of ridge probes and the fault detector on training routines.")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[75, 150, 300, 450], help="training routines per apparatus")
     args = ap.parse_args()
     try:
         pool, labelled, summaries = training_pool([args.data, *args.more])

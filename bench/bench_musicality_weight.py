@@ -19,7 +19,6 @@ A probe for a linear model: it selects nothing and changes no table.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_learning_curve import RIDGES, ridge_rho, split_draw, training_pool, variance_share
+from bench_learning_curve import RIDGES, ridge_rho, split_draw, training_pool, variance_share, weight_arguments
 
 from pamfn.errors import DatasetError
 from pamfn.metrics import fisher_z_mean
@@ -57,16 +56,7 @@ def weigh(routines: pd.DataFrame, summaries: dict[str, np.ndarray], weights: lis
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="How much must musicality weigh for fusion to pass the flow?")
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--more", type=Path, nargs="*", default=[], help="folders of extra training routines")
-    ap.add_argument("--weights", type=float, nargs="+", default=[1, 2, 3, 5], help="multiples of the musicality score")
-    ap.add_argument("--size", type=int, default=300, help="training routines per apparatus")
-    ap.add_argument("--eval", type=int, default=150, help="held-out training routines per apparatus")
-    ap.add_argument("--draws", type=int, default=3)
-    args = ap.parse_args()
-    if min(args.weights) < 0:
-        raise SystemExit("--weights are multiples of the musicality score, 0 or more")
+    args = weight_arguments("How much must musicality weigh for fusion to pass the flow?", "the musicality score")
     try:
         pool, _, summaries = training_pool([args.data, *args.more])
         table = weigh(pool.routines, summaries, args.weights, args.size, args.eval, args.draws)
