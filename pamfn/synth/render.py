@@ -90,10 +90,15 @@ class Renderer:
     def _limb(self, img: np.ndarray, a: tuple[int, int], b: tuple[int, int], width_m: float, colour) -> None:
         cv2.line(img, a, b, colour, max(1, int(round(width_m * self.scale))), cv2.LINE_AA, _SHIFT)
 
+    def background_x(self, i: int) -> int:
+        """Left column of frame ``i``'s crop of the panorama: the background moves in whole
+        pixels while the performer, drawn with sub-pixel precision, moves smoothly."""
+        x0 = int(round((float(self.cam_x[i]) - self.view_w_m / 2 + PANO_HALF_M) * self.scale))
+        return min(max(0, x0), self.pano.shape[1] - self.width)
+
     def frame(self, i: int) -> np.ndarray:
         m, cam = self.motion, float(self.cam_x[i])
-        x0 = int(round((cam - self.view_w_m / 2 + PANO_HALF_M) * self.scale))
-        x0 = min(max(0, x0), self.pano.shape[1] - self.width)
+        x0 = self.background_x(i)
         img = self.pano[:, x0 : x0 + self.width].copy()
         P = {name: self._px(m.joints[i, j], cam) for name, j in J.items()}
         if self.v2:

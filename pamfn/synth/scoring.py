@@ -99,7 +99,8 @@ def _speed(motion: Motion, fps: float) -> np.ndarray:
     return speed
 
 
-def _bar_bounds(plan: RoutinePlan, b: int, rate: float) -> tuple[int, int]:
+def bar_bounds(plan: RoutinePlan, b: int, rate: float) -> tuple[int, int]:
+    """Samples (or frames, at ``rate`` per second) ``[start, end)`` of the music's bar ``b``."""
     bar_s = 4 * plan.music.beat_s
     t0 = plan.music.start_s + b * bar_s
     return int(t0 * rate), int((t0 + bar_s) * rate)
@@ -109,7 +110,7 @@ def bar_loudness_db(music: np.ndarray, plan: RoutinePlan, sr: int) -> np.ndarray
     """RMS level in dB of the music in each bar."""
     out = []
     for b in range(plan.music.n_bars):
-        s0, s1 = _bar_bounds(plan, b, sr)
+        s0, s1 = bar_bounds(plan, b, sr)
         out.append(20 * np.log10(np.sqrt(np.mean(music[s0:s1].astype(np.float64) ** 2)) + 1e-6))
     return np.array(out)
 
@@ -118,7 +119,7 @@ def energy_correlation(motion: Motion, music: np.ndarray, plan: RoutinePlan, fps
     """Correlation over bars of the performer's movement energy (mean speed of hands and
     feet over 0.4 s, so tremor barely counts) and the music's loudness (RMS in dB)."""
     speed = _speed(motion, fps)
-    move = [speed[slice(*_bar_bounds(plan, b, fps))].mean() for b in range(plan.music.n_bars)]
+    move = [speed[slice(*bar_bounds(plan, b, fps))].mean() for b in range(plan.music.n_bars)]
     loud = bar_loudness_db(music, plan, sr)
     if len(move) < 3 or np.std(move) < 1e-9 or np.std(loud) < 1e-9:
         return 0.0
@@ -133,7 +134,7 @@ def bar_energies(motion: Motion, music: np.ndarray, plan: RoutinePlan, fps: floa
     level = np.clip((bar_loudness_db(music, plan, sr) - MUSIC_DB[0]) / (MUSIC_DB[1] - MUSIC_DB[0]), 0.0, 1.0)
     move, share = [], []
     for b in range(plan.music.n_bars):
-        f0, f1 = _bar_bounds(plan, b, fps)
+        f0, f1 = bar_bounds(plan, b, fps)
         mask = dancing[f0:f1]
         share.append(float(mask.mean()) if mask.size else 0.0)
         move.append(float(speed[f0:f1][mask].mean()) if mask.any() else 0.0)
