@@ -28,6 +28,12 @@ flow, then the flow again).
 
     python bench/bench_feature_audit.py DATA [--per-action 40] [--render 80 [160 ...]]
 
+``--write OUT [--motion true|p99] [--workers 2]`` writes a counterfactual set instead: the
+training routines' features with F's motion energy (mean, 40-ms profile, accent statistics)
+replaced by the true speed of hands and feet (what a perfect measurement would give) or by
+the flow's 99th percentile (a measure the extractor could keep at no cost), in the
+extractor's units, for ``bench_synth.py OUT`` and ``bench_learning_curve.py OUT`` to read.
+
 A probe: it selects nothing and changes no table.
 """
 
@@ -35,7 +41,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -53,13 +61,26 @@ from pamfn.features.lite import _FARNEBACK, PROFILE, one_cv2_thread
 from pamfn.metrics import spearman_rho
 from pamfn.routine import RoutineFeatures
 from pamfn.synth.config import SynthConfig
-from pamfn.synth.dataset import Routine, config_from_meta, make_routine, read_meta, routine_specs
+from pamfn.synth.dataset import (
+    Routine,
+    RoutineSpec,
+    config_from_meta,
+    in_processes,
+    make_routine,
+    read_meta,
+    routine_specs,
+)
 from pamfn.synth.motion import J
 from pamfn.synth.plan import RoutinePlan
 from pamfn.synth.render import Renderer, render_frames
 from pamfn.synth.scoring import bar_bounds, bar_energies
 
 ENDS = [J["hand_r"], J["hand_l"], J["foot_r"], J["foot_l"]]
+F_ENERGY, F_ACCENTS = 0, slice(70, 73)
+"""Lite F (version 2): mean motion energy of the segment, and its accent statistics (std, peak over median,
+mean absolute change)."""
+MOTION_SOURCES = ("true", "p99")
+"""Where a counterfactual set's motion energy comes from (:func:`motion_energy`)."""
 MEASURES = ("mean", "p99", "stabilised", "stabilised p99")
 """Ways of measuring a rendered frame pair's motion energy; ``mean`` is the extractor's."""
 TREND_S = 1.0
@@ -134,12 +155,15 @@ def bar_means(x: np.ndarray, plan: RoutinePlan, fps: float) -> np.ndarray:
     return out
 
 
-def rendered_energies(routine: Routine, cfg: SynthConfig, width: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def rendered_energies(
+    routine: Routine, cfg: SynthConfig, width: int, stabilise: bool = True
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per-frame motion energy of the routine rendered ``width`` pixels wide (the features'
     aspect), in the extractor's units (percent of the width per frame): the flow as the
     extractor computes it, the median flow removed, then its mean or its 99th percentile;
-    or stabilised first (the previous frame shifted by the median flow, the flow again).
-    Also the camera's horizontal motion as the extractor estimates it (the median flow, pixels)."""
+    with ``stabilise``, also stabilised first (the previous frame shifted by the median flow,
+    the flow again). Also the camera's horizontal motion as the extractor estimates it (the
+    median flow, pixels)."""
     scale = 100.0 / width
     frames = render_frames(routine.plan, routine.motion, frame_size(cfg, width), cfg.fps)
     greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
@@ -150,15 +174,18 @@ def rendered_energies(routine: Routine, cfg: SynthConfig, width: int) -> tuple[d
             flow = cv2.calcOpticalFlowFarneback(a, b, None, **_FARNEBACK) * scale
             cam = np.median(flow[::2, ::2].reshape(-1, 2), axis=0)
             rel = np.linalg.norm(flow - cam, axis=2)
-            shift = np.float32([[1, 0, cam[0] / scale], [0, 1, cam[1] / scale]])
-            steady = cv2.warpAffine(a, shift, a.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            stab = np.linalg.norm(cv2.calcOpticalFlowFarneback(steady, b, None, **_FARNEBACK) * scale, axis=2)
-            for name, v in zip(MEASURES, (rel.mean(), np.percentile(rel, 99), stab.mean(), np.percentile(stab, 99))):
-                out[name].append(float(v))
+            out["mean"].append(float(rel.mean()))
+            out["p99"].append(float(np.percentile(rel, 99)))
             camera.append(float(cam[0] / scale))
-    energies = {
-        f"{name} @{width}px": np.array([v[0], *v]) for name, v in out.items()
-    }  # frame 0 repeats the first field
+            if stabilise:
+                shift = np.float32([[1, 0, cam[0] / scale], [0, 1, cam[1] / scale]])
+                steady = cv2.warpAffine(
+                    a, shift, a.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                )
+                stab = np.linalg.norm(cv2.calcOpticalFlowFarneback(steady, b, None, **_FARNEBACK) * scale, axis=2)
+                out["stabilised"].append(float(stab.mean()))
+                out["stabilised p99"].append(float(np.percentile(stab, 99)))
+    energies = {f"{name} @{width}px": np.array([v[0], *v]) for name, v in out.items() if v}  # frame 0 repeats field 1
     return energies, np.array(camera)
 
 
@@ -226,8 +253,9 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     )  # fmt: skip
 
 
-def audit(data: Path, per_action: int, widths: tuple[int, ...] = (), progress: bool = True) -> pd.DataFrame:
-    """The per-routine figures of the first ``per_action`` training routines of each apparatus."""
+def training_specs(data: Path, per_action: int) -> tuple[SynthConfig, list[RoutineSpec]]:
+    """The set's configuration and its first ``per_action`` training routines per apparatus
+    whose features are on disk."""
     cfg = config_from_meta(read_meta(data))
     if cfg.version < 2:
         raise DatasetError(f"{data}: the audit needs a version-2 set (musicality judged bar by bar)")
@@ -235,11 +263,79 @@ def audit(data: Path, per_action: int, widths: tuple[int, ...] = (), progress: b
              and (data / "features" / f"{s.routine_id}.npz").is_file()]  # fmt: skip
     if not specs:
         raise DatasetError(f"{data}: no training routine's features found under features/")
+    return cfg, specs
+
+
+def audit(data: Path, per_action: int, widths: tuple[int, ...] = (), progress: bool = True) -> pd.DataFrame:
+    """The per-routine figures of the first ``per_action`` training routines of each apparatus."""
+    cfg, specs = training_specs(data, per_action)
     rows = []
     for spec in tqdm(specs, desc="auditing", disable=not progress):
         feats = RoutineFeatures.load(data / "features" / f"{spec.routine_id}.npz")
         rows.append({"routine_id": spec.routine_id, **audit_routine(make_routine(spec, cfg), feats, cfg, widths)})
     return pd.DataFrame(rows)
+
+
+def motion_energy(routine: Routine, cfg: SynthConfig, source: str) -> np.ndarray:
+    """Per-frame motion energy in the extractor's units (percent of the width per frame):
+    ``true``, the true speed of hands and feet; ``p99``, the 99th percentile of the flow
+    relative to the camera (what the extractor already computes per flow field, descriptor
+    4, but keeps only as the segment's mean)."""
+    width = cfg.feature_size[0]
+    if source == "true":
+        px_per_m = Renderer(routine.plan, routine.motion, cfg.feature_size, cfg.fps).scale
+        return true_speed(routine) * px_per_m * 100.0 / width
+    if source == "p99":
+        return rendered_energies(routine, cfg, width, stabilise=False)[0][f"p99 @{width}px"]
+    raise ValueError(f"unknown motion source {source!r} (one of {', '.join(MOTION_SOURCES)})")
+
+
+def with_motion_energy(feats: RoutineFeatures, per_frame: np.ndarray, source: str) -> RoutineFeatures:
+    """A counterfactual: ``feats`` with F's motion energy (its mean, its 40-ms profile and its
+    accent statistics) taken from ``per_frame`` (one value per video frame)."""
+    T = feats.T
+    profile = np.pad(per_frame, (0, max(0, T * PROFILE - per_frame.size)), mode="edge")[: T * PROFILE].reshape(
+        T, PROFILE
+    )
+    f = feats.features["F"].astype(np.float64).copy()
+    f[:, F_PROFILE] = profile
+    f[:, F_ENERGY] = profile.mean(1)
+    f[:, F_ACCENTS] = np.stack(
+        [profile.std(1), profile.max(1) - np.median(profile, 1), np.abs(np.diff(profile, axis=1)).mean(1)], axis=1
+    )
+    extractors = {**feats.extractors, "F": f"{feats.extractors.get('F', 'F')}+{source}-motion"}
+    return replace(feats, features={**feats.features, "F": f.astype(np.float32)}, extractors=extractors)
+
+
+def _write_one(job: tuple[Path, Path, RoutineSpec, SynthConfig, str]) -> str:
+    data, out, spec, cfg, source = job
+    feats = RoutineFeatures.load(data / "features" / f"{spec.routine_id}.npz")
+    energy = motion_energy(make_routine(spec, cfg), cfg, source)
+    with_motion_energy(feats, energy, source).save(out / "features" / f"{spec.routine_id}.npz", dtype="float16")
+    return spec.routine_id
+
+
+def write_motion_set(
+    data: Path, out: Path, per_action: int, source: str, workers: int = 1, progress: bool = True
+) -> int:
+    """Write ``out``: the set's description, labels and events, and the counterfactual features
+    (:func:`with_motion_energy`, motion from ``source``) of its first ``per_action`` training
+    routines per apparatus, for the other probes (``bench_synth.py``, ``bench_learning_curve.py``)
+    to read. Returns how many routines were written."""
+    if source not in MOTION_SOURCES:
+        raise ValueError(f"unknown motion source {source!r} (one of {', '.join(MOTION_SOURCES)})")
+    cfg, specs = training_specs(data, per_action)
+    if out.resolve() == data.resolve():
+        raise DatasetError(f"{out}: the counterfactual set must not overwrite the real one")
+    (out / "features").mkdir(parents=True, exist_ok=True)
+    for name in ("dataset.json", "labels.csv", "events.csv"):
+        if (data / name).is_file():
+            shutil.copyfile(data / name, out / name)
+    jobs = [(data, out, spec, cfg, source) for spec in specs]
+    done = map(_write_one, jobs) if workers <= 1 else in_processes(_write_one, jobs, workers)
+    for _ in tqdm(done, total=len(jobs), desc=f"{source} motion", disable=not progress):
+        pass
+    return len(jobs)
 
 
 def main() -> int:
@@ -254,8 +350,25 @@ def main() -> int:
         metavar="WIDTH",
         help="also measure motion from frames re-rendered this many pixels wide (slow; 80: the features' size)",
     )
+    ap.add_argument(
+        "--write",
+        type=Path,
+        metavar="OUT",
+        help="instead, write a counterfactual set whose F motion energy comes from --motion (training routines)",
+    )
+    ap.add_argument(
+        "--motion",
+        choices=MOTION_SOURCES,
+        default="true",
+        help="the counterfactual's motion energy: true speed of hands and feet, or the flow's 99th percentile",
+    )
+    ap.add_argument("--workers", type=int, default=1, help="processes for --write (default 1)")
     args = ap.parse_args()
     try:
+        if args.write:
+            n = write_motion_set(args.data, args.write, args.per_action, args.motion, args.workers)
+            print(f"{n} training routines with {args.motion} motion energy written to {args.write}")
+            return 0
         rows = audit(args.data, args.per_action, tuple(args.render))
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)

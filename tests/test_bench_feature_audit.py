@@ -16,7 +16,16 @@ from pamfn.synth import TINY, build_dataset, make_routine, routine_specs
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_feature_audit import audit, bar_means, explained_share, summarise, sync_estimate, true_beat_cos
+from bench_feature_audit import (
+    audit,
+    bar_means,
+    explained_share,
+    summarise,
+    sync_estimate,
+    true_beat_cos,
+    with_motion_energy,
+    write_motion_set,
+)
 
 FPS = 25.0
 
@@ -86,3 +95,40 @@ def test_bad_folders_are_refused(tmp_path, tiny_set):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_feature_audit.py"), str(empty)],
                           capture_output=True, text=True, cwd=ROOT, check=False)  # fmt: skip
     assert done.returncode == 2 and "no training routine's features" in done.stderr
+
+
+def test_counterfactual_motion_replaces_only_the_motion_energy(tiny_set):
+    from pamfn.routine import RoutineFeatures
+
+    feats = RoutineFeatures.load(next((tiny_set / "features").glob("*.npz")))
+    per_frame = np.arange(feats.T * 32 + 5, dtype=float)
+    out = with_motion_energy(feats, per_frame, "true").features
+    np.testing.assert_allclose(out["F"][:, 38:70].reshape(-1), per_frame[: feats.T * 32], rtol=1e-6)
+    np.testing.assert_allclose(out["F"][:, 0], out["F"][:, 38:70].mean(1), rtol=1e-6)
+    np.testing.assert_allclose(out["F"][:, 72], 1.0, rtol=1e-6)  # the mean absolute change of a ramp
+    untouched = np.r_[1:38, 73:97]
+    np.testing.assert_array_equal(out["F"][:, untouched], feats.features["F"][:, untouched])
+    np.testing.assert_array_equal(out["V"], feats.features["V"])
+    np.testing.assert_array_equal(out["A"], feats.features["A"])
+
+
+@pytest.mark.parametrize("source", ["true", "p99"])
+def test_write_motion_set(tiny_set, tmp_path, source):
+    from pamfn.routine import RoutineFeatures
+
+    out = tmp_path / source
+    assert write_motion_set(tiny_set, out, per_action=1, source=source, progress=False) == 4
+    assert (out / "labels.csv").read_text() == (tiny_set / "labels.csv").read_text()
+    for path in (out / "features").glob("*.npz"):
+        made, real = RoutineFeatures.load(path), RoutineFeatures.load(tiny_set / "features" / path.name)
+        assert made.extractors["F"].endswith(f"+{source}-motion")
+        assert not np.array_equal(made.features["F"][:, 38:70], real.features["F"][:, 38:70])
+        if source == "p99":  # the extractor's own per-field 99th percentile, kept as its segment mean (F 4)
+            np.testing.assert_allclose(made.features["F"][1:, 38:70].mean(1), real.features["F"][1:, 4], rtol=0.02)
+
+
+def test_write_motion_set_refuses_bad_requests(tiny_set):
+    with pytest.raises(DatasetError, match="must not overwrite"):
+        write_motion_set(tiny_set, tiny_set, per_action=1, source="true", progress=False)
+    with pytest.raises(ValueError, match="unknown motion source"):
+        write_motion_set(tiny_set, tiny_set / "x", per_action=1, source="pose", progress=False)
