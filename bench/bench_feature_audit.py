@@ -192,7 +192,8 @@ def rendered_energies(
 def audit_routine(
     routine: Routine, feats: RoutineFeatures, cfg: SynthConfig, widths: tuple[int, ...] = ()
 ) -> dict[str, float]:
-    """One routine's figures (see the module docstring); energies keyed ``energy:<name>``."""
+    """One routine's figures (see the module docstring); per way of measuring motion energy
+    ``<name>|speed``, ``|sync``, ``|jumps``, ``|bars`` and ``|mean``."""
     plan, fps = routine.plan, cfg.fps
     f, a = feats.features["F"].astype(np.float64), feats.features["A"].astype(np.float64)
     profile, beat_cos = f[:, F_PROFILE].reshape(-1), a[:, A_BEATS].reshape(-1)
