@@ -24,7 +24,7 @@ METHODS = ("expected", "sampled", "argmax")
 METHOD_LABELS = {
     "expected": "expected (stochastic policy, exact from P)",
     "sampled": "sampled (Gumbel-max draws, Monte-Carlo check)",
-    "argmax": "argmax of P (deterministic mode, not the paper's)",
+    "argmax": "argmax of P (deterministic mode, without eq. 9's Gumbel noise)",
 }
 
 
@@ -82,7 +82,8 @@ def expected_count(probs: np.ndarray) -> np.ndarray:
 
 FIG5_CAPTION = (
     "How often the PolicyNet enables each number of ranked FusionNets, over every step of every routine, "
-    "for the stochastic policy the paper uses at test time: the expected frequency, computed exactly from the "
+    "for the stochastic policy of the paper's eq. 9 (a Gumbel-max draw, which the authors' released code also makes "
+    "at test time): the expected frequency, computed exactly from the "
     "PolicyNet's probabilities (a Gumbel-max draw picks count k with probability P_k). The dashed line is a "
     "uniform choice (1/K). A spike at one count would be the trivial solution (the same decision everywhere, "
     "only a few FusionNets used) that the paper's ranked FusionNets avoid. A spread over the counts is adaptive "

@@ -110,8 +110,8 @@ def modality_reliance(occlusion: pd.DataFrame | None, n: int = 3, min_shift: flo
 
 
 def fusion_peaks(expl: Explanation, n: int = 2, margin: float = 1.0) -> list[Insight]:
-    """Stretches where the PolicyNet's expected FusionNet count (the paper's stochastic
-    policy: sum_k k P_k) is at least ``margin`` FusionNets above its routine mean. The
+    """Stretches where the PolicyNet's expected FusionNet count (the stochastic
+    policy of the paper's eq. 9: sum_k k P_k) is at least ``margin`` FusionNets above its routine mean. The
     statement names the stretch those decisions depend on (the steps' measured support)."""
     stage = _insight_stage(expl, "policy_probs")
     if stage is None:

@@ -108,7 +108,7 @@ def routine_figures(e: Explanation, occlusion: pd.DataFrame | None = None) -> li
     if len(msfd):
         figures.append(("MSFD modality weights per stage (Fig. 7)", "msfd", msfd_figure(msfd, e.duration_s)))
     if len(counts):
-        figures.append(("PolicyNet decisions: expected FusionNet count of the stochastic policy (Fig. 8)", "fusionnets",
+        figures.append(("PolicyNet decisions: expected FusionNet count of the stochastic policy (as Fig. 8, which draws them)", "fusionnets",
                         fusion_count_figure(counts, e.duration_s)))
     expected = research.decision_frequencies([e], "expected")
     if len(expected):

@@ -147,7 +147,7 @@ def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, datase
     entropy = next(d.value for d in at.dataframe if "entropy" in getattr(d.value, "columns", []))
     assert set(entropy["stage"]) == {1, 2, 3} and entropy["entropy"].between(0, 1).all()
     assert "trivial solution" in " ".join(c.value for c in at.caption)
-    at.radio(key="fig5_check").set_value("Argmax (deterministic mode, not the paper's)").run()
+    at.radio(key="fig5_check").set_value("Argmax (deterministic mode, without eq. 9's Gumbel noise)").run()
     names = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
     assert "ball (argmax)" in names
 

@@ -30,3 +30,16 @@ def test_bundled_checkpoints_give_the_documented_figures():
     for action, (rho, mse) in expected.items():
         assert result.actions[action].rho == pytest.approx(rho, abs=6e-4), action
         assert result.actions[action].mse == pytest.approx(mse, abs=6e-3), action
+
+
+@pytest.mark.skipif(not (CHECKPOINTS / "rows").is_dir(), reason="no bundled comparison rows")
+def test_every_bundled_row_is_a_checkpoint_set_for_every_apparatus():
+    """Issue 12's check loops over ``assets/checkpoints/rows/*``: each folder there must be a
+    set ``pamfn evaluate --checkpoint`` loads, with one checkpoint per apparatus."""
+    from pamfn.serving.checkpoints import CheckpointSet
+
+    rows = sorted(p.name for p in (CHECKPOINTS / "rows").iterdir())
+    assert rows == ["A", "F", "V", "late-fusion"]
+    for row in rows:
+        loaded = CheckpointSet(CHECKPOINTS / "rows" / row).all()
+        assert sorted(loaded) == ["ball", "clubs", "hoop", "ribbon"], row
