@@ -17,7 +17,10 @@ window is the mean over all the re-scored routines).
 
 Each figure is averaged over a routine's windows, then over routines (standard error
 over routines, i.e. clustered by routine), in score points; routines of fewer than 3
-windows have no scan and are left out. Beside it: the share of
+windows have no scan and are left out. Since the swap's mean is zero by construction, a
+last line tests it where it can fail: the swap's mean impact of the routine's first and
+last windows (where a copy has one splice point only, so the splice's effect lands on
+them) against its interior windows. Beside it: the share of
 windows beyond their noise by the scan's rule (Student's t, Bonferroni over the
 routine's windows), each estimate with its own per-partner spread.
 
@@ -63,6 +66,7 @@ def main() -> None:
     per_routine: dict[str, list[float]] = {}
     positive: dict[str, list[bool]] = {}
     beyond: dict[str, list[bool]] = {}
+    edge, interior = [], []
     for action in sorted(labels.action.unique()):
         ck = load_checkpoint(Path(args.checkpoint) / action)
         rows = labels[(labels.action == action) & (labels.split == "test")]
@@ -71,15 +75,22 @@ def main() -> None:
             if -(-feats.T // 4) < MIN_WINDOWS:
                 continue
             swaps = swap_scores(ck.model, feats, ck.config.label_scale, window=4, draws=DRAWS, seed=0, device="cpu", batch_size=64)
-            for name, (impact, significant) in routine_figures(swaps).items():
+            figures = routine_figures(swaps)
+            for name, (impact, significant) in figures.items():
                 per_routine.setdefault(name, []).append(float(impact.mean()))
                 positive.setdefault(name, []).extend((impact > 0).tolist())
                 beyond.setdefault(name, []).extend(significant.tolist())
+            swap = figures["swap (the scan)"][0]
+            edge.append(float(swap[[0, -1]].mean()))
+            interior.append(float(swap[1:-1].mean()))
     for name, means in per_routine.items():
         m = np.asarray(means)
         print(f"{name:16s} mean {m.mean():+.5f} ± {m.std(ddof=1) / np.sqrt(len(m)):.5f} points over {len(m)} routines; "
               f"{np.mean(positive[name]):.1%} of {len(positive[name])} windows positive, "
               f"{np.mean(beyond[name]):.1%} beyond their noise")
+    for name, means in (("swap, edge windows", edge), ("swap, interior", interior)):
+        m = np.asarray(means)
+        print(f"{name:16s} mean {m.mean():+.5f} ± {m.std(ddof=1) / np.sqrt(len(m)):.5f} points over {len(m)} routines")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,30 @@ def test_check_finds_identity_and_tampering(tiny_set, tmp_path):
     assert any("ball_000" in p and "features" in p for p in problems)
 
 
+def test_check_reads_the_manifest_for_routines_the_set_does_not_hold(tiny_set, tmp_path):
+    """A shipped set holds only its test split: a training routine is checked against the
+    hashes manifest.json records (label row, events, features); a tampered record is named."""
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(tiny_set), str(copy)], check=True)
+    rows = _labels(copy)
+    gone = next(r["routine_id"] for r in rows if r["split"] == "train")
+    kept = [r for r in rows if r["routine_id"] != gone]
+    with open(copy / "labels.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+    (copy / "features" / f"{gone}.npz").unlink()
+    assert check_dataset(copy, routine_ids=[gone]).problems == []
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["routines"][gone]["events"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert check_dataset(copy, routine_ids=[gone]).problems == [f"{gone}: events differ from manifest.json"]
+    del manifest["routines"][gone]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="neither in labels.csv nor in manifest.json"):
+        check_dataset(copy, routine_ids=[gone])
+
+
 def test_cli_check_and_bad_input(tiny_set, tmp_path, capsys):
     assert main(["synth-check", str(tiny_set), "--routine", "ball_000"]) == 0
     assert "identical" in capsys.readouterr().out

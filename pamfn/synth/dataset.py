@@ -169,6 +169,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def label_row_media(spec: RoutineSpec) -> str:
+    """The labels.csv ``media`` entry of a routine: its showcase video, or empty."""
+    return f"media/{spec.routine_id}.mp4" if spec.showcase else ""
+
+
 def label_row(spec: RoutineSpec, routine: Routine) -> dict[str, str]:
     """The labels.csv row of a routine (all values as fixed-format strings)."""
     s, lat = routine.scores, routine.plan.latents
@@ -181,7 +186,7 @@ def label_row(spec: RoutineSpec, routine: Routine) -> dict[str, str]:
         "execution": s.execution,
         "musicality": s.musicality,
         "features": f"features/{spec.routine_id}.npz",
-        "media": f"media/{spec.routine_id}.mp4" if spec.showcase else "",
+        "media": label_row_media(spec),
         "noiseless_score": s.noiseless_total,
         "seed": "-".join(str(x) for x in spec.seed),
         "latent_difficulty": lat.difficulty,
@@ -450,14 +455,25 @@ def _manifest_text(manifest: dict[str, Any]) -> str:
     return '{"generator_version": ' + head + ', "routines": {\n' + ",\n".join(lines) + "\n}}\n"
 
 
+def _load_manifest(path: Path, cfg: SynthConfig) -> dict[str, Any]:
+    """manifest.json as a dict ({} when absent); refuses one made by another generator."""
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if manifest.get("generator_version", cfg.generator_version) != cfg.generator_version:
+        raise DatasetError(f"{path}: made by {manifest['generator_version']}, this set is {cfg.generator_version}")
+    return manifest
+
+
+def _read_manifest(path: Path, cfg: SynthConfig) -> dict[str, dict[str, Any]]:
+    """The routines manifest.json records, by id ({} when there is none)."""
+    return _load_manifest(path, cfg).get("routines", {})
+
+
 def _check_manifest(
     path: Path, cfg: SynthConfig, hashes: dict[str, dict[str, Any]]
 ) -> tuple[list[str], list[str], list[str]]:
     """Compare routines with manifest.json and record those it lacks; returns (differences,
     routines newly recorded, routines whose features match within float rounding only)."""
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    if manifest.get("generator_version", cfg.generator_version) != cfg.generator_version:
-        raise DatasetError(f"{path}: made by {manifest['generator_version']}, this set is {cfg.generator_version}")
+    manifest = _load_manifest(path, cfg)
     known = manifest.setdefault("routines", {})
     mismatches, recorded, rounded = [], [], []
     for rid in sorted(hashes):
@@ -510,26 +526,36 @@ class DatasetCheck:
 def check_dataset(
     data_dir: str | Path, routine_ids: list[str] | None = None, count: int = 1, media: bool = False
 ) -> DatasetCheck:
-    """Regenerate some routines of a set and compare with the files there.
+    """Regenerate some routines of a set and compare with the files there and with its
+    manifest.
 
-    Compares the label rows as text, the features arrays and metadata byte for byte (and,
-    where the bytes differ, their fingerprints), and (``media``) the showcase videos byte
-    for byte. ``routine_ids`` defaults to the ``count`` shortest routines."""
+    A routine in labels.csv: its label row as text, its features arrays and metadata byte
+    for byte (and, where the bytes differ, their fingerprints), and (``media``) its showcase
+    video byte for byte. A routine recorded in manifest.json (version 2): its label row,
+    events and features against their recorded hashes, so a training routine of a set that
+    ships only its test split is checked without generating the split. ``routine_ids``
+    defaults to the ``count`` shortest routines of labels.csv."""
     data = Path(data_dir)
     cfg = config_from_meta(read_meta(data))
     labels = {r["routine_id"]: r for r in read_labels(data)}
+    recorded = _read_manifest(data / "manifest.json", cfg)
     if routine_ids is None:
         routine_ids = sorted(labels, key=lambda r: (float(labels[r]["duration_s"]), r))[:count]
     specs = {s.routine_id: s for s in routine_specs(cfg)}
     problems, rounded = [], []
     with tempfile.TemporaryDirectory(prefix="pamfn-synth-check-") as tmp:
         for rid in routine_ids:
-            if rid not in specs or rid not in labels:
-                raise DatasetError(f"{data}: no routine {rid!r} in this set")
+            if rid not in specs or (rid not in labels and rid not in recorded):
+                raise DatasetError(f"{data}: no routine {rid!r} in this set (neither in labels.csv nor in manifest.json)")
             spec = specs[rid] if media else replace(specs[rid], showcase=False)
-            row = generate_routine(spec, cfg, Path(tmp)).row
-            if not media:
-                row["media"] = labels[rid]["media"]
+            generated = generate_routine(spec, cfg, Path(tmp))
+            row = {**generated.row, "media": label_row_media(specs[rid])} if not media else generated.row
+            if rid in recorded:
+                found, within = _compare_recorded(rid, recorded[rid], routine_hashes(Path(tmp), row, generated.events))
+                problems += found
+                rounded += [rid] if within else []
+            if rid not in labels:
+                continue
             for key, value in row.items():
                 if labels[rid].get(key) != value:
                     problems.append(f"{rid}: labels.csv {key} is {labels[rid].get(key)!r}, regenerated {value!r}")
@@ -537,7 +563,7 @@ def check_dataset(
             if _npz_contents(data / rel) == _npz_contents(Path(tmp) / rel):
                 pass
             elif agree(fingerprint(_npz_arrays(data / rel)), fingerprint(_npz_arrays(Path(tmp) / rel))):
-                rounded.append(rid)
+                rounded += [] if rid in rounded else [rid]
             else:
                 problems.append(f"{rid}: {rel} differs from the regenerated features")
             if media and spec.showcase:
