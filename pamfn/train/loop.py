@@ -39,6 +39,9 @@ class Stage:
     teacher: Predictor | None = None
     """A fixed model whose prediction of each crop enters the target with weight
     ``recipe.distill`` (phase 2's distillation); None: the labels alone."""
+    training_forward: Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]] | None = None
+    """In training only, one forward pass giving (prediction, extra loss term) in place of
+    ``predictor`` (phase 1's autoencoding term); None: the prediction's loss alone."""
 
 
 @dataclass
@@ -125,9 +128,15 @@ def fit(
             if stage.teacher is not None and recipe.distill > 0:
                 with torch.no_grad():
                     target = (1.0 - recipe.distill) * target + recipe.distill * stage.teacher(feats).float()
+            extra = None
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                predicted = stage.predictor(feats)
+                if stage.training_forward is not None:
+                    predicted, extra = stage.training_forward(feats)
+                else:
+                    predicted = stage.predictor(feats)
             loss = nn.functional.mse_loss(predicted.float(), target)
+            if extra is not None:
+                loss = loss + extra.float()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(trainable, recipe.clip)

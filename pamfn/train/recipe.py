@@ -50,6 +50,12 @@ class PhaseRecipe:
     ``(1 - distill) * label + distill * teacher``; the teacher is the frozen branch that
     ranks the validation routines best (see :func:`pamfn.train.run.pick_teacher`). 0: off.
     Not in the paper or the released code."""
+    recon: float = 0.0
+    """Phase 1 only: weight of an autoencoding term. Each branch's embedding e0 must also
+    reconstruct its own (standardised) segment features through a linear read-out used only
+    in training, so that e0 keeps the within-segment detail the mixed branch compares across
+    modalities: ``loss = mse(score) + recon * mse(read-out(e0), features)``. 0: off.
+    Not in the paper or the released code."""
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
@@ -62,6 +68,8 @@ class PhaseRecipe:
             raise ConfigError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0.0 <= self.distill < 1.0:
             raise ConfigError(f"distill must lie in [0, 1), got {self.distill}")
+        if not self.recon >= 0.0:
+            raise ConfigError(f"recon must be >= 0, got {self.recon}")
 
     def epochs_for(self, action: str) -> int:
         return int(self.epochs_per_action.get(action, self.epochs))
@@ -87,10 +95,10 @@ class PhaseRecipe:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields; ``ema_decay`` and ``distill`` only when set, so runs made before they
-        existed keep their config."""
+        """The fields; ``ema_decay``, ``distill`` and ``recon`` only when set, so runs made
+        before they existed keep their config."""
         doc = asdict(self)
-        for key in ("ema_decay", "distill"):
+        for key in ("ema_decay", "distill", "recon"):
             if not doc[key]:
                 del doc[key]
         return doc

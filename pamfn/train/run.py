@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from torch import nn
 
 from pamfn.atomic import write_text_atomic
 from pamfn.checkpoint import load_checkpoint, save_checkpoint
@@ -92,6 +93,8 @@ class RunConfig:
             raise ConfigError("one-stage training has no phases; leave --phase at 'both'")
         if self.recipe.phase2.distill and (self.model.training != "two_stage" or not self.model.frozen_modalities):
             raise ConfigError("distillation (--p2 distill) needs frozen phase-1 branches: two-stage PAMFN's phase 2 only")
+        if (self.recipe.phase1.recon and self.model.training != "two_stage") or self.recipe.phase2.recon:
+            raise ConfigError("the autoencoding term (--p1 recon) belongs to phase 1 of two-stage training only")
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -152,6 +155,21 @@ def pick_teacher(model: AQAModel, select: SplitTensors) -> tuple[str, float]:
     rhos = {m: score_split(branch_predictor(model, m), select).rho for m in model.config.frozen_modalities}
     best = max(rhos, key=lambda m: -math.inf if math.isnan(rhos[m]) else rhos[m])
     return best, rhos[best]
+
+
+def autoencoding_forward(
+    model: AQAModel, readout: nn.Module, m: str, weight: float
+) -> Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]:
+    """Phase 1's training pass with the autoencoding term (``PhaseRecipe.recon``): the
+    branch's score, and ``weight`` times the mean squared error of the linear read-out of
+    its embedding e0 against its own (standardised) input features."""
+
+    def forward(feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, embedded = model.run_branches(feats)
+        x = feats[m].mean(dim=2) if feats[m].dim() == 4 else feats[m]
+        return scores[m], weight * nn.functional.mse_loss(readout(embedded[m][0]), x.transpose(1, 2).to(embedded[m][0].dtype))
+
+    return forward
 
 
 def branch_predictor(model: AQAModel, m: str) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
@@ -278,15 +296,22 @@ class Run:
         cfg = self.config.model.with_overrides(modalities=(m,), model="pamfn", training="two_stage")
         model = build_model(cfg).to(self.device)
         recipe = self.config.recipe.phase1
+        trained: nn.Module = model
+        training_forward = None
+        if recipe.recon > 0:
+            readout = nn.Conv1d(cfg.d, cfg.input_dims[m], 1).to(self.device)
+            trained = nn.ModuleDict({"model": model, "readout": readout})  # the read-out is saved and resumed, never shipped
+            training_forward = autoencoding_forward(model, readout, m, recipe.recon)
         stage = Stage(
             name=f"phase1-{m}",
-            model=model,
+            model=trained,
             predictor=lambda feats: model(feats).score,
-            param_groups=[{"params": list(model.parameters()), "lr_scale": 1.0}],
+            param_groups=[{"params": list(trained.parameters()), "lr_scale": 1.0}],
             recipe=recipe,
             epochs=recipe.epochs_for(self.config.action),
-            train_mode=model.train,
-            eval_mode=model.eval,
+            train_mode=trained.train,
+            eval_mode=trained.eval,
+            training_forward=training_forward,
         )
         result = self._fit(stage, tensors)
         summary = self._finish(stage, result, tensors[2], None)
