@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import read_labels
+from pamfn.groundtruth import edge_and_interior
 from pamfn.occlusion import DRAWS, MIN_WINDOWS, significance, swap_scores
 from pamfn.routine import RoutineFeatures
 
@@ -66,7 +68,7 @@ def main() -> None:
     per_routine: dict[str, list[float]] = {}
     positive: dict[str, list[bool]] = {}
     beyond: dict[str, list[bool]] = {}
-    edge, interior = [], []
+    swap_windows = []
     for action in sorted(labels.action.unique()):
         ck = load_checkpoint(Path(args.checkpoint) / action)
         rows = labels[(labels.action == action) & (labels.split == "test")]
@@ -80,17 +82,16 @@ def main() -> None:
                 per_routine.setdefault(name, []).append(float(impact.mean()))
                 positive.setdefault(name, []).extend((impact > 0).tolist())
                 beyond.setdefault(name, []).extend(significant.tolist())
-            swap = figures["swap (the scan)"][0]
-            edge.append(float(swap[[0, -1]].mean()))
-            interior.append(float(swap[1:-1].mean()))
+            swap_windows.append(pd.DataFrame({"routine_id": rel, "start_s": np.asarray(swaps.starts, dtype=float),
+                                              "impact": figures["swap (the scan)"][0]}))
     for name, means in per_routine.items():
         m = np.asarray(means)
         print(f"{name:16s} mean {m.mean():+.5f} ± {m.std(ddof=1) / np.sqrt(len(m)):.5f} points over {len(m)} routines; "
               f"{np.mean(positive[name]):.1%} of {len(positive[name])} windows positive, "
               f"{np.mean(beyond[name]):.1%} beyond their noise")
-    for name, means in (("swap, edge windows", edge), ("swap, interior", interior)):
-        m = np.asarray(means)
-        print(f"{name:16s} mean {m.mean():+.5f} ± {m.std(ddof=1) / np.sqrt(len(m)):.5f} points over {len(m)} routines")
+    split = edge_and_interior(pd.concat(swap_windows, ignore_index=True))
+    for name, key in (("swap, edge windows", "edge"), ("swap, interior", "interior")):
+        print(f"{name:16s} mean {split[f'{key}_mean_impact']:+.5f} ± {split[f'{key}_se']:.5f} points over {len(swap_windows)} routines")
 
 
 if __name__ == "__main__":

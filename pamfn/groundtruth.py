@@ -114,20 +114,46 @@ def fault_auc(labelled: pd.DataFrame, kinds: Iterable[str] = FAULTS, score: str 
     return pd.DataFrame(rows, columns=["kind", "windows", "clean", "auc"])
 
 
+def _clustered_se(per_routine: pd.Series) -> float:
+    n = len(per_routine)
+    return float(per_routine.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+
+
+def edge_and_interior(windows: pd.DataFrame) -> dict[str, float]:
+    """Where the swap scan's zero mean can fail: the mean impact of each routine's first and
+    last windows (a copy over them has one splice point only) and of its other windows,
+    averaged over routines, each with its routine-clustered standard error. ``windows``:
+    routine_id, start_s, impact."""
+    order = windows.sort_values(["routine_id", "start_s"])
+    position = order.groupby("routine_id").cumcount()
+    count = order.groupby("routine_id")["impact"].transform("size")
+    edge = (position == 0) | (position == count - 1)
+    per_edge = order[edge].groupby("routine_id")["impact"].mean()
+    per_interior = order[~edge].groupby("routine_id")["impact"].mean()
+    return {
+        "edge_mean_impact": float(per_edge.mean()),
+        "edge_se": _clustered_se(per_edge),
+        "interior_mean_impact": float(per_interior.mean()),
+        "interior_se": _clustered_se(per_interior),
+    }
+
+
 def neutrality(windows: pd.DataFrame) -> dict[str, float]:
     """Mean impact over all windows, its routine-clustered standard error, the share of
-    windows that raised the score and the share beyond their noise."""
+    windows that raised the score and the share beyond their noise, and the mean impact of
+    the edge and interior windows (:func:`edge_and_interior`)."""
     per_routine = windows.groupby("routine_id")["impact"].mean()
     n = len(per_routine)
     return {
         "windows": len(windows),
         "routines": int(n),
         "mean_impact": float(windows["impact"].mean()),
-        "se": float(per_routine.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+        "se": _clustered_se(per_routine),
         "share_positive": float((windows["impact"] > 0).mean()),
         "share_significant": float(windows["significant"].mean()),
         "median_abs_impact": float(windows["impact"].abs().median()),
         "median_noise": float(windows["noise"].median()),
+        **edge_and_interior(windows),
     }
 
 

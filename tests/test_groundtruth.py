@@ -16,6 +16,7 @@ from pamfn.errors import DatasetError
 from pamfn.groundtruth import (
     degradation_summary,
     degradation_weights,
+    edge_and_interior,
     fault_auc,
     label_windows,
     neutrality,
@@ -94,6 +95,16 @@ def test_degradation_weights_inside_against_outside():
     summary = degradation_summary(table).set_index("modality")
     assert summary.loc["V", "share_dropped"] == 1.0 and summary.loc["A", "share_dropped"] == 0.0
     assert summary.loc["all", "stretches"] == 2
+
+
+def test_edge_and_interior_windows_are_averaged_per_routine():
+    windows = pd.concat([windows_of("a", 4, np.array([-0.3, 0.1, 0.1, 0.1])),
+                         windows_of("b", 3, np.array([0.2, -0.4, 0.2]))]).sample(frac=1.0, random_state=0)
+    split = edge_and_interior(windows)
+    assert split["edge_mean_impact"] == pytest.approx(np.mean([(-0.3 + 0.1) / 2, (0.2 + 0.2) / 2]))
+    assert split["interior_mean_impact"] == pytest.approx(np.mean([0.1, -0.4]))
+    assert split["interior_se"] == pytest.approx(np.std([0.1, -0.4], ddof=1) / np.sqrt(2))
+    assert neutrality(windows)["edge_mean_impact"] == split["edge_mean_impact"]
 
 
 def test_sentence_hits_against_chance():

@@ -185,6 +185,12 @@ def explanation_checks() -> None:
     cols[1].metric("± standard error", f"{n['se']:.3f}", help="clustered by routine")
     cols[2].metric("Windows that raised the score", f"{n['share_positive']:.0%}", help="about half when impacts lean neither way")
     cols[3].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
+    if "edge_mean_impact" in n:
+        st.caption(f"Where the swap's zero can fail: each routine's first and last windows average "
+                   f"{n['edge_mean_impact']:+.3f} ± {n['edge_se']:.3f} points, its other windows "
+                   f"{n['interior_mean_impact']:+.3f} ± {n['interior_se']:.3f} (a copy over an edge window has one splice "
+                   f"point only, so the splice's effect lands there); a window's own noise is about "
+                   f"{n['median_noise']:.2f} points.")
     if "fault_auc" in tables:
         st.markdown("**Do score impacts point at faults?** ROC AUC of −impact ranking windows holding a fault "
                     "above clean windows (0.5: chance; target ≥ 0.75 for drops and losses of balance). Beside it, when "
