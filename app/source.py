@@ -27,7 +27,7 @@ class Source:
 
     @classmethod
     def of(cls, data_dir: str | os.PathLike[str], checkpoint_dir: str | os.PathLike[str]) -> Source:
-        return cls(str(Path(data_dir).resolve()), str(Path(checkpoint_dir).resolve()))
+        return cls(str(Path(data_dir).expanduser().resolve()), str(Path(checkpoint_dir).expanduser().resolve()))
 
 
 def cli_source(argv: list[str] | None = None) -> Source:

@@ -134,6 +134,86 @@ def test_upload_limit_is_configurable(monkeypatch, setup, tmp_path):
     monkeypatch.setenv("PAMFN_MAX_UPLOAD_MB", "5")
     at = page(monkeypatch, setup, tmp_path / "lib")
     assert "up to 5 MB" in at.file_uploader(key="analyse_upload").label
+    assert not at.warning
+
+
+@pytest.mark.parametrize(("value", "problem"), [("1.5", "not a whole number of MB"), ("0", "not a whole number of MB"),
+                                                ("lots", "not a whole number of MB"), ("99999", "above the server's limit")])
+def test_a_bad_upload_limit_is_named_and_the_servers_applies(monkeypatch, setup, tmp_path, value, problem):
+    import streamlit as st
+
+    monkeypatch.setenv("PAMFN_MAX_UPLOAD_MB", value)
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    assert not at.exception, at.exception
+    assert at.warning and "PAMFN_MAX_UPLOAD_MB" in at.warning[0].value and problem in at.warning[0].value
+    assert f"up to {st.get_option('server.maxUploadSize')} MB" in at.file_uploader(key="analyse_upload").label
+
+
+def app(monkeypatch, setup, library: Path) -> AppTest:
+    """The whole app (entry script and navigation), opened on this page."""
+    root, ckpt, _ = setup
+    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpt))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(library))
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "streamlit_app.py"), default_timeout=120).run()
+    return at.switch_page("views/analyse.py").run()
+
+
+def test_an_unsaved_analysis_survives_a_visit_to_another_page(monkeypatch, setup, tmp_path):
+    _, _, video = setup
+    at = app(monkeypatch, setup, tmp_path / "lib")
+    at.number_input(key="analyse_judged").set_value(15.5)
+    at.file_uploader(key="analyse_upload").upload("clip.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    predicted = {m.label: m.value for m in at.metric}["PAMFN predicted"]
+    folders = uploads()
+    assert folders
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/analyse.py").run()
+    assert not at.exception, at.exception
+    assert at.file_uploader(key="analyse_upload").value is None  # Streamlit empties the uploader itself
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["PAMFN predicted"] == predicted and metrics["Judged"] == "15.50"
+    assert at.number_input(key="analyse_judged").value == 15.5
+    assert any("analysed earlier in this session and is not saved yet" in c.value for c in at.caption)
+    assert uploads() == folders and not at.get("progress")  # not extracted again
+    assert "Save to library" in [b.label for b in at.button]
+
+
+def test_removing_the_file_forgets_its_unsaved_analysis(monkeypatch, setup, tmp_path):
+    _, _, video = setup
+    before = uploads()
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    at.file_uploader(key="analyse_upload").upload("clip.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    assert at.metric
+    at.file_uploader(key="analyse_upload").clear()
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.metric and uploads() <= before
+
+
+def test_removing_a_library_entry_asks_first(monkeypatch, setup, tmp_path):
+    _, _, video = setup
+    at = page(monkeypatch, setup, tmp_path / "lib")
+    at.file_uploader(key="analyse_upload").upload("clip.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    at.button[0].click().run()  # save
+    at.session_state["analyse_library"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert any("These choices apply to the next upload" in c.value for c in at.caption)
+    at.button(key="analyse_remove").click().run()
+    assert not at.exception, at.exception
+    assert any("for good?" in w.value for w in at.warning)
+    assert len(RoutineLibrary(tmp_path / "lib").entries()) == 1, "nothing is removed before the confirmation"
+    at.button(key="analyse_remove_no").click().run()
+    assert len(RoutineLibrary(tmp_path / "lib").entries()) == 1 and not at.warning
+    at.button(key="analyse_remove").click().run()
+    at.button(key="analyse_remove_yes").click().run()
+    assert not at.exception, at.exception
+    assert RoutineLibrary(tmp_path / "lib").entries() == []
+    assert [s.value for s in at.success] == ["Removed **clip** from the library"]
+    assert not at.metric  # the entry shown was the one removed
 
 
 def test_apparatus_picks_the_checkpoint_and_rescoring_needs_no_extraction(monkeypatch, setup, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,12 @@ def page(monkeypatch, data, ckpt, library) -> AppTest:
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
+def chosen(at: AppTest, key: str) -> str:
+    """The label shown in a routine picker."""
+    box = at.selectbox(key=key)
+    return box.options[box.index]
+
+
 def test_reference_defaults_to_the_best_judged_routine_of_the_same_apparatus(monkeypatch, dataset, tmp_path):
     from pamfn.catalog import load_catalog
 
@@ -66,15 +73,15 @@ def test_reference_defaults_to_the_best_judged_routine_of_the_same_apparatus(mon
     at = page(monkeypatch, data, ckpt, tmp_path / "lib")
     assert not at.exception, at.exception
     routines = load_catalog(data).routines
-    athlete = at.selectbox(key="compare_a").value.split(" · ")[0]
+    athlete = chosen(at, "compare_a").split(" · ")[0]
     same = routines[routines.action == routines.loc[athlete, "action"]].drop(index=athlete)
-    assert at.selectbox(key="compare_b").value.split(" · ")[0] == same["score"].idxmax()
+    assert chosen(at, "compare_b").split(" · ")[0] == same["score"].idxmax()
     assert len(at.get("plotly_chart")) == 2 and len(at.get("download_button")) == 2
     assert len(at.metric) == 6
+    assert not at.warning and not at.info
 
-    other = [o for o in at.selectbox(key="compare_a").options if o.startswith("hoop")][-1]
-    at.selectbox(key="compare_a").select(other).run()
-    assert at.selectbox(key="compare_b").value.startswith("hoop")
+    at.selectbox(key="compare_a").select("dataset:hoop_02").run()
+    assert chosen(at, "compare_b").startswith("hoop")
     at.toggle(key="compare_relative").set_value(True).run()
     assert not at.exception
 
@@ -86,12 +93,56 @@ def test_library_routine_against_a_data_set_routine(monkeypatch, dataset, tmp_pa
     RoutineLibrary(tmp_path / "lib").add(feats, e, name="Anna, Nov")
     at = page(monkeypatch, data, ckpt, tmp_path / "lib")
     assert not at.exception, at.exception
-    assert at.selectbox(key="compare_a").value == "Library · Anna, Nov"
-    assert at.selectbox(key="compare_b").value.startswith("ball")
+    assert chosen(at, "compare_a").startswith("Library · Anna, Nov · saved ")
+    assert chosen(at, "compare_b").startswith("ball")
     assert at.metric[0].value == "12.00"
+
+
+def test_library_entries_of_one_name_are_all_offered(monkeypatch, dataset, tmp_path):
+    data, ckpt = dataset
+    library = RoutineLibrary(tmp_path / "lib")
+    feats = RoutineFeatures({m: np.zeros((20, 4), np.float32) for m in MODALITIES}, routine_id="uploaded")
+    older = library.add(feats, expl("uploaded", 20), name="Anna")
+    newer = library.add(feats, replace(expl("uploaded", 24), action="hoop"), name="Anna")
+    at = page(monkeypatch, data, ckpt, tmp_path / "lib")
+    assert not at.exception, at.exception
+    ids = at.selectbox(key="compare_a").options
+    assert sum(o.startswith("Library · Anna · saved") for o in ids) == 2
+    assert at.selectbox(key="compare_a").value == f"library:{newer.entry_id}", "the newest entry is the athlete"
+    assert chosen(at, "compare_b").split(" · ")[1] == "hoop", "against the best hoop routine"
+    at.selectbox(key="compare_a").select(f"library:{older.entry_id}").run()
+    assert not at.exception and chosen(at, "compare_b").split(" · ")[1] == "ball"
+
+
+def test_odd_pairs_are_named(monkeypatch, dataset, tmp_path):
+    data, ckpt = dataset
+    at = page(monkeypatch, data, ckpt, tmp_path / "lib")
+    at.selectbox(key="compare_a").select("dataset:ball_00").run()
+    at.selectbox(key="compare_b").select("dataset:ball_00").run()
+    assert not at.exception, at.exception
+    assert any("the same routine" in i.value for i in at.info)
+    at.selectbox(key="compare_b").select("dataset:hoop_01").run()
+    assert any("Different apparatus (ball against hoop)" in w.value for w in at.warning)
+
+
+def test_choices_survive_a_visit_to_another_page(monkeypatch, dataset, tmp_path):
+    data, ckpt = dataset
+    monkeypatch.setenv("PAMFN_DATA", str(data))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpt))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
+    at = AppTest.from_file(str(Path(PAGE).parents[1] / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("views/compare.py").run()
+    at.selectbox(key="compare_a").select("dataset:hoop_00").run()
+    at.selectbox(key="compare_b").select("dataset:ball_02").run()
+    at.switch_page("views/research.py").run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="compare_a").value == "dataset:hoop_00"
+    assert at.selectbox(key="compare_b").value == "dataset:ball_02"
 
 
 def test_nothing_to_compare(monkeypatch, tmp_path):
     at = page(monkeypatch, tmp_path / "no_data", tmp_path / "no_ckpt", tmp_path / "lib")
     assert not at.exception
     assert "Comparing needs two routines" in at.info[0].value
+    assert "cannot be read" in at.error[0].value and "dataset.json" in at.error[0].value

@@ -80,14 +80,59 @@ def test_filters_pick_another_routine(monkeypatch, dataset):
     assert any("No routine matches" in i.value for i in at.info)
 
 
+def select_row(at: AppTest, row: int) -> AppTest:
+    """Select a row of the routines table as a click would."""
+    from app.views.routine import picker_key
+
+    at.session_state[picker_key(at.dataframe[0].value["routine_id"])] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    return at.run()
+
+
 def test_selecting_a_row_shows_that_routine(monkeypatch, dataset):
-    table = run_app(monkeypatch, *dataset).dataframe[0].value
-    assert table["routine_id"].tolist()[:2] == ["ball_00", "hoop_00"], "routines with a video come first"
-    selection = {"selection": {"rows": [5], "columns": [], "cells": []}}
-    at = run_app(monkeypatch, *dataset, routine_picker=selection)
+    at = run_app(monkeypatch, *dataset)
+    assert at.dataframe[0].value["routine_id"].tolist()[:2] == ["ball_00", "hoop_00"], "routines with a video come first"
+    select_row(at, 5)
     assert not at.exception
     assert at.subheader[0].value.startswith("hoop_02")
     assert any("features only" in w.value for w in at.warning)
+
+
+def test_narrowing_the_filters_keeps_the_chosen_routine_or_falls_back(monkeypatch, dataset):
+    at = select_row(run_app(monkeypatch, *dataset), 5)
+    assert at.subheader[0].value.startswith("hoop_02")
+    at.sidebar.multiselect(key="filter_action").set_value(["hoop"]).run()  # 3 rows: row 5 no longer exists
+    assert not at.exception, at.exception
+    assert at.subheader[0].value.startswith("hoop_02"), "still shown: the filters still list it"
+    select_row(at, 0)
+    assert at.subheader[0].value.startswith("hoop_00")
+    at.sidebar.multiselect(key="filter_action").set_value(["ball"]).run()  # row 0 exists, but is another routine
+    assert not at.exception, at.exception
+    assert at.subheader[0].value.startswith("ball_00"), "the first row, not whatever row 0 now holds by chance"
+
+
+def test_filters_and_routine_survive_a_visit_to_another_page(monkeypatch, dataset):
+    at = run_app(monkeypatch, *dataset)
+    at.sidebar.multiselect(key="filter_action").set_value(["hoop"]).run()
+    at.sidebar.text_input(key="filter_text").set_value("hoop_0").run()
+    select_row(at, 1)
+    shown = at.subheader[0].value
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/routine.py").run()
+    assert not at.exception, at.exception
+    assert at.sidebar.multiselect(key="filter_action").value == ["hoop"]
+    assert at.sidebar.text_input(key="filter_text").value == "hoop_0"
+    assert at.subheader[0].value == shown
+
+
+def test_filters_fit_another_data_set(monkeypatch, dataset, tmp_path):
+    data, ckpts = dataset
+    at = run_app(monkeypatch, data, ckpts)
+    at.sidebar.multiselect(key="filter_action").set_value(["hoop"]).run()
+    other = make_dataset(tmp_path / "other", actions=("ball",))[0]
+    at.sidebar.text_input(key="pamfn_data_dir").set_value(str(other)).run()
+    assert not at.exception, at.exception
+    assert at.sidebar.multiselect(key="filter_action").value == ["ball"], "no hoop there: every apparatus it has"
+    assert set(at.dataframe[0].value["action"]) == {"ball"}
 
 
 def test_missing_media_keeps_the_view_without_player(monkeypatch, dataset):

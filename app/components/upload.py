@@ -27,10 +27,19 @@ STALE_UPLOAD_S = 6 * 3600
 CHUNK = 1 << 20
 
 
-def upload_limit_mb() -> int:
-    """The per-file upload limit in MB: ``$PAMFN_MAX_UPLOAD_MB`` or the server's."""
-    value = os.environ.get(LIMIT_ENV)
-    return int(value) if value else int(st.get_option("server.maxUploadSize"))
+def upload_limit_mb() -> tuple[int, str]:
+    """The per-file upload limit in whole MB, ``$PAMFN_MAX_UPLOAD_MB`` within the server's
+    ``server.maxUploadSize``, and what is wrong with the variable ("" when nothing is)."""
+    server = int(st.get_option("server.maxUploadSize"))
+    value = os.environ.get(LIMIT_ENV, "").strip()
+    if not value:
+        return server, ""
+    if not value.isdigit() or int(value) < 1:
+        return server, f"{LIMIT_ENV}={value!r} is not a whole number of MB from 1; the server's limit ({server} MB) applies."
+    if int(value) > server:
+        return server, (f"{LIMIT_ENV}={value} MB is above the server's limit (server.maxUploadSize, {server} MB), "
+                        "which applies; raise that in .streamlit/config.toml.")
+    return int(value), ""
 
 
 def sweep_uploads(max_age_s: float = STALE_UPLOAD_S) -> None:
@@ -77,7 +86,11 @@ def extract_with_progress(path: Path, extractor: str, routine_id: str) -> Routin
             bar.progress(percent / 100, text=f"Extracting {extractor} features: {percent}% of {clock(info.duration_s)}")
 
     timings: dict[str, float] = {}
-    feats = extract_file(path, extractor=extractor, device=state.device(), progress=False, routine_id=routine_id,
-                         timings=timings, on_frame=on_frame)
+    try:
+        feats = extract_file(path, extractor=extractor, device=state.device(), progress=False, routine_id=routine_id,
+                             timings=timings, on_frame=on_frame)
+    except BaseException:
+        bar.empty()  # the refusal says why; a bar stuck short of 100% beside it says nothing
+        raise
     bar.progress(1.0, text=f"Extracted {feats.T} segments of {clock(info.duration_s)} in {timings.get('total', 0):.1f} s")
     return feats

@@ -19,6 +19,7 @@ import streamlit as st
 
 from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
+from app.components.remembered import one_of, remembered
 from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row
 from app.components.upload import (
     UPLOAD_PREFIX,
@@ -39,6 +40,7 @@ from pamfn.serving.routines import explain_with_occlusion
 CURRENT = "analyse_current"
 DONE = "analyse_done_upload"
 REFUSED = "analyse_refused"
+REMOVING = "analyse_removing"
 VIEW = "analyse"
 
 
@@ -102,6 +104,29 @@ def discard(analysis: Analysis | None) -> None:
     """Forget the shown analysis; an upload's temporary folder goes with it."""
     if analysis is not None and analysis.source.startswith("upload:") and analysis.media is not None:
         shutil.rmtree(analysis.media.parent, ignore_errors=True)
+
+
+def _upload_changed() -> None:
+    """The uploader's own change (not a visit to another page, which empties it too): a
+    removed file takes its unsaved analysis and any refusal with it."""
+    if st.session_state.get("analyse_upload") is None:
+        st.session_state[DONE] = st.session_state[REFUSED] = None
+        current = st.session_state.get(CURRENT)
+        if current is not None and current.source.startswith("upload:"):
+            show(None)
+
+
+def _inputs_note(current: Analysis | None, uploaded) -> None:
+    """Say what the apparatus and judges' score act on when the routine shown is not the
+    file in the uploader (a library entry, or an upload analysed before a change of page)."""
+    if current is None:
+        return
+    if current.source.startswith("library:"):
+        st.caption(f":material/info: These choices apply to the next upload; **{current.name}** is shown as saved "
+                   f"({current.explanation.action or 'no apparatus'}).")
+    elif uploaded is None:
+        st.caption(f":material/info: **{current.name}** ({current.upload_name}) was analysed earlier in this session and "
+                   "is not saved yet: save it to the library to keep it, or upload another video to replace it.")
 
 
 def show(analysis: Analysis | None) -> None:
@@ -189,11 +214,21 @@ def library_panel(library: RoutineLibrary) -> None:
         else:
             confirm_and_rerun(f"Opened **{entry.name}** from the library", icon=":material/open_in_new:")
     if remove_col.button("Remove from library", icon=":material/delete:", key="analyse_remove", width="stretch"):
-        current = st.session_state.get(CURRENT)
-        if current is not None and current.entry_id == entry.entry_id:
-            st.session_state[CURRENT] = None
-        library.remove(entry.entry_id)
-        confirm_and_rerun(f"Removed **{entry.name}** from the library", icon=":material/delete:")
+        st.session_state[REMOVING] = entry.entry_id
+    if st.session_state.get(REMOVING) == entry.entry_id:
+        st.warning(f"Remove **{entry.name}** from the library for good? Its features, video and explanation are deleted.",
+                   icon=":material/delete:")
+        yes_col, no_col = st.columns(2)
+        if yes_col.button("Remove", type="primary", key="analyse_remove_yes", width="stretch"):
+            st.session_state[REMOVING] = None
+            current = st.session_state.get(CURRENT)
+            if current is not None and current.entry_id == entry.entry_id:
+                st.session_state[CURRENT] = None
+            library.remove(entry.entry_id)
+            confirm_and_rerun(f"Removed **{entry.name}** from the library", icon=":material/delete:")
+        if no_col.button("Keep it", key="analyse_remove_no", width="stretch"):
+            st.session_state[REMOVING] = None
+            st.rerun()
 
 
 # ---------------------------------------------------------------------------------------
@@ -234,20 +269,25 @@ def main() -> None:
 
     upload_col, library_col = st.columns([3, 2], gap="large")
     with upload_col:
-        limit = upload_limit_mb()
+        limit, limit_problem = upload_limit_mb()
+        if limit_problem:
+            st.warning(limit_problem, icon=":material/warning:")
         uploaded = st.file_uploader(
             f"Video file ({', '.join(VIDEO_TYPES)}; up to {limit} MB)", max_upload_size=limit, key="analyse_upload",
-            help="Any other file is refused with the reason; nothing of it is kept.",
+            help="Any other file is refused with the reason; nothing of it is kept.", on_change=_upload_changed,
         )
         actions = [a for a in loaded if a is not None]
         action_col, judged_col = st.columns(2) if actions else (None, st.container())
-        action = action_col.selectbox("Apparatus (selects the checkpoint)", actions, key="analyse_action") if actions else None
-        judged = judged_col.number_input("Judges' score, if known", min_value=0.0, value=None, step=0.1, key="analyse_judged",
-                                         help="Shown beside PAMFN's score; leave empty if unknown")
+        action = remembered(action_col.selectbox, "Apparatus (selects the checkpoint)", options=actions, key="analyse_action",
+                            default=actions[0], fit=one_of(actions, actions[0])) if actions else None
+        scale = float((loaded.get(action) or next(iter(loaded.values()))).config.label_scale)
+        judged = remembered(judged_col.number_input, "Judges' score, if known", min_value=0.0, max_value=scale, step=0.1,
+                            key="analyse_judged", default=None, fit=lambda v: v if v is None or 0 <= v <= scale else None,
+                            help=f"Shown beside PAMFN's score (0 to {scale:g}); leave empty if unknown")
+        _inputs_note(st.session_state.get(CURRENT), uploaded)
     with library_col:
         library_panel(library)
 
-    current: Analysis | None = st.session_state.get(CURRENT)
     if uploaded is not None and st.session_state.get(DONE) != uploaded.file_id:
         st.session_state[DONE] = uploaded.file_id
         st.session_state[REFUSED] = None
@@ -258,10 +298,6 @@ def main() -> None:
                 show(None)
                 verdict = "was refused" if isinstance(exc, MediaError) else "could not be analysed"
                 st.session_state[REFUSED] = f"**{uploaded.name} {verdict}.** {exc}"
-    elif uploaded is None:
-        st.session_state[DONE] = st.session_state[REFUSED] = None
-        if current is not None and current.source.startswith("upload:"):
-            show(None)
     if st.session_state.get(REFUSED):
         upload_col.error(st.session_state[REFUSED], icon=":material/error:")
 

@@ -17,6 +17,7 @@ import streamlit as st
 from app import state
 from app.components.figure import show_figure
 from app.components.player import publish
+from app.components.remembered import KEPT, one_of, remembered
 from app.components.trust import score_trust
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
@@ -24,6 +25,7 @@ from pamfn.routine_library import RoutineLibrary
 from pamfn.viz import research, tables
 
 DATASET, LIBRARY = "dataset", "library"
+REFERENCE, REFERENCE_FOR = "compare_b", "compare_b_for"
 
 
 @dataclass(frozen=True)
@@ -35,20 +37,27 @@ class Choice:
     label: str
 
     @property
+    def id(self) -> str:
+        """What the page's widgets hold (plain text: the page's classes are new on every run)."""
+        return f"{self.origin}:{self.key}"
+
+    @property
     def short(self) -> str:
         """The name in legends: the routine id, or the library entry's name."""
         return self.label.split(" · ")[1 if self.origin == LIBRARY else 0]
 
 
-def choices(src: state.Source, library: RoutineLibrary) -> list[Choice]:
-    """Every routine on offer: the library's entries first, then the data set's, best judged first."""
-    out = [Choice(LIBRARY, e.entry_id, f"Library · {e.name}") for e in library.entries()]
+def choices(src: state.Source, library: RoutineLibrary) -> tuple[list[Choice], str]:
+    """Every routine on offer (the library's entries first, then the data set's, best judged
+    first) and why the data set offers none ("" when it does)."""
+    out = [Choice(LIBRARY, e.entry_id, f"Library · {e.name} · saved {e.created.replace('T', ' ')[:16]}")
+           for e in library.entries()]
     try:
         routines = state.catalog(src).routines.sort_values("score", ascending=False)
-    except PamfnError:
-        return out
+    except PamfnError as exc:
+        return out, f"The data set `{src.data_dir}` cannot be read: {exc}"
     out += [Choice(DATASET, rid, f"{row.video_id} · {row.action} · judged {row.score:.2f}") for rid, row in routines.iterrows()]
-    return out
+    return out, ""
 
 
 def explanation_of(src: state.Source, library: RoutineLibrary, choice: Choice) -> tuple[Explanation, Path | None]:
@@ -87,31 +96,52 @@ def default_athlete(src: state.Source, options: list[Choice]) -> Choice:
     return (with_video or dataset)[-1]
 
 
+def _pair_notes(athlete: Choice, reference: Choice, a: Explanation, b: Explanation) -> None:
+    """Say when the pair is not what a comparison usually means."""
+    if athlete == reference:
+        st.info("The athlete and the reference are the same routine: choose another reference to compare.",
+                icon=":material/info:")
+    elif a.action and b.action and a.action != b.action:
+        st.warning(f"Different apparatus ({a.action} against {b.action}): each routine was scored by its own "
+                   "checkpoint and judged by its own rules, so their weights and counts are not like for like.",
+                   icon=":material/warning:")
+    if a.K != b.K:
+        st.caption(f"The two checkpoints have different numbers of FusionNets (K = {a.K} and {b.K}); the chart's "
+                   f"ceiling line is the larger.")
+
+
 def main() -> None:
     st.title("Compare two routines", anchor=False)
     st.caption("An athlete against a high-scoring reference: what PAMFN relied on, step by step, on one time axis.")
     src = state.current_source()
     library = RoutineLibrary()
-    options = choices(src, library)
+    options, problem = choices(src, library)
+    if problem:
+        st.error(problem, icon=":material/error:")
     if len(options) < 2:
         st.info("Comparing needs two routines: choose a data set in the sidebar or save analysed videos to the library.")
         return
-    by_label = {c.label: c for c in options}
-    labels = list(by_label)
 
+    by_id = {c.id: c for c in options}
+    ids, label = list(by_id), lambda i: by_id[i].label
     left, right = st.columns(2, gap="large")
-    athlete = by_label[left.selectbox("Athlete", labels, index=labels.index(default_athlete(src, options).label), key="compare_a")]
-    if "compare_b" not in st.session_state or st.session_state.get("compare_b_for") != athlete.label:
-        st.session_state["compare_b"] = reference_for(src, athlete, options, library).label
-        st.session_state["compare_b_for"] = athlete.label
-    reference = by_label[right.selectbox("Reference", labels, key="compare_b",
-                                         help="Defaults to the best judged routine of the same apparatus")]
+    first = default_athlete(src, options).id
+    athlete = by_id[remembered(left.selectbox, "Athlete", options=ids, format_func=label, key="compare_a", default=first,
+                               fit=one_of(ids, first))]
+    best = reference_for(src, athlete, options, library).id
+    if st.session_state.get(REFERENCE_FOR) != athlete.id:  # a new athlete gets the best reference of its apparatus
+        st.session_state[REFERENCE_FOR] = athlete.id
+        st.session_state.pop(REFERENCE, None)
+        st.session_state.pop(KEPT + REFERENCE, None)
+    reference = by_id[remembered(right.selectbox, "Reference", options=ids, format_func=label, key=REFERENCE, default=best,
+                                 fit=one_of(ids, best), help="Defaults to the best judged routine of the same apparatus")]
     try:
         a, video_a = explanation_of(src, library, athlete)
         b, video_b = explanation_of(src, library, reference)
     except PamfnError as exc:
         state.show_error(exc, "A routine cannot be explained")
         return
+    _pair_notes(athlete, reference, a, b)
     name_a, name_b = athlete.short, reference.short
     if name_a == name_b:
         name_b = f"{name_b} (reference)"
@@ -131,8 +161,9 @@ def main() -> None:
 
     stage_col, axis_col = st.columns(2)
     stages = sorted({s.stage for s in a.stages} & {s.stage for s in b.stages}) or [1]
-    stage = stage_col.segmented_control("Stage", stages, default=2 if 2 in stages else stages[0], key="compare_stage",
-                                        format_func=lambda s: f"Stage {s}") or stages[0]
+    default_stage = 2 if 2 in stages else stages[0]
+    stage = remembered(stage_col.segmented_control, "Stage", options=stages, key="compare_stage", default=default_stage,
+                       fit=one_of(stages, default_stage), format_func=lambda s: f"Stage {s}") or default_stage
     relative = axis_col.toggle("Align as share of each routine", value=abs(a.duration_s - b.duration_s) > 5,
                                key="compare_relative", help="For routines of different lengths")
     msfd, counts = research.comparison_tables({name_a: a, name_b: b}, stage)

@@ -3,6 +3,8 @@ time axis, read the scores and the explanations, look at keyframes."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -11,10 +13,12 @@ import streamlit as st
 from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.player import preload_plotly
+from app.components.remembered import among, remembered
 from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row, timeline_json
-from pamfn.errors import PamfnError
+from pamfn.errors import CheckpointError, PamfnError
 
 PICK_KEY = "routine_picker"
+CURRENT = "routine_current"
 VIEW = "routine"
 
 
@@ -22,11 +26,13 @@ def _filters(table: pd.DataFrame) -> pd.DataFrame:
     """Sidebar filters over the routines table."""
     st.sidebar.subheader("Filter routines")
     actions = sorted(table["action"].unique())
-    chosen = st.sidebar.multiselect("Apparatus", actions, default=actions, key="filter_action")
+    chosen = remembered(st.sidebar.multiselect, "Apparatus", options=actions, key="filter_action", default=actions,
+                        fit=among(actions))
     splits = sorted(table["split"].dropna().unique())
-    chosen_splits = st.sidebar.multiselect("Split", splits, default=splits, key="filter_split")
-    only_video = st.sidebar.toggle("Only routines with a video", value=False, key="filter_video")
-    text = st.sidebar.text_input("Routine id contains", key="filter_text")
+    chosen_splits = remembered(st.sidebar.multiselect, "Split", options=splits, key="filter_split", default=splits,
+                               fit=among(splits))
+    only_video = remembered(st.sidebar.toggle, "Only routines with a video", key="filter_video", default=False)
+    text = remembered(st.sidebar.text_input, "Routine id contains", key="filter_text", default="")
     mask = table["action"].isin(chosen) & table["split"].isin(chosen_splits)
     if only_video:
         mask &= table["has_video"]
@@ -45,9 +51,17 @@ def _scoring_progress(src: state.Source) -> None:
                "done; the Predicted column fills in when they are.")
 
 
+def picker_key(routine_ids: Iterable[str]) -> str:
+    """The table's widget key, one per list of rows shown: a new list (other filters)
+    starts unselected, since a selected row's number means nothing in it."""
+    digest = hashlib.blake2s("|".join(routine_ids).encode(), digest_size=8).hexdigest()
+    return f"{PICK_KEY}:{digest}"
+
+
 def _picker(src: state.Source, catalog) -> str | None:
     """The routines table (those with a video first) with single-row selection; returns
-    the chosen routine id, by default the first row."""
+    the chosen routine id: the selected row, else the routine shown before if the filters
+    still show it, else the first row."""
     job = state.prediction_job(src)  # started at the end of the page, so the first routine is not slowed down
     table = job.table()
     with st.empty():  # one slot, so the elements below keep their place (the player is not remounted)
@@ -65,7 +79,7 @@ def _picker(src: state.Source, catalog) -> str | None:
     view = shown.reset_index()[columns].sort_values("has_video", ascending=False, kind="stable", ignore_index=True)
     event = st.dataframe(
         view,
-        key=PICK_KEY,
+        key=picker_key(view["routine_id"]),
         on_select="rerun",
         selection_mode="single-row",
         hide_index=True,
@@ -82,7 +96,10 @@ def _picker(src: state.Source, catalog) -> str | None:
         },
     )
     rows = event.selection.rows if event is not None else []
-    return str(view.iloc[rows[0] if rows else 0]["routine_id"])
+    if rows and rows[0] < len(view):
+        return str(view.iloc[rows[0]]["routine_id"])
+    shown_before = st.session_state.get(CURRENT)
+    return shown_before if shown_before in set(view["routine_id"]) else str(view.iloc[0]["routine_id"])
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -143,8 +160,8 @@ def _routine_page(src: state.Source, catalog) -> None:
     routine_id = _picker(src, catalog)
     if routine_id is None:
         return
-    if st.session_state.get("routine_current") != routine_id:
-        st.session_state["routine_current"] = routine_id
+    if st.session_state.get(CURRENT) != routine_id:
+        st.session_state[CURRENT] = routine_id
         reset(VIEW)
     playable(*state.media(src, routine_id))  # ffmpeg decodes the audio while the checkpoints still load
     row = catalog.routine(routine_id)
@@ -154,7 +171,13 @@ def _routine_page(src: state.Source, catalog) -> None:
     judges = f"Judges' components: {' · '.join(parts)}. " if parts else ""
     st.caption(f"{judges}Split: {row['split']}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")
     try:
-        expl = state.explanation(src, routine_id, support=True)
+        with st.spinner(f"Explaining {routine_id}: what PAMFN did at each step, the stretch each step depends on, "
+                        "each window's score impact…"):
+            expl = state.explanation(src, routine_id, support=True)
+            state.occlusion(src, routine_id)
+    except CheckpointError as exc:
+        state.show_error(exc, f"The checkpoint folder `{src.checkpoint_dir}` cannot explain {routine_id}")
+        return
     except PamfnError as exc:
         state.show_error(exc, f"PAMFN cannot explain {routine_id}")
         return

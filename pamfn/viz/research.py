@@ -448,7 +448,9 @@ def comparison_figure(msfd: pd.DataFrame, counts: pd.DataFrame, relative: bool =
     start, end = ("share_start", "share_end") if relative else ("start_s", "end_s")
     scale = 100.0 if relative else 1.0
     routines = list(dict.fromkeys([*msfd.get("routine", []), *counts.get("routine", [])]))
-    titles = [f"MSFD weight of {modality_label(m)}" for m in MODALITIES] + ["FusionNets enabled (PolicyNet)"]
+    expected = bool(len(counts)) and bool(counts["expected"].notna().all())  # else the decisions themselves
+    titles = [f"MSFD weight of {modality_label(m)}" for m in MODALITIES] + [
+        f"FusionNets enabled (PolicyNet, {'expected count' if expected else 'decisions'})"]
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06, subplot_titles=titles)
     for i, name in enumerate(routines):
         dash = COMPARE_DASH[i % len(COMPARE_DASH)]
@@ -465,12 +467,12 @@ def comparison_figure(msfd: pd.DataFrame, counts: pd.DataFrame, relative: bool =
             )
         part = counts[counts["routine"] == name] if len(counts) else counts
         if len(part):
-            shown = part["expected"] if part["expected"].notna().all() else part["count"]
-            x, y = _step_line(part[start] * scale, part[end] * scale, shown)
+            x, y = _step_line(part[start] * scale, part[end] * scale, part["expected" if expected else "count"])
             fig.add_trace(
                 go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=False,
                            line={"color": "#374151", "dash": dash, "width": 2},
-                           hovertemplate=f"{name}: %{{y:.0f}} FusionNets<extra></extra>"),
+                           hovertemplate=f"{name}: %{{y:{'.2f' if expected else '.0f'}}} FusionNets"
+                                         f"{' expected' if expected else ''}<extra></extra>"),
                 row=4, col=1,
             )
         # a legend entry per routine that shows its line style
