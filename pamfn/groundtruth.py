@@ -229,14 +229,33 @@ def find_results(roots: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+NEUTRALITY_KEYS: tuple[str, ...] = ("mean_impact", "se", "share_positive", "share_significant")
+"""What every results file's ``neutrality`` holds (newer ones also the edge and interior figures)."""
+RESULT_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "fault_auc": ("kind", "windows", "clean", "auc"), "fault_auc_local": ("kind", "windows", "clean", "auc"),
+    "fault_probe": ("kind", "features", "auc"), "fault_probe_scores": ("kind", "trained_on", "auc"),
+    "degradation": ("modality", "stretches"), "sentences": ("sentences",),
+}
+"""The records each table of a results file must hold (the views read these columns)."""
+
+
 def read_results(path: str | os.PathLike[str]) -> dict:
     """A results file as a dict; DatasetError when it is not readable JSON of the bench."""
     try:
         result = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: not a readable results file of bench_explanations.py ({exc})") from None
-    if not isinstance(result, dict) or "neutrality" not in result:
+    if not isinstance(result, dict) or not isinstance(result.get("neutrality"), dict):
         raise DatasetError(f"{path}: not a results file of bench_explanations.py (no neutrality figures)")
+    missing = [k for k in NEUTRALITY_KEYS if not isinstance(result["neutrality"].get(k), (int, float))]
+    if missing:
+        raise DatasetError(f"{path}: its neutrality figures lack {', '.join(missing)} (a number each)")
+    for key, columns in RESULT_TABLE_COLUMNS.items():
+        records = result.get(key)
+        if records is None:
+            continue
+        if not isinstance(records, list) or not all(isinstance(r, dict) and all(c in r for c in columns) for r in records):
+            raise DatasetError(f"{path}: {key!r} is not a list of records with {', '.join(columns)}")
     return result
 
 

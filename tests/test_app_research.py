@@ -178,3 +178,29 @@ def test_seeded_intervals_and_fig6_from_run_folders(monkeypatch, dataset, tmp_pa
     assert "k-sweep-fig6" in charts
     fig6_tables = [d.value for d in at.dataframe if "K" in getattr(d.value, "columns", [])]
     assert fig6_tables and fig6_tables[0]["K"].tolist() == [1, 4, 1, 4]
+
+
+def test_a_bad_results_file_is_named_and_the_rest_of_the_view_stays(monkeypatch, dataset, tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "odd").mkdir(parents=True)
+    (runs / "odd" / "table_IV.csv").write_text("foo,bar\n1,2\n")
+    (runs / "checks").mkdir()
+    (runs / "checks" / "explanations-results.json").write_text(json.dumps({"neutrality": {"mean_impact": 0.0}}))
+    monkeypatch.setenv("PAMFN_RESULTS", str(runs))
+    at = run_page(monkeypatch, *dataset)
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "table_IV.csv: not a table written by `pamfn reproduce` (no column 'group', 'row')" in errors
+    assert "explanations-results.json: its neutrality figures lack se, share_positive, share_significant" in errors
+    assert any("Published in the paper" in m.value for m in at.markdown)  # the paper's table still drawn
+    assert any("K" in getattr(d.value, "columns", []) for d in at.dataframe)  # and the tabs after it: Fig. 6 from docs/
+
+
+def test_no_action_chosen_keeps_the_split_independent_sections(monkeypatch, dataset):
+    at = run_page(monkeypatch, *dataset)
+    at.multiselect(key="research_actions").set_value([]).run()
+    assert not at.exception, at.exception
+    assert "choose at least one action" in at.warning[0].value
+    assert any("Nothing to draw" in i.value for i in at.info)
+    assert at.selectbox(key="research_table").value == "IV"
+    assert any("Published in the paper" in m.value for m in at.markdown)

@@ -18,6 +18,7 @@ import streamlit as st
 
 from app import state
 from app.components.figure import show_figure
+from app.components.remembered import among, one_of, remembered
 from app.components.trust import split_trust
 from pamfn.decisions import FIG5_CAPTION
 from pamfn.errors import PamfnError
@@ -50,11 +51,12 @@ def _short(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def _read_csv(path: Path) -> pd.DataFrame | None:
+def _read_csv(path: Path, columns: tuple[str, ...] = research.TABLE_COLUMNS) -> pd.DataFrame | None:
+    """A table of ``pamfn reproduce``, or None after saying what is wrong with the file."""
     try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        st.error(f"{path}: not a readable CSV table ({exc})")
+        return research.read_result_table(path, columns)
+    except PamfnError as exc:
+        st.error(str(exc), icon=":material/error:")
         return None
 
 
@@ -125,8 +127,10 @@ def seeded_intervals(table_csv: Path) -> None:
     from pamfn.paper_tables import intervals_table
 
     path = table_csv.with_name(f"{table_csv.stem}_intervals.csv")
-    if not path.is_file() or (iv := _read_csv(path)) is None:
+    if not path.is_file():
         st.caption("No intervals for this run (reproduced before seeds and intervals existed, or with an older version).")
+        return
+    if (iv := _read_csv(path, research.INTERVAL_COLUMNS)) is None:
         return
     seeds = int(iv["seeds"].max())
     st.markdown(f"**Mean over {seeds} seed(s) with 95% intervals** ({BOOTSTRAP})")
@@ -147,8 +151,10 @@ def fig6_section() -> None:
         return
     path = st.selectbox("Run", found, format_func=_short, key="run_fig6")
     iv_path = path.with_name("table_fig6_intervals.csv")
-    if not iv_path.is_file() or (iv := _read_csv(iv_path)) is None:
+    if not iv_path.is_file():
         st.error(f"{_short(iv_path)} is missing: reproduce Fig. 6 again with this version to get its intervals.")
+        return
+    if (iv := _read_csv(iv_path, research.INTERVAL_COLUMNS)) is None:
         return
     show_figure(research.fig6_figure(iv), f"{path.parent.name}_fig6", "fig6")
     st.dataframe(research.fig6_table(iv).style.format({c: "{:.3f}" for c in ("mean", "lo", "hi")}), hide_index=True)
@@ -185,7 +191,7 @@ def explanation_checks() -> None:
     cols[1].metric("± standard error", f"{n['se']:.3f}", help="clustered by routine")
     cols[2].metric("Windows that raised the score", f"{n['share_positive']:.0%}", help="about half when impacts lean neither way")
     cols[3].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
-    if "edge_mean_impact" in n:
+    if all(k in n for k in ("edge_mean_impact", "edge_se", "interior_mean_impact", "interior_se", "median_noise")):
         st.caption(f"Where the swap's zero can fail: each routine's first and last windows average "
                    f"{n['edge_mean_impact']:+.3f} ± {n['edge_se']:.3f} points, its other windows "
                    f"{n['interior_mean_impact']:+.3f} ± {n['interior_se']:.3f} (a copy over an edge window has one splice "
@@ -247,47 +253,60 @@ def main() -> None:
     routines = catalog.routines
     splits = sorted(routines["split"].dropna().unique())
     left, right = st.columns([1, 3])
-    split = left.selectbox("Split", splits, index=splits.index("test") if "test" in splits else 0, key="research_split")
+    first = "test" if "test" in splits else splits[0]
+    split = remembered(left.selectbox, "Split", options=splits, key="research_split", default=first, fit=one_of(splits, first))
     actions = sorted(routines["action"].unique())
-    chosen = right.multiselect("Actions", actions, default=actions, key="research_actions")
+    chosen = remembered(right.multiselect, "Actions", options=actions, key="research_actions", default=actions,
+                        fit=among(actions))
     selected = routines[(routines["split"] == split) & routines["action"].isin(chosen)]
+    explanations: list = []
     if selected.empty:
-        st.warning("No routine in this split for the chosen actions.")
-        return
-    try:
-        explanations = split_explanations(src, list(selected.index))
-    except PamfnError as exc:
-        state.show_error(exc, "The checkpoint cannot explain these routines")
-        return
-    split_trust(explanations)
+        st.warning("No routine in this split for the chosen actions: choose at least one action. The results tables, "
+                   "Fig. 6 and the explanation checks below do not depend on the choice.", icon=":material/warning:")
+    else:
+        try:
+            explanations = split_explanations(src, list(selected.index))
+        except PamfnError as exc:
+            state.show_error(exc, "The checkpoint cannot explain these routines")
+        else:
+            split_trust(explanations)
     stem = f"{Path(src.data_dir).name}_{split}"
 
     fig5, msfd, scores, tables, fig6, checked = st.tabs(
         ["Decision frequencies (Fig. 5)", "MSFD weights", "Predicted vs. judged", "Results tables", "FusionNets K (Fig. 6)",
          "Explanations checked"]
     )
-    with fig5:
-        decision_frequencies(explanations, split, stem)
-    with msfd:
-        show_figure(research.msfd_weight_figure(research.msfd_weight_samples(explanations)), f"{stem}_msfd_weights", "msfd")
-        st.caption("Distribution of the Modality-specific Feature Decoder's weights over all steps; "
-                   "the box shows the quartiles, the dashed mark the mean.")
-    with scores:
-        table = research.score_table(explanations)
-        rhos = research.spearman_by_action(table)
-        plot, numbers = st.columns([3, 1])
-        with plot:
-            show_figure(research.predicted_vs_judged_figure(table, rhos), f"{stem}_predicted_vs_judged", "scatter")
-        with numbers:
-            st.markdown("**Spearman's ρ**")
-            st.dataframe(rhos.style.format({"rho": "{:.3f}"}, na_rep="-"), hide_index=True)
-            st.caption("Avg.: Fisher-z mean across actions, as in the paper.")
+    if explanations:
+        with fig5:
+            decision_frequencies(explanations, split, stem)
+        with msfd:
+            show_figure(research.msfd_weight_figure(research.msfd_weight_samples(explanations)), f"{stem}_msfd_weights", "msfd")
+            st.caption("Distribution of the Modality-specific Feature Decoder's weights over all steps; "
+                       "the box shows the quartiles, the dashed mark the mean.")
+        with scores:
+            predicted_vs_judged(explanations, stem)
+    else:
+        for tab in (fig5, msfd, scores):
+            tab.info("Nothing to draw: no routine of the chosen split and actions is explained (see above).")
     with tables:
         results_tables()
     with fig6:
         fig6_section()
     with checked:
         explanation_checks()
+
+
+def predicted_vs_judged(explanations: list, stem: str) -> None:
+    """One point per routine against the line predicted = judged, with Spearman's rho per action."""
+    table = research.score_table(explanations)
+    rhos = research.spearman_by_action(table)
+    plot, numbers = st.columns([3, 1])
+    with plot:
+        show_figure(research.predicted_vs_judged_figure(table, rhos), f"{stem}_predicted_vs_judged", "scatter")
+    with numbers:
+        st.markdown("**Spearman's ρ**")
+        st.dataframe(rhos.style.format({"rho": "{:.3f}"}, na_rep="-"), hide_index=True)
+        st.caption("Avg.: Fisher-z mean across actions, as in the paper.")
 
 
 if __name__ == "__main__":  # Streamlit runs a page as __main__; tests import it

@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pamfn import MODALITIES, MODALITY_NAMES, decisions
+from pamfn.errors import DatasetError
 from pamfn.explanation import Explanation
 from pamfn.metrics import fisher_z_mean, spearman_rho
 from pamfn.viz.colors import MODALITY_COLORS, modality_label
@@ -389,6 +390,25 @@ def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
             if match:
                 found.setdefault(match.group(1), []).append(path)
     return dict(sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0])))
+
+TABLE_COLUMNS: tuple[str, ...] = ("group", "row")
+"""The columns of every ``table_<N>.csv`` ``pamfn reproduce`` writes (then one per action)."""
+INTERVAL_COLUMNS: tuple[str, ...] = ("key", "group", "row", "column", "mean", "lo", "hi", "seeds")
+"""The columns of its ``table_<N>_intervals.csv``."""
+
+
+def read_result_table(path: str | Path, columns: Sequence[str] = TABLE_COLUMNS) -> pd.DataFrame:
+    """A CSV table ``pamfn reproduce`` wrote; DatasetError naming the file when it is not
+    readable CSV or lacks ``columns``."""
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: not a readable CSV table ({exc})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{path}: not a table written by `pamfn reproduce` (no column {', '.join(map(repr, missing))})")
+    return table
+
 
 def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, paper_columns: Sequence[str] = ("RG Avg.", "Fis-V Avg.")) -> pd.DataFrame:
     """A reproduced table with the paper's published values of the same rows beside it.
