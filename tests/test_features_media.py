@@ -181,3 +181,15 @@ def test_variable_frame_rate(media):
     info = probe(path)
     feats = extract_file(path, progress=False)
     assert feats.T == segment_count(info.duration_s) == 4
+
+
+def test_ffmpeg_failures_are_worded_without_its_log_prefixes():
+    from pamfn.features.media import _ffmpeg_reason
+
+    log = (b"[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d0c8f0] moov atom not found\n"
+           b"[out#0/rawvideo @ 0x55d0c9a0] Nothing was written into output file, because at least one of its streams "
+           b"received no packets.\n")
+    assert _ffmpeg_reason(log, 1) == "the file is truncated or corrupt (ffmpeg: moov atom not found)"
+    assert _ffmpeg_reason(b"[out#0/rawvideo @ 0x7f] Nothing was written into output file\n", 1) == (
+        "ffmpeg: Nothing was written into output file")
+    assert _ffmpeg_reason(b"", 234) == "ffmpeg exit code 234"

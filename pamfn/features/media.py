@@ -141,8 +141,23 @@ def iter_frames(
             proc.stdout.close()
         if rc != 0:
             errlog.seek(0)
-            message = errlog.read().decode("utf-8", "replace").strip().splitlines()
-            raise MediaError(f"{path.name}: decoding failed ({message[-1] if message else f'ffmpeg exit code {rc}'})")
+            raise MediaError(f"{path.name}: decoding failed: {_ffmpeg_reason(errlog.read(), rc)}")
+
+
+_FFMPEG_PREFIX = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*")
+_DAMAGE = ("moov atom not found", "Invalid data found", "partial file", "Invalid NAL", "error reading header",
+           "corrupt", "Truncating packet", "End of file")
+
+
+def _ffmpeg_reason(stderr: bytes, rc: int) -> str:
+    """What went wrong, in words, from ffmpeg's error log: the file's damage when the log
+    names it, else ffmpeg's first error line (without its ``[muxer @ 0x...]`` prefix)."""
+    lines = [_FFMPEG_PREFIX.sub("", line).strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    damage = next((line for line in lines if any(d.lower() in line.lower() for d in _DAMAGE)), None)
+    if damage is not None:
+        return f"the file is truncated or corrupt (ffmpeg: {damage})"
+    return f"ffmpeg: {lines[0]}" if lines else f"ffmpeg exit code {rc}"
 
 
 def decode_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray | None:
@@ -156,8 +171,7 @@ def decode_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray |
            "-ac", "1", "-ar", str(sample_rate), "-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise MediaError(f"{path.name}: audio decoding failed ({message[-1] if message else 'ffmpeg error'})")
+        raise MediaError(f"{path.name}: audio decoding failed: {_ffmpeg_reason(proc.stderr, proc.returncode)}")
     return np.clip(np.frombuffer(proc.stdout, dtype=np.float32), -1.0, 1.0)
 
 
