@@ -1,13 +1,45 @@
 """Atomic file writes: a reader never sees a half-written file, an interrupted write
-leaves nothing behind."""
+leaves nothing behind, and a write never replaces what is not a plain file."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from pamfn.errors import OutputError
+
+
+def _new_file_mode() -> int:
+    """The mode ``open`` gives a new file under the process's umask (read once here)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_NEW_FILE_MODE = _new_file_mode()
+
+
+def writable_target(target: str | os.PathLike[str]) -> Path:
+    """Where a write of ``target`` lands: a symlink's own target; OutputError when that is
+    an existing folder, device or pipe, which a rename would replace."""
+    path = Path(os.path.realpath(target))
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket)"
+        raise OutputError(f"{target}: cannot write the output there: it is {kind}")
+    return path
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:
+    """OutputError when ``output`` is one of the command's ``inputs`` (it would be lost)."""
+    if not Path(output).exists():
+        return
+    for source in inputs:
+        if Path(source).exists() and os.path.samefile(output, source):
+            raise OutputError(f"{output}: the output would overwrite the input {source}; choose another output path")
 
 
 @contextlib.contextmanager
@@ -15,16 +47,19 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
 
     The temporary file keeps the target's suffix (some writers, like ``np.savez``,
-    look at it). On any exception the temporary file is removed and the target is
-    left untouched.
+    look at it). The result has the replaced file's mode, or a new file's under the
+    umask. On any exception the temporary file is removed and the target is left
+    untouched.
     """
-    target = Path(target)
+    target = writable_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)

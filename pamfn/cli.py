@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 from pamfn import __version__
 from pamfn.errors import PamfnError
+
+DEBUG_ENV = "PAMFN_DEBUG"
+"""Set to show the traceback of a system error instead of its one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,3 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         sys.stdout = None
         return 0
+    except (OSError, RuntimeError, MemoryError) as exc:
+        # The system's refusals (a path that cannot be written, a device that is absent, memory that is short)
+        # are the user's to fix, not a bug: one line, with the traceback on request.
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        return 1

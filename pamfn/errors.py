@@ -27,3 +27,7 @@ class WeightsNotFoundError(PamfnError, FileNotFoundError):
 
 class ConfigError(PamfnError, ValueError):
     """A model configuration that names an unknown variant or inconsistent sizes."""
+
+
+class OutputError(PamfnError, OSError):
+    """An output path that must not be written: a folder, a device, a pipe, or an input of the same command."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,16 +119,36 @@ class RoutineFeatures:
         path = Path(path)
         if not path.is_file():
             raise FeatureError(f"features file not found: {path}")
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic != b"PK\x03\x04":  # an .npz is a zip archive; anything else is not ours, whatever numpy would say
+            raise FeatureError(f"{path}: not a PAMFN features file (not an .npz archive"
+                               f"{': empty' if not magic else ''})")
         try:
             with np.load(path, allow_pickle=False) as data:
+                if _META_KEY not in data.files:
+                    raise FeatureError(f"{path}: not a PAMFN features file (no {_META_KEY} record)")
                 meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
                 arrays = {m: np.asarray(data[m], dtype=np.float32) for m in MODALITIES}
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-            raise FeatureError(f"{path}: not a readable PAMFN features file ({exc})") from exc
+        except FeatureError:
+            raise
+        except (EOFError, zipfile.BadZipFile) as exc:
+            raise FeatureError(f"{path}: not a readable PAMFN features file: truncated or corrupt ({exc})") from None
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise FeatureError(f"{path}: not a readable PAMFN features file ({exc})") from None
+        if not isinstance(meta, dict):
+            raise FeatureError(f"{path}: its {_META_KEY} record is not a JSON object")
+        if meta.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+            raise FeatureError(f"{path}: features format version {meta.get('format_version')!r}; this version of "
+                               f"PAMFN Studio reads version {FORMAT_VERSION} (extract the features again)")
+        try:
+            segment_frames, fps = int(meta["segment_frames"]), float(meta["fps"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FeatureError(f"{path}: its {_META_KEY} record lacks a valid segment_frames or fps ({exc!r})") from None
         return cls(
             features=arrays,
-            segment_frames=int(meta["segment_frames"]),
-            fps=float(meta["fps"]),
+            segment_frames=segment_frames,
+            fps=fps,
             duration_s=meta.get("duration_s"),
             extractors=dict(meta.get("extractors") or {}),
             routine_id=meta.get("routine_id") or path.stem,

@@ -271,3 +271,29 @@ def test_a_highlight_detector_adds_its_track_on_the_time_axis(monkeypatch, datas
     at = run_app(monkeypatch, *dataset, filter_text="ball_01")
     assert not at.exception and "No highlight track" in texts(at)
     assert metric(at, "PAMFN predicted")
+
+
+def test_background_scoring_names_a_damaged_file_and_a_stopped_thread(dataset, tmp_path, monkeypatch):
+    import shutil
+
+    from pamfn.catalog import load_catalog
+    from pamfn.serving import CheckpointSet
+    from pamfn.serving.predictions import PredictionJob
+
+    data, ckpts = dataset
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    damaged = copy / "features" / "hoop_01.npz"
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    job = PredictionJob(load_catalog(copy), CheckpointSet(ckpts), tmp_path / "p.json")
+    assert job.start().wait(60)
+    assert set(job.errors) == {"hoop_01"} and "truncated or corrupt" in job.errors["hoop_01"]
+    assert len(job.scores) == 5 and not (tmp_path / "p.json").exists()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("pamfn.serving.scorer.predict_scores", broken)
+    job = PredictionJob(load_catalog(data), CheckpointSet(ckpts), tmp_path / "q.json")
+    assert job.start().wait(60)
+    assert len(job.errors) == 6 and all(e == "scoring stopped: RuntimeError: out of memory" for e in job.errors.values())

@@ -46,6 +46,34 @@ def test_load_refuses_pickle(tmp_path):
         RoutineFeatures.load(path)
 
 
+def _meta_npz(path, meta) -> None:
+    arrays = {m: np.zeros((3, 2), np.float32) for m in "VFA"}
+    np.savez(path, **arrays, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p, good: p.write_bytes(good.read_bytes()[: good.stat().st_size // 2]), "truncated or corrupt"),
+        (lambda p, good: p.write_bytes(b""), r"not an \.npz archive: empty"),
+        (lambda p, good: p.write_text("<html>not features</html>"), r"not an \.npz archive"),
+        (lambda p, good: np.save(open(p, "wb"), np.zeros(3)), r"not an \.npz archive"),
+        (lambda p, good: np.savez(p, V=np.zeros((3, 2))), "no __meta__ record"),
+        (lambda p, good: _meta_npz(p, [1, 2]), "not a JSON object"),
+        (lambda p, good: _meta_npz(p, {"fps": 25.0}), "lacks a valid segment_frames or fps"),
+        (lambda p, good: _meta_npz(p, {"format_version": 99, "segment_frames": 32, "fps": 25.0}), "format version 99"),
+    ],
+    ids=["truncated", "empty", "text", "npy", "no-meta", "meta-list", "meta-without-frames", "future-version"],
+)
+def test_load_names_what_is_wrong_with_a_file(tmp_path, make, message):
+    good = make_features().save(tmp_path / "good.npz")
+    bad = tmp_path / "bad.npz"
+    make(bad, good)
+    with pytest.raises(FeatureError, match=message) as info:
+        RoutineFeatures.load(bad)
+    assert "pickle" not in str(info.value)  # never the advice to load a stranger's file unsafely
+
+
 def test_stage_spans():
     s1, s2, s3 = stage_spans(9, 1.28)
     assert len(s1[0]) == 4 and s1[1][0] == pytest.approx(2.56)

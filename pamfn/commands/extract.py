@@ -60,6 +60,7 @@ def output_paths(videos: list[Path], root: Path, out_dir: Path) -> dict[Path, Pa
 
 
 def run(args: argparse.Namespace) -> int:
+    from pamfn.atomic import refuse_overwriting_inputs, writable_target
     from pamfn.errors import MediaError
     from pamfn.features import extract_file
 
@@ -67,8 +68,11 @@ def run(args: argparse.Namespace) -> int:
         return run_folder(args)
     if not args.input.exists():
         raise MediaError(f"{args.input}: file not found")
+    out = args.output / f"{args.input.stem}.npz" if args.output.is_dir() else args.output
+    refuse_overwriting_inputs(out, args.input)  # before the work, not after it
+    writable_target(out)
     feats = extract_file(args.input, extractor=args.extractor, device=args.device, progress=not args.quiet)
-    out = feats.save(args.output / f"{args.input.stem}.npz" if args.output.is_dir() else args.output)
+    out = feats.save(out)
     flags = f", flags {feats.flags}" if feats.flags else ""
     print(f"wrote {out}: T={feats.T} segments of {feats.segment_seconds:.2f} s, dims {feats.dims}{flags}")
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ from pamfn.errors import DatasetError, FeatureError
 from pamfn.routine import RoutineFeatures
 
 REQUIRED_COLUMNS = ("routine_id", "action", "split", "score", "features")
+SAFE_ID = re.compile(r"[^./\\\x00][^/\\\x00]*")
+"""A routine id: a plain file name (outputs are named after it): no folder separators, no
+leading '.' (so neither '..' nor hidden files)."""
 SPLITS = ("train", "test")
 
 
@@ -174,6 +178,9 @@ def _samples_from_table(table: pd.DataFrame, path: Path, actions: list[str]) -> 
     samples, seen = [], set()
     for row in table.itertuples(index=False):
         rid, action, split = str(row.routine_id), str(row.action), str(row.split)
+        if not SAFE_ID.fullmatch(rid):
+            raise DatasetError(f"{path}: routine id {rid!r} is not a plain file name (no '/' or '\\', not starting "
+                               "with '.'): outputs are named after it")
         if (rid, action) in seen:
             raise DatasetError(f"{path}: routine {rid} appears twice for action {action!r}")
         seen.add((rid, action))

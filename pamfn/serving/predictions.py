@@ -88,6 +88,9 @@ class PredictionJob:
                     self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, self.checkpoints.device))
             if not self.errors:
                 write_text_atomic(self.cache_file, json.dumps(self.scores))
+        except Exception as exc:  # a thread dies silently: every routine it left unscored says why instead
+            reason = f"scoring stopped: {type(exc).__name__}: {exc}"
+            self.errors.update({rid: reason for rid in self._routines.index if rid not in self.scores and rid not in self.errors})
         finally:
             self._done.set()
 

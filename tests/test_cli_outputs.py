@@ -1,0 +1,41 @@
+"""Where the command line writes: never over its input, never out of its output folder,
+and a system's refusal is one line, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from pamfn.catalog import load_catalog
+from pamfn.cli import main
+from pamfn.errors import DatasetError
+from pamfn.synth.random_dataset import make_dataset
+from tests.support.media import write_test_video
+
+
+def test_extract_refuses_to_write_over_its_video_before_decoding(tmp_path, capsys):
+    video = write_test_video(tmp_path / "clip.mp4", 2, (160, 120))
+    before = video.read_bytes()
+    assert main(["extract", str(video), "-o", str(video), "--quiet"]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert video.read_bytes() == before
+
+
+def test_a_routine_id_that_is_a_path_is_refused(tmp_path):
+    data, _ = make_dataset(tmp_path / "ds", per_action=1, media=False)
+    labels = (data / "labels.csv").read_text().splitlines()
+    first = labels[1].split(",")[0]
+    (data / "labels.csv").write_text("\n".join([labels[0], labels[1].replace(first, "../../escaped", 1), *labels[2:]]))
+    with pytest.raises(DatasetError, match=r"routine id '\.\./\.\./escaped' is not a plain file name"):
+        load_catalog(data)
+
+
+def test_a_system_error_is_one_line(tmp_path, capsys, monkeypatch):
+    video = write_test_video(tmp_path / "clip.mp4", 2, (160, 120))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert main(["extract", str(video), "-o", str(blocker / "out.npz"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "PAMFN_DEBUG=1" in err[0]
+    monkeypatch.setenv("PAMFN_DEBUG", "1")
+    with pytest.raises(OSError):
+        main(["extract", str(video), "-o", str(blocker / "out.npz"), "--quiet"])
