@@ -85,6 +85,9 @@ def read_config(directory: str | os.PathLike[str]) -> tuple[PAMFNConfig, dict[st
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a PAMFN checkpoint config (format {doc.get('format')!r})")
+        if doc.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+            raise CheckpointError(f"{path}: checkpoint format version {doc.get('format_version')!r}; this version of "
+                                  f"PAMFN Studio reads version {FORMAT_VERSION}")
         return PAMFNConfig.from_dict(doc["config"]), dict(doc.get("meta") or {})
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError, ConfigError) as exc:
         raise CheckpointError(f"{path}: unreadable checkpoint config ({exc})") from exc
@@ -137,8 +140,15 @@ def _few(items: list[str], n: int = 8) -> str:
 
 
 def check_compatible(cfg: PAMFNConfig, features: RoutineFeatures) -> None:
-    """Raise CheckpointError if the features' dims differ from what the model expects."""
+    """Raise CheckpointError if the features come from other extractors than the model was
+    trained on (when both name theirs) or their dims differ from what it expects."""
     found = features.dims
+    named = {m: (cfg.feature_extractors.get(m), features.extractors.get(m)) for m in cfg.modalities}
+    other = {m: pair for m, pair in named.items() if all(pair) and pair[0] != pair[1]}
+    if other:
+        which = ", ".join(f"{m}: trained on {trained}, features from {used}" for m, (trained, used) in other.items())
+        raise CheckpointError(f"{features.routine_id or 'routine'}: features from other extractors than the checkpoint was "
+                              f"trained on ({which}); extract them again with its extractors")
     bad = [m for m in cfg.modalities if found.get(m) != cfg.input_dims[m]]
     if bad:
         expected = ", ".join(f"{m}={cfg.input_dims[m]}" for m in cfg.modalities)

@@ -175,3 +175,28 @@ def test_explain_unimodal_and_ablation(tmp_path):
             assert ex.stages[0].msfd_weights is None and ex.stages[0].cmfd_attention is not None
         if variant.get("fusionnets") == "free":
             assert ex.stages[0].fusion_count is None and ex.stages[0].policy_probs is None
+
+
+def test_features_of_other_extractors_and_future_formats_are_refused(tmp_path):
+    import json
+    from dataclasses import replace
+
+    import numpy as np
+    import pytest
+
+    from pamfn.checkpoint import check_compatible, load_checkpoint
+    from pamfn.errors import CheckpointError
+    from pamfn.routine import RoutineFeatures
+    from pamfn.synth.random_dataset import make_checkpoint
+
+    folder = make_checkpoint(tmp_path / "ckpt", dims={"V": 4, "F": 4, "A": 4})
+    cfg = replace(load_checkpoint(folder).config, feature_extractors={"V": "lite-rgb@2", "F": "lite-flow@2", "A": "lite-audio@2"})
+    arrays = {m: np.zeros((6, 4), np.float32) for m in "VFA"}
+    check_compatible(cfg, RoutineFeatures(arrays, extractors=dict(cfg.feature_extractors)))
+    check_compatible(cfg, RoutineFeatures(arrays))  # features that name no extractor: widths decide
+    with pytest.raises(CheckpointError, match="F: trained on lite-flow@2, features from lite-flow@1"):
+        check_compatible(cfg, RoutineFeatures(arrays, extractors={**cfg.feature_extractors, "F": "lite-flow@1"}))
+    doc = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**doc, "format_version": 7}))
+    with pytest.raises(CheckpointError, match="checkpoint format version 7"):
+        load_checkpoint(folder)
