@@ -108,6 +108,7 @@ def explain_routine(
         out_of_distribution=ood["out_of_distribution"],
         ood_distance=ood["ood_distance"],
         ood_threshold=ood["ood_threshold"],
+        feature_flags=dict(features.flags),
     )
 
 

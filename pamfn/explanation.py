@@ -123,6 +123,8 @@ class Explanation:
     ood_distance: float | None = None
     """Distance of the routine's features from the training distribution (larger is further)."""
     ood_threshold: float | None = None
+    feature_flags: dict[str, Any] = field(default_factory=dict)
+    """The features' flags (:attr:`pamfn.routine.RoutineFeatures.flags`), e.g. ``silent_audio``."""
 
     @property
     def branch_scores_norm(self) -> dict[str, float]:
@@ -130,10 +132,10 @@ class Explanation:
 
     @property
     def warnings(self) -> list[str]:
-        """Plain sentences the score carries: out of distribution, clipped to an end of the scale."""
+        """Plain sentences the score carries: out of distribution, clipped to an end of the scale, no sound."""
         from pamfn.ood import warnings_for
 
-        return warnings_for(self.out_of_distribution, self.score_norm, self.label_scale)
+        return warnings_for(self.out_of_distribution, self.score_norm, self.label_scale, self.feature_flags)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +156,7 @@ class Explanation:
             "out_of_distribution": self.out_of_distribution,
             "ood_distance": self.ood_distance,
             "ood_threshold": self.ood_threshold,
+            "feature_flags": self.feature_flags,
             "warnings": self.warnings,
         }
 
@@ -180,6 +183,7 @@ class Explanation:
             out_of_distribution=data.get("out_of_distribution"),
             ood_distance=data.get("ood_distance"),
             ood_threshold=data.get("ood_threshold"),
+            feature_flags=dict(data.get("feature_flags") or {}),
         )
 
     @classmethod

@@ -17,7 +17,7 @@ beyond it lies further than 99% of the training routines by a quarter more.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ SATURATION = 0.01
 """A prediction within 1% of the scale's ends counts as clipped (the sigmoid regressor saturates)."""
 OOD_SENTENCE = "This routine is unlike anything this checkpoint was trained on; its score is not meaningful."
 CLIPPED_SENTENCE = "The prediction is clipped to the {end} of the score scale ({value:g}): the model saturates here."
+NO_AUDIO_SENTENCE = "The video has no audio track: its audio features are those of silence, the score hears no music."
+SILENT_AUDIO_SENTENCE = "The video is silent: its audio features are those of silence, the score hears no music."
 
 
 def segment_statistics(routines: Sequence[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -136,10 +138,17 @@ def clipped_end(score_norm: float) -> str | None:
     return None
 
 
-def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scale: float) -> list[str]:
-    """The plain sentences a score carries: out of distribution, clipped to an end."""
+def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scale: float,
+                 feature_flags: Mapping[str, Any] | None = None) -> list[str]:
+    """The plain sentences a score carries: out of distribution, clipped to an end, and
+    (from the features' ``flags``, :class:`pamfn.routine.RoutineFeatures`) no sound."""
     said = [OOD_SENTENCE] if out_of_distribution else []
     end = clipped_end(score_norm)
     if end is not None:
         said.append(CLIPPED_SENTENCE.format(end=end, value=0.0 if end == "bottom" else label_scale))
+    flags = feature_flags or {}
+    if flags.get("audio_track") is False:
+        said.append(NO_AUDIO_SENTENCE)
+    elif flags.get("silent_audio"):
+        said.append(SILENT_AUDIO_SENTENCE)
     return said

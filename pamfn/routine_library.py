@@ -139,7 +139,7 @@ class RoutineLibrary:
             "format_version": FORMAT_VERSION,
             "entry_id": entry_id,
             "name": name,
-            "created": created.isoformat(timespec="seconds"),
+            "created": created.isoformat(timespec="microseconds"),  # orders entries saved in one second
             "routine_id": features.routine_id,
             "duration_s": features.duration_s if features.duration_s is not None else features.T * features.segment_seconds,
             "segments": features.T,

@@ -39,3 +39,15 @@ def test_a_system_error_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PAMFN_DEBUG", "1")
     with pytest.raises(OSError):
         main(["extract", str(video), "-o", str(blocker / "out.npz"), "--quiet"])
+
+
+def test_report_refuses_to_write_over_its_features(tmp_path, capsys):
+    from pamfn.routine import RoutineFeatures
+
+    data, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False, actions=("ball",))
+    features = next((data / "features").glob("*.npz"))
+    before = features.read_bytes()
+    assert main(["report", str(features), "--checkpoint", str(ckpts), "--action", "ball", "--no-occlusion",
+                 "-o", str(features)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert features.read_bytes() == before and RoutineFeatures.load(features).T > 0

@@ -50,14 +50,22 @@ def test_a_set_serves_the_actions_it_names(tmp_path):
         ckpts.for_actions(["clubs"])
 
 
-def test_a_single_checkpoint_serves_every_action(tmp_path):
+def test_a_single_checkpoint_serves_the_action_it_records_or_any(tmp_path):
     single = CheckpointSet(make_set(tmp_path / "set") / "ball")
     assert single.actions == [] and list(single.plan) == [None]
     assert single.load("anything") is single.load(None)
     assert single.resolve(None)[1] == "ball", "the action its meta records"
-    assert single.resolve("hoop")[1] == "hoop"
+    assert single.resolve("ball")[1] == "ball"
+    with pytest.raises(CheckpointError, match="trained on ball, not 'hoop'"):
+        single.resolve("hoop")
     assert list(single.for_actions(None)) == ["ball"]
-    assert list(single.for_actions(["a", "b"])) == ["a", "b"]
+    with pytest.raises(CheckpointError, match="trained on ball, not 'a', 'b'"):
+        single.for_actions(["a", "b"])
+    cfg = make_cfg()
+    unnamed = CheckpointSet(save_checkpoint(tmp_path / "unnamed", build_model(cfg), cfg))
+    assert unnamed.resolve("hoop")[1] == "hoop" and list(unnamed.for_actions(["a", "b"])) == ["a", "b"]
+    with pytest.raises(CheckpointError, match="records no action"):
+        unnamed.for_actions(None)
 
 
 def test_a_pooled_checkpoint_is_loaded_once_for_all_its_actions(tmp_path):

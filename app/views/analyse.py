@@ -240,8 +240,6 @@ def routine_panel(a: Analysis) -> None:
     """The routine view of an analysed routine, with its report."""
     e = a.explanation
     st.subheader(f"{a.name}" + (f" · {str(e.action).capitalize()}" if e.action else ""), anchor=False)
-    if a.features.flags.get("silent_audio"):
-        st.info("This video has no sound (or only silence): the audio features are those of silence.", icon=":material/volume_off:")
     scores_row(e)
     video, why = playable(a.media if a.media is not None and a.media.is_file() else None,
                           "this routine was saved without its video")

@@ -26,22 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from pamfn.atomic import write_text_atomic
     from pamfn.checkpoint import CONFIG, read_config
     from pamfn.data.dataset import load_dataset
-    from pamfn.errors import CheckpointError
     from pamfn.ood import META_KEY, TrainingDistribution
     from pamfn.serving import read_index
-    from pamfn.atomic import write_text_atomic
+    from pamfn.serving.checkpoints import served_actions
 
     data = load_dataset(args.data)
     folders: dict[Path, set[str]] = {}
     for action, folder in read_index(args.checkpoint).items():
         _, meta = read_config(folder)
-        named = action or args.action or meta.get("action")
-        if not named:
-            raise CheckpointError(f"{folder}: which actions was it trained on? pass --action")
-        folders.setdefault(Path(folder), set()).update(str(named).split("+"))
+        named = [action] if action else served_actions(folder, meta, args.action.split("+") if args.action else None)
+        folders.setdefault(Path(folder), set()).update(named)
     for folder, actions in folders.items():
+        for action in sorted(actions):
+            data.select(action, "train")  # DatasetError naming an empty train split and how to make it
         train = [s for s in data.samples if s.split == "train" and s.action in actions]
         seen = {s.features: data.features[s.features] for s in train}
         dist = TrainingDistribution.fit(list(seen.values()))

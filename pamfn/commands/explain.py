@@ -6,6 +6,8 @@
 The batch form (--data) scores and explains every routine (branch scores, explanation,
 occlusion scan) into one Parquet table plus one JSON file per routine, by default in the
 dashboard's cache, which then shows them instead of recomputing (pamfn.batch_explain).
+With --json it prints ``out``, ``explained``, ``failed``, ``failures`` (the failures.csv,
+or null) and ``routines`` (the scores table's rows) instead of its summary line.
 
 The JSON holds the scores (dataset units and normalised), each branch's score, and per
 stage the step times in seconds, MSFD modality weights, PolicyNet probabilities, the
@@ -53,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=("deterministic", "sample"), default="deterministic",
                         help="deterministic: noiseless PolicyNet argmax (default); sample: Gumbel-sampled decisions")
     parser.add_argument("--seed", type=int, help="seed of --mode sample")
-    parser.add_argument("--json", action="store_true", help="print the full Explanation as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the full Explanation as JSON (batch form: output folder, counts, each routine's scores)")
     parser.add_argument("--occlusion", action="store_true",
                         help="also scan each 4-segment window's score impact (neutral baseline, with noise) and print the "
                              "coach statements; the JSON gets `windows` and `insights`")
@@ -83,7 +86,13 @@ def run_batch(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     failed = total - len(table)
-    print(f"{len(table)} routines explained, {failed} failed -> {out}" + (f" (see {out / 'failures.csv'})" if failed else ""))
+    failures = out / "failures.csv" if failed else None
+    if args.json:
+        print(json.dumps({"out": str(out), "explained": len(table), "failed": failed,
+                          "failures": None if failures is None else str(failures),
+                          "routines": json.loads(table.to_json(orient="records"))}, indent=2))
+    else:
+        print(f"{len(table)} routines explained, {failed} failed -> {out}" + (f" (see {failures})" if failures else ""))
     return 1 if failed else 0
 
 
@@ -123,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     branches = ", ".join(f"{m} {s:.2f}" for m, s in explanation.branch_scores.items())
     print(f"{explanation.routine_id} ({action}): score {explanation.score:.2f} / {explanation.label_scale:g} (branches: {branches})")
+    for warning in explanation.warnings:
+        print(f"  warning: {warning}")
     for st in explanation.stages:
         line = f"  stage {st.stage}: {st.steps} step(s)"
         if st.msfd_weights is not None:

@@ -10,9 +10,11 @@ mailed or put beside slides. The explanations include each window's score impact
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from pamfn.commands.explain import add_routine_arguments
+from pamfn.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,15 +27,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def check_judged(judged: float | None, label_scale: float) -> None:
+    """ConfigError unless the judges' score is None or a finite score on the checkpoint's scale."""
+    if judged is not None and not (math.isfinite(judged) and 0.0 <= judged <= label_scale):
+        raise ConfigError(f"--judged {judged:g} is not a score on the checkpoint's scale, 0 to {label_scale:g}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from pamfn.atomic import refuse_overwriting_inputs, writable_target
     from pamfn.explain import explain_routine
     from pamfn.occlusion import occlusion_scan
     from pamfn.report import routine_report, write_report
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
 
+    refuse_overwriting_inputs(args.output, args.features)  # before the work, not after it
+    writable_target(args.output)
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
+    check_judged(args.judged, loaded.label_scale)
     explanation = explain_routine(loaded, features, action=action, judged_score=args.judged, support=True)
     occlusion = None if args.no_occlusion else occlusion_scan(loaded.model, features, loaded.label_scale, device=args.device)
     details = {"Features": args.features.name, "Extractors": ", ".join(f"{m}: {v}" for m, v in features.extractors.items()) or "-"}

@@ -73,6 +73,8 @@ class AQADataset:
         if action not in self.actions:
             raise DatasetError(f"{self.root}: unknown action {action!r}; the dataset has {self.actions}")
         chosen = [s for s in self.samples if s.action == action and s.split == split]
+        if not any(s.action == action for s in self.samples):
+            raise DatasetError(f"{self.root}: action {action!r} has no routines (named in dataset.json, not in the labels)")
         if not chosen:
             hint = ""
             if "generator_version" in self.info:
@@ -241,15 +243,12 @@ def load_dataset(root: str | os.PathLike[str], *, allow_unlabelled: bool = False
     """Read a dataset folder in our format; every problem raises DatasetError naming it.
 
     Features files under ``features/`` that no label row refers to are an error
-    (features without labels) unless ``allow_unlabelled``.
+    (features without labels) unless ``allow_unlabelled``. An action without routines, or
+    an empty split, is refused when it is asked for (:meth:`AQADataset.select`).
     """
     root = Path(root)
     labelled = read_labelled(root)
-    info, label_scale, actions, samples, labels_path = (labelled.info, labelled.label_scale, labelled.actions,
-                                                        labelled.samples, labelled.path)
-    for action in actions:  # an empty split is refused when it is asked for (AQADataset.select)
-        if not any(s.action == action for s in samples):
-            raise DatasetError(f"{labels_path}: action {action!r} has no routines")
+    info, label_scale, actions, samples = labelled.info, labelled.label_scale, labelled.actions, labelled.samples
     if not allow_unlabelled:
         orphans = _unlabelled_features(root, samples)
         if orphans:

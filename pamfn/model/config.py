@@ -11,6 +11,8 @@ from pamfn.presets import PAPER_INPUT_DIMS, PRESETS, VARIANTS
 
 TASKS = ("score", "highlight")
 """What the model outputs: one score per routine (AQA) or a highlight probability per segment (Section IV-G)."""
+MAX_PARAMETERS = 2_000_000_000
+"""The largest model a config may ask for (8 GB of float32 weights); the paper's have about 23 million."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,17 @@ class PAMFNConfig:
             raise ConfigError("highlight detection is defined for PAMFN and its branches, not for late fusion")
         if self.model == "late_fusion" and len(self.modalities) < 2:
             raise ConfigError("late fusion needs at least two modalities")
+        if self.min_parameters() > MAX_PARAMETERS:
+            raise ConfigError(f"config K={self.K}, d={self.d}, input_dims {self.input_dims} asks for at least "
+                              f"{self.min_parameters():,} parameters, more than the {MAX_PARAMETERS:,} allowed")
+
+    def min_parameters(self) -> int:
+        """A lower bound on the model's parameter count, without building it: per modality the
+        branch's embedding (d_in x 512 x d) and three residual blocks (18 d^2), and per fusing
+        stage the K FusionNets' two convolutions (6 K d^2)."""
+        branches = sum(512 * (self.input_dims[m] + self.d) + 18 * self.d**2 for m in self.modalities)
+        fusing = self.model == "pamfn" and self.cmfd != "none" and not self.unimodal
+        return branches + (self.fusion_stages * 6 * self.K * self.d**2 if fusing else 0)
 
     @property
     def unimodal(self) -> bool:

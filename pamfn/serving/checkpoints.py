@@ -12,10 +12,10 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pamfn.errors import CheckpointError
 
@@ -41,6 +41,29 @@ def read_index(directory: str | os.PathLike[str]) -> dict[str | None, Path]:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{index}: unreadable checkpoint index ({exc})") from exc
     return {str(action): directory / str(sub) for action, sub in entries.items()}
+
+
+def trained_actions(meta: Mapping[str, Any]) -> list[str]:
+    """The actions a checkpoint's meta records it was trained on (``"ball+clubs"``: both);
+    empty when it records none."""
+    named = meta.get("action")
+    return str(named).split("+") if named else []
+
+
+def served_actions(path: str | os.PathLike[str], meta: Mapping[str, Any], asked: list[str] | None) -> list[str]:
+    """The actions a single checkpoint serves: those ``asked`` (each among the actions it
+    records it was trained on, if it records any), else those it records. CheckpointError
+    for an action it was not trained on, or when neither names one."""
+    trained = trained_actions(meta)
+    if not asked:
+        if not trained:
+            raise CheckpointError(f"{path}: the checkpoint records no action it was trained on; name it with --action")
+        return trained
+    foreign = [a for a in asked if trained and a not in trained]
+    if foreign:
+        raise CheckpointError(f"{path} was trained on {'+'.join(trained)}, not {', '.join(map(repr, foreign))}: "
+                              f"use a checkpoint (or a set) trained on {', '.join(foreign)}")
+    return list(asked)
 
 
 def write_index(directory: str | os.PathLike[str], runs: dict[str, str]) -> Path:
@@ -154,29 +177,30 @@ class CheckpointSet:
 
     def resolve(self, action: str | None) -> tuple[LoadedCheckpoint, str | None]:
         """For one routine of the command line: the checkpoint and the action it is scored
-        as. A single checkpoint takes ``action`` or the one its meta records; a set needs an
-        action it names."""
+        as. A single checkpoint takes ``action`` (one it records it was trained on, if it
+        records any) or the one its meta records; a set needs an action it names."""
         if ANY_ACTION in self.plan:
             loaded = self.load(ANY_ACTION)
-            return loaded, action or loaded.meta.get("action")
-        if action not in self.plan:
+            if action is None:
+                return loaded, loaded.meta.get("action")
+            served_actions(self.directory, loaded.meta, [action])
+            return loaded, action
+        if action is None:
             raise CheckpointError(f"{self.directory} is a checkpoint set; choose --action from {sorted(self.actions)}")
+        if action not in self.plan:
+            raise CheckpointError(f"no checkpoint for action {action!r} in {self.directory}; "
+                                  f"choose --action from {sorted(self.actions)}")
         return self.load(action), action
 
     def for_actions(self, actions: list[str] | None) -> dict[str, LoadedCheckpoint]:
         """Action -> checkpoint for evaluation: a set's actions (those of ``actions`` if
-        given); a single checkpoint serves each of ``actions``, else the action its meta
-        records. CheckpointError when nothing is left."""
+        given); a single checkpoint serves the actions :func:`served_actions` gives.
+        CheckpointError when nothing is left."""
         if ANY_ACTION not in self.plan:
             chosen = {a: self.load(a) for a in self.actions if actions is None or a in actions}
-        elif actions:
-            chosen = {a: self.load(ANY_ACTION) for a in actions}
         else:
             single = self.load(ANY_ACTION)
-            action = single.meta.get("action")
-            if not action:
-                raise CheckpointError(f"{single.path}: the checkpoint records no action; name the action(s) to evaluate")
-            chosen = {str(action): single}
+            chosen = {a: single for a in served_actions(self.directory, single.meta, actions)}
         if not chosen:
             raise CheckpointError(f"{self.directory}: holds no checkpoint for the actions {actions}")
         return chosen

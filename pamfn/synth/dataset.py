@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from pamfn.atomic import write_text_atomic
-from pamfn.errors import DatasetError
+from pamfn.errors import ConfigError, DatasetError
 from pamfn.synth.config import ACTIONS, GENERATOR_VERSIONS, SynthConfig
 from pamfn.synth.events import events_csv, routine_events
 from pamfn.synth.fingerprint import agree, fingerprint
@@ -534,7 +534,9 @@ def check_dataset(
     video byte for byte. A routine recorded in manifest.json (version 2): its label row,
     events and features against their recorded hashes, so a training routine of a set that
     ships only its test split is checked without generating the split. ``routine_ids``
-    defaults to the ``count`` shortest routines of labels.csv."""
+    defaults to the ``count`` (at least 1) shortest routines of labels.csv."""
+    if count < 1:
+        raise ConfigError(f"the number of routines to check (count) must be at least 1, got {count}")
     data = Path(data_dir)
     cfg = config_from_meta(read_meta(data))
     labels = {r["routine_id"]: r for r in read_labels(data)}
