@@ -53,7 +53,9 @@ def test_a_set_serves_the_actions_it_names(tmp_path):
 def test_a_single_checkpoint_serves_the_action_it_records_or_any(tmp_path):
     single = CheckpointSet(make_set(tmp_path / "set") / "ball")
     assert single.actions == [] and list(single.plan) == [None]
-    assert single.load("anything") is single.load(None)
+    assert single.load("ball") is single.load(None)
+    with pytest.raises(CheckpointError, match="trained on ball, not 'anything'"):
+        single.load("anything")  # what the dashboard and batch explanations load: no silent relabelling either
     assert single.resolve(None)[1] == "ball", "the action its meta records"
     assert single.resolve("ball")[1] == "ball"
     with pytest.raises(CheckpointError, match="trained on ball, not 'hoop'"):
@@ -64,6 +66,7 @@ def test_a_single_checkpoint_serves_the_action_it_records_or_any(tmp_path):
     cfg = make_cfg()
     unnamed = CheckpointSet(save_checkpoint(tmp_path / "unnamed", build_model(cfg), cfg))
     assert unnamed.resolve("hoop")[1] == "hoop" and list(unnamed.for_actions(["a", "b"])) == ["a", "b"]
+    assert unnamed.load("anything") is unnamed.load(None)
     with pytest.raises(CheckpointError, match="records no action"):
         unnamed.for_actions(None)
 

@@ -172,19 +172,20 @@ class CheckpointSet:
         return future is not None and not future.done()
 
     def load(self, action: str | None) -> LoadedCheckpoint:
-        """The loaded checkpoint that serves ``action`` (loaded now unless prefetched)."""
-        return self._future(self.path_for(action), None).result()
+        """The loaded checkpoint that serves ``action`` (loaded now unless prefetched);
+        CheckpointError when a single checkpoint records it was trained on other actions."""
+        loaded = self._future(self.path_for(action), None).result()
+        if action is not None and ANY_ACTION in self.plan:
+            served_actions(self.directory, loaded.meta, [action])
+        return loaded
 
     def resolve(self, action: str | None) -> tuple[LoadedCheckpoint, str | None]:
         """For one routine of the command line: the checkpoint and the action it is scored
         as. A single checkpoint takes ``action`` (one it records it was trained on, if it
         records any) or the one its meta records; a set needs an action it names."""
         if ANY_ACTION in self.plan:
-            loaded = self.load(ANY_ACTION)
-            if action is None:
-                return loaded, loaded.meta.get("action")
-            served_actions(self.directory, loaded.meta, [action])
-            return loaded, action
+            loaded = self.load(action)
+            return loaded, action or loaded.meta.get("action")
         if action is None:
             raise CheckpointError(f"{self.directory} is a checkpoint set; choose --action from {sorted(self.actions)}")
         if action not in self.plan:
