@@ -99,6 +99,7 @@ def load_checkpoint(directory: str | os.PathLike[str], device: str = "cpu") -> L
     from safetensors.torch import load_file
 
     from pamfn.model import build_model
+    from pamfn.serving.device import resolve_device
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -113,7 +114,7 @@ def load_checkpoint(directory: str | os.PathLike[str], device: str = "cpu") -> L
         raise CheckpointError(f"{weights}: corrupt or truncated weights file ({exc})") from exc
     model = build_model(cfg)
     load_state(model, state, str(weights))
-    model.to(device).eval()
+    model.to(resolve_device(device)).eval()
     return LoadedCheckpoint(model=model, config=cfg, meta=meta, path=directory)
 
 

@@ -51,3 +51,16 @@ def test_report_refuses_to_write_over_its_features(tmp_path, capsys):
                  "-o", str(features)]) == 2
     assert "would overwrite the input" in capsys.readouterr().err
     assert features.read_bytes() == before and RoutineFeatures.load(features).T > 0
+
+
+@pytest.mark.parametrize(("device", "message"), [("gpu", "'gpu' is not a torch device"),
+                                                 ("cuda", "CUDA is not available on this machine")])
+def test_a_device_the_machine_lacks_is_named(tmp_path, capsys, device, message):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    data, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False, actions=("ball",))
+    features = next((data / "features").glob("*.npz"))
+    assert main(["explain", str(features), "--checkpoint", str(ckpts), "--action", "ball", "--device", device]) == 2
+    assert message in capsys.readouterr().err

@@ -47,20 +47,12 @@ from pamfn.data.tensors import SplitTensors
 from pamfn.errors import ConfigError
 from pamfn.evaluate import score_split
 from pamfn.model import AQAModel, PAMFNConfig, build_model
+from pamfn.serving.device import resolve_device
 from pamfn.train.loop import FitResult, Stage, fit
 from pamfn.train.recipe import PhaseRecipe, TrainRecipe
 
 TEST_SELECTION_LABEL = "selected on TEST set (--select-on-test): optimistic, not a fair test result"
 PHASES = ("both", "1", "2")
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available")
-    return torch.device(name)
 
 
 @dataclass(frozen=True)
