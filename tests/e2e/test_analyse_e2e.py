@@ -128,6 +128,9 @@ def test_upload_a_video_and_see_the_routine_view(app, browser):
         select_first_row(pg)
         wait_settled(pg)
     pg.get_by_role("button", name=re.compile("Remove from library")).click(timeout=60_000)
+    pg.get_by_text("from the library for good?").wait_for(timeout=60_000)  # removal asks first
+    assert list((tmp / "library").iterdir()), "nothing is removed before the confirmation"
+    pg.get_by_role("button", name="Remove", exact=True).click(timeout=60_000)
     confirmation(pg, "Removed athlete_routine from the library")
     pg.get_by_text("Nothing saved yet").wait_for(timeout=60_000)
     assert library_row(pg, "athlete_routine").count() == 0
