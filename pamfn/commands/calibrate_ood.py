@@ -40,9 +40,8 @@ def run(args: argparse.Namespace) -> int:
         named = [action] if action else served_actions(folder, meta, args.action.split("+") if args.action else None)
         folders.setdefault(Path(folder), set()).update(named)
     for folder, actions in folders.items():
-        for action in sorted(actions):
-            data.select(action, "train")  # DatasetError naming an empty train split and how to make it
-        train = [s for s in data.samples if s.split == "train" and s.action in actions]
+        # select: DatasetError for an empty train split, saying how to make it
+        train = [s for action in sorted(actions) for s in data.select(action, "train")]
         seen = {s.features: data.features[s.features] for s in train}
         dist = TrainingDistribution.fit(list(seen.values()))
         test = {s.features: data.features[s.features] for s in data.samples if s.split == "test" and s.action in actions}

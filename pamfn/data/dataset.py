@@ -72,9 +72,9 @@ class AQADataset:
         """The samples of one action and split, in labels-table order; never empty."""
         if action not in self.actions:
             raise DatasetError(f"{self.root}: unknown action {action!r}; the dataset has {self.actions}")
-        chosen = [s for s in self.samples if s.action == action and s.split == split]
         if not any(s.action == action for s in self.samples):
             raise DatasetError(f"{self.root}: action {action!r} has no routines (named in dataset.json, not in the labels)")
+        chosen = [s for s in self.samples if s.action == action and s.split == split]
         if not chosen:
             hint = ""
             if "generator_version" in self.info:
