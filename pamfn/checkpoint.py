@@ -80,6 +80,11 @@ def read_config(directory: str | os.PathLike[str]) -> tuple[PAMFNConfig, dict[st
     """The config and meta of a checkpoint directory, without loading its weights."""
     path = Path(directory) / CONFIG
     if not path.is_file():
+        from pamfn.serving.checkpoints import INDEX, read_index
+
+        if (Path(directory) / INDEX).is_file():
+            members = ", ".join(str(p) for p in read_index(directory).values())
+            raise CheckpointError(f"{directory} is a checkpoint set ({INDEX}), not one checkpoint: name one of {members}")
         raise CheckpointError(f"{path}: checkpoint config not found")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

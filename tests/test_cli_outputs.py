@@ -64,3 +64,18 @@ def test_a_device_the_machine_lacks_is_named(tmp_path, capsys, device, message):
     features = next((data / "features").glob("*.npz"))
     assert main(["explain", str(features), "--checkpoint", str(ckpts), "--action", "ball", "--device", device]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_extract_into_a_new_folder_named_with_a_slash(tmp_path):
+    from pamfn.routine import RoutineFeatures
+
+    video = write_test_video(tmp_path / "clip.mp4", 2, (160, 120))
+    assert main(["extract", str(video), "-o", f"{tmp_path / 'new'}/", "--quiet"]) == 0
+    assert (tmp_path / "new").is_dir() and RoutineFeatures.load(tmp_path / "new" / "clip.npz").T == 1
+
+
+def test_model_info_on_a_checkpoint_set_names_its_members(capsys, tmp_path):
+    _, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False)
+    assert main(["model-info", "--checkpoint", str(ckpts)]) == 2
+    err = capsys.readouterr().err
+    assert "is a checkpoint set (index.json), not one checkpoint" in err and str(ckpts / "ball") in err

@@ -10,6 +10,7 @@ A folder run goes on past bad videos and lists them in OUTDIR/failures.csv (file
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("input", type=Path, help="a video file, or a folder of videos (searched recursively)")
-    parser.add_argument("-o", "--output", type=Path, required=True,
+    parser.add_argument("-o", "--output", required=True,
                         help="features file (.npz) for a video (or a folder to put <name>.npz in); "
                              "output folder for a folder")
     parser.add_argument("--extractor", choices=list(EXTRACTORS), default=DEFAULT_EXTRACTOR,
@@ -65,10 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.features import extract_file
 
     if args.input.is_dir():
-        return run_folder(args)
+        return run_folder(args, Path(args.output))
     if not args.input.exists():
         raise MediaError(f"{args.input}: file not found")
-    out = args.output / f"{args.input.stem}.npz" if args.output.is_dir() else args.output
+    output = Path(args.output)  # a str until here: its trailing "/" says "-o new/" names a folder to make
+    out = output / f"{args.input.stem}.npz" if output.is_dir() or args.output.endswith(("/", os.sep)) else output
     refuse_overwriting_inputs(out, args.input)  # before the work, not after it
     writable_target(out)
     feats = extract_file(args.input, extractor=args.extractor, device=args.device, progress=not args.quiet)
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_folder(args: argparse.Namespace) -> int:
+def run_folder(args: argparse.Namespace, output: Path) -> int:
     from tqdm import tqdm
 
     from pamfn.engines import make_engine, write_failures
@@ -91,7 +93,7 @@ def run_folder(args: argparse.Namespace) -> int:
         return 1
     versions = extractor_versions(args.extractor)
     jobs = [ExtractJob(str(v), str(out), args.extractor, versions, args.force)
-            for v, out in output_paths(videos, args.input, args.output).items()]
+            for v, out in output_paths(videos, args.input, output).items()]
     engine = make_engine(args.engine, address=args.address)
     try:
         with tqdm(total=len(jobs), desc="videos", unit="video", disable=args.quiet) as bar:
@@ -99,8 +101,8 @@ def run_folder(args: argparse.Namespace) -> int:
                                     gpus_per_worker=args.gpus_per_worker, on_done=lambda: bar.update(1))
     finally:
         engine.close()
-    table = write_failures(args.output, report.failures)
-    print(f"{len(report.extracted)} extracted, {len(report.cached)} cached, {len(report.failures)} failed -> {args.output}")
+    table = write_failures(output, report.failures)
+    print(f"{len(report.extracted)} extracted, {len(report.cached)} cached, {len(report.failures)} failed -> {output}")
     for video, reason in report.failures:
         print(f"error: {video}: {reason}", file=sys.stderr)
     if table:
