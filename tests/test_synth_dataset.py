@@ -86,6 +86,16 @@ def test_check_finds_identity_and_tampering(tiny_set, tmp_path):
     assert any("ball_000" in p and "features" in p for p in problems)
 
 
+def test_check_reads_numbers_saved_by_pandas_as_the_same(tiny_set, tmp_path):
+    import pandas as pd
+
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(tiny_set), str(copy)], check=True)
+    pd.read_csv(copy / "labels.csv", dtype={"routine_id": str}).to_csv(copy / "labels.csv", index=False)  # 0.0000 -> 0.0
+    assert (copy / "labels.csv").read_text() != (tiny_set / "labels.csv").read_text()
+    assert check_dataset(copy, routine_ids=["hoop_001"]).problems == []
+
+
 def test_check_reads_the_manifest_for_routines_the_set_does_not_hold(tiny_set, tmp_path):
     """A shipped set holds only its test split: a training routine is checked against the
     hashes manifest.json records (label row, events, features); a tampered record is named."""

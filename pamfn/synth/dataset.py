@@ -315,6 +315,17 @@ def routine_hashes(out: Path, row: dict[str, str], events: list[dict[str, str]])
     }
 
 
+def _same_cell(written: str | None, regenerated: str) -> bool:
+    """A labels.csv cell against the regenerated one: the same text, or the same number
+    written otherwise (``0.0`` and ``0.0000`` after a spreadsheet or pandas saved the file)."""
+    if written == regenerated:
+        return True
+    try:
+        return written is not None and float(written) == float(regenerated)
+    except ValueError:
+        return False
+
+
 def _compare_recorded(rid: str, known: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], bool]:
     """Differences of one routine from its manifest entry, and whether its features match
     within float rounding only (hash differs, fingerprint agrees)."""
@@ -559,7 +570,7 @@ def check_dataset(
             if rid not in labels:
                 continue
             for key, value in row.items():
-                if labels[rid].get(key) != value:
+                if not _same_cell(labels[rid].get(key), value):
                     problems.append(f"{rid}: labels.csv {key} is {labels[rid].get(key)!r}, regenerated {value!r}")
             rel = labels[rid]["features"]
             if _npz_contents(data / rel) == _npz_contents(Path(tmp) / rel):
