@@ -158,8 +158,15 @@ def check_compatible(cfg: PAMFNConfig, features: RoutineFeatures) -> None:
     bad = [m for m in cfg.modalities if found.get(m) != cfg.input_dims[m]]
     if bad:
         expected = ", ".join(f"{m}={cfg.input_dims[m]}" for m in cfg.modalities)
-        got = ", ".join(f"{m}={found.get(m)}" for m in cfg.modalities)
-        extractors = f" (model trained on extractors {cfg.feature_extractors}, features from {features.extractors})" if cfg.feature_extractors or features.extractors else ""
+        got = ", ".join(f"{m}={found.get(m, 'none')}" for m in cfg.modalities)
         raise CheckpointError(
-            f"{features.routine_id or 'routine'}: feature dims do not match the checkpoint: expected {expected}, found {got}{extractors}"
+            f"{features.routine_id or 'routine'}: feature dims do not match the checkpoint: expected {expected}, found {got} "
+            f"(checkpoint trained on {_extractor_names(cfg.feature_extractors, cfg.modalities)}; features from "
+            f"{_extractor_names(features.extractors, cfg.modalities)})"
         )
+
+
+def _extractor_names(extractors: dict[str, str], modalities: tuple[str, ...] | list[str]) -> str:
+    """``V lite-rgb@2, F ...`` in the modalities' order, or a phrase when none is named."""
+    named = [f"{m} {extractors[m]}" for m in modalities if extractors.get(m)]
+    return ", ".join(named) if named else "extractors it does not name"

@@ -7,7 +7,8 @@ claim a precision the model does not have.
 
 Measurement (perturbation): every segment j in turn is swapped, in all modalities, for
 a segment from elsewhere in the same routine, and the routine is run again (one batched
-forward of T copies). The change of each step's MSFD weights and PolicyNet probabilities
+forward of T copies). A routine longer than ``PROBES`` segments perturbs ``PROBES``
+segments evenly spread over it instead of all, so the cost grows with T, not T². The change of each step's MSFD weights and PolicyNet probabilities
 (sum of absolute changes) is that step's dependence on segment j. Pooled over the steps
 of a stage by the offset of j from the step's first segment, it gives the stage's
 dependence profile; the **support** is the shortest run of offsets around the step's own
@@ -19,6 +20,7 @@ step over the whole routine) depends on all of it.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,8 @@ from pamfn.errors import ConfigError
 from pamfn.routine import RoutineFeatures
 
 MASS = 0.9
+PROBES = 64
+"""Most segments perturbed in one routine (evenly spread over a longer one)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,16 @@ class Support:
     profile: np.ndarray
 
 
-def _influence(model, features: RoutineFeatures, seed: int, device: str, batch_size: int) -> dict[int, np.ndarray]:
-    """stage -> (T perturbed segments, steps) summed absolute change of MSFD weights and policy probabilities."""
+def probed_segments(T: int, most: int = PROBES) -> np.ndarray:
+    """The segments to perturb: all of them, or ``most`` evenly spread over the routine."""
+    return np.arange(T) if T <= most else np.unique(np.linspace(0, T - 1, most).round().astype(int))
+
+
+def _influence(model, features: RoutineFeatures, seed: int, device: str, batch_size: int, probes: int,
+               on_batch: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The perturbed segments and, per stage, ``(perturbed segments, steps)``: the summed
+    absolute change of MSFD weights and policy probabilities. ``on_batch(done, total)``
+    after each batch."""
     from pamfn.serving.scorer import model_modalities, run_model
 
     modalities = model_modalities(model)
@@ -62,17 +74,20 @@ def _influence(model, features: RoutineFeatures, seed: int, device: str, batch_s
                 found[t.stage] = np.concatenate(parts, axis=-1)
         return found
 
+    probed = probed_segments(T, probes)
     base = {s: v[0] for s, v in traces({m: a[None] for m, a in x.items()}).items()}
-    change = {s: np.empty((T, v.shape[0])) for s, v in base.items()}
-    for first in range(0, T, batch_size):
-        js = np.arange(first, min(first + batch_size, T))
-        batch = {m: np.repeat(a[None], len(js), axis=0) for m, a in x.items()}
-        for i, j in enumerate(js):
+    change = {s: np.empty((len(probed), v.shape[0])) for s, v in base.items()}
+    for first in range(0, len(probed), batch_size):
+        rows = np.arange(first, min(first + batch_size, len(probed)))
+        batch = {m: np.repeat(a[None], len(rows), axis=0) for m, a in x.items()}
+        for i, j in enumerate(probed[rows]):
             for m in modalities:
                 batch[m][i, j] = x[m][donors[j]]
         for s, v in traces(batch).items():
-            change[s][js] = np.abs(v - base[s][None]).sum(axis=-1)
-    return change
+            change[s][rows] = np.abs(v - base[s][None]).sum(axis=-1)
+        if on_batch is not None:
+            on_batch(int(rows[-1]) + 1, len(probed))
+    return probed, change
 
 
 def _run_holding(profile: np.ndarray, own: slice, mass: float) -> tuple[int, int]:
@@ -93,19 +108,22 @@ def _run_holding(profile: np.ndarray, own: slice, mass: float) -> tuple[int, int
 
 
 def measure_support(model, features: RoutineFeatures, mass: float = MASS, seed: int = 0, device: str = "cpu",
-                    batch_size: int = 64) -> dict[int, Support]:
-    """The support of every stage with more than one step, measured on ``features``."""
+                    batch_size: int = 64, probes: int = PROBES,
+                    on_batch: Callable[[int, int], None] | None = None) -> dict[int, Support]:
+    """The support of every stage with more than one step, measured on ``features`` by
+    perturbing at most ``probes`` segments (``on_batch(done, total)`` after each batch)."""
     if not 0 < mass <= 1:
         raise ConfigError(f"the support's mass must be in (0, 1], got {mass}")
     T = features.T
     out = {}
-    for stage, change in _influence(model, features, seed, device, batch_size).items():
+    probed, influence = _influence(model, features, seed, device, batch_size, probes, on_batch)
+    for stage, change in influence.items():
         width = 2**stage
         steps = change.shape[1]
         offsets = np.arange(-T, T + 1)
         profile = np.zeros(len(offsets))
         for step in range(steps):
-            rel = np.arange(T) - step * width
+            rel = probed - step * width
             np.add.at(profile, rel + T, change[:, step])
         lo, hi = _run_holding(profile, slice(T, T + width), mass)
         out[stage] = Support(stage, before=T - lo, after=hi - (T + width), mass=mass, offsets=offsets, profile=profile)

@@ -9,7 +9,7 @@ test) and turn its output and stage traces into a :class:`pamfn.explanation.Expl
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,10 +58,11 @@ def explain_routine(
     action: str | None = None,
     judged_score: float | None = None,
     support: bool = False,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> Explanation:
     """Score one routine and explain it; ``source`` is a loaded checkpoint or a model.
     ``support`` also measures the stretch each step depends on (:mod:`pamfn.dependence`,
-    one batched forward of T perturbed copies)."""
+    batched forwards of perturbed copies, ``on_batch(done, total)`` after each)."""
     if mode not in MODES:
         raise ConfigError(f"explanation mode must be one of {sorted(MODES)}, got {mode!r}")
     model = source.model if isinstance(source, LoadedCheckpoint) else source
@@ -85,7 +86,7 @@ def explain_routine(
             raise RuntimeError(f"stage {st.stage}: the model ran {steps} steps but stage_spans gives {st.steps}")
     extra = {"seed": seed, "modalities": list(cfg.modalities), "preset": cfg.preset, "variant": _variant(cfg)}
     if support:
-        extra["support"] = _add_support(stages, model, features, str(device))
+        extra["support"] = _add_support(stages, model, features, str(device), on_batch)
     checkpoint = str(source.path) if isinstance(source, LoadedCheckpoint) and source.path is not None else None
     ood = assessment(from_meta(source.meta) if isinstance(source, LoadedCheckpoint) else None, features.features)
     if ood["ood_modalities"]:
@@ -112,11 +113,12 @@ def explain_routine(
     )
 
 
-def _add_support(stages: list[StageExplanation], model: AQAModel, features: RoutineFeatures, device: str) -> dict[str, dict]:
+def _add_support(stages: list[StageExplanation], model: AQAModel, features: RoutineFeatures, device: str,
+                 on_batch: Callable[[int, int], None] | None) -> dict[str, dict]:
     """Fill each stage's support stretch in place; returns the measured widths (seconds)."""
     from pamfn.dependence import measure_support
 
-    measured = measure_support(model, features, device=device)
+    measured = measure_support(model, features, device=device, on_batch=on_batch)
     seg, duration = features.segment_seconds, features.T * features.segment_seconds
     summary = {}
     for st in stages:

@@ -47,6 +47,7 @@ against which :mod:`pamfn.insights` judges whether a modality weight is more tha
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,8 +116,9 @@ class Swaps:
 
 
 def swap_scores(model, features: RoutineFeatures, label_scale: float, *, window: int, draws: int, seed: int,
-                device: str, batch_size: int) -> Swaps:
-    """Score the routine and every swap of a window with one of its partners, batched."""
+                device: str, batch_size: int, on_batch: Callable[[int, int], None] | None = None) -> Swaps:
+    """Score the routine and every swap of a window with one of its partners, batched
+    (``on_batch(done, total)`` after each batch of swapped copies)."""
     import torch
 
     from pamfn.serving.scorer import model_modalities, run_model
@@ -152,6 +154,8 @@ def swap_scores(model, features: RoutineFeatures, label_scale: float, *, window:
         scores[rows, cols] = score
         if weights is not None and w is not None:
             weights[rows, cols] = w[np.arange(len(chunk)), step_of[rows]]
+        if on_batch is not None:
+            on_batch(first + len(chunk), len(needed))
     full_weights = None if step_of is None else full_steps[0][step_of]
     return Swaps(starts, pairs, float(full[0]), scores, full_weights, weights)
 
@@ -182,10 +186,11 @@ def occlusion_scan(
     seed: int = 0,
     device: str = "cpu",
     batch_size: int = 64,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Impact of each window of ``window`` segments on the score, against a neutral baseline
     (swaps with the routine's other windows; see the module docstring). Empty for a
-    routine of fewer than ``MIN_WINDOWS`` windows.
+    routine of fewer than ``MIN_WINDOWS`` windows. ``on_batch(done, total)`` reports progress.
 
     Columns: ``start_s, end_s, impact`` (points: the mean over partners of half the score
     with the window's content in the partner's place minus the score with the partner's
@@ -202,7 +207,8 @@ def occlusion_scan(
         raise ConfigError(f"the occlusion baseline needs at least 2 partners per window, got draws={draws}")
     if -(-features.T // window) < MIN_WINDOWS:
         return scan_from_dict(None)
-    swaps = swap_scores(model, features, label_scale, window=window, draws=draws, seed=seed, device=device, batch_size=batch_size)
+    swaps = swap_scores(model, features, label_scale, window=window, draws=draws, seed=seed, device=device,
+                        batch_size=batch_size, on_batch=on_batch)
     starts = swaps.starts
     table = pd.DataFrame({
         "start_s": starts * features.segment_seconds,

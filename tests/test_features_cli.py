@@ -85,3 +85,17 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "savez_compressed", interrupted)
     assert main(["extract", str(video), "-o", str(out), "--quiet"]) == 130
     assert not out.exists() and list(out.parent.iterdir()) == []
+
+
+def test_a_name_that_becomes_shared_leaves_one_copy_of_each_video(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    write_test_video(src / "ok.mp4", 2)
+    assert main(["extract", str(src), "-o", str(out), "--quiet"]) == 0
+    (out / "notes.npz").write_bytes(b"not ours")  # an unrelated file is never touched
+    write_test_video(src / "ok.webm", 2)  # now "ok" is shared: outputs keep their suffixes
+    capsys.readouterr()
+    assert main(["extract", str(src), "-o", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["notes.npz", "ok.mp4.npz", "ok.webm.npz"]
+    assert f"removed {out / 'ok.npz'}" in printed and "ok.mp4.npz" in printed

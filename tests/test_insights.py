@@ -224,3 +224,30 @@ def test_support_is_measured_on_the_model_and_widens_with_the_stage():
     assert expl.extra["support"]["2"]["mass"] == 0.9
     with pytest.raises(ValueError, match="mass"):
         measure_support(model, feats, mass=0)
+
+
+def test_a_long_routine_perturbs_a_bounded_spread_of_segments():
+    from pamfn.dependence import PROBES, measure_support, probed_segments
+    from pamfn.model import PAMFNConfig, build_model
+
+    assert list(probed_segments(10)) == list(range(10))
+    spread = probed_segments(1000)
+    assert len(spread) == PROBES and spread[0] == 0 and spread[-1] == 999 and (np.diff(spread) > 0).all()
+    torch.manual_seed(0)
+    dims = {"V": 6, "F": 5, "A": 4}
+    model = build_model(PAMFNConfig(preset=None, K=4, d=16, input_dims=dims)).eval()
+    rng = np.random.default_rng(1)
+    feats = RoutineFeatures({m: rng.normal(size=(300, d)).astype(np.float32) for m, d in dims.items()}, routine_id="long")
+    calls = []
+    support = measure_support(model, feats, batch_size=16, on_batch=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (PROBES, PROBES) and len(calls) == PROBES // 16
+    every = measure_support(model, feats, batch_size=64, probes=300)
+    for stage in (1, 2):  # the spread finds the stretch that perturbing every segment finds
+        assert (support[stage].before, support[stage].after) == (every[stage].before, every[stage].after)
+
+
+def test_the_scan_reports_its_progress_to_the_last_batch():
+    calls = []
+    occlusion_scan(SumOfAudio(), routine(), 25.0, batch_size=8, on_batch=lambda done, total: calls.append((done, total)))
+    done, total = zip(*calls)
+    assert len(set(total)) == 1 and done[-1] == total[0] and list(done) == sorted(done)

@@ -161,3 +161,32 @@ def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
     assert table.loc["r2", "error"] == pytest.approx(expl.score - 12)
     assert np.isnan(table.loc["r3", "predicted"])
     assert threading.active_count() >= 1
+
+
+def test_an_upload_is_explained_with_progress_on_both_long_steps(tmp_path):
+    from pamfn.checkpoint import load_checkpoint
+    from pamfn.serving.routines import SCAN_STEP, SUPPORT_STEP, explain_with_occlusion
+
+    cfg = make_cfg()
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "c", build_model(cfg), cfg)
+    rng = np.random.default_rng(0)
+    feats = RoutineFeatures({m: rng.normal(size=(24, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id="up")
+    heard = []
+    expl, scan = explain_with_occlusion(load_checkpoint(tmp_path / "c"), feats, progress=lambda *a: heard.append(a))
+    assert [w for w, _, _ in heard] == sorted((w for w, _, _ in heard), key=[SUPPORT_STEP, SCAN_STEP].index)
+    assert {w for w, _, _ in heard} == {SUPPORT_STEP, SCAN_STEP}
+    assert all(done == total for w, done, total in heard if (w, done, total) == heard[-1])
+    assert expl.routine_id == "up" and len(scan) == 6
+
+
+def test_a_dims_refusal_names_both_sides_in_words():
+    from pamfn.checkpoint import check_compatible
+
+    feats = RoutineFeatures({"V": np.zeros((4, 3), np.float32), "F": np.zeros((4, 10), np.float32),
+                             "A": np.zeros((4, 8), np.float32)}, routine_id="r")
+    with pytest.raises(CheckpointError) as err:
+        check_compatible(make_cfg(), feats)
+    text = str(err.value)
+    assert "feature dims do not match the checkpoint: expected V=12, F=10, A=8, found V=3, F=10, A=8" in text
+    assert "{" not in text and "extractors it does not name" in text

@@ -66,8 +66,16 @@ class Analysis:
 def score(src: state.Source, feats: RoutineFeatures, action: str | None, judged: float | None) -> tuple[Explanation, pd.DataFrame]:
     """Explanation and occlusion scan of a routine with the checkpoint for ``action``."""
     ckpt = state.checkpoint_for(src, action)
-    with st.spinner("Scoring and explaining…"):
-        return explain_with_occlusion(ckpt, feats, action=action, judged_score=judged, device=state.device())
+    bar = st.progress(0.0, text="Scoring…")
+
+    def progress(what: str, done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{what}: {done} of {total} batches")
+
+    try:
+        return explain_with_occlusion(ckpt, feats, action=action, judged_score=judged, device=state.device(),
+                                      progress=progress)
+    finally:
+        bar.empty()
 
 
 def analyse_upload(uploaded, src: state.Source, action: str | None, judged: float | None) -> Analysis:

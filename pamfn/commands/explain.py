@@ -27,8 +27,10 @@ speak only of windows beyond their noise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -96,6 +98,19 @@ def run_batch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+@contextlib.contextmanager
+def _bar(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr for a long step, shown only on a terminal."""
+    from tqdm import tqdm
+
+    with tqdm(desc=what, unit="batch", disable=None, leave=False) as bar:
+        def on_batch(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield on_batch
+
+
 def run(args: argparse.Namespace) -> int:
     if args.data is not None:
         return run_batch(args)
@@ -111,15 +126,20 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.occlusion import DRAWS, MIN_WINDOWS, occlusion_scan
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
+    from pamfn.serving.routines import SCAN_STEP, SUPPORT_STEP
 
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
-    explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action, support=True)
+    with _bar(SUPPORT_STEP) as on_batch:
+        explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action, support=True,
+                                      on_batch=on_batch)
     policy = [{"stage": st.stage, **stage_summary(st.policy_probs)} for st in explanation.stages if st.policy_probs is not None]
     extra: dict = {"policy": policy}
     found = []
     if args.occlusion:
-        scan = occlusion_scan(loaded.model, features, loaded.config.label_scale, draws=DRAWS if args.draws is None else args.draws, device=args.device)
+        with _bar(SCAN_STEP) as on_batch:
+            scan = occlusion_scan(loaded.model, features, loaded.config.label_scale,
+                                  draws=DRAWS if args.draws is None else args.draws, device=args.device, on_batch=on_batch)
         if scan.empty:
             print(f"note: {features.routine_id} has {features.T} segments, fewer than {MIN_WINDOWS} windows of 4 to swap: "
                   "no occlusion scan", file=sys.stderr)

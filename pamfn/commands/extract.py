@@ -53,11 +53,44 @@ def videos_in(folder: Path) -> list[Path]:
 def output_paths(videos: list[Path], root: Path, out_dir: Path) -> dict[Path, Path]:
     """``root/a/b.mp4`` -> ``out_dir/a/b.npz``; videos that would share a name keep their
     suffix (``b.mp4.npz``, ``b.mov.npz``)."""
-    plain = {v: out_dir / v.relative_to(root).with_suffix(".npz") for v in videos}
-    counts: dict[Path, int] = {}
-    for out in plain.values():
-        counts[out] = counts.get(out, 0) + 1
-    return {v: out if counts[out] == 1 else out.with_name(v.name + ".npz") for v, out in plain.items()}
+    shared = shared_names(videos, root, out_dir)
+    return {v: out.with_name(v.name + ".npz") if out in shared else out for v, out in _plain(videos, root, out_dir).items()}
+
+
+def _plain(videos: list[Path], root: Path, out_dir: Path) -> dict[Path, Path]:
+    return {v: out_dir / v.relative_to(root).with_suffix(".npz") for v in videos}
+
+
+def shared_names(videos: list[Path], root: Path, out_dir: Path) -> dict[Path, list[Path]]:
+    """The plain outputs (``b.npz``) that several videos would share, with those videos."""
+    groups: dict[Path, list[Path]] = {}
+    for v, out in _plain(videos, root, out_dir).items():
+        groups.setdefault(out, []).append(v)
+    return {out: vs for out, vs in groups.items() if len(vs) > 1}
+
+
+def remove_superseded(videos: list[Path], root: Path, out_dir: Path, done: set[Path]) -> list[tuple[Path, Path]]:
+    """Remove an earlier run's plain output (``b.npz``) of a video whose name is now shared
+    and whose features were written to its suffixed name this run (``b.mp4.npz``), so a
+    folder never holds one video's features twice. Returns (removed file, where they are)."""
+    from pamfn.errors import FeatureError
+    from pamfn.features.media import file_sha256
+    from pamfn.routine import RoutineFeatures
+
+    removed = []
+    suffixed = output_paths(videos, root, out_dir)
+    for plain, group in shared_names(videos, root, out_dir).items():
+        if not plain.is_file():
+            continue
+        try:
+            sha = RoutineFeatures.load(plain).media_sha256
+        except FeatureError:
+            continue  # not features of ours: left alone
+        same = [v for v in group if v in done and file_sha256(v) == sha]
+        if same:
+            plain.unlink()
+            removed.append((plain, suffixed[same[0]]))
+    return removed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +136,9 @@ def run_folder(args: argparse.Namespace, output: Path) -> int:
         engine.close()
     table = write_failures(output, report.failures)
     print(f"{len(report.extracted)} extracted, {len(report.cached)} cached, {len(report.failures)} failed -> {output}")
+    done = {Path(v) for v in report.extracted + report.cached}
+    for stale, now in remove_superseded(videos, args.input, output, done):
+        print(f"removed {stale}: an earlier run's features of a video now written to {now.name} (its name is shared)")
     for video, reason in report.failures:
         print(f"error: {video}: {reason}", file=sys.stderr)
     if table:

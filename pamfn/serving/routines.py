@@ -21,6 +21,10 @@ Loader = Callable[[str], "LoadedCheckpoint"]
 """Action -> the checkpoint that serves it (e.g. ``CheckpointSet.load``)."""
 Features = Callable[[str], RoutineFeatures]
 """Routine id -> its features (a cache, or ``RoutineFeatures.load`` of the catalog's path)."""
+Progress = Callable[[str, int, int], None]
+"""(what is being done, batches done, batches in all): fed after each batch of a long step."""
+SUPPORT_STEP = "Measuring which stretch each step depends on"
+SCAN_STEP = "Scanning each window's score impact"
 
 
 def routine_explanation(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, support: bool = False,
@@ -53,10 +57,16 @@ def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features:
 
 
 def explain_with_occlusion(ckpt: LoadedCheckpoint, features: RoutineFeatures, *, action: str | None = None,
-                           judged_score: float | None = None, device: str = "cpu") -> tuple[Explanation, pd.DataFrame]:
-    """A new routine (an upload) scored and explained, with its occlusion scan."""
+                           judged_score: float | None = None, device: str = "cpu",
+                           progress: Progress | None = None) -> tuple[Explanation, pd.DataFrame]:
+    """A new routine (an upload) scored and explained, with its occlusion scan; ``progress``
+    hears of both long steps (``SUPPORT_STEP``, then ``SCAN_STEP``)."""
     from pamfn.explain import explain_routine
     from pamfn.occlusion import occlusion_scan
 
-    explanation = explain_routine(ckpt, features, action=action, judged_score=judged_score, support=True)
-    return explanation, occlusion_scan(ckpt.model, features, ckpt.label_scale, device=device)
+    def step(what: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else lambda done, total: progress(what, done, total)
+
+    explanation = explain_routine(ckpt, features, action=action, judged_score=judged_score, support=True,
+                                  on_batch=step(SUPPORT_STEP))
+    return explanation, occlusion_scan(ckpt.model, features, ckpt.label_scale, device=device, on_batch=step(SCAN_STEP))
