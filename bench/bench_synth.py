@@ -108,6 +108,9 @@ def _best_ridge(X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> tuple[float,
 def main(data_dir: str = "sample_data") -> None:
     data = Path(data_dir)
     rows = [r for r in read_labels(data) if r["split"] == "train" and (data / r["features"]).is_file()]
+    if not rows:
+        raise SystemExit(f"{data}: no training routine with its features (the bundled set carries its test split "
+                         f"only: python -m pamfn synth {data} --split train makes it)")
     y = np.array([float(r["score"]) for r in rows])
     subs = {k: np.array([float(r[k]) for r in rows]) for k in ("difficulty", "execution", "musicality")}
     print(
