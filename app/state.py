@@ -172,6 +172,16 @@ def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
     return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_version(src))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _routine_with_media(data_dir: str, sha256: str) -> str | None:
+    return _catalog(data_dir).routine_with_media(sha256)
+
+
+def routine_with_media(src: Source, sha256: str | None) -> str | None:
+    """The data set's routine whose video is this content, or None (cached per content)."""
+    return _routine_with_media(src.data_dir, sha256) if sha256 else None
+
+
 def media(src: Source, routine_id: str) -> tuple[Path | None, str]:
     """The routine's media file and ``""``, or None and the reason it cannot be played."""
     return catalog(src).media_file(routine_id)

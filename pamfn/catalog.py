@@ -54,6 +54,16 @@ class Catalog:
             return None, f"its media file is missing: {path}"
         return path, ""
 
+    def routine_with_media(self, sha256: str) -> str | None:
+        """The routine whose media file has content ``sha256`` (an upload of a video the data
+        set already holds), or None; reads every media file the labels name."""
+        from pamfn.features.media import file_sha256
+
+        for routine_id, value in self.routines["media_path"].items():
+            if value and Path(value).is_file() and file_sha256(value) == sha256:
+                return str(routine_id)
+        return None
+
 
 def routine_keys(samples: list[Sample]) -> list[str]:
     """The catalog's key of each labels row: the routine id, or ``"<routine_id> · <action>"``

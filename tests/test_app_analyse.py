@@ -114,7 +114,8 @@ def test_bad_uploads_are_refused_and_leave_nothing(monkeypatch, setup, tmp_path,
     at.file_uploader(key="analyse_upload").upload(name, content, "application/octet-stream")
     at.run()
     assert not at.exception, at.exception
-    assert at.error and f"{name} was refused" in at.error[0].value and message in at.error[0].value
+    assert at.error and f"{name} was refused" in at.error[0].value and message.lower() in at.error[0].value.lower()
+    assert at.error[0].value.count(name) == 1, "the file is named once"
     assert uploads() <= before  # the temporary upload folder is gone
     assert RoutineLibrary(tmp_path / "lib").entries() == []
     assert not at.metric
@@ -146,7 +147,9 @@ def test_a_bad_upload_limit_is_named_and_the_servers_applies(monkeypatch, setup,
     at = page(monkeypatch, setup, tmp_path / "lib")
     assert not at.exception, at.exception
     assert at.warning and "PAMFN_MAX_UPLOAD_MB" in at.warning[0].value and problem in at.warning[0].value
-    assert f"up to {st.get_option('server.maxUploadSize')} MB" in at.file_uploader(key="analyse_upload").label
+    from app.components.upload import size_text
+
+    assert f"up to {size_text(st.get_option('server.maxUploadSize'))}" in at.file_uploader(key="analyse_upload").label
 
 
 def app(monkeypatch, setup, library: Path) -> AppTest:
@@ -230,7 +233,12 @@ def test_apparatus_picks_the_checkpoint_and_rescoring_needs_no_extraction(monkey
     monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpts))
     monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
     at = AppTest.from_file(PAGE, default_timeout=120).run()
-    assert at.selectbox(key="analyse_action").options == ["ball", "hoop"]
+    assert at.selectbox(key="analyse_action").options == ["Ball", "Hoop"]
+    assert at.selectbox(key="analyse_action").value is None  # several apparatus: never a silent default
+    assert at.file_uploader(key="analyse_upload").disabled
+    assert any("Choose the apparatus first" in c.value for c in at.caption)
+    at.selectbox(key="analyse_action").select("ball").run()
+    assert not at.file_uploader(key="analyse_upload").disabled
     at.file_uploader(key="analyse_upload").upload("clip.mp4", video.read_bytes(), "video/mp4")
     at.run()
     ball = {m.label: m.value for m in at.metric}["PAMFN predicted"]
@@ -290,3 +298,24 @@ def test_a_saved_scan_of_an_earlier_method_is_not_shown():
     shown = from_entry(entry({"occlusion": scan, "occlusion_method": "swap"})).occlusion
     assert list(shown["impact"]) == [0.4, -0.1, -0.3]
     assert scan_to_dict(shown)["impact"] == [0.4, -0.1, -0.3]
+
+
+def test_an_upload_of_a_video_the_data_set_holds_is_named(monkeypatch, setup, tmp_path):
+    import json
+    import shutil
+
+    root, ckpt, video = setup
+    data = tmp_path / "data"
+    (data / "media").mkdir(parents=True)
+    shutil.copy(video, data / "media" / "known.mp4")
+    (data / "dataset.json").write_text(json.dumps({"label_scale": 25.0, "actions": ["ball"]}))
+    (data / "labels.csv").write_text("routine_id,action,split,score,features,media\n"
+                                     "known,ball,test,10.0,features/known.npz,media/known.mp4\n")
+    monkeypatch.setenv("PAMFN_DATA", str(data))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpt))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.file_uploader(key="analyse_upload").upload("copy.mp4", video.read_bytes(), "video/mp4")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("the data set's routine **known**" in i.value for i in at.info)

@@ -27,6 +27,11 @@ STALE_UPLOAD_S = 6 * 3600
 CHUNK = 1 << 20
 
 
+def size_text(mb: int) -> str:
+    """``200 MB``, or whole gigabytes as Streamlit's uploader writes them (``1 GB``)."""
+    return f"{mb // 1024} GB" if mb >= 1024 and mb % 1024 == 0 else f"{mb} MB"
+
+
 def upload_limit_mb() -> tuple[int, str]:
     """The per-file upload limit in whole MB, ``$PAMFN_MAX_UPLOAD_MB`` within the server's
     ``server.maxUploadSize``, and what is wrong with the variable ("" when nothing is)."""

@@ -26,6 +26,7 @@ from app.components.upload import (
     VIDEO_TYPES,
     extract_with_progress,
     stream_to_disk,
+    size_text,
     sweep_uploads,
     upload_limit_mb,
 )
@@ -137,6 +138,20 @@ def _inputs_note(current: Analysis | None, uploaded) -> None:
                    "is not saved yet: save it to the library to keep it, or upload another video to replace it.")
 
 
+def _known_video_note(a: Analysis, src: state.Source) -> None:
+    """Say so when the upload is a video the data set holds: its score there comes from the
+    data set's own features, which need not have been extracted from this file."""
+    try:
+        routine_id = state.routine_with_media(src, a.features.media_sha256)
+    except PamfnError:
+        return  # no readable data set: nothing to compare with
+    if routine_id is not None:
+        st.info(f"This video is the data set's routine **{routine_id}**. Its score here comes from features extracted "
+                "from this file; the data set's own features of it may come from elsewhere (a generated set computes "
+                "them from its renderer's frames at the extractor's working size, not from the compressed video), so "
+                f"the routine view can score {routine_id} differently.", icon=":material/info:")
+
+
 def show(analysis: Analysis | None) -> None:
     old = st.session_state.get(CURRENT)
     if old is not None and (analysis is None or old.source != analysis.source):
@@ -196,7 +211,7 @@ def library_panel(library: RoutineLibrary) -> None:
     view = pd.DataFrame(
         {
             "name": [e.name for e in entries],
-            "action": [e.metadata.get("action") or "" for e in entries],
+            "action": [str(e.metadata.get("action") or "").capitalize() for e in entries],
             "score": [e.metadata.get("score") for e in entries],
             "saved": [e.created.replace("T", " ")[:16] for e in entries],
             "video": [e.media_path is not None for e in entries],
@@ -205,8 +220,11 @@ def library_panel(library: RoutineLibrary) -> None:
     event = st.dataframe(
         view, key="analyse_library", on_select="rerun", selection_mode="single-row", hide_index=True,
         height=min(36 + 35 * len(view), 250),
-        column_config={"score": st.column_config.NumberColumn("Predicted", format="%.2f"),
-                       "video": st.column_config.CheckboxColumn("Video")},
+        column_config={"name": st.column_config.TextColumn("Name", width="medium"),
+                       "action": st.column_config.TextColumn("Apparatus", width="small"),
+                       "score": st.column_config.NumberColumn("Predicted", format="%.2f", width="small"),
+                       "saved": st.column_config.TextColumn("Saved", width="medium"),
+                       "video": st.column_config.CheckboxColumn("Video", width="small")},
     )
     rows = event.selection.rows if event is not None else []
     if not rows:
@@ -275,21 +293,27 @@ def main() -> None:
 
     upload_col, library_col = st.columns([3, 2], gap="large")
     with upload_col:
-        limit, limit_problem = upload_limit_mb()
-        if limit_problem:
-            st.warning(limit_problem, icon=":material/warning:")
-        uploaded = st.file_uploader(
-            f"Video file ({', '.join(VIDEO_TYPES)}; up to {limit} MB)", max_upload_size=limit, key="analyse_upload",
-            help="Any other file is refused with the reason; nothing of it is kept.", on_change=_upload_changed,
-        )
         actions = [a for a in loaded if a is not None]
         action_col, judged_col = st.columns(2) if actions else (None, st.container())
+        first = actions[0] if len(actions) == 1 else None  # several: the coach says which, never a silent default
         action = remembered(action_col.selectbox, "Apparatus (selects the checkpoint)", options=actions, key="analyse_action",
-                            default=actions[0], fit=one_of(actions, actions[0])) if actions else None
+                            default=first, fit=one_of(actions, first), placeholder="Choose the apparatus",
+                            format_func=str.capitalize) if actions else None
         scale = float((loaded.get(action) or next(iter(loaded.values()))).config.label_scale)
         judged = remembered(judged_col.number_input, "Judges' score, if known", min_value=0.0, max_value=scale, step=0.1,
                             key="analyse_judged", default=None, fit=lambda v: v if v is None or 0 <= v <= scale else None,
                             help=f"Shown beside PAMFN's score (0 to {scale:g}); leave empty if unknown")
+        limit, limit_problem = upload_limit_mb()
+        if limit_problem:
+            st.warning(limit_problem, icon=":material/warning:")
+        waiting = bool(actions) and action is None
+        uploaded = st.file_uploader(
+            f"Video file ({', '.join(VIDEO_TYPES)}; up to {size_text(limit)})", max_upload_size=limit, key="analyse_upload",
+            help="Any other file is refused with the reason; nothing of it is kept.", on_change=_upload_changed,
+            disabled=waiting,
+        )
+        if waiting:
+            st.caption(":material/info: Choose the apparatus first: it selects the checkpoint that scores the routine.")
         _inputs_note(st.session_state.get(CURRENT), uploaded)
     with library_col:
         library_panel(library)
@@ -303,7 +327,8 @@ def main() -> None:
             except PamfnError as exc:
                 show(None)
                 verdict = "was refused" if isinstance(exc, MediaError) else "could not be analysed"
-                st.session_state[REFUSED] = f"**{uploaded.name} {verdict}.** {exc}"
+                reason = str(exc).removeprefix(f"{uploaded.name}: ")  # the file is named once, in bold
+                st.session_state[REFUSED] = f"**{uploaded.name} {verdict}.** {reason[:1].upper()}{reason[1:]}"
     if st.session_state.get(REFUSED):
         upload_col.error(st.session_state[REFUSED], icon=":material/error:")
 
@@ -315,6 +340,7 @@ def main() -> None:
     st.divider()
     if current.source.startswith("upload:"):
         save_panel(library, current, src)
+        _known_video_note(current, src)
     routine_panel(current)
 
 

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 UPLOAD_INPUT = "[data-testid='stFileUploaderDropzoneInput']"
+DROPZONE = "[data-testid='stFileUploaderDropzone']"
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,16 @@ def open_page(browser, url: str, name: str):
     return pg
 
 
+def choose_apparatus(pg, name: str = "Ball") -> None:
+    """Pick the apparatus, which the page asks for before it takes a file (several served)."""
+    pg.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=60_000)
+    if pg.locator(f"{DROPZONE}[aria-disabled='true']").count() == 0:
+        return  # one checkpoint serves every upload: nothing to choose
+    pg.locator("[data-testid='stSelectbox']").filter(has_text="Apparatus").click()
+    pg.get_by_role("option", name=name, exact=True).click()
+    pg.wait_for_selector(f"{DROPZONE}[aria-disabled='false']", timeout=60_000)
+
+
 def no_exception(pg) -> None:
     assert pg.locator("[data-testid='stException']").count() == 0, pg.locator("[data-testid='stException']").first.inner_text()
     assert not pg.errors, pg.errors
@@ -90,7 +101,7 @@ def test_upload_a_video_and_see_the_routine_view(app, browser):
     url, tmp = app
     clip = make_video(tmp / "athlete_routine.mp4", 4.0)
     pg = open_page(browser, url, "analyse")
-    pg.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=60_000)
+    choose_apparatus(pg)
     pg.locator(UPLOAD_INPUT).set_input_files(str(clip))
     pg.wait_for_selector("[data-testid='stProgress']", timeout=60_000)
     pg.get_by_text(re.compile(r"Extracted \d+ segments")).wait_for(timeout=120_000)
@@ -165,14 +176,14 @@ def test_a_non_video_upload_is_refused(app, browser):
     fake = tmp / "fake_video.mp4"
     fake.write_bytes(b"\x00\x01 definitely not an mp4 " * 500)
     pg = open_page(browser, url, "analyse")
-    pg.wait_for_selector(UPLOAD_INPUT, state="attached", timeout=60_000)
+    choose_apparatus(pg)
     pg.locator(UPLOAD_INPUT).set_input_files(str(notes))
     pg.get_by_text("notes.txt was refused").wait_for(timeout=60_000)
-    assert "unsupported file type '.txt'" in pg.locator("[data-testid='stAlert']").first.inner_text()
+    assert "Unsupported file type '.txt'" in pg.locator("[data-testid='stAlert']").first.inner_text()
     pg.screenshot(path=str(ARTIFACTS / "analyse_refused_txt.png"))
     pg.locator(UPLOAD_INPUT).set_input_files(str(fake))
     pg.get_by_text("fake_video.mp4 was refused").wait_for(timeout=60_000)
-    assert "not a readable video file" in pg.locator("[data-testid='stAlert']").first.inner_text()
+    assert "Not a readable video file" in pg.locator("[data-testid='stAlert']").first.inner_text()
     pg.screenshot(path=str(ARTIFACTS / "analyse_refused_mp4.png"))
     assert pg.locator(".pamfn-player").count() == 0
     no_exception(pg)
