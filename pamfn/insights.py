@@ -74,8 +74,10 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def _insight_stage(expl: Explanation, field: str) -> StageExplanation | None:
-    """The finest stage with at least two steps that has ``field`` (stage 2 first, as in the paper's Figs. 7 and 8)."""
+def insight_stage(expl: Explanation, field: str) -> StageExplanation | None:
+    """The stage the statements and the player's readout speak of: the finest with at least
+    two steps that has ``field``, stage 2 first (as in the paper's Figs. 7 and 8, and as the
+    occlusion scan's weights, :data:`pamfn.occlusion.WEIGHT_STAGE`)."""
     candidates = [s for s in expl.stages if getattr(s, field) is not None and s.steps >= 2]
     candidates.sort(key=lambda s: (s.stage != 2, s.stage))
     return candidates[0] if candidates else None
@@ -113,7 +115,7 @@ def fusion_peaks(expl: Explanation, n: int = 2, margin: float = 1.0) -> list[Ins
     """Stretches where the PolicyNet's expected FusionNet count (the stochastic
     policy of the paper's eq. 9: sum_k k P_k) is at least ``margin`` FusionNets above its routine mean. The
     statement names the stretch those decisions depend on (the steps' measured support)."""
-    stage = _insight_stage(expl, "policy_probs")
+    stage = insight_stage(expl, "policy_probs")
     if stage is None:
         return []
     expected = expected_count(stage.policy_probs)
@@ -122,7 +124,7 @@ def fusion_peaks(expl: Explanation, n: int = 2, margin: float = 1.0) -> list[Ins
     found = []
     for a, b in _runs(expected >= mean + margin):
         start, end = stage.stretch(a)[0], stage.stretch(b - 1)[1]
-        text = (f"**{clock(start)}–{clock(end)}**: the PolicyNet tends to fuse more FusionNets here "
+        text = (f"**{clock(start)}–{clock(end)}**: the stage-{stage.stage} PolicyNet tends to fuse more FusionNets here "
                 f"(expected count up to {expected[a:b].max():.1f} of {expl.K}, {mean:.1f} on average; "
                 f"policy entropy {entropy[a:b].mean():.2f}), a decision that depends on this whole stretch")
         found.append(Insight("fusion", start, end, text, float((expected[a:b] - mean).sum())))

@@ -181,6 +181,7 @@ def test_fusion_peaks_follow_the_expected_count_and_name_the_support():
     peak = fusion_peaks(expl)[0]
     assert (peak.start_s, peak.end_s) == pytest.approx((5 * 5.12, 7 * 5.12 + 6.4))
     assert "up to 3.9 of 4" in peak.text and "depends on this whole stretch" in peak.text
+    assert "the stage-2 PolicyNet" in peak.text
     stage.policy_probs[:] = 0.25  # a uniform policy: decisions are coin flips, nothing to say
     assert fusion_peaks(expl) == []
     assert clock(61.4) == "1:01" and clock(5) == "0:05"
@@ -251,3 +252,13 @@ def test_the_scan_reports_its_progress_to_the_last_batch():
     occlusion_scan(SumOfAudio(), routine(), 25.0, batch_size=8, on_batch=lambda done, total: calls.append((done, total)))
     done, total = zip(*calls)
     assert len(set(total)) == 1 and done[-1] == total[0] and list(done) == sorted(done)
+
+
+def test_the_players_readout_speaks_of_the_stage_the_sentences_speak_of():
+    from app.components.player import readout_steps
+    from pamfn.insights import insight_stage
+
+    expl = make_explanation(T=40, K=4)
+    steps = readout_steps(expl)
+    assert {s["stage"] for s in steps} == {2} == {insight_stage(expl, "policy_probs").stage}
+    assert [s["start"] for s in steps] == pytest.approx(list(expl.stages[1].start_s))

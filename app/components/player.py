@@ -20,6 +20,7 @@ import streamlit as st
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.decisions import expected_count
 from pamfn.explanation import Explanation
+from pamfn.insights import insight_stage
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE.parent / "static"
@@ -108,13 +109,12 @@ def preload_plotly() -> None:
 
 
 def readout_steps(expl: Explanation) -> list[dict[str, Any]]:
-    """Per step of the finest stage: window, MSFD weights and FusionNet count (the live
-    readout): the stochastic policy's expected count when the PolicyNet's probabilities
-    are there, else the explanation's decision."""
-    stages = [s for s in expl.stages if s.msfd_weights is not None]
-    if not stages:
+    """Per step of the stage the statements speak of (:func:`pamfn.insights.insight_stage`):
+    window, MSFD weights and FusionNet count (the live readout): the stochastic policy's
+    expected count when the PolicyNet's probabilities are there, else the explanation's decision."""
+    stage = insight_stage(expl, "msfd_weights")
+    if stage is None:
         return []
-    stage = min(stages, key=lambda s: s.stage)
     if stage.policy_probs is not None:
         counts = [f"{c:.1f} expected" for c in expected_count(stage.policy_probs)]
     else:
