@@ -27,6 +27,7 @@ STATIC = HERE.parent / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 HTML = """
+<div class="pamfn-box">
 <div class="pamfn-player">
   <div class="pamfn-left">
     <video controls muted playsinline preload="auto"></video>
@@ -39,6 +40,7 @@ HTML = """
     <div class="pamfn-window"></div>
     <div class="pamfn-playhead"></div>
   </div>
+</div>
 </div>
 """
 
@@ -57,6 +59,11 @@ CSS = """
   border: 1px dashed #7c3aed; background: rgba(124,58,237,0.07); }
 .pamfn-playhead { position: absolute; left: 0; top: 0; width: 2px; margin-left: -1px; background: #e11d48;
   pointer-events: none; visibility: hidden; will-change: transform; }
+.pamfn-box { container-type: inline-size; width: 100%; }
+@container (max-width: 760px) {  /* a narrow page: the video above the charts, both readable */
+  .pamfn-player { flex-direction: column; align-items: stretch; }
+  .pamfn-left { flex: none; width: 100%; max-width: 520px; align-self: center; }
+}
 """
 
 _LOADER = (HERE / "load_plotly.js").read_text(encoding="utf-8")

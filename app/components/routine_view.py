@@ -33,13 +33,13 @@ Timeline = Callable[[tuple[float, float] | None], str]
 
 def scores_row(expl: Explanation) -> None:
     """Judged, predicted (with its error), each modality branch's score, and what the score is worth."""
-    cols = st.columns(2 + len(expl.branch_scores))
+    row = st.container(horizontal=True, wrap=True, gap="large")  # wraps on a narrow screen instead of clipping
     judged = expl.judged_score
-    cols[0].metric("Judged", f"{judged:.2f}" if judged is not None else "n/a")
+    row.metric("Judged", f"{judged:.2f}" if judged is not None else "n/a", width="content")
     delta = None if judged is None else f"{expl.score - judged:+.2f} vs judges"
-    cols[1].metric("PAMFN predicted", f"{expl.score:.2f}", delta=delta, delta_color="off")
-    for col, m in zip(cols[2:], [m for m in MODALITIES if m in expl.branch_scores]):
-        col.metric(f"{MODALITY_NAMES[m]} branch", f"{expl.branch_scores[m]:.2f}")
+    row.metric("PAMFN predicted", f"{expl.score:.2f}", delta=delta, delta_color="off", width="content")
+    for m in [m for m in MODALITIES if m in expl.branch_scores]:
+        row.metric(f"{MODALITY_NAMES[m]} branch", f"{expl.branch_scores[m]:.2f}", width="content")
     score_trust(expl)
 
 
