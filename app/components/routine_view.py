@@ -92,7 +92,10 @@ def _follow_player(key: str, player_key: str, expl: Explanation) -> None:
 
 def _insights(key: str, found: list[Insight], has_player: bool) -> None:
     if not found:
-        st.caption("No stretch stands out for this routine.")
+        st.info("No stretch stands out for this routine: no window moved the score, or pulled a modality's weight, "
+                "beyond its noise. The timeline's *Score impact of each window* row shows every window with its noise "
+                "(grey bars are within it).",
+                icon=":material/info:")
     for i, insight in enumerate(found):
         text_col, button_col = st.columns([4, 1], vertical_alignment="center")
         text_col.markdown(f"{KIND_ICON[insight.kind]} {insight.text}")
