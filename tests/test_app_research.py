@@ -144,8 +144,9 @@ def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, datase
     assert set(drawn) == set(expected)
     for key, probs in expected.items():
         np.testing.assert_allclose(drawn[key], np.concatenate(probs).mean(axis=0), rtol=1e-6)  # float32 probabilities renormalised in float64
-    entropy = next(d.value for d in at.dataframe if "entropy" in getattr(d.value, "columns", []))
-    assert set(entropy["stage"]) == {1, 2, 3} and entropy["entropy"].between(0, 1).all()
+    entropy = next(d.value for d in at.dataframe if "policy entropy" in getattr(d.value, "columns", []))
+    assert list(entropy.columns) == ["action", "stage", "steps", "policy entropy", "expected FusionNets"]  # no raw names
+    assert set(entropy["stage"]) == {1, 2, 3} and entropy["policy entropy"].between(0, 1).all()
     assert "trivial solution" in " ".join(c.value for c in at.caption)
     at.radio(key="fig5_check").set_value("Argmax (deterministic mode, without eq. 9's Gumbel noise)").run()
     names = {t.get("name") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
@@ -155,9 +156,14 @@ def test_fig5_is_the_expectation_of_the_policy_probabilities(monkeypatch, datase
 def test_seeded_intervals_and_fig6_from_run_folders(monkeypatch, dataset, tmp_path):
     run = tmp_path / "runs" / "seeded"
     run.mkdir(parents=True)
-    pd.DataFrame({"group": ["Ours"], "row": ["RGB+Flow+Audio"], "ball": [0.612], "Avg.": [0.612]}).to_csv(run / "table_IV.csv", index=False)
+    pd.DataFrame({"group": ["Weighted Fusion", "Ours"], "row": ["RGB+Flow+Audio"] * 2, "RGB": ["x", None],
+                  "ball": [0.4, 0.612], "Avg.": [0.4, 0.612]}).to_csv(run / "table_IV.csv", index=False)
     base = {"group": "Ours", "row": "RGB+Flow+Audio", "seeds": 3, "diff_vs": "", "inside_noise": False}
+    wf = {**base, "group": "Weighted Fusion", "key": "wf-VFA", "diff_vs": "RGB+Flow+Audio", "inside_noise": True,
+          "paper_inside_interval": False}
     pd.DataFrame([
+        {**wf, "column": "ball", "mean": 0.4, "lo": 0.2, "hi": 0.6, "paper": 0.613},
+        {**wf, "column": "Avg.", "mean": 0.4, "lo": 0.2, "hi": 0.6, "paper": 0.703},
         {**base, "key": "ours-VFA", "column": "ball", "mean": 0.612, "lo": 0.41, "hi": 0.77, "paper": 0.757, "paper_inside_interval": True},
         {**base, "key": "ours-VFA", "column": "Avg.", "mean": 0.612, "lo": 0.41, "hi": 0.77, "paper": 0.819, "paper_inside_interval": False},
     ]).to_csv(run / "table_IV_intervals.csv", index=False)
@@ -171,9 +177,12 @@ def test_seeded_intervals_and_fig6_from_run_folders(monkeypatch, dataset, tmp_pa
     monkeypatch.setenv("PAMFN_RESULTS", str(tmp_path / "runs"))
     at = run_page(monkeypatch, *dataset)
     assert not at.exception, at.exception
-    texts = [d.value for d in at.dataframe if "ball" in getattr(d.value, "columns", [])]
-    assert [t["ball"].tolist() for t in texts] == [[0.612], ["0.612 [0.410, 0.770] ≈"]]
+    ours = next(d.value for d in at.dataframe if "ball" in getattr(d.value, "columns", []))
+    assert ours["ball"].tolist() == [0.4, 0.612] and ours["RGB"].tolist() == ["x", ""]  # blank, not None
+    intervals = [t.value for t in at.table]  # a static table: its cells wrap to the page's width
+    assert [t["ball"].tolist() for t in intervals] == [["0.400 [0.200, 0.600] ~", "0.612 [0.410, 0.770] ≈"]]
     assert any("Mean over 3 seed(s) with 95% intervals" in m.value for m in at.markdown)
+    assert any("a difference to the row Ours · RGB+Flow+Audio inside the noise" in c.value for c in at.caption)
     charts = [json.loads(c.proto.config)["toImageButtonOptions"]["filename"] for c in at.get("plotly_chart")]
     assert "k-sweep-fig6" in charts
     fig6_tables = [d.value for d in at.dataframe if "K" in getattr(d.value, "columns", [])]
@@ -204,3 +213,27 @@ def test_no_action_chosen_keeps_the_split_independent_sections(monkeypatch, data
     assert any("Nothing to draw" in i.value for i in at.info)
     assert at.selectbox(key="research_table").value == "IV"
     assert any("Published in the paper" in m.value for m in at.markdown)
+
+
+def test_explanation_checks_speak_words(monkeypatch, dataset, tmp_path):
+    checks = tmp_path / "runs" / "checks"
+    checks.mkdir(parents=True)
+    (checks / "explanations-results.json").write_text(json.dumps({
+        "neutrality": {"mean_impact": 0.0012, "se": 0.0034, "share_positive": 0.5, "share_significant": 0.01},
+        "fault_auc": [{"kind": "loss_of_balance", "windows": 4, "clean": 9, "auc": 0.61},
+                      {"kind": "off_energy", "windows": 3, "clean": 9, "auc": 0.5}],
+        "degradation": [{"modality": "A", "stretches": 2, "share_dropped": 0.5, "inside": 0.2, "outside": 0.3,
+                         "mean_drop": 0.1, "se": 0.02}],
+    }))
+    monkeypatch.setenv("PAMFN_RESULTS", str(tmp_path / "runs"))
+    at = run_page(monkeypatch, *dataset)
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Mean score impact ± standard error"] == "+0.001 ± 0.003"
+    assert "± standard error" not in metrics  # no longer a metric of its own
+    faults = next(d.value for d in at.dataframe if "fault" in getattr(d.value, "columns", []))
+    assert list(faults.columns) == ["fault", "fault windows", "clean windows", "ROC AUC"]
+    assert faults["fault"].tolist() == ["loss of balance", "off-energy section"]
+    degradation = next(d.value for d in at.dataframe if "degraded modality" in getattr(d.value, "columns", []))
+    assert degradation["degraded modality"].tolist() == ["Audio (A)"]
+    assert not [c for c in degradation.columns if "_" in c]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from app import state
 from app.components.figure import show_figure
@@ -86,7 +87,7 @@ def results_tables() -> None:
         last = path.with_name(f"{path.stem}_last_epoch.csv")
         if last.is_file() and (last_table := _read_csv(last)) is not None:
             with st.expander("The same runs at their last epoch"):
-                st.dataframe(last_table, hide_index=True)
+                st.dataframe(research.blank_text(last_table), hide_index=True)
     st.markdown(f"**Published in the paper** (Table {number}, Spearman's ρ on RG and Fis-V)")
     st.dataframe(paper.style.format(number_format), hide_index=True, height=38 + 35 * len(paper))
     st.caption("Numbers as printed in the paper, on the real RG and Fis-V features; a run on another data set "
@@ -108,17 +109,16 @@ def decision_frequencies(explanations: list, split: str, stem: str) -> None:
         return
     shown = st.radio("Drawn over it", list(CHECKS), horizontal=True, key="fig5_check")
     check = research.decision_frequencies(explanations, CHECKS[shown]) if CHECKS[shown] else None
-    plot, numbers = st.columns([3, 1])
-    with plot:
-        show_figure(research.decision_frequency_figure(freq, entropy, check, title=f"PolicyNet decisions per stage ({split} split)"),
-                    f"{stem}_decision_frequencies", "fig5")
-    with numbers:
-        st.markdown("**Policy entropy**")
-        st.dataframe(entropy[["action", "stage", "steps", "entropy", "expected_count"]]
-                     .style.format({"entropy": "{:.2f}", "expected_count": "{:.2f}"}), hide_index=True, key="fig5_entropy")
-        st.caption("Mean normalised entropy of the PolicyNet's probabilities per step (1: uniform, 0: certain) "
-                   "and the mean expected FusionNet count.")
+    show_figure(research.decision_frequency_figure(freq, entropy, check, title=f"PolicyNet decisions per stage ({split} split)"),
+                f"{stem}_decision_frequencies", "fig5")
     st.caption(FIG5_CAPTION)
+    st.markdown("**Policy entropy**")
+    readable = entropy[["action", "stage", "steps", "entropy", "expected_count"]].rename(
+        columns={"entropy": "policy entropy", "expected_count": "expected FusionNets"})
+    st.dataframe(readable.style.format({"policy entropy": "{:.2f}", "expected FusionNets": "{:.2f}"}), hide_index=True,
+                 height="content", key="fig5_entropy")
+    st.caption("Mean normalised entropy of the PolicyNet's probabilities per step (1: uniform, 0: certain) "
+               "and the mean expected FusionNet count.")
 
 
 def seeded_intervals(table_csv: Path) -> None:
@@ -134,11 +134,13 @@ def seeded_intervals(table_csv: Path) -> None:
         return
     seeds = int(iv["seeds"].max())
     st.markdown(f"**Mean over {seeds} seed(s) with 95% intervals** ({BOOTSTRAP})")
-    st.dataframe(intervals_table(iv), hide_index=True)
-    reference = next((v for v in iv["diff_vs"].dropna() if v), None)
+    st.table(intervals_table(iv), hide_index=True)  # a static table wraps its cells to the page's width
+    reference = research.interval_reference(iv)
     marks = ["**≈** marks a cell whose interval holds the paper's value"]
     if reference:
-        marks.insert(0, f"**~** marks a difference to {reference!r} inside the noise (its paired interval holds 0)")
+        group, row = reference
+        named = f"the row {group} · {row}" if group else f"the row {row}"
+        marks.insert(0, f"**~** marks a difference to {named} inside the noise (its paired interval holds 0)")
     st.caption("; ".join(marks) + ".")
 
 
@@ -160,6 +162,12 @@ def fig6_section() -> None:
     st.dataframe(research.fig6_table(iv).style.format({c: "{:.3f}" for c in ("mean", "lo", "hi")}), hide_index=True)
     st.caption("The paper's Fig. 6 has no printed numbers: it reports that K = 10 (RG) / 6 (Fis-V) gives the best "
                "average, and that the optimum differs per action.")
+
+
+def _check_table(tables: dict[str, pd.DataFrame], key: str, *shares: str) -> Styler:
+    """A results table in words (:func:`research.check_table`): numbers to 3 decimals, ``shares`` as percentages."""
+    percent = {research.CHECK_HEADERS[c]: "{:.0%}" for c in shares}
+    return research.check_table(tables[key], key).style.format(percent, precision=3, na_rep="-")
 
 
 def explanation_checks() -> None:
@@ -185,12 +193,13 @@ def explanation_checks() -> None:
     for note in result.get("missing") or []:
         st.warning(f"Not measured: {note}", icon=":material/warning:")
     n = result["neutrality"]
-    cols = st.columns(4)
-    cols[0].metric("Mean score impact", f"{n['mean_impact']:+.3f}", help="over all windows; zero by construction with the swap scan (each swap counts for both "
-                                                                 "its windows with opposite signs; older results: should be 0 within its noise)")
-    cols[1].metric("± standard error", f"{n['se']:.3f}", help="clustered by routine")
-    cols[2].metric("Windows that raised the score", f"{n['share_positive']:.0%}", help="about half when impacts lean neither way")
-    cols[3].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
+    cols = st.columns(3)
+    cols[0].metric("Mean score impact ± standard error", f"{n['mean_impact']:+.3f} ± {n['se']:.3f}",
+                   help="over all windows, its standard error clustered by routine; zero by construction with the swap "
+                        "scan (each swap counts for both its windows with opposite signs; older results: should be 0 "
+                        "within its noise)")
+    cols[1].metric("Windows that raised the score", f"{n['share_positive']:.0%}", help="about half when impacts lean neither way")
+    cols[2].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
     if all(k in n for k in ("edge_mean_impact", "edge_se", "interior_mean_impact", "interior_se", "median_noise")):
         st.caption(f"Where the swap's zero can fail: each routine's first and last windows average "
                    f"{n['edge_mean_impact']:+.3f} ± {n['edge_se']:.3f} points, its other windows "
@@ -211,28 +220,25 @@ def explanation_checks() -> None:
             st.caption("The probes beside the impacts (can the features find the faults at all? can the scores teach "
                        "where they are?) are measured with `bench/bench_explanations.py --probe` on a data set whose "
                        "training split is generated.")
-        st.dataframe(tables["fault_auc"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True, key="checks_auc")
+        st.dataframe(_check_table(tables, "fault_auc"), hide_index=True, key="checks_auc")
         if "fault_auc_local" in tables:
             st.caption("Clean windows: no fault and no degradation. Below, against windows without a fault of a moment "
                        "(drop, loss of balance, tremor) or degradation, which may lie in an off-beat or off-energy section.")
-            st.dataframe(tables["fault_auc_local"].style.format({"auc": "{:.3f}"}, na_rep="-"), hide_index=True,
-                         key="checks_auc_local")
+            st.dataframe(_check_table(tables, "fault_auc_local"), hide_index=True, key="checks_auc_local")
         if "fault_probe_scores" in tables:
             st.caption("The fault detector trained on one number per routine, per number it learnt from, against clean "
                        "windows: AUC as the mean over apparatus, its null (mean and sd over fits with that number "
                        "shuffled among the training routines: an AUC inside it was not learnt) and rho (how well it "
                        "fits that number on the test split).")
-            st.dataframe(tables["fault_probe_scores"].style.format(precision=3, na_rep="-"),
-                         hide_index=True, key="checks_probe_scores")
+            st.dataframe(_check_table(tables, "fault_probe_scores"), hide_index=True, key="checks_probe_scores")
     if "degradation" in tables:
         st.markdown("**Does the MSFD turn away from a degraded modality?** Stage-2 weight of the degraded modality "
                     "inside its degradation stretches against the rest of the routine")
-        st.dataframe(tables["degradation"].style.format(precision=3, na_rep="-"), hide_index=True, key="checks_degradation")
+        st.dataframe(_check_table(tables, "degradation", "share_dropped"), hide_index=True, key="checks_degradation")
     if "sentences" in tables:
         st.markdown("**Do coach sentences point at real events?** Share of sentences whose stretch overlaps a drop, "
                     "loss of balance, tremor or degradation, beside the chance rate of a window")
-        st.dataframe(tables["sentences"].style.format({"hits": "{:.0%}", "chance": "{:.0%}"}, na_rep="-"), hide_index=True,
-                     key="checks_sentences")
+        st.dataframe(_check_table(tables, "sentences", "hits", "chance"), hide_index=True, key="checks_sentences")
     st.caption("Definitions and how each figure is computed: `docs/explanations.md`.")
 
 

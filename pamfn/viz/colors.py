@@ -13,8 +13,8 @@ PLAYHEAD_COLOR = "#e11d48"
 WAVEFORM_COLOR = MODALITY_COLORS["A"]
 FUSION_COLOR = "#7c3aed"
 GRID_COLOR = "rgba(120,120,120,0.18)"
-HIGHLIGHT_COLOR = "#d97706"
-"""Highlight probabilities (amber), apart from the modalities and the scores."""
+HIGHLIGHT_COLOR = "#c026d3"
+"""Highlight probabilities (magenta): no modality's hue (blue, orange, teal) nor the scores'."""
 
 
 def modality_label(m: str) -> str:

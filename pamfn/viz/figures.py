@@ -210,17 +210,19 @@ def occlusion_panel(occ_df: pd.DataFrame) -> Panel:
     return Panel("Score impact of each window (points ± noise; grey: within noise)", 0.9, [bar])
 
 
-def highlight_panel(hl_df: pd.DataFrame) -> Panel:
+def highlight_panel(hl_df: pd.DataFrame, threshold: float = 0.5) -> Panel:
     """Each segment's highlight probability (the highlight detector of Section IV-G) as a
-    bar over the segment's window; 0.5 marked."""
+    bar over the segment's window, in the legend, with the threshold marked and named."""
     centers = ((hl_df["start_s"] + hl_df["end_s"]) / 2).to_numpy()
     widths = (hl_df["end_s"] - hl_df["start_s"]).to_numpy() * 0.92
     probability = hl_df["probability"].to_numpy()
-    bar = dict(type="bar", x=centers, y=probability, width=widths, marker=dict(color=HIGHLIGHT_COLOR), showlegend=False,
+    bar = dict(type="bar", x=centers, y=probability, width=widths, marker=dict(color=HIGHLIGHT_COLOR),
                name="Highlight probability", hovertemplate="highlight %{y:.2f}<extra></extra>")
-    half = dict(type="line", xref="x", yref="y", x0=0, x1=float(hl_df["end_s"].max()), y0=0.5, y1=0.5,
-                line=dict(color="#9ca3af", dash="dot", width=1))
-    return Panel("Highlight probability per segment", 0.8, [bar], yaxis=dict(range=[0, 1]), shapes=[half])
+    line = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=threshold, y1=threshold,
+                line=dict(color=JUDGED_COLOR, dash="dot", width=1))
+    note = dict(xref="x domain", x=1, yref="y", y=threshold, text=f"highlight threshold {threshold:g}", showarrow=False,
+                xanchor="right", yanchor="bottom", font=dict(size=10, color=JUDGED_COLOR), bgcolor="rgba(255,255,255,0.85)")
+    return Panel("Highlight probability per segment", 0.8, [bar], yaxis=dict(range=[0, 1]), shapes=[line], annotations=[note])
 
 
 def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Window] = ()) -> go.Figure:
@@ -232,13 +234,15 @@ def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Wind
 
 
 def fusion_count_figure(count_df: pd.DataFrame, duration_s: float) -> go.Figure:
-    """FusionNets enabled by the PolicyNet over time per stage, with K marked (Fig. 8)."""
-    fig = stacked([fusion_count_panel(count_df)], duration_s, 300, title="PolicyNet decisions: FusionNets enabled")
+    """FusionNets enabled by the PolicyNet over time per stage, with K marked (Fig. 8); the
+    panel's title is the only one (a heading above it names the figure)."""
+    fig = stacked([fusion_count_panel(count_df)], duration_s, 300)
     return fig.update_yaxes(title_text="FusionNets")
 
 
 def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
-    """Judged vs. predicted score and each modality branch's own score, in the data set's units."""
+    """Judged vs. predicted score and each modality branch's own score, in the data set's units
+    (untitled: the report and the dashboard show it under their heading)."""
     colors = [
         JUDGED_COLOR if kind == "judged" else PREDICTED_COLOR if kind == "predicted" else MODALITY_COLORS[m]
         for kind, m in zip(scores_df["kind"], scores_df["modality"])
@@ -248,7 +252,7 @@ def scores_figure(scores_df: pd.DataFrame, label_scale: float) -> go.Figure:
         marker=dict(color=colors), text=[f"{s:.2f}" for s in scores_df["score"]], textposition="outside",
         cliponaxis=False, hovertemplate="%{y}: %{x:.2f}<extra></extra>",
     )
-    layout = _layout(90 + 38 * len(scores_df), title="Scores", showlegend=False,
+    layout = _layout(90 + 38 * len(scores_df), showlegend=False,
                      xaxis=_axis(range=[0, label_scale], title=dict(text=f"score (0 to {label_scale:g})")),
                      yaxis=_axis(autorange="reversed"))
     return go.Figure(dict(data=[bar], layout=layout))

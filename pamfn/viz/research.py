@@ -36,6 +36,8 @@ ACTION_PALETTE: tuple[str, ...] = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "
 """Colours for actions (apparatus); distinct from the V/F/A modality colours."""
 UNIFORM_COLOR = "#555555"
 NO_ACTION = "all"
+SUBTITLE_SIZE = 12
+"""Font size (px) of a figure's subtitle and of its panels' titles."""
 
 
 def _action(explanation: Explanation) -> str:
@@ -180,6 +182,11 @@ def spearman_by_action(scores: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 
 
+def _title(text: str, subtitle: str) -> dict:
+    """A figure's title with a subtitle under it at a readable size."""
+    return {"text": text, "subtitle": {"text": subtitle, "font": {"size": SUBTITLE_SIZE}}}
+
+
 def _empty_figure(message: str, title: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14})
@@ -221,8 +228,9 @@ def decision_frequency_figure(
         cols=len(stages),
         shared_yaxes=True,
         subplot_titles=[_stage_title(i, s, entropy) for i, s in enumerate(stages)],
-        horizontal_spacing=0.04,
+        horizontal_spacing=0.06,
     )
+    fig.update_annotations(font={"size": SUBTITLE_SIZE})  # the panels' titles: small enough to stay apart
     for col, stage in enumerate(stages, start=1):
         at_stage = frequencies[frequencies["stage"] == stage]
         for action, group in at_stage.groupby("action", sort=True):
@@ -423,7 +431,28 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame, paper_columns: Sequenc
     for key in keys:  # CSV round trips turn empty labels into NaN
         ours = ours.assign(**{key: ours[key].fillna("").astype(str)})
         picked = picked.assign(**{key: picked[key].fillna("").astype(str)})
-    return ours.merge(picked, on=keys, how="left")
+    return blank_text(ours.merge(picked, on=keys, how="left"))
+
+
+def blank_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with the empty cells of its text columns blank (a CSV's empty "x" marks
+    read as NaN, which a dataframe widget shows as "None"); numbers keep their NaN."""
+    text = table.select_dtypes(exclude="number").columns
+    return table.assign(**{c: table[c].fillna("") for c in text})
+
+
+def interval_reference(intervals: pd.DataFrame) -> tuple[str, str] | None:
+    """(group, row) of the row the intervals' paired differences are taken to (``diff_vs``
+    names only its row label, which other groups may share); None without differences."""
+    if "diff_vs" not in intervals:
+        return None
+    named = intervals["diff_vs"].fillna("").astype(str)
+    label = next((v for v in named if v), None)
+    if label is None:
+        return None
+    own = intervals[(intervals["row"] == label) & (named == "")]  # the reference has no difference to itself
+    group = own["group"].dropna().astype(str)
+    return (group.iloc[0] if len(group) else "", label)
 
 
 # ---------------------------------------------------------------------------------------
@@ -525,9 +554,10 @@ def compare_scores_figure(scores: pd.DataFrame, label_scale: float) -> go.Figure
                 hovertemplate=f"{name}<br>%{{y}}: %{{x:.2f}}<extra></extra>",
             )
         )
-    fig.update_layout(barmode="group", title="Scores", height=140 + 46 * scores["label"].nunique(),
+    fig.update_layout(barmode="group", title="Scores", height=160 + 46 * scores["label"].nunique(),
                       xaxis={"range": [0, label_scale], "title": f"score (0 to {label_scale:g})"},
-                      yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": 1.12})
+                      yaxis={"autorange": "reversed"}, margin={"t": 90, "r": 40},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1})
     return fig
 
 
@@ -571,7 +601,8 @@ def fig6_figure(intervals: pd.DataFrame, title: str = "Spearman's ρ against the
         )
     seeds = int(table["seeds"].max()) if len(table) else 0
     fig.update_layout(
-        title=f"{title}<br><sup>mean over {seeds} seed(s); bars: 95% bootstrap interval over test routines and seeds</sup>",
+        title=_title(title, f"mean over {seeds} seed(s); bars: 95% bootstrap interval over test routines and seeds"),
+        margin={"t": 90},
         xaxis={"title": "Number of FusionNets K", "tickmode": "array", "tickvals": Ks},
         yaxis={"title": "Spearman's ρ (test)"},
         height=480,
@@ -582,6 +613,19 @@ def fig6_figure(intervals: pd.DataFrame, title: str = "Spearman's ρ against the
 
 FAULT_LABELS = {"loss_of_balance": "loss of balance", "drop": "drop", "tremor": "tremor",
                 "off_beat": "off-beat section", "off_energy": "off-energy section"}
+"""Fault kinds in words: the fault chart's categories and the checks tables' values."""
+TARGET_LABELS = {"score": "total score", "execution": "execution score", "n_drops": "number of drops"}
+"""What a fault detector was trained on (``fault_probe_scores``'s ``trained_on``), in words."""
+CHECK_HEADERS = {
+    "kind": "fault", "windows": "fault windows", "test_windows": "fault windows", "clean": "clean windows",
+    "auc": "ROC AUC", "trained_on": "trained on", "null_mean": "null mean", "null_sd": "null sd",
+    "rho": "ρ on the test split", "modality": "degraded modality", "stretches": "stretches",
+    "share_dropped": "share with a lower weight inside", "inside": "weight inside", "outside": "weight outside",
+    "mean_drop": "mean drop", "se": "± standard error", "sentences": "sentences", "hits": "pointing at an event",
+    "chance": "chance (any window)",
+}
+"""Headers in words of the tables ``pamfn.groundtruth.result_tables`` reads from the bench."""
+
 PROBE_FEATURES = "V+F+A"
 """The probe shown beside the impacts: every modality's window features."""
 SCORE_PROBE_TARGET = "score"
@@ -628,9 +672,19 @@ def fault_check_figure(fault_auc: pd.DataFrame, probe: pd.DataFrame | None = Non
     fig.add_hline(y=target, line={"color": "#E45756", "dash": "dash"}, annotation_text=f"target {target:g}",
                   annotation_position="top right")
     fig.update_layout(
-        title="Do the explanations find the faults?<br><sup>ROC AUC of each fault kind's windows against clean windows, "
-              "test split</sup>",
-        barmode="group", scattermode="group", yaxis={"title": "ROC AUC", "range": [0, 1.05]}, height=440,
-        legend={"orientation": "h", "y": -0.2},
+        title=_title("Do the explanations find the faults?",
+                     "ROC AUC of each fault kind's windows against clean windows, test split"),
+        barmode="group", scattermode="group", yaxis={"title": "ROC AUC", "range": [0, 1.05]}, height=520,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.03, "xanchor": "left", "x": 0}, margin={"t": 170},
     )
     return fig
+
+
+def check_table(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """A table of ``pamfn.groundtruth.result_tables`` (``key``: its name) for reading: fault
+    kinds, detector targets and modalities in the words of :func:`fault_check_figure`, and
+    headers in words (:data:`CHECK_HEADERS`; a sentences table's ``kind`` is the sentence's)."""
+    words = {"kind": FAULT_LABELS, "trained_on": TARGET_LABELS, "modality": {m: modality_label(m) for m in MODALITIES}}
+    readable = table.replace({c: w for c, w in words.items() if c in table})
+    headers = {**CHECK_HEADERS, "kind": "sentence kind"} if key == "sentences" else CHECK_HEADERS
+    return readable.rename(columns=headers)
