@@ -113,7 +113,7 @@ def routine_figures(e: Explanation, occlusion: pd.DataFrame | None = None) -> li
     expected = research.decision_frequencies([e], "expected")
     if len(expected):
         fig5 = research.decision_frequency_figure(expected, research.policy_entropy([e]), research.decision_frequencies([e], "argmax"),
-                                                  title="PolicyNet decisions per stage, this routine")
+                                                  title="This routine")
         figures.append(("PolicyNet decision frequencies (Fig. 5's definition)", "fig5", fig5))
     return figures
 
