@@ -121,3 +121,14 @@ def test_check_tables_speak_words(key):
         assert table["trained on"].tolist() == ["number of drops"]
     if key == "sentences":
         assert table.columns[0] == "sentence kind"
+
+
+def test_the_end_no_step_covers_is_greyed_and_named():
+    from pamfn.viz.figures import msfd_panel
+
+    rows = [{"stage": 2, "step": i, "modality": m, "weight": 1 / 3, "start_s": 5.12 * i, "end_s": 5.12 * (i + 1)}
+            for i in range(9) for m in "VFA"]
+    panel = msfd_panel(pd.DataFrame(rows), showlegend=False, duration_s=50.6)
+    assert "no step covers the last 4.5 s" in panel.title
+    assert [(s["x0"], s["x1"]) for s in panel.shapes] == [(pytest.approx(46.08), 50.6)]
+    assert msfd_panel(pd.DataFrame(rows), showlegend=False, duration_s=46.08).shapes == []

@@ -132,8 +132,10 @@ def stacked(
     return go.Figure(dict(data=data, layout=spec_layout))
 
 
-def msfd_panel(stage_df: pd.DataFrame, showlegend: bool) -> Panel:
-    """Stacked areas of the V/F/A weights of one stage, each step over its real window."""
+def msfd_panel(stage_df: pd.DataFrame, showlegend: bool, duration_s: float | None = None) -> Panel:
+    """Stacked areas of the V/F/A weights of one stage, each step over its real window; the
+    routine's end that no step covers (pooling drops trailing segments; a last partial
+    segment is in none) is greyed and named in the title when ``duration_s`` is given."""
     stage = int(stage_df["stage"].iloc[0])
     stage_df = stage_df.sort_values(["step", "modality"])
     wide = stage_df.pivot(index="step", columns="modality", values="weight").reindex(columns=list(MODALITIES))
@@ -151,8 +153,13 @@ def msfd_panel(stage_df: pd.DataFrame, showlegend: bool) -> Panel:
             hovertemplate=f"{modality_label(m)}: %{{customdata:.2f}}<extra></extra>",
         ))
         base = top
-    return Panel(f"MSFD weights, stage {stage}", 1.0 if stage < 3 else 0.6, traces,
-                 yaxis=dict(range=[0, 1], tickvals=[0, 0.5, 1]))
+    title, shapes = f"MSFD weights, stage {stage}", []
+    tail = 0.0 if duration_s is None or not len(end) else duration_s - float(end.max())
+    if tail > 0.05:
+        title += f" (no step covers the last {tail:.1f} s)"
+        shapes.append(dict(type="rect", xref="x", x0=float(end.max()), x1=duration_s, yref="y", y0=0, y1=1,
+                           fillcolor="rgba(120,120,120,0.15)", line=dict(width=0), layer="below"))
+    return Panel(title, 1.0 if stage < 3 else 0.6, traces, yaxis=dict(range=[0, 1], tickvals=[0, 0.5, 1]), shapes=shapes)
 
 
 def fusion_count_panel(count_df: pd.DataFrame) -> Panel:
@@ -229,7 +236,8 @@ def msfd_figure(msfd_df: pd.DataFrame, duration_s: float, windows: Sequence[Wind
     """MSFD modality weights per stage (the paper's Fig. 7): stacked V/F/A areas over
     each step's real window; the last stage is one bar over the whole routine."""
     stages = sorted(int(s) for s in msfd_df["stage"].unique())
-    panels = [msfd_panel(msfd_df[msfd_df["stage"] == s], showlegend=(i == 0)) for i, s in enumerate(stages)]
+    panels = [msfd_panel(msfd_df[msfd_df["stage"] == s], showlegend=(i == 0), duration_s=duration_s)
+              for i, s in enumerate(stages)]
     return stacked(panels, duration_s, 150 + 130 * len(stages), windows=windows, spacing=0.07)
 
 
@@ -274,7 +282,8 @@ def timeline_figure(
     if wave_df is not None and len(wave_df):
         panels.append(waveform_panel(wave_df))
     stages = sorted(int(s) for s in msfd_df["stage"].unique()) if len(msfd_df) else []
-    panels += [msfd_panel(msfd_df[msfd_df["stage"] == s], showlegend=(i == 0)) for i, s in enumerate(stages)]
+    panels += [msfd_panel(msfd_df[msfd_df["stage"] == s], showlegend=(i == 0), duration_s=duration_s)
+               for i, s in enumerate(stages)]
     if len(count_df):
         panels.append(fusion_count_panel(count_df))
     if occlusion_df is not None and len(occlusion_df):
