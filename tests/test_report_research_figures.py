@@ -75,11 +75,11 @@ def test_decision_frequency_figure_has_uniform_line_per_stage():
     names = {t.name for t in fig.data if t.showlegend}
     assert names == {"ball", "clubs", "Uniform"}
     assert [a.text for a in fig.layout.annotations][:3] == ["(a) Stage 1", "(b) Stage 2", "(c) Stage 3"]
-    assert "expected (stochastic policy" in fig.layout.title.text
+    assert "expected (stochastic policy" in fig.layout.title.subtitle.text
     entropy = research.policy_entropy(exps)
     check = research.decision_frequencies(exps, "sampled", draws=50)
     fig = research.decision_frequency_figure(research.decision_frequencies(exps), entropy, check)
-    assert [a.text for a in fig.layout.annotations][0].startswith("(a) Stage 1 · policy entropy 0.")
+    assert [a.text for a in fig.layout.annotations][0].startswith("(a) Stage 1<br>policy entropy 0.")
     assert {t.name for t in fig.data if t.showlegend} == {"ball", "clubs", "ball (sampled)", "clubs (sampled)", "Uniform"}
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import state
 from app.components.figure import show_figure
+from app.components.layout import metric_row
 from app.components.trust import score_trust
 from app.components.keyframes import default_window, keyframes_panel
 from app.components.player import synced_player
@@ -33,7 +34,7 @@ Timeline = Callable[[tuple[float, float] | None], str]
 
 def scores_row(expl: Explanation) -> None:
     """Judged, predicted (with its error), each modality branch's score, and what the score is worth."""
-    row = st.container(horizontal=True, wrap=True, gap="large")  # wraps on a narrow screen instead of clipping
+    row = metric_row()
     judged = expl.judged_score
     row.metric("Judged", f"{judged:.2f}" if judged is not None else "n/a", width="content")
     delta = None if judged is None else f"{expl.score - judged:+.2f} vs judges"

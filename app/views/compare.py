@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import state
 from app.components.figure import show_figure
+from app.components.layout import metric_row
 from app.components.player import publish
 from app.components.remembered import KEPT, one_of, remembered
 from app.components.trust import score_trust
@@ -148,10 +149,10 @@ def main() -> None:
 
     for col, e, name, video in ((left, a, name_a, video_a), (right, b, name_b, video_b)):
         with col:
-            cols = st.columns(3)
-            cols[0].metric("Predicted", f"{e.score:.2f}")
-            cols[1].metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a")
-            cols[2].metric("Length", f"{e.duration_s:.0f} s")
+            row = metric_row()
+            row.metric("Predicted", f"{e.score:.2f}", width="content")
+            row.metric("Judged", f"{e.judged_score:.2f}" if e.judged_score is not None else "n/a", width="content")
+            row.metric("Length", f"{e.duration_s:.0f} s", width="content")
             score_trust(e)
             if video is not None:  # served from app/static, not streamed through the websocket
                 st.html(f'<video src="{html.escape(publish(video))}" controls muted playsinline preload="metadata" '

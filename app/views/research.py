@@ -19,6 +19,7 @@ from pandas.io.formats.style import Styler
 
 from app import state
 from app.components.figure import show_figure
+from app.components.layout import metric_row
 from app.components.remembered import among, one_of, remembered
 from app.components.trust import split_trust
 from pamfn.decisions import FIG5_CAPTION
@@ -193,13 +194,14 @@ def explanation_checks() -> None:
     for note in result.get("missing") or []:
         st.warning(f"Not measured: {note}", icon=":material/warning:")
     n = result["neutrality"]
-    cols = st.columns(3)
-    cols[0].metric("Mean score impact ± standard error", f"{n['mean_impact']:+.3f} ± {n['se']:.3f}",
-                   help="over all windows, its standard error clustered by routine; zero by construction with the swap "
-                        "scan (each swap counts for both its windows with opposite signs; older results: should be 0 "
-                        "within its noise)")
-    cols[1].metric("Windows that raised the score", f"{n['share_positive']:.0%}", help="about half when impacts lean neither way")
-    cols[2].metric("Windows beyond their noise", f"{n['share_significant']:.1%}")
+    row = metric_row()
+    row.metric("Mean score impact ± standard error", f"{n['mean_impact']:+.3f} ± {n['se']:.3f}", width="content",
+               help="over all windows, its standard error clustered by routine; zero by construction with the swap "
+                    "scan (each swap counts for both its windows with opposite signs; older results: should be 0 "
+                    "within its noise)")
+    row.metric("Windows that raised the score", f"{n['share_positive']:.0%}", width="content",
+               help="about half when impacts lean neither way")
+    row.metric("Windows beyond their noise", f"{n['share_significant']:.1%}", width="content")
     if all(k in n for k in ("edge_mean_impact", "edge_se", "interior_mean_impact", "interior_se", "median_noise")):
         st.caption(f"Where the swap's zero can fail: each routine's first and last windows average "
                    f"{n['edge_mean_impact']:+.3f} ± {n['edge_se']:.3f} points, its other windows "

@@ -200,7 +200,7 @@ def _stage_title(i: int, stage: int, entropy: pd.DataFrame | None) -> str:
         at = entropy[entropy["stage"] == stage]
         if len(at):
             mean = float(np.average(at["entropy"], weights=at["steps"]))
-            title += f" · policy entropy {mean:.2f}"
+            title += f"<br>policy entropy {mean:.2f}"  # two short lines: panels stay apart on a narrow page
     return title
 
 
@@ -265,10 +265,11 @@ def decision_frequency_figure(
             row=1,
             col=col,
         )
-        fig.update_xaxes(title_text="FusionNet count (decision)", dtick=1, range=[0.5, K + 0.5], row=1, col=col)
+        fig.update_xaxes(dtick=1, range=[0.5, K + 0.5], row=1, col=col)
+    fig.update_xaxes(title_text="FusionNet count (decision)", row=1, col=(len(stages) + 1) // 2)  # one title, centred
     fig.update_yaxes(title_text="Frequency", tickformat=".0%", rangemode="tozero", row=1, col=1)
-    fig.update_layout(title=f"{title}: {decisions.METHOD_LABELS.get(method, method)}", height=460,
-                      legend={"orientation": "h", "y": -0.22}, margin={"t": 80})
+    fig.update_layout(title=_title(title, decisions.METHOD_LABELS.get(method, method)), height=480,
+                      legend={"orientation": "h", "y": -0.22}, margin={"t": 140})
     return fig
 
 
@@ -534,8 +535,8 @@ def comparison_figure(msfd: pd.DataFrame, counts: pd.DataFrame, relative: bool =
                       annotation_position="top left", row=4, col=1)
         fig.update_yaxes(range=[0, K + 0.9], row=4, col=1)
     fig.update_xaxes(title_text="share of the routine (%)" if relative else "time (s)", row=4, col=1)
-    fig.update_layout(height=640, legend={"orientation": "h", "y": 1.06, "x": 1, "xanchor": "right"},
-                      margin={"t": 70}, hovermode="x unified")
+    fig.update_layout(height=660, legend={"orientation": "h", "yanchor": "bottom", "y": 1.07, "x": 1, "xanchor": "right"},
+                      margin={"t": 100}, hovermode="x unified")  # the legend above the first panel's title
     return fig
 
 
