@@ -149,10 +149,10 @@ def test_bench_on_a_tiny_data_set_and_the_research_view_shows_it(tmp_path, monke
     monkeypatch.setenv("PAMFN_RESULTS", str(tmp_path / "runs"))
     at = AppTest.from_file(str(ROOT / "app" / "views" / "research.py"), default_timeout=60).run()
     assert not at.exception, at.exception
-    shown = [d.value for d in at.dataframe if "auc" in getattr(d.value, "columns", [])]
-    assert shown and set(shown[0]["kind"]) >= {"drop", "loss_of_balance"}
-    assert any(m.label == "Mean score impact" for m in at.metric)
-    assert any("trained_on" in getattr(d.value, "columns", []) for d in at.dataframe)  # the detector probe's table
+    shown = [d.value for d in at.dataframe if "ROC AUC" in getattr(d.value, "columns", [])]  # tables in words
+    assert shown and set(shown[0]["fault"]) >= {"drop", "loss of balance"}
+    assert any(m.label.startswith("Mean score impact") for m in at.metric)
+    assert any("trained on" in getattr(d.value, "columns", []) for d in at.dataframe)  # the detector probe's table
 
 
 def test_results_file_errors(tmp_path):
