@@ -69,6 +69,10 @@ MIN_WINDOWS = 3
 """Fewer windows leave nothing to swap with: the scan of such a routine is empty."""
 WEIGHT_STAGE = 2
 """The stage whose MSFD weights the scan compares (one stage-2 step per 4-segment window)."""
+LONGEST_SCAN_S = 600.0
+"""Uploads longer than this (10 min) get no scan on the dashboard: its cost grows with the
+length squared (about 3 min for 8.5 min on 2 loaded cores); ``pamfn explain --occlusion``
+scans any length, with a progress bar."""
 
 
 def partners(n: int, most: int, rng: np.random.Generator) -> np.ndarray:

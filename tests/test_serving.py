@@ -190,3 +190,18 @@ def test_a_dims_refusal_names_both_sides_in_words():
     text = str(err.value)
     assert "feature dims do not match the checkpoint: expected V=12, F=10, A=8, found V=3, F=10, A=8" in text
     assert "{" not in text and "extractors it does not name" in text
+
+
+def test_an_upload_longer_than_the_scans_limit_is_explained_without_a_scan(tmp_path, monkeypatch):
+    from pamfn import occlusion
+    from pamfn.checkpoint import load_checkpoint
+    from pamfn.serving.routines import SCAN_STEP, explain_with_occlusion
+
+    cfg = make_cfg()
+    save_checkpoint(tmp_path / "c", build_model(cfg), cfg)
+    rng = np.random.default_rng(0)
+    feats = RoutineFeatures({m: rng.normal(size=(24, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id="long")
+    monkeypatch.setattr(occlusion, "LONGEST_SCAN_S", 24 * 1.28 - 1)  # this routine is just over it
+    heard = []
+    expl, scan = explain_with_occlusion(load_checkpoint(tmp_path / "c"), feats, progress=lambda *a: heard.append(a))
+    assert scan.empty and expl.stages and SCAN_STEP not in {w for w, _, _ in heard}

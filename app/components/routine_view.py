@@ -24,6 +24,7 @@ from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.insights import Insight, clock, coach_insights, window_around
+from pamfn.occlusion import LONGEST_SCAN_S
 from pamfn.report import export_name, routine_figures, routine_report
 from pamfn.viz import figures, tables
 
@@ -140,8 +141,9 @@ def routine_view(
                    "impact, or its pull on a modality's MSFD weight, clearly exceeds that noise. Fusion statements name "
                    "the whole stretch the PolicyNet's decisions depend on.")
         if not scanned:
-            st.caption("No score-impact scan for this routine: it is shorter than three 5.12-s windows, or it was "
-                       "saved with an earlier version of the scan (analyse the video again to scan it).")
+            st.caption("No score-impact scan for this routine: it is shorter than three 5.12-s windows, longer than "
+                       f"{LONGEST_SCAN_S / 60:g} min (scan it with `pamfn explain --occlusion`), or it was saved with an "
+                       "earlier version of the scan (analyse the video again to scan it).")
         _insights(key, found, video is not None)
     with right:
         st.subheader("Keyframes", anchor=False)

@@ -59,14 +59,17 @@ def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features:
 def explain_with_occlusion(ckpt: LoadedCheckpoint, features: RoutineFeatures, *, action: str | None = None,
                            judged_score: float | None = None, device: str = "cpu",
                            progress: Progress | None = None) -> tuple[Explanation, pd.DataFrame]:
-    """A new routine (an upload) scored and explained, with its occlusion scan; ``progress``
-    hears of both long steps (``SUPPORT_STEP``, then ``SCAN_STEP``)."""
+    """A new routine (an upload) scored and explained, with its occlusion scan (empty for a
+    routine longer than ``LONGEST_SCAN_S``); ``progress`` hears of both long steps
+    (``SUPPORT_STEP``, then ``SCAN_STEP``)."""
     from pamfn.explain import explain_routine
-    from pamfn.occlusion import occlusion_scan
+    from pamfn.occlusion import LONGEST_SCAN_S, occlusion_scan, scan_from_dict
 
     def step(what: str) -> Callable[[int, int], None] | None:
         return None if progress is None else lambda done, total: progress(what, done, total)
 
     explanation = explain_routine(ckpt, features, action=action, judged_score=judged_score, support=True,
                                   on_batch=step(SUPPORT_STEP))
+    if features.T * features.segment_seconds > LONGEST_SCAN_S:
+        return explanation, scan_from_dict(None)
     return explanation, occlusion_scan(ckpt.model, features, ckpt.label_scale, device=device, on_batch=step(SCAN_STEP))
