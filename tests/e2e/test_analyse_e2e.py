@@ -78,7 +78,7 @@ def open_page(browser, url: str, name: str):
     pg.goto(url)
     # the app's own navigation (st.navigation), the views live in app/views/, so Streamlit's automatic pages mode never applies
     pg.get_by_role("link", name=LINKS[name], exact=True).click(timeout=60_000)
-    pg.wait_for_url(f"**/{name}")
+    pg.wait_for_url(f"**/{name}", timeout=120_000)  # the page leaves once the running script yields
     return pg
 
 
@@ -197,7 +197,7 @@ def test_research_and_compare_views_render(app, browser):
         if name != "research":
             pg.set_viewport_size({"width": 1500, "height": 1300})
             pg.get_by_role("link", name=LINKS[name], exact=True).click()
-            pg.wait_for_url(f"**/{name}")
+            pg.wait_for_url(f"**/{name}", timeout=120_000)  # the page leaves once the running script yields
         pg.wait_for_selector("[data-testid='stMain'] .js-plotly-plot", timeout=90_000)
         pg.set_viewport_size({"width": 1500, "height": 2000})
         wait_settled(pg)
