@@ -132,3 +132,4 @@ def test_the_end_no_step_covers_is_greyed_and_named():
     assert "no step covers the last 4.5 s" in panel.title
     assert [(s["x0"], s["x1"]) for s in panel.shapes] == [(pytest.approx(46.08), 50.6)]
     assert msfd_panel(pd.DataFrame(rows), showlegend=False, duration_s=46.08).shapes == []
+    assert msfd_panel(pd.DataFrame(rows), showlegend=False, duration_s=46.4).shapes == []  # a last partial segment

@@ -155,7 +155,7 @@ def msfd_panel(stage_df: pd.DataFrame, showlegend: bool, duration_s: float | Non
         base = top
     title, shapes = f"MSFD weights, stage {stage}", []
     tail = 0.0 if duration_s is None or not len(end) else duration_s - float(end.max())
-    if tail > 0.05:
+    if tail >= 1.0:  # shorter tails are a last partial segment, on almost every routine: not worth a title
         title += f" (no step covers the last {tail:.1f} s)"
         shapes.append(dict(type="rect", xref="x", x0=float(end.max()), x1=duration_s, yref="y", y0=0, y1=1,
                            fillcolor="rgba(120,120,120,0.15)", line=dict(width=0), layer="below"))
