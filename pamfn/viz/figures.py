@@ -133,9 +133,9 @@ def stacked(
 
 
 def msfd_panel(stage_df: pd.DataFrame, showlegend: bool, duration_s: float | None = None) -> Panel:
-    """Stacked areas of the V/F/A weights of one stage, each step over its real window; the
-    routine's end that no step covers (pooling drops trailing segments; a last partial
-    segment is in none) is greyed and named in the title when ``duration_s`` is given."""
+    """Stacked areas of the V/F/A weights of one stage, each step over its real window; a
+    second or more at the routine's end that no step covers (pooling drops trailing
+    segments) is greyed and named in the title when ``duration_s`` is given."""
     stage = int(stage_df["stage"].iloc[0])
     stage_df = stage_df.sort_values(["step", "modality"])
     wide = stage_df.pivot(index="step", columns="modality", values="weight").reindex(columns=list(MODALITIES))
