@@ -172,14 +172,14 @@ def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
     return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_version(src))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _routine_with_media(data_dir: str, sha256: str) -> str | None:
-    return _catalog(data_dir).routine_with_media(sha256)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _routines_by_media(data_dir: str) -> dict[str, str]:
+    return _catalog(data_dir).routines_by_media()
 
 
 def routine_with_media(src: Source, sha256: str | None) -> str | None:
-    """The data set's routine whose video is this content, or None (cached per content)."""
-    return _routine_with_media(src.data_dir, sha256) if sha256 else None
+    """The data set's routine whose video is this content, or None (the media hashed once per data set)."""
+    return _routines_by_media(src.data_dir).get(sha256) if sha256 else None
 
 
 def media(src: Source, routine_id: str) -> tuple[Path | None, str]:

@@ -54,15 +54,12 @@ class Catalog:
             return None, f"its media file is missing: {path}"
         return path, ""
 
-    def routine_with_media(self, sha256: str) -> str | None:
-        """The routine whose media file has content ``sha256`` (an upload of a video the data
-        set already holds), or None; reads every media file the labels name."""
+    def routines_by_media(self) -> dict[str, str]:
+        """Content hash (sha256) of each media file the labels name -> its routine (to know
+        an upload of a video the data set already holds); reads every media file once."""
         from pamfn.features.media import file_sha256
 
-        for routine_id, value in self.routines["media_path"].items():
-            if value and Path(value).is_file() and file_sha256(value) == sha256:
-                return str(routine_id)
-        return None
+        return {file_sha256(v): str(rid) for rid, v in self.routines["media_path"].items() if v and Path(v).is_file()}
 
 
 def routine_keys(samples: list[Sample]) -> list[str]:
