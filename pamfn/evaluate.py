@@ -15,7 +15,7 @@ from pamfn.data.dataset import AQADataset
 from pamfn.data.tensors import SplitTensors
 from pamfn.errors import CheckpointError
 from pamfn.metrics import fisher_z_mean, mse, spearman_rho
-from pamfn.ood import TrainingDistribution, clipped_end, from_meta
+from pamfn.ood import TrainingDistribution, clipped_end, from_meta, length_unlike
 from pamfn.serving.scorer import Predictor, predictor
 
 if TYPE_CHECKING:
@@ -35,6 +35,9 @@ class SplitResult:
     """Each routine's distance from the checkpoint's training distribution (:mod:`pamfn.ood`)."""
     ood_threshold: float | None = None
     label_scale: float = 1.0
+    length_unlike: list[str | None] | None = None
+    """Per routine, ``"short"`` or ``"long"`` when its length lies beyond the training routines'
+    (:func:`pamfn.ood.length_unlike`), else None; None when the checkpoint does not say."""
 
     @property
     def out_of_distribution(self) -> np.ndarray:
@@ -47,17 +50,23 @@ class SplitResult:
         """Predictions at an end of the score scale (:func:`pamfn.ood.clipped_end`)."""
         return np.array([clipped_end(p / self.label_scale) is not None for p in self.predicted], dtype=bool)
 
+    @property
+    def unlike_length(self) -> list[str | None]:
+        """Per routine: ``"short"``, ``"long"`` or None (:attr:`length_unlike`, None everywhere when unknown)."""
+        return self.length_unlike if self.length_unlike is not None else [None] * len(self.routine_ids)
+
     def to_dict(self, with_predictions: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"rho": self.rho, "mse": self.mse, "n": len(self.routine_ids),
                                "out_of_distribution": int(self.out_of_distribution.sum()), "ood_threshold": self.ood_threshold,
-                               "clipped": int(self.clipped.sum())}
+                               "clipped": int(self.clipped.sum()),
+                               "length_unlike": sum(u is not None for u in self.unlike_length)}
         if with_predictions:
             dist = self.ood_distance if self.ood_distance is not None else [None] * len(self.routine_ids)
             out["predictions"] = [
                 {"routine_id": r, "predicted": float(p), "judged": float(j), "ood_distance": None if d is None else float(d),
-                 "out_of_distribution": bool(o), "clipped": bool(c)}
-                for r, p, j, d, o, c in zip(self.routine_ids, self.predicted, self.judged, dist, self.out_of_distribution,
-                                            self.clipped)
+                 "out_of_distribution": bool(o), "clipped": bool(c), "length_unlike": u}
+                for r, p, j, d, o, c, u in zip(self.routine_ids, self.predicted, self.judged, dist, self.out_of_distribution,
+                                               self.clipped, self.unlike_length)
             ]
         return out
 
@@ -87,11 +96,15 @@ def split_result(predicted_norm: np.ndarray, samples: list, label_scale: float) 
 
 
 def with_ood(result: SplitResult, dist: TrainingDistribution | None, data: AQADataset, samples: list) -> SplitResult:
-    """``result`` with each routine's distance from the checkpoint's training distribution."""
+    """``result`` with each routine's distance from the checkpoint's training distribution
+    and whether its length lies beyond the training routines'."""
     if dist is None:
         return result
-    distances = np.array([dist.distance(data.features[s.features]) for s in samples])
-    return replace(result, ood_distance=distances, ood_threshold=dist.threshold)
+    feats = [data.features[s.features] for s in samples]
+    distances = np.array([dist.distance(f) for f in feats])
+    unlike = [length_unlike(len(next(iter(f.values()))), dist.segments, dist.margin) for f in feats]
+    return replace(result, ood_distance=distances, ood_threshold=dist.threshold,
+                   length_unlike=unlike if dist.segments is not None else None)
 
 
 @dataclass

@@ -110,6 +110,8 @@ def explain_routine(
         ood_distance=ood["ood_distance"],
         ood_threshold=ood["ood_threshold"],
         feature_flags=dict(features.flags),
+        length_unlike=ood["length_unlike"],
+        training_segments=ood["training_segments"],
     )
 
 

@@ -125,6 +125,11 @@ class Explanation:
     ood_threshold: float | None = None
     feature_flags: dict[str, Any] = field(default_factory=dict)
     """The features' flags (:attr:`pamfn.routine.RoutineFeatures.flags`), e.g. ``silent_audio``."""
+    length_unlike: str | None = None
+    """``"short"`` or ``"long"`` when the routine's length lies beyond its checkpoint's training
+    routines' (:func:`pamfn.ood.length_unlike`), else None."""
+    training_segments: tuple[int, int] | None = None
+    """The shortest and longest training routine of the checkpoint, in segments (None: unknown)."""
 
     @property
     def branch_scores_norm(self) -> dict[str, float]:
@@ -133,9 +138,11 @@ class Explanation:
     @property
     def warnings(self) -> list[str]:
         """Plain sentences the score carries: out of distribution, clipped to an end of the scale, no sound."""
-        from pamfn.ood import warnings_for
+        from pamfn.ood import length_sentence, warnings_for
 
-        return warnings_for(self.out_of_distribution, self.score_norm, self.label_scale, self.feature_flags)
+        trained = None if self.training_segments is None else tuple(n * self.segment_seconds for n in self.training_segments)
+        return warnings_for(self.out_of_distribution, self.score_norm, self.label_scale, self.feature_flags,
+                            length_sentence(self.length_unlike, self.duration_s, trained))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +164,8 @@ class Explanation:
             "ood_distance": self.ood_distance,
             "ood_threshold": self.ood_threshold,
             "feature_flags": self.feature_flags,
+            "length_unlike": self.length_unlike,
+            "training_segments": None if self.training_segments is None else list(self.training_segments),
             "warnings": self.warnings,
         }
 
@@ -184,6 +193,8 @@ class Explanation:
             ood_distance=data.get("ood_distance"),
             ood_threshold=data.get("ood_threshold"),
             feature_flags=dict(data.get("feature_flags") or {}),
+            length_unlike=data.get("length_unlike"),
+            training_segments=tuple(data["training_segments"]) if data.get("training_segments") else None,
         )
 
     @classmethod

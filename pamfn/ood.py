@@ -13,6 +13,11 @@ mean over its segments, and the routine's distance is the largest over the modal
 so one modality unlike anything seen is enough. The threshold is the ``QUANTILE`` (99%)
 quantile of the training routines' own distances times ``MARGIN`` (1.25): a routine
 beyond it lies further than 99% of the training routines by a quarter more.
+
+Length: the checkpoint also keeps the shortest and longest of its training routines (in
+segments). A routine shorter than the shortest divided by ``MARGIN``, or longer than the
+longest times ``MARGIN``, is unlike them in length: the model pools over the whole routine,
+and its score was never checked on routines of that length, whatever their features.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ OOD_SENTENCE = "This routine is unlike anything this checkpoint was trained on; 
 CLIPPED_SENTENCE = "The prediction is clipped to the {end} of the score scale ({value:g}): the model saturates here."
 NO_AUDIO_SENTENCE = "The video has no audio track: its audio features are those of silence, the score hears no music."
 SILENT_AUDIO_SENTENCE = "The video is silent: its audio features are those of silence, the score hears no music."
+LENGTH_SENTENCE = ("This routine lasts {length}; the checkpoint was trained on routines of {shortest} to {longest}: "
+                   "its score was never checked on routines this {kind}.")
 
 
 def segment_statistics(routines: Sequence[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -59,6 +66,8 @@ class TrainingDistribution:
     quantile: float = QUANTILE
     margin: float = MARGIN
     n_routines: int = 0
+    segments: tuple[int, int] | None = None
+    """The shortest and longest training routine, in segments (None: calibrated before they were kept)."""
 
     @classmethod
     def fit(cls, routines: Sequence[dict[str, np.ndarray]]) -> TrainingDistribution:
@@ -70,7 +79,8 @@ class TrainingDistribution:
         bare = cls(mean, std, threshold=float("inf"))
         distances = np.array([bare.distance(r) for r in routines])
         threshold = float(np.quantile(distances, QUANTILE) * MARGIN)
-        return cls(mean, std, threshold, QUANTILE, MARGIN, len(routines))
+        lengths = [len(next(iter(r.values()))) for r in routines]
+        return cls(mean, std, threshold, QUANTILE, MARGIN, len(routines), (min(lengths), max(lengths)))
 
     def modality_distances(self, features: dict[str, np.ndarray]) -> dict[str, float]:
         """Per modality: the mean over segments of the RMS of the standardised features."""
@@ -96,6 +106,7 @@ class TrainingDistribution:
             "quantile": self.quantile,
             "margin": self.margin,
             "n_routines": self.n_routines,
+            "segments": None if self.segments is None else list(self.segments),
             "distance": "max over modalities of the mean over segments of the RMS of standardised features",
         }
 
@@ -107,9 +118,20 @@ class TrainingDistribution:
                 {m: np.asarray(v, dtype=np.float32) for m, v in doc["std"].items()},
                 float(doc["threshold"]), float(doc.get("quantile", QUANTILE)), float(doc.get("margin", MARGIN)),
                 int(doc.get("n_routines", 0)),
+                _segments(doc.get("segments")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"unreadable {META_KEY} in the checkpoint metadata ({exc})") from exc
+
+
+def _segments(value: Any) -> tuple[int, int] | None:
+    """The (shortest, longest) training lengths as JSON holds them, checked; None when absent."""
+    if value is None:
+        return None
+    shortest, longest = (int(v) for v in value)
+    if not 0 < shortest <= longest:
+        raise ValueError(f"training lengths {value} are not a range of segments")
+    return shortest, longest
 
 
 def from_meta(meta: dict[str, Any]) -> TrainingDistribution | None:
@@ -120,13 +142,41 @@ def from_meta(meta: dict[str, Any]) -> TrainingDistribution | None:
 
 def assessment(dist: TrainingDistribution | None, features: dict[str, np.ndarray]) -> dict[str, Any]:
     """``ood_distance``, ``ood_threshold``, ``out_of_distribution`` and the per-modality
-    distances of one routine; all None when the checkpoint has no training statistics."""
+    distances of one routine, its ``length_unlike`` (:func:`length_unlike`) and the training
+    routines' ``training_segments``; all None when the checkpoint has no training statistics."""
     if dist is None:
-        return {"out_of_distribution": None, "ood_distance": None, "ood_threshold": None, "ood_modalities": {}}
+        return {"out_of_distribution": None, "ood_distance": None, "ood_threshold": None, "ood_modalities": {},
+                "length_unlike": None, "training_segments": None}
     per = dist.modality_distances(features)
     d = max(per.values())
+    T = len(next(iter(features.values())))
     return {"out_of_distribution": bool(d > dist.threshold), "ood_distance": d, "ood_threshold": dist.threshold,
-            "ood_modalities": per}
+            "ood_modalities": per, "length_unlike": length_unlike(T, dist.segments, dist.margin),
+            "training_segments": dist.segments}
+
+
+def length_unlike(T: int, segments: tuple[int, int] | None, margin: float = MARGIN) -> str | None:
+    """``"short"`` or ``"long"`` when a routine of ``T`` segments lies beyond the training
+    routines' lengths ``segments`` (shortest, longest) by ``margin``, else None (also when
+    they are unknown)."""
+    if segments is None:
+        return None
+    shortest, longest = segments
+    if T < shortest / margin:
+        return "short"
+    if T > longest * margin:
+        return "long"
+    return None
+
+
+def length_sentence(unlike: str | None, duration_s: float, training_length_s: tuple[float, float] | None) -> str | None:
+    """The plain sentence for a routine unlike the training routines in length, else None."""
+    if unlike is None or training_length_s is None:
+        return None
+    from pamfn.insights import clock
+
+    return LENGTH_SENTENCE.format(length=clock(duration_s), shortest=clock(training_length_s[0]),
+                                  longest=clock(training_length_s[1]), kind=unlike)
 
 
 def clipped_end(score_norm: float) -> str | None:
@@ -139,10 +189,13 @@ def clipped_end(score_norm: float) -> str | None:
 
 
 def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scale: float,
-                 feature_flags: Mapping[str, Any] | None = None) -> list[str]:
-    """The plain sentences a score carries: out of distribution, clipped to an end, and
-    (from the features' ``flags``, :class:`pamfn.routine.RoutineFeatures`) no sound."""
+                 feature_flags: Mapping[str, Any] | None = None, length: str | None = None) -> list[str]:
+    """The plain sentences a score carries: out of distribution, unlike the training routines
+    in ``length`` (:func:`length_sentence`), clipped to an end, and (from the features'
+    ``flags``, :class:`pamfn.routine.RoutineFeatures`) no sound."""
     said = [OOD_SENTENCE] if out_of_distribution else []
+    if length:
+        said.append(length)
     end = clipped_end(score_norm)
     if end is not None:
         said.append(CLIPPED_SENTENCE.format(end=end, value=0.0 if end == "bottom" else label_scale))

@@ -13,7 +13,9 @@ import pytest
 from pamfn.checkpoint import load_checkpoint
 from pamfn.cli import main as cli
 from pamfn.explain import explain_routine
-from pamfn.ood import OOD_SENTENCE, TrainingDistribution, clipped_end, from_meta
+from pamfn.errors import CheckpointError
+from pamfn.explanation import Explanation
+from pamfn.ood import OOD_SENTENCE, TrainingDistribution, clipped_end, from_meta, length_unlike
 from pamfn.report import routine_report
 from pamfn.routine import RoutineFeatures
 from tests.support.app_data import ROOT, bundled_available, make_dataset
@@ -33,6 +35,22 @@ def test_distance_and_threshold_on_known_statistics():
     back = TrainingDistribution.from_dict(json.loads(json.dumps(dist.to_dict())))
     assert back.threshold == dist.threshold and back.distance(shifted) == pytest.approx(dist.distance(shifted))
     assert clipped_end(0.0) == "bottom" and clipped_end(0.995) == "top" and clipped_end(0.5) is None
+
+
+def test_the_training_routines_lengths_are_kept_and_judged_with_the_margin():
+    rng = np.random.default_rng(0)
+    train = [{"V": rng.normal(0, 1, (T, 4))} for T in (40, 52, 64)]
+    dist = TrainingDistribution.fit(train)
+    assert dist.segments == (40, 64)
+    assert TrainingDistribution.from_dict(json.loads(json.dumps(dist.to_dict()))).segments == (40, 64)
+    # 40 / 1.25 = 32 and 64 * 1.25 = 80 segments are the last lengths still alike
+    assert [length_unlike(T, dist.segments) for T in (31, 32, 80, 81)] == ["short", None, None, "long"]
+    assert length_unlike(5, None) is None  # calibrated before lengths were kept: nothing is claimed
+    older = {k: v for k, v in dist.to_dict().items() if k != "segments"}
+    assert TrainingDistribution.from_dict(older).segments is None
+    for bad in ([64, 40], [0, 10], ["a", 3], [1]):
+        with pytest.raises(CheckpointError, match="training_features"):
+            TrainingDistribution.from_dict({**dist.to_dict(), "segments": bad})
 
 
 @needs_bundled
@@ -83,6 +101,27 @@ def test_inputs_unlike_the_training_data_are_flagged(tmp_path, capsys):
     assert OOD_SENTENCE in doc["warnings"]
 
 
+@needs_bundled
+def test_a_clip_much_shorter_or_longer_than_the_training_routines_says_so(tmp_path, capsys):
+    ckpt = load_checkpoint(BUNDLED / "ball")
+    assert from_meta(ckpt.meta).segments == (37, 58)  # the ball checkpoint's 255 training routines
+    routine = RoutineFeatures.load(ROOT / "sample_data" / "features" / "ball_300.npz")
+    assert explain_routine(ckpt, routine, action="ball").length_unlike is None
+    clip = RoutineFeatures(features={m: x[:12] for m, x in routine.features.items()})
+    e = explain_routine(ckpt, clip, action="ball")
+    said = [w for w in e.warnings if "never checked" in w]
+    assert e.length_unlike == "short" and e.out_of_distribution is False  # its features alone look ordinary
+    assert said == ["This routine lasts 0:15; the checkpoint was trained on routines of 0:47 to 1:14: its score was "
+                    "never checked on routines this short."]
+    assert Explanation.from_json(e.to_json()).warnings == e.warnings and said[0] in routine_report(e)
+    tripled = RoutineFeatures(features={m: np.concatenate([x] * 3) for m, x in routine.features.items()})
+    tripled.save(tmp_path / "tripled.npz")
+    assert cli(["explain", str(tmp_path / "tripled.npz"), "--checkpoint", str(BUNDLED), "--action", "ball", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["length_unlike"] == "long" and doc["training_segments"] == [37, 58]
+    assert any("never checked on routines this long" in w for w in doc["warnings"])
+
+
 def test_calibrate_ood_stores_statistics_and_keeps_the_weights(tmp_path, capsys):
     data, ckpts = make_dataset(tmp_path, per_action=4, media=False)
     weights = {p: p.read_bytes() for p in ckpts.rglob("model.safetensors")}
@@ -91,11 +130,13 @@ def test_calibrate_ood_stores_statistics_and_keeps_the_weights(tmp_path, capsys)
     assert "test routines inside" in capsys.readouterr().out
     for path, before in weights.items():
         assert path.read_bytes() == before
-        assert from_meta(load_checkpoint(path.parent).meta).n_routines == 3  # per action: 3 training routines, 1 test
+        dist = from_meta(load_checkpoint(path.parent).meta)
+        assert dist.n_routines == 3 and dist.segments is not None  # per action: 3 training routines, 1 test
     assert cli(["evaluate", "--data", str(data), "--checkpoint", str(ckpts), "--json", "--predictions"]) == 0
     doc = json.loads(capsys.readouterr().out)
     for result in doc["actions"].values():
         assert result["ood_threshold"] > 0 and all("ood_distance" in p and "clipped" in p for p in result["predictions"])
+        assert result["length_unlike"] == 0 and all(p["length_unlike"] is None for p in result["predictions"])
 
 
 def test_a_checkpoint_without_statistics_says_so(tmp_path):

@@ -23,14 +23,23 @@ def split_trust(explanations: Sequence[Explanation]) -> None:
     """How many scores of a set lie outside the training distribution or at an end of the scale."""
     far = [e.routine_id for e in explanations if e.out_of_distribution]
     clipped = [e.routine_id for e in explanations if clipped_end(e.score_norm)]
+    unlike = [e.routine_id for e in explanations if e.length_unlike]
     if far:
         st.warning(f"{len(far)} of {len(explanations)} routines are unlike anything this checkpoint was trained on; "
-                   f"their scores are not meaningful: {', '.join(far[:8])}{' …' if len(far) > 8 else ''}",
+                   f"their scores are not meaningful: {_listed(far)}",
                    icon=":material/report:")
+    if unlike:
+        st.warning(f"{len(unlike)} of {len(explanations)} routines are shorter or longer than this checkpoint's training "
+                   f"routines; their scores were never checked at that length: {_listed(unlike)}", icon=":material/report:")
     if clipped:
-        st.warning(f"{len(clipped)} prediction(s) clipped to an end of the score scale: {', '.join(clipped[:8])}",
+        st.warning(f"{len(clipped)} prediction(s) clipped to an end of the score scale: {_listed(clipped)}",
                    icon=":material/report:")
     known = [e for e in explanations if e.ood_distance is not None]
     if known and not far:
         st.caption(f"All {len(known)} routines lie within the checkpoint's training distribution "
                    f"(largest distance {max(e.ood_distance for e in known):.2f}, threshold {known[0].ood_threshold:.2f}).")
+
+
+def _listed(routine_ids: Sequence[str], most: int = 8) -> str:
+    """The first ``most`` routine ids, with an ellipsis when there are more."""
+    return ", ".join(routine_ids[:most]) + (" …" if len(routine_ids) > most else "")

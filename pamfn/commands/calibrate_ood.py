@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         doc = json.loads(path.read_text(encoding="utf-8"))
         doc["meta"][META_KEY] = dist.to_dict()
         write_text_atomic(path, json.dumps(doc, indent=2))
-        print(f"{folder}: {len(seen)} training routines of {sorted(actions)}, threshold {dist.threshold:.3f}; "
+        print(f"{folder}: {len(seen)} training routines of {sorted(actions)} ({dist.segments[0]} to {dist.segments[1]} "
+              f"segments), threshold {dist.threshold:.3f}; "
               f"{inside:.1%} of {len(test)} test routines inside")
     return 0

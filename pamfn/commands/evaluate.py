@@ -64,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     for action, r in result.actions.items():
         if r.ood_threshold is None:
             print(f"{action}: the checkpoint has no training feature statistics (pamfn calibrate-ood): distances unknown")
-        for rid, far, clip in zip(r.routine_ids, r.out_of_distribution, r.clipped):
+        for rid, far, clip, unlike in zip(r.routine_ids, r.out_of_distribution, r.clipped, r.unlike_length):
+            if unlike:
+                print(f"{action} {rid}: this routine is {unlike}er than the checkpoint's training routines; "
+                      "its score was never checked at this length")
             if far:
                 print(f"{action} {rid}: this routine is unlike anything this checkpoint was trained on; its score is not meaningful")
             if clip:
