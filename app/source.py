@@ -14,8 +14,6 @@ DEFAULT_DATA = ROOT / "sample_data"
 DEFAULT_CHECKPOINT = ROOT / "assets" / "checkpoints"
 DEFAULT_HIGHLIGHT = ROOT / "assets" / "highlight"
 """The bundled highlight detector set (used when present; ``PAMFN_HIGHLIGHT`` overrides)."""
-CACHE_DIR = ROOT / "cache" / "dashboard"
-"""Where finished prediction tables are kept (``PAMFN_CACHE`` overrides)."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +37,6 @@ def cli_source(argv: list[str] | None = None) -> Source:
     parser.add_argument("--checkpoint", default=os.environ.get("PAMFN_CHECKPOINT", str(DEFAULT_CHECKPOINT)))
     args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     return Source.of(args.data, args.checkpoint)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))
 
 
 def highlight_dir() -> Path | None:

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from app.source import Source, cache_dir, cli_source, highlight_dir
+from app.source import Source, cli_source, highlight_dir
 from pamfn.batch_explain import batch_folder, read_scores
 from pamfn.catalog import Catalog, load_catalog
 from pamfn.errors import PamfnError
+from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
 from pamfn.serving import CheckpointSet
+from pamfn.serving.cache import cache_dir
 from pamfn.serving.checkpoints import files_version
 from pamfn.serving.device import serving_device
 from pamfn.serving.predictions import PredictionJob, fingerprint
@@ -166,7 +168,7 @@ def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int,
                              window=window, batch=batch_dir(src), device=device())
 
 
-def occlusion(src: Source, routine_id: str, window: int = 4) -> pd.DataFrame:
+def occlusion(src: Source, routine_id: str, window: int = WINDOW) -> pd.DataFrame:
     """Occlusion scan of one routine (pamfn.occlusion: impact in points, its noise,
     significance, stage-2 MSFD weight baselines), cached."""
     return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_version(src))

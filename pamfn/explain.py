@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from pamfn.checkpoint import LoadedCheckpoint, check_compatible
 from pamfn.errors import ConfigError
-from pamfn.explanation import Explanation, StageExplanation, stage_spans
+from pamfn.explanation import MODES, Explanation, StageExplanation, stage_spans
 from pamfn.model.base import StageTrace
 from pamfn.ood import assessment, from_meta
 from pamfn.serving.scorer import run_model
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from pamfn.model import AQAModel
     from pamfn.routine import RoutineFeatures
 
-MODES = {"deterministic": "argmax", "sample": "sample"}
 
 
 def _numpy(x: torch.Tensor | None, dtype: type = np.float64) -> np.ndarray | None:

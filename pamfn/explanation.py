@@ -20,6 +20,9 @@ import numpy as np
 
 from pamfn import MODALITIES
 
+MODES = {"deterministic": "argmax", "sample": "sample"}
+"""How the PolicyNet decides in an explanation: its noiseless argmax, or Gumbel-sampled decisions."""
+
 
 def stage_spans(T: int, segment_seconds: float, n_stages: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
     """Start and end seconds of each step of each stage for a routine of T segments.

@@ -22,7 +22,7 @@ import pandas as pd
 from pamfn import MODALITIES
 from pamfn.decisions import expected_count, normalised_entropy
 from pamfn.explanation import Explanation, StageExplanation
-from pamfn.occlusion import zscore
+from pamfn.occlusion import WEIGHT_STAGE, WINDOW, zscore
 
 MODALITY_PLAIN: dict[str, str] = {"V": "the picture (RGB)", "F": "the motion (optical flow)", "A": "the music (audio)"}
 
@@ -79,7 +79,7 @@ def insight_stage(expl: Explanation, field: str) -> StageExplanation | None:
     two steps that has ``field``, stage 2 first (as in the paper's Figs. 7 and 8, and as the
     occlusion scan's weights, :data:`pamfn.occlusion.WEIGHT_STAGE`)."""
     candidates = [s for s in expl.stages if getattr(s, field) is not None and s.steps >= 2]
-    candidates.sort(key=lambda s: (s.stage != 2, s.stage))
+    candidates.sort(key=lambda s: (s.stage != WEIGHT_STAGE, s.stage))
     return candidates[0] if candidates else None
 
 
@@ -131,11 +131,13 @@ def fusion_peaks(expl: Explanation, n: int = 2, margin: float = 1.0) -> list[Ins
     return sorted(found, key=lambda i: -i.strength)[:n]
 
 
-def window_around(expl: Explanation, t: float, width_s: float = 5.12) -> tuple[float, float]:
+def window_around(expl: Explanation, t: float, width_s: float | None = None) -> tuple[float, float]:
     """The stretch the stage-2 step under second ``t`` depends on (its measured support;
-    its own window when not measured); without stages, ``width_s`` seconds centred on ``t``."""
-    stage = next((s for s in expl.stages if s.stage == 2), expl.stages[0] if expl.stages else None)
+    its own window when not measured); without stages, ``width_s`` seconds centred on ``t``
+    (default: one occlusion window)."""
+    stage = next((s for s in expl.stages if s.stage == WEIGHT_STAGE), expl.stages[0] if expl.stages else None)
     if stage is None or stage.steps == 0:
+        width_s = WINDOW * expl.segment_seconds if width_s is None else width_s
         start = min(max(t - width_s / 2, 0.0), max(expl.duration_s - width_s, 0.0))
         return start, min(start + width_s, expl.duration_s)
     step = int(np.clip(np.searchsorted(stage.start_s, t, side="right") - 1, 0, stage.steps - 1))

@@ -250,6 +250,12 @@ def scan_to_dict(scan: pd.DataFrame) -> dict[str, list]:
     return {c: [bool(v) if c == "significant" else float(v) for v in scan[c]] for c in scan.columns}
 
 
+def scan_records(scan: pd.DataFrame) -> list[dict[str, float | bool]]:
+    """An occlusion scan as a JSON-ready list of windows (``pamfn explain --occlusion --json``)."""
+    columns = scan_to_dict(scan[["start_s", "end_s", "impact", "se", "noise", "significant"]])
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
 def scan_from_dict(data: dict[str, list] | None) -> pd.DataFrame:
     """A scan saved by :func:`scan_to_dict`; an empty one for scans of the earlier,
     non-neutral format (they had ``delta`` and no noise) or none."""

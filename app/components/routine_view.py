@@ -16,15 +16,15 @@ import streamlit as st
 
 from app import state
 from app.components.figure import show_figure
-from app.components.layout import metric_row
-from app.components.trust import score_trust
 from app.components.keyframes import default_window, keyframes_panel
+from app.components.layout import metric_row
 from app.components.player import synced_player
+from app.components.trust import score_trust
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.insights import Insight, clock, coach_insights, window_around
-from pamfn.occlusion import LONGEST_SCAN_S
+from pamfn.occlusion import LONGEST_SCAN_S, MIN_WINDOWS, WINDOW
 from pamfn.report import export_name, routine_figures, routine_report
 from pamfn.viz import figures, tables
 
@@ -136,12 +136,13 @@ def routine_view(
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("What moved the score", anchor=False)
-        st.caption("Each 4-segment window trades places with the routine's other windows and the routine is re-scored "
+        st.caption(f"Each {WINDOW}-segment window trades places with the routine's other windows and the routine is re-scored "
                    "each way; how far the score moves across those swaps is the noise. A stretch is named only when its "
                    "impact, or its pull on a modality's MSFD weight, clearly exceeds that noise. Fusion statements name "
                    "the whole stretch the PolicyNet's decisions depend on.")
         if not scanned:
-            st.caption("No score-impact scan for this routine: it is shorter than three 5.12-s windows, longer than "
+            st.caption(f"No score-impact scan for this routine: it is shorter than {MIN_WINDOWS} windows of "
+                       f"{WINDOW * expl.segment_seconds:.2f} s, longer than "
                        f"{LONGEST_SCAN_S / 60:g} min (scan it with `pamfn explain --occlusion`), or it was saved with an "
                        "earlier version of the scan (analyse the video again to scan it).")
         _insights(key, found, video is not None)

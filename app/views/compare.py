@@ -22,6 +22,7 @@ from app.components.remembered import KEPT, one_of, remembered
 from app.components.trust import score_trust
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
+from pamfn.occlusion import WEIGHT_STAGE
 from pamfn.routine_library import RoutineLibrary
 from pamfn.viz import research, tables
 
@@ -162,7 +163,7 @@ def main() -> None:
 
     stage_col, axis_col = st.columns(2)
     stages = sorted({s.stage for s in a.stages} & {s.stage for s in b.stages}) or [1]
-    default_stage = 2 if 2 in stages else stages[0]
+    default_stage = WEIGHT_STAGE if WEIGHT_STAGE in stages else stages[0]
     stage = remembered(stage_col.segmented_control, "Stage", options=stages, key="compare_stage", default=default_stage,
                        fit=one_of(stages, default_stage), format_func=lambda s: f"Stage {s}") or default_stage
     relative = axis_col.toggle("Align as share of each routine", value=abs(a.duration_s - b.duration_s) > 5,

@@ -45,6 +45,7 @@ def add_routine_arguments(parser: argparse.ArgumentParser, batch: bool = False) 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from pamfn.engines import add_engine_arguments
+    from pamfn.explanation import MODES
 
     parser = subparsers.add_parser("explain", help="explain one routine's score (per-stage MSFD weights, decisions)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,15 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, help="batch form: explain every routine of this data set (with --split, of one split)")
     parser.add_argument("--split", help="batch form: only this split (default: every routine)")
     parser.add_argument("--out", type=Path, help="batch form: output folder (default: the dashboard's cache, "
-                                                 "$PAMFN_CACHE or cache/dashboard, in batch-<fingerprint>)")
+                                                 "$PAMFN_CACHE or the project's cache/dashboard, in batch-<fingerprint>)")
     add_engine_arguments(parser)
-    parser.add_argument("--mode", choices=("deterministic", "sample"), default="deterministic",
+    parser.add_argument("--mode", choices=tuple(MODES), default="deterministic",
                         help="deterministic: noiseless PolicyNet argmax (default); sample: Gumbel-sampled decisions")
     parser.add_argument("--seed", type=int, help="seed of --mode sample")
     parser.add_argument("--json", action="store_true",
                         help="print the full Explanation as JSON (batch form: output folder, counts, each routine's scores)")
     parser.add_argument("--occlusion", action="store_true",
-                        help="also scan each 4-segment window's score impact (neutral baseline, with noise) and print the "
+                        help="also scan the score impact of each window of the routine (neutral baseline, with noise) and print the "
                              "coach statements; the JSON gets `windows` and `insights`")
     parser.add_argument("--draws", type=int,
                         help="--occlusion: at most this many partner windows per window (default: pamfn.occlusion.DRAWS)")
@@ -68,18 +69,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    import os
-
     from tqdm import tqdm
 
     from pamfn.batch_explain import batch_folder, explain_batch
     from pamfn.catalog import load_catalog
     from pamfn.engines import make_engine
     from pamfn.serving import CheckpointSet
+    from pamfn.serving.cache import cache_dir
 
     catalog = load_catalog(args.data)
     checkpoints = CheckpointSet(args.checkpoint, args.device)
-    out = args.out or batch_folder(os.environ.get("PAMFN_CACHE", "cache/dashboard"), catalog, checkpoints)
+    out = args.out or batch_folder(cache_dir(), catalog, checkpoints)
     engine = make_engine(args.engine, address=args.address)
     total = len(catalog.routines) if args.split is None else int((catalog.routines["split"] == args.split).sum())
     try:
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.decisions import stage_summary
     from pamfn.explain import explain_routine
     from pamfn.insights import coach_insights
-    from pamfn.occlusion import DRAWS, MIN_WINDOWS, occlusion_scan
+    from pamfn.occlusion import DRAWS, MIN_WINDOWS, WINDOW, occlusion_scan, scan_records
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
     from pamfn.serving.routines import SCAN_STEP, SUPPORT_STEP
@@ -141,11 +141,10 @@ def run(args: argparse.Namespace) -> int:
             scan = occlusion_scan(loaded.model, features, loaded.config.label_scale,
                                   draws=DRAWS if args.draws is None else args.draws, device=args.device, on_batch=on_batch)
         if scan.empty:
-            print(f"note: {features.routine_id} has {features.T} segments, fewer than {MIN_WINDOWS} windows of 4 to swap: "
+            print(f"note: {features.routine_id} has {features.T} segments, fewer than {MIN_WINDOWS} windows of {WINDOW} to swap: "
                   "no occlusion scan", file=sys.stderr)
         found = coach_insights(explanation, scan)
-        extra["windows"] = [{"start_s": float(r.start_s), "end_s": float(r.end_s), "impact": float(r.impact), "se": float(r.se),
-                             "noise": float(r.noise), "significant": bool(r.significant)} for r in scan.itertuples()]
+        extra["windows"] = scan_records(scan)
         extra["insights"] = [{"kind": i.kind, "start_s": i.start_s, "end_s": i.end_s, "text": i.text} for i in found]
     if args.json:
         print(json.dumps({**explanation.to_dict(), **extra}, indent=2))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pamfn.catalog import Catalog
+from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
 
 if TYPE_CHECKING:
@@ -42,11 +43,10 @@ def routine_explanation(catalog: Catalog, routine_id: str, load: Loader, feature
                            support=support)
 
 
-def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, window: int = 4,
+def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, window: int = WINDOW,
                       batch: str | os.PathLike[str] | None = None, device: str = "cpu") -> pd.DataFrame:
     """The occlusion scan of one routine of ``catalog`` (:func:`pamfn.occlusion.occlusion_scan`)."""
     from pamfn.batch_explain import read_routine
-    from pamfn.occlusion import WINDOW
     from pamfn.occlusion import occlusion_scan
 
     saved = read_routine(batch, routine_id) if batch is not None and window == WINDOW else None
