@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from pamfn import MODALITIES
 from pamfn.errors import ConfigError
+from pamfn.explanation import Explanation
 from pamfn.routine import RoutineFeatures
 
 WINDOW = 4
@@ -254,6 +255,18 @@ def scan_records(scan: pd.DataFrame) -> list[dict[str, float | bool]]:
     """An occlusion scan as a JSON-ready list of windows (``pamfn explain --occlusion --json``)."""
     columns = scan_to_dict(scan[["start_s", "end_s", "impact", "se", "noise", "significant"]])
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def attach_scan(expl: Explanation, scan: pd.DataFrame) -> Explanation:
+    """``expl`` carrying ``scan`` and the method that made it in ``extra`` (how a saved
+    explanation keeps its scan)."""
+    return replace(expl, extra={**expl.extra, "occlusion": scan_to_dict(scan), "occlusion_method": METHOD})
+
+
+def attached_scan(expl: Explanation) -> pd.DataFrame:
+    """The scan :func:`attach_scan` saved with ``expl``; empty when there is none or it was
+    made by another method (such a scan is recomputed, not shown)."""
+    return scan_from_dict(expl.extra.get("occlusion") if expl.extra.get("occlusion_method") == METHOD else None)
 
 
 def scan_from_dict(data: dict[str, list] | None) -> pd.DataFrame:

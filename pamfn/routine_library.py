@@ -79,6 +79,11 @@ class LibraryEntry:
         return str(self.metadata.get("created", ""))
 
     @property
+    def saved_at(self) -> str:
+        """When it was saved, to the minute (``YYYY-MM-DD HH:MM``, UTC)."""
+        return self.created.replace("T", " ")[:16]
+
+    @property
     def features_path(self) -> Path:
         return self.path / FEATURES_FILE
 
@@ -106,6 +111,13 @@ class LibraryEntry:
             return Explanation.from_json(path.read_text(encoding="utf-8"))
         except (ValueError, KeyError, TypeError) as exc:
             raise LibraryError(f"library entry {self.entry_id}: unreadable {EXPLANATION_FILE} ({exc})") from exc
+
+    def explanation(self) -> Explanation:
+        """The saved explanation; LibraryError when the entry was saved without one."""
+        expl = self.load_explanation()
+        if expl is None:
+            raise LibraryError(f"library entry {self.name} has no explanation")
+        return expl
 
 
 class RoutineLibrary:

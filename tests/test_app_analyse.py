@@ -291,7 +291,7 @@ def test_a_saved_scan_of_an_earlier_method_is_not_shown():
 
     def entry(extra):
         return SimpleNamespace(name="e", entry_id="e1", media_path=None, metadata={},
-                               load_explanation=lambda: replace(expl, extra=extra),
+                               explanation=lambda: replace(expl, extra=extra),
                                load_features=lambda: None)
 
     assert from_entry(entry({"occlusion": scan})).occlusion.empty  # saved before the method was recorded

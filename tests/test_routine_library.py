@@ -42,6 +42,9 @@ def test_add_list_get_persist_and_remove(tmp_path):
 
     second = reopened.add(features("other"), None, None)
     assert second.media_path is None and second.load_explanation() is None
+    with pytest.raises(LibraryError, match="other has no explanation"):
+        second.explanation()
+    assert again.explanation().to_dict() == explanation().to_dict() and len(again.saved_at) == 16
     assert {e.entry_id for e in reopened.entries()} == {second.entry_id, entry.entry_id}
     reopened.remove(entry.entry_id)
     assert [e.entry_id for e in reopened.entries()] == [second.entry_id]

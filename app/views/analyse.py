@@ -25,17 +25,17 @@ from app.components.upload import (
     UPLOAD_PREFIX,
     VIDEO_TYPES,
     extract_with_progress,
-    stream_to_disk,
     size_text,
+    stream_to_disk,
     sweep_uploads,
     upload_limit_mb,
 )
 from pamfn.errors import MediaError, PamfnError
 from pamfn.explanation import Explanation
 from pamfn.features.registry import extractor_for
-from pamfn.occlusion import METHOD, scan_from_dict, scan_to_dict
+from pamfn.occlusion import attach_scan, attached_scan
 from pamfn.routine import RoutineFeatures
-from pamfn.routine_library import LibraryError, RoutineLibrary
+from pamfn.routine_library import LibraryEntry, RoutineLibrary
 from pamfn.serving.routines import explain_with_occlusion
 
 CURRENT = "analyse_current"
@@ -166,19 +166,9 @@ def show(analysis: Analysis | None) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def with_occlusion(expl: Explanation, occ: pd.DataFrame) -> Explanation:
-    """The explanation carrying its occlusion scan in ``extra`` (saved in the library)."""
-    extra = {**expl.extra, "occlusion": scan_to_dict(occ), "occlusion_method": METHOD}
-    return replace(expl, extra=extra)
-
-
-def from_entry(entry) -> Analysis:
-    expl = entry.load_explanation()
-    if expl is None:
-        raise LibraryError(f"library entry {entry.entry_id} has no explanation")
-    saved = expl.extra.get("occlusion") if expl.extra.get("occlusion_method") == METHOD else None
-    occ = scan_from_dict(saved)  # a scan of an earlier method is not shown
-    return Analysis(entry.name, f"library:{entry.entry_id}", entry.load_features(), expl, occ, entry.media_path,
+def from_entry(entry: LibraryEntry) -> Analysis:
+    expl = entry.explanation()
+    return Analysis(entry.name, f"library:{entry.entry_id}", entry.load_features(), expl, attached_scan(expl), entry.media_path,
                     upload_name=entry.metadata.get("upload_name"), entry_id=entry.entry_id)
 
 
@@ -189,7 +179,7 @@ def save_panel(library: RoutineLibrary, analysis: Analysis, src: state.Source) -
         if button_col.form_submit_button("Save to library", icon=":material/bookmark_add:", width="stretch"):
             try:
                 entry = library.add(
-                    analysis.features, with_occlusion(analysis.explanation, analysis.occlusion), analysis.media,
+                    analysis.features, attach_scan(analysis.explanation, analysis.occlusion), analysis.media,
                     name=name.strip() or analysis.name,
                     metadata={"upload_name": analysis.upload_name, "data_dir": src.data_dir, "checkpoint_dir": src.checkpoint_dir},
                 )
@@ -213,7 +203,7 @@ def library_panel(library: RoutineLibrary) -> None:
             "name": [e.name for e in entries],
             "action": [str(e.metadata.get("action") or "").capitalize() for e in entries],
             "score": [e.metadata.get("score") for e in entries],
-            "saved": [e.created.replace("T", " ")[:16] for e in entries],
+            "saved": [e.saved_at for e in entries],
             "video": [e.media_path is not None for e in entries],
         }
     )

@@ -52,7 +52,7 @@ class Choice:
 def choices(src: state.Source, library: RoutineLibrary) -> tuple[list[Choice], str]:
     """Every routine on offer (the library's entries first, then the data set's, best judged
     first) and why the data set offers none ("" when it does)."""
-    out = [Choice(LIBRARY, e.entry_id, f"Library · {e.name} · saved {e.created.replace('T', ' ')[:16]}")
+    out = [Choice(LIBRARY, e.entry_id, f"Library · {e.name} · saved {e.saved_at}")
            for e in library.entries()]
     try:
         routines = state.catalog(src).routines.sort_values("score", ascending=False)
@@ -66,10 +66,7 @@ def explanation_of(src: state.Source, library: RoutineLibrary, choice: Choice) -
     """The explanation and playable video of a chosen routine."""
     if choice.origin == LIBRARY:
         entry = library.get(choice.key)
-        expl = entry.load_explanation()
-        if expl is None:
-            raise PamfnError(f"library entry {entry.name} has no explanation")
-        return expl, entry.media_path
+        return entry.explanation(), entry.media_path
     return state.explanation(src, choice.key), state.media(src, choice.key)[0]
 
 
