@@ -21,6 +21,7 @@ import pandas as pd
 
 from pamfn.data.dataset import AQADataset
 from pamfn.errors import DatasetError
+from pamfn.features.segments import SEGMENT_SECONDS
 
 COLUMNS = ("video", "segment", "label")
 ELEMENT_KINDS = ("leap", "pivot", "balance", "throw")
@@ -83,7 +84,7 @@ def labels_from_events(events: pd.DataFrame, data: AQADataset, kinds: tuple[str,
     frames = []
     for sample in {s.routine_id: s for s in data.samples}.values():
         T = next(iter(data.features[sample.features].values())).shape[0]
-        step = data.segment_seconds.get(sample.features, 32 / 25.0)
+        step = data.segment_seconds.get(sample.features, SEGMENT_SECONDS)
         start = np.arange(T) * step
         cover = np.zeros(T)
         for s, e in by_routine.get(sample.routine_id, np.zeros((0, 2))):

@@ -33,9 +33,7 @@ def mean_average_precision(per_video: Mapping[str, float]) -> float:
 def summarize_map(per_topic: Mapping[str, float]) -> dict[str, float]:
     """Per-topic mAP plus their mean under ``"avg"`` (as the paper's Average column)."""
     out = {topic: float(v) for topic, v in per_topic.items()}
-    values = [v for v in out.values() if not np.isnan(v)]
-    out["avg"] = float(np.mean(values)) if values else float("nan")
-    return out
+    return {**out, "avg": mean_average_precision(out)}
 
 
 ROW_NAMES = {"PAMFN": "RGB+Flow+Audio (PAMFN)", "V": "RGB branch", "F": "Flow branch", "A": "Audio branch"}
