@@ -12,7 +12,7 @@ from pamfn.data import load_dataset
 from pamfn.errors import ConfigError
 from pamfn.model import build_model
 from pamfn.train import Run, RunConfig, override_phase, train_preset
-from pamfn.train.run import autoencoding_forward
+from pamfn.train.stages import autoencoding_forward
 from tests.support.toy import write_toy_dataset
 from tests.test_train_loop import tiny
 

@@ -70,8 +70,8 @@ def train_highlight(args: argparse.Namespace, actions: list[str] | None = None, 
 
 def evaluate_highlight_command(args: argparse.Namespace) -> int:
     from pamfn.data import load_dataset
+    from pamfn.highlight.evaluate import evaluate_highlight
     from pamfn.highlight.labels import default_labels
-    from pamfn.highlight.train import evaluate_highlight
     from pamfn.reproduce import markdown
     from pamfn.serving.checkpoints import read_index
 

@@ -1,6 +1,6 @@
-"""The epoch loop shared by every stage: phase 1 (one branch), phase 2 (mixed branch)
-and one-stage baselines. It selects the epoch to keep on a held-out split, saves a
-resumable state, and resumes bit for bit after an interruption."""
+"""The epoch loop shared by every stage: phase 1 (one branch), phase 2 (mixed branch),
+one-stage baselines and highlight detection. It selects the epoch to keep on a held-out
+split, saves a resumable state, and resumes bit for bit after an interruption."""
 
 from __future__ import annotations
 
@@ -44,13 +44,45 @@ class Stage:
     ``predictor`` (phase 1's autoencoding term); None: the prediction's loss alone."""
 
 
+Loss = Callable[[torch.Tensor, dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
+"""(prediction, the batch's crops, the batch's target scores) -> the loss to minimise."""
+
+Metric = Callable[[Predictor, SplitTensors], dict[str, float]]
+"""An epoch's metrics on the held-out split by name; the epoch kept is the one whose FIRST
+metric is highest. Each goes into the epoch's metric row as ``select_<name>``."""
+
+SELECT = "select_"
+
+
+def score_loss(predicted: torch.Tensor, feats: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the predicted scores against the target scores."""
+    return nn.functional.mse_loss(predicted.float(), target)
+
+
+def score_metrics(amp: bool = False) -> Metric:
+    """Spearman's rho (the one selected on) and MSE of the scores of full routines."""
+
+    def metric(predictor: Predictor, split: SplitTensors) -> dict[str, float]:
+        result = score_split(predictor, split, amp=amp)
+        return {"rho": result.rho, "mse": result.mse}
+
+    return metric
+
+
+def selected_metrics(rows: list[dict[str, Any]], epoch: int) -> dict[str, float]:
+    """The held-out metrics of ``epoch`` by name, from the stage's metric rows (empty when
+    no such epoch was evaluated)."""
+    row = next((r for r in rows if r["epoch"] == epoch), {})
+    return {k.removeprefix(SELECT): v for k, v in row.items() if k.startswith(SELECT)}
+
+
 @dataclass
 class FitResult:
-    """What a stage's training gave: the selected epoch and the metric rows."""
+    """What a stage's training gave: the selected epoch, its held-out metrics, the rows."""
 
     best_epoch: int
-    best_rho: float
-    best_mse: float
+    best: dict[str, float]
+    """The selected epoch's held-out metrics by name (see :data:`Metric`)."""
     rows: list[dict[str, Any]] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None
 
@@ -78,28 +110,33 @@ def fit(
     *,
     crop: int,
     seed: int,
-    state_dir: str | os.PathLike[str],
+    state_dir: str | os.PathLike[str] | None,
+    loss: Loss = score_loss,
+    metric: Metric | None = None,
     save_every: int = 5,
     eval_every: int = 1,
     amp: bool = False,
     on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
     progress: bool = True,
 ) -> FitResult:
-    """Train ``stage`` on ``train``, choosing the epoch with the best rho on ``select``.
+    """Train ``stage`` on ``loss``, choosing the epoch with the best ``metric`` on
+    ``select`` (default: :func:`score_metrics`, the best rho).
 
-    Continues from the state in ``state_dir`` if there is one. Returns with the model
-    holding the LAST epoch's weights; ``best_state`` holds the selected epoch's (the
-    weight average's, when the recipe keeps one).
+    Continues from the state in ``state_dir`` if there is one and saves there (None: no
+    resumable state). Returns with the model holding the LAST epoch's weights;
+    ``best_state`` holds the selected epoch's (the weight average's, when the recipe
+    keeps one).
     """
     model, recipe = stage.model, stage.recipe
+    metric = metric or score_metrics(amp)
     device = train.device
     optimizer = make_optimizer(stage)
     trainable = [p for g in stage.param_groups for p in g["params"]]
     data_rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     start, best_state = 0, None
-    progress_doc: dict[str, Any] = {"best_epoch": 0, "best_rho": float("nan"), "best_mse": float("nan"), "rows": []}
-    saved = load_state(state_dir)
+    progress_doc: dict[str, Any] = {"best_epoch": 0, "rows": []}
+    saved = load_state(state_dir) if state_dir is not None else None
     if saved is not None:
         model.load_state_dict(saved.model)
         optimizer.load_state_dict(saved.optimizer)
@@ -134,33 +171,35 @@ def fit(
                     predicted, extra = stage.training_forward(feats)
                 else:
                     predicted = stage.predictor(feats)
-            loss = nn.functional.mse_loss(predicted.float(), target)
+            batch_loss = loss(predicted, feats, target)
             if extra is not None:
-                loss = loss + extra.float()
+                batch_loss = batch_loss + extra.float()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            batch_loss.backward()
             nn.utils.clip_grad_norm_(trainable, recipe.clip)
             optimizer.step()
             if average is not None:
                 average.update(model)
-            total += loss.detach() * len(index)
+            total += batch_loss.detach() * len(index)
             seen += len(index)
         row: dict[str, Any] = {"stage": stage.name, "epoch": epoch + 1, "train_loss": float(total) / max(seen, 1), "lr": lr}
         last = epoch + 1 == stage.epochs
         if (epoch + 1) % eval_every == 0 or last:
             stage.eval_mode()
             with average.swapped_in(model) if average is not None else nullcontext():
-                result = score_split(stage.predictor, select, amp=amp)
-                if _better(result.rho, progress_doc["best_rho"]) or best_state is None:
+                values = metric(stage.predictor, select)
+                name, value = next(iter(values.items()))
+                best = selected_metrics(progress_doc["rows"], progress_doc["best_epoch"]).get(name, float("nan"))
+                if _better(value, best) or best_state is None:
                     best_state = _snapshot(model)
-                    progress_doc.update(best_epoch=epoch + 1, best_rho=result.rho, best_mse=result.mse)
-            row.update(select_rho=result.rho, select_mse=result.mse)
-            bar.set_postfix(loss=f"{row['train_loss']:.4f}", rho=f"{result.rho:.3f}", best=progress_doc["best_epoch"])
+                    progress_doc["best_epoch"] = epoch + 1
+            row.update({SELECT + k: v for k, v in values.items()})
+            bar.set_postfix({"loss": f"{row['train_loss']:.4f}", name: f"{value:.3f}", "best": progress_doc["best_epoch"]})
         row["seconds"] = round(time.perf_counter() - t0, 3)
         progress_doc["rows"].append(row)
         if on_epoch is not None:
             on_epoch(progress_doc["rows"])
-        if (epoch + 1) % save_every == 0 or last:
+        if state_dir is not None and ((epoch + 1) % save_every == 0 or last):
             cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
             state = TrainState(
                 epoch + 1, model.state_dict(), optimizer.state_dict(), best_state, torch.get_rng_state(), data_rng.get_state(), cuda_rng, progress_doc,
@@ -169,5 +208,6 @@ def fit(
             )
             save_state(state_dir, state)
     bar.close()
-    return FitResult(progress_doc["best_epoch"], progress_doc["best_rho"], progress_doc["best_mse"], progress_doc["rows"], best_state)
+    rows = progress_doc["rows"]
+    return FitResult(progress_doc["best_epoch"], selected_metrics(rows, progress_doc["best_epoch"]), rows, best_state)
 

@@ -22,34 +22,32 @@ instead, as the released code does; every output then says "selected on TEST set
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-from torch import nn
 
 from pamfn.atomic import write_text_atomic
-from pamfn.checkpoint import load_checkpoint, save_checkpoint
+from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import AQADataset, validation_split
 from pamfn.data.normalize import InputNorm
-from pamfn.ood import META_KEY as OOD_META_KEY
-from pamfn.ood import TrainingDistribution
 from pamfn.data.tensors import SplitTensors
 from pamfn.errors import ConfigError
 from pamfn.evaluate import score_split
 from pamfn.model import AQAModel, PAMFNConfig, build_model
+from pamfn.ood import META_KEY as OOD_META_KEY
+from pamfn.ood import TrainingDistribution
 from pamfn.serving.device import resolve_device
+from pamfn.train.export import save_for_raw_features
 from pamfn.train.loop import FitResult, Stage, fit
-from pamfn.train.recipe import PhaseRecipe, TrainRecipe
+from pamfn.train.recipe import TrainRecipe
+from pamfn.train.stages import branch_predictor, branch_stage, joint_stage, pick_teacher
 
 TEST_SELECTION_LABEL = "selected on TEST set (--select-on-test): optimistic, not a fair test result"
 PHASES = ("both", "1", "2")
@@ -114,61 +112,6 @@ class RunConfig:
         }
 
 
-def joint_stage(name: str, model: AQAModel, recipe: PhaseRecipe, epochs: int) -> Stage:
-    """Phase 2 of two-stage training (frozen V and F, see ``AQAModel.set_phase2_mode``), or
-    one-stage training of everything; the final regressor at ``recipe.regressor_lr_scale``."""
-    if model.config.training == "two_stage":
-        model.set_phase2_mode()
-        train_mode = model.set_phase2_mode
-    else:
-        train_mode = model.train
-    head = {id(p) for p in model.regressor.parameters()}
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in trainable if id(p) not in head], "lr_scale": 1.0},
-        {"params": [p for p in trainable if id(p) in head], "lr_scale": recipe.regressor_lr_scale},
-    ]
-    return Stage(
-        name=name,
-        model=model,
-        predictor=lambda feats: model(feats).score,
-        param_groups=[g for g in groups if g["params"]],
-        recipe=recipe,
-        epochs=epochs,
-        train_mode=train_mode,
-        eval_mode=model.eval,
-    )
-
-
-def pick_teacher(model: AQAModel, select: SplitTensors) -> tuple[str, float]:
-    """Phase 2's distillation teacher: the frozen branch whose own score ranks the
-    validation routines best, and that rho."""
-    model.eval()
-    rhos = {m: score_split(branch_predictor(model, m), select).rho for m in model.config.frozen_modalities}
-    best = max(rhos, key=lambda m: -math.inf if math.isnan(rhos[m]) else rhos[m])
-    return best, rhos[best]
-
-
-def autoencoding_forward(
-    model: AQAModel, readout: nn.Module, m: str, weight: float
-) -> Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]:
-    """Phase 1's training pass with the autoencoding term (``PhaseRecipe.recon``): the
-    branch's score, and ``weight`` times the mean squared error of the linear read-out of
-    its embedding e0 against its own (standardised) input features."""
-
-    def forward(feats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        scores, embedded = model.run_branches(feats)
-        x = feats[m].mean(dim=2) if feats[m].dim() == 4 else feats[m]
-        return scores[m], weight * nn.functional.mse_loss(readout(embedded[m][0]), x.transpose(1, 2).to(embedded[m][0].dtype))
-
-    return forward
-
-
-def branch_predictor(model: AQAModel, m: str) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
-    """Modality ``m``'s own branch score of (normalised) features."""
-    return lambda feats: model.branches[m](feats[m])[0]
-
-
 class Run:
     """Trains one action's model into a run folder; resumes a run left unfinished."""
 
@@ -227,11 +170,7 @@ class Run:
         )
 
     def _save(self, directory: Path, model: AQAModel, meta: dict[str, Any]) -> None:
-        """Save a checkpoint that takes raw features (the standardisation folded in)."""
-        if self.norm is not None:
-            model = copy.deepcopy(model)
-            self.norm.fold(model)
-        save_checkpoint(directory, model, model.config, meta)
+        save_for_raw_features(directory, model, self.norm, meta)
 
     def _fit(self, stage: Stage, tensors: tuple[SplitTensors, SplitTensors, SplitTensors]) -> FitResult:
         recipe = self.config.recipe
@@ -265,8 +204,8 @@ class Run:
             "epochs": stage.epochs,
             "selection": self.config.selection,
             "selected_epoch": result.best_epoch,
-            "selection_rho": result.best_rho,
-            "selection_mse": result.best_mse,
+            "selection_rho": result.best["rho"],
+            "selection_mse": result.best["mse"],
             "test_selected": chosen.to_dict(with_predictions=True),
             "test_last": {"rho": last.rho, "mse": last.mse, "n": len(test)},
         }
@@ -288,23 +227,7 @@ class Run:
         cfg = self.config.model.with_overrides(modalities=(m,), model="pamfn", training="two_stage")
         model = build_model(cfg).to(self.device)
         recipe = self.config.recipe.phase1
-        trained: nn.Module = model
-        training_forward = None
-        if recipe.recon > 0:
-            readout = nn.Conv1d(cfg.d, cfg.input_dims[m], 1).to(self.device)
-            trained = nn.ModuleDict({"model": model, "readout": readout})  # the read-out is saved and resumed, never shipped
-            training_forward = autoencoding_forward(model, readout, m, recipe.recon)
-        stage = Stage(
-            name=f"phase1-{m}",
-            model=trained,
-            predictor=lambda feats: model(feats).score,
-            param_groups=[{"params": list(trained.parameters()), "lr_scale": 1.0}],
-            recipe=recipe,
-            epochs=recipe.epochs_for(self.config.action),
-            train_mode=trained.train,
-            eval_mode=trained.eval,
-            training_forward=training_forward,
-        )
+        stage = branch_stage(f"phase1-{m}", model, recipe, recipe.epochs_for(self.config.action))
         result = self._fit(stage, tensors)
         summary = self._finish(stage, result, tensors[2], None)
         self._save(self.out / "branches" / m, model, self._meta(stage.name, result.best_epoch, summary))
