@@ -31,7 +31,6 @@ def main() -> None:
     pages = [
         st.Page(str(APP_DIR / "views" / name), title=title, icon=icon, default=(name == "routine.py"))
         for name, title, icon in PAGES
-        if (APP_DIR / "views" / name).exists()
     ]
     page = st.navigation(pages)
     st.sidebar.title("PAMFN Studio")

@@ -19,7 +19,9 @@ import pandas as pd
 from pamfn.data.dataset import Sample, read_labelled
 from pamfn.errors import DatasetError
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("difficulty", "execution", "musicality", "media")
+SUB_SCORES: tuple[str, ...] = ("difficulty", "execution", "musicality")
+"""The judges' components labels.csv may carry beside the total."""
+OPTIONAL_COLUMNS: tuple[str, ...] = (*SUB_SCORES, "media")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class Catalog:
         value = self.routine(routine_id)["media_path"]
         return Path(value) if value else None
 
+    def playable(self) -> pd.Series:
+        """Per routine (the catalog's index): whether its media file is there to play."""
+        return self.routines["media_path"].map(lambda p: bool(p) and Path(p).is_file())
+
     def media_file(self, routine_id: str) -> tuple[Path | None, str]:
         """The routine's media file and ``""``, or None and the reason there is none to play."""
         path = self.media_path(routine_id)
@@ -59,7 +65,8 @@ class Catalog:
         an upload of a video the data set already holds); reads every media file once."""
         from pamfn.features.media import file_sha256
 
-        return {file_sha256(v): str(rid) for rid, v in self.routines["media_path"].items() if v and Path(v).is_file()}
+        media = self.routines["media_path"][self.playable()]
+        return {file_sha256(v): str(rid) for rid, v in media.items()}
 
 
 def routine_keys(samples: list[Sample]) -> list[str]:

@@ -135,10 +135,6 @@ class Explanation:
     """The shortest and longest training routine of the checkpoint, in segments (None: unknown)."""
 
     @property
-    def branch_scores_norm(self) -> dict[str, float]:
-        return {m: s / self.label_scale for m, s in self.branch_scores.items()}
-
-    @property
     def warnings(self) -> list[str]:
         """Plain sentences the score carries: out of distribution, clipped to an end of the scale, no sound."""
         from pamfn.ood import length_sentence, warnings_for

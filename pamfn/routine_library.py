@@ -135,7 +135,7 @@ class RoutineLibrary:
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> LibraryEntry:
-        """Save a routine as a new entry and return it; all or nothing.
+        """Save a routine as a new entry and return it; all or nothing (and first :meth:`sweep`).
 
         ``media`` is copied (the caller keeps its file). ``metadata`` adds free-form
         JSON-serialisable facts (e.g. the original upload's file name).
@@ -169,6 +169,7 @@ class RoutineLibrary:
         json.dumps(meta)  # fail before touching the disk if metadata is not JSON
 
         self.root.mkdir(parents=True, exist_ok=True)
+        self.sweep()  # what an interrupted save or removal left behind goes before a new one
         staging = self.root / f"{_STAGING_PREFIX}{entry_id}"
         staging.mkdir()
         try:

@@ -255,8 +255,8 @@ def test_the_scan_reports_its_progress_to_the_last_batch():
 
 
 def test_the_players_readout_speaks_of_the_stage_the_sentences_speak_of():
-    from app.components.player import readout_steps
     from pamfn.insights import insight_stage
+    from pamfn.viz.tables import readout_steps
 
     expl = make_explanation(T=40, K=4)
     steps = readout_steps(expl)

@@ -94,6 +94,11 @@ def test_sweep_removes_only_stale_leftovers(tmp_path):
     os.utime(old, (0, 0))
     assert lib.sweep() == 1
     assert not old.exists() and fresh.exists()
+    trash = tmp_path / ".trash-gone"
+    trash.mkdir()
+    os.utime(trash, (0, 0))
+    lib.add(features("next"))  # a save sweeps first: a crashed removal's trash does not stay forever
+    assert not trash.exists() and fresh.exists()
 
 
 def test_default_root_from_environment(monkeypatch, tmp_path):

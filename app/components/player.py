@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import string
 from pathlib import Path
-from typing import Any
 
 import plotly
 import streamlit as st
 
 from pamfn import MODALITIES, MODALITY_NAMES
-from pamfn.decisions import expected_count
 from pamfn.explanation import Explanation
-from pamfn.insights import insight_stage
+from pamfn.viz.colors import MODALITY_COLORS, PLAYHEAD_COLOR, WINDOW_COLOR, rgba
+from pamfn.viz.tables import readout_steps
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE.parent / "static"
@@ -44,27 +44,30 @@ HTML = """
 </div>
 """
 
-CSS = """
+CSS = string.Template("""
 .pamfn-player { display: flex; gap: 1.2rem; align-items: flex-start; width: 100%; }
 .pamfn-left { flex: 0 0 36%; display: flex; flex-direction: column; gap: .4rem; }
 .pamfn-left video { width: 100%; border-radius: .5rem; background: #000; }
 .pamfn-time { font: 600 1.05rem ui-monospace, monospace; color: var(--st-text-color, #111); }
 .pamfn-readout { font-size: .9rem; color: var(--st-text-color, #333); line-height: 1.9; }
 .pamfn-readout .chip { display: inline-block; padding: 0 .45rem; margin: 0 .2rem; border-radius: .6rem; color: #fff; }
-.pamfn-readout .c0 { background: #3b6fd4; } .pamfn-readout .c1 { background: #f08a24; } .pamfn-readout .c2 { background: #1fa187; }
+.pamfn-readout .c0 { background: $c0; } .pamfn-readout .c1 { background: $c1; } .pamfn-readout .c2 { background: $c2; }
 .pamfn-right { flex: 1 1 auto; position: relative; min-width: 0; }
 .pamfn-chart { width: 100%; cursor: col-resize; touch-action: none; }
 .pamfn-status { position: absolute; top: .5rem; left: 1rem; color: #888; }
 .pamfn-window { position: absolute; left: 0; top: 0; pointer-events: none; visibility: hidden;
-  border: 1px dashed #7c3aed; background: rgba(124,58,237,0.07); }
-.pamfn-playhead { position: absolute; left: 0; top: 0; width: 2px; margin-left: -1px; background: #e11d48;
+  border: 1px dashed $window; background: $window_fill; }
+.pamfn-playhead { position: absolute; left: 0; top: 0; width: 2px; margin-left: -1px; background: $playhead;
   pointer-events: none; visibility: hidden; will-change: transform; }
 .pamfn-box { container-type: inline-size; width: 100%; }
 @container (max-width: 760px) {  /* a narrow page: the video above the charts, both readable */
   .pamfn-player { flex-direction: column; align-items: stretch; }
   .pamfn-left { flex: none; width: 100%; max-width: 520px; align-self: center; }
 }
-"""
+""").substitute(
+    {f"c{i}": MODALITY_COLORS[m] for i, m in enumerate(MODALITIES)},
+    window=WINDOW_COLOR, window_fill=rgba(WINDOW_COLOR, 0.07), playhead=PLAYHEAD_COLOR,
+)
 
 _LOADER = (HERE / "load_plotly.js").read_text(encoding="utf-8")
 _player = st.components.v2.component(
@@ -113,24 +116,6 @@ def preload_plotly() -> None:
     """Start loading plotly.js in the browser now, while the server still computes the
     player's figure (mount early on the page; it draws nothing)."""
     _preloader(key="pamfn_plotly_preload", data={"url": plotly_url()}, height=0)
-
-
-def readout_steps(expl: Explanation) -> list[dict[str, Any]]:
-    """Per step of the stage the statements speak of (:func:`pamfn.insights.insight_stage`):
-    window, MSFD weights and FusionNet count (the live readout): the stochastic policy's
-    expected count when the PolicyNet's probabilities are there, else the explanation's decision."""
-    stage = insight_stage(expl, "msfd_weights")
-    if stage is None:
-        return []
-    if stage.policy_probs is not None:
-        counts = [f"{c:.1f} expected" for c in expected_count(stage.policy_probs)]
-    else:
-        counts = None if stage.fusion_count is None else [str(int(c)) for c in stage.fusion_count]
-    return [
-        {"stage": stage.stage, "start": float(stage.start_s[i]), "end": float(stage.end_s[i]),
-         "w": [float(x) for x in stage.msfd_weights[i]], "count": None if counts is None else counts[i]}
-        for i in range(stage.steps)
-    ]
 
 
 def synced_player(

@@ -145,7 +145,7 @@ def main() -> None:
     if name_a == name_b:
         name_b = f"{name_b} (reference)"
 
-    for col, e, name, video in ((left, a, name_a, video_a), (right, b, name_b, video_b)):
+    for col, e, video in ((left, a, video_a), (right, b, video_b)):
         with col:
             row = metric_row()
             row.metric("Predicted", f"{e.score:.2f}", width="content")

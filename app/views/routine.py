@@ -15,6 +15,7 @@ from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.player import preload_plotly
 from app.components.remembered import among, remembered
 from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row, timeline_json
+from pamfn.catalog import SUB_SCORES
 from pamfn.errors import CheckpointError, PamfnError
 
 PICK_KEY = "routine_picker"
@@ -70,7 +71,7 @@ def _picker(src: state.Source, catalog) -> str | None:
         elif job.errors:
             first = next(iter(job.errors.values()))
             st.warning(f"{len(job.errors)} routine(s) could not be scored. First: {first}", icon=":material/warning:")
-    table["has_video"] = catalog.routines["media_path"].map(lambda p: bool(p) and Path(p).is_file()).reindex(table.index)
+    table["has_video"] = catalog.playable().reindex(table.index)
     shown = _filters(table)
     if shown.empty:
         st.info("No routine matches the filters in the sidebar.")
@@ -167,7 +168,7 @@ def _routine_page(src: state.Source, catalog) -> None:
     row = catalog.routine(routine_id)
     action = str(row["action"])
     st.subheader(f"{row['video_id']} · {action[:1].upper() + action[1:]}", anchor=False)
-    parts = [f"{name} {row[name]:.2f}" for name in ("difficulty", "execution", "musicality") if pd.notna(row.get(name))]
+    parts = [f"{name} {row[name]:.2f}" for name in SUB_SCORES if pd.notna(row.get(name))]
     judges = f"Judges' components: {' · '.join(parts)}. " if parts else ""
     st.caption(f"{judges}Split: {row['split']}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")
     try:

@@ -27,8 +27,10 @@ from pamfn.viz.colors import (
     MODALITY_COLORS,
     PREDICTED_COLOR,
     WAVEFORM_COLOR,
+    WINDOW_COLOR,
     modality_fill,
     modality_label,
+    rgba,
 )
 
 STAGE_DASH = {1: "solid", 2: "dot", 3: "dash"}
@@ -124,9 +126,9 @@ def stacked(
         top = bottom - spacing
     for start, end, label in windows:
         shapes.append(dict(type="rect", xref="x", x0=start, x1=end, yref="paper", y0=0, y1=1,
-                           line=dict(color=PREDICTED_COLOR, dash="dash", width=1), fillcolor="rgba(124,58,237,0.06)"))
+                           line=dict(color=WINDOW_COLOR, dash="dash", width=1), fillcolor=rgba(WINDOW_COLOR, 0.06)))
         annotations.append(dict(x=start, y=1.0, xref="x", yref="paper", yanchor="bottom", xanchor="left", text=label,
-                                showarrow=False, font=dict(size=10, color=PREDICTED_COLOR)))
+                                showarrow=False, font=dict(size=10, color=WINDOW_COLOR)))
     spec_layout["shapes"] = shapes
     spec_layout["annotations"] = annotations
     return go.Figure(dict(data=data, layout=spec_layout))

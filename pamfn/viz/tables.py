@@ -4,6 +4,7 @@ Explanation or an audio signal; the figures draw these (and :mod:`pamfn.occlusio
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from pamfn import MODALITIES
 from pamfn.decisions import expected_count
 from pamfn.explanation import Explanation
+from pamfn.insights import insight_stage
 from pamfn.viz.colors import modality_label
 
 
@@ -44,6 +46,24 @@ def fusion_count_table(expl: Explanation) -> pd.DataFrame:
             rows.append((st.stage, step, float(st.start_s[step]), float(st.end_s[step]), int(st.fusion_count[step]),
                          float(expected[step]), expl.K))
     return pd.DataFrame(rows, columns=["stage", "step", "start_s", "end_s", "count", "expected", "K"])
+
+
+def readout_steps(expl: Explanation) -> list[dict[str, Any]]:
+    """Per step of the stage the statements speak of (:func:`pamfn.insights.insight_stage`):
+    window, MSFD weights and FusionNet count (the live readout): the stochastic policy's
+    expected count when the PolicyNet's probabilities are there, else the explanation's decision."""
+    stage = insight_stage(expl, "msfd_weights")
+    if stage is None:
+        return []
+    if stage.policy_probs is not None:
+        counts = [f"{c:.1f} expected" for c in expected_count(stage.policy_probs)]
+    else:
+        counts = None if stage.fusion_count is None else [str(int(c)) for c in stage.fusion_count]
+    return [
+        {"stage": stage.stage, "start": float(stage.start_s[i]), "end": float(stage.end_s[i]),
+         "w": [float(x) for x in stage.msfd_weights[i]], "count": None if counts is None else counts[i]}
+        for i in range(stage.steps)
+    ]
 
 
 def scores_table(expl: Explanation) -> pd.DataFrame:
