@@ -1,19 +1,29 @@
-"""The paper's model presets and variants as data (no torch import: the command line reads the names)."""
+"""The paper's tasks, released data sets and feature sets, model presets and variants as data (no torch
+import: the command line reads the names)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+TASKS: tuple[str, str] = ("score", "highlight")
+"""What the model outputs: one score per routine (AQA) or a highlight probability per segment (Section IV-G)."""
+
 PAPER_INPUT_DIMS: dict[str, int] = {"V": 1024, "F": 1024, "A": 768}
 PAPER_EXTRACTORS: dict[str, str] = {"V": "VST", "F": "I3D", "A": "AST"}
 PAPER_EXTRACTORS_2: dict[str, str] = {"V": "UMT", "F": "I3D", "A": "MAST"}
+FEATURE_SETS: dict[str, dict[str, str]] = {"/".join(e.values()): e for e in (PAPER_EXTRACTORS, PAPER_EXTRACTORS_2)}
+"""The released feature sets by name (``VST/I3D/AST``, ``UMT/I3D/MAST``): the paper's main one, and the second (Table III)."""
+LABEL_SCALES: dict[str, float] = {"rg": 25.0, "fisv": 45.0}
+"""The released data sets (RG, Fis-V) and the score a normalised 1 stands for in each."""
+RG_ACTIONS: tuple[str, str, str, str] = ("ball", "clubs", "hoop", "ribbon")
+"""The four apparatus of rhythmic gymnastics, the actions of RG (and of the generated sample benchmark)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "rg": {"K": 10, "label_scale": 25.0, "feature_extractors": PAPER_EXTRACTORS},
-    "fisv": {"K": 6, "label_scale": 45.0, "feature_extractors": PAPER_EXTRACTORS},
-    "rg_feats2": {"K": 6, "label_scale": 25.0, "regressor_ratio": 1, "msfd_heads": 4, "cmfd_heads": 2,
+    "rg": {"K": 10, "label_scale": LABEL_SCALES["rg"], "feature_extractors": PAPER_EXTRACTORS},
+    "fisv": {"K": 6, "label_scale": LABEL_SCALES["fisv"], "feature_extractors": PAPER_EXTRACTORS},
+    "rg_feats2": {"K": 6, "label_scale": LABEL_SCALES["rg"], "regressor_ratio": 1, "msfd_heads": 4, "cmfd_heads": 2,
                   "feature_extractors": PAPER_EXTRACTORS_2},
-    "fisv_feats2": {"K": 8, "label_scale": 45.0, "regressor_ratio": 1, "msfd_heads": 2, "cmfd_heads": 4,
+    "fisv_feats2": {"K": 8, "label_scale": LABEL_SCALES["fisv"], "regressor_ratio": 1, "msfd_heads": 2, "cmfd_heads": 4,
                     "feature_extractors": PAPER_EXTRACTORS_2},
 }
 """Section IV-C: RG uses K=10 FusionNets and scores out of 25, Fis-V K=6 and 45 (features
@@ -45,4 +55,5 @@ VARIANT_HELP: dict[str, str] = {
     "training": "two_stage (the paper) or one_stage (Table V)",
 }
 
-__all__ = ["PAPER_EXTRACTORS", "PAPER_EXTRACTORS_2", "PAPER_INPUT_DIMS", "PRESETS", "VARIANTS", "VARIANT_HELP"]
+__all__ = ["FEATURE_SETS", "LABEL_SCALES", "PAPER_EXTRACTORS", "PAPER_EXTRACTORS_2", "PAPER_INPUT_DIMS", "PRESETS", "RG_ACTIONS",
+           "TASKS", "VARIANTS", "VARIANT_HELP"]

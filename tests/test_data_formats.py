@@ -194,6 +194,20 @@ def test_import_official_second_feature_set(tmp_path):
     assert data.extractors == {"V": "VST", "F": "I3D", "A": "AST"}
 
 
+def test_import_official_offers_every_released_layout_and_feature_set():
+    from pamfn.cli import build_parser
+    from pamfn.data.official import FEATURE_SETS, LAYOUTS, MODEL_PRESETS
+    from pamfn.presets import PRESETS
+
+    command = build_parser()._subparsers._group_actions[0].choices["import-official"]
+    choices = {a.dest: list(a.choices) for a in command._actions if a.choices}
+    assert choices["dataset"] == list(LAYOUTS) and choices["feature_set"] == list(FEATURE_SETS)
+    assert {MODEL_PRESETS[(d, f)] for d in LAYOUTS for f in FEATURE_SETS} == set(PRESETS)
+    for (dataset, feature_set), preset in MODEL_PRESETS.items():
+        assert PRESETS[preset]["label_scale"] == LAYOUTS[dataset].label_scale
+        assert PRESETS[preset]["feature_extractors"] == FEATURE_SETS[feature_set]
+
+
 def test_import_official_names_both_sets_when_files_are_missing(tmp_path):
     feats, labels = _write_official(tmp_path, extractors=("UMT", "I3D", "AST"))  # a mix: neither set complete
     with pytest.raises(DatasetError, match=r"RG_rgb_VST.npy.*RG_audio_MAST.npy"):

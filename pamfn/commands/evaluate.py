@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pamfn.presets import TASKS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from pamfn.engines import add_engine_arguments
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--predictions", action="store_true", help="with --json: include every routine's predicted and judged score")
-    parser.add_argument("--task", choices=("score", "highlight"), default="score",
+    parser.add_argument("--task", choices=TASKS, default="score",
                         help="highlight: mean average precision of a highlight detector and of its branches")
     from pamfn.highlight.cli import add_highlight_arguments
 

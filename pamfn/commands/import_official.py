@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pamfn.presets import FEATURE_SETS, LABEL_SCALES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("import-official", help="convert the released RG / Fis-V features into our dataset format",
@@ -19,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("feat_dir", type=Path, help="folder with <RG|FISV>_<rgb|flow|audio>_<VST|I3D|AST>.npy (or the second set: UMT|I3D|MAST)")
     parser.add_argument("label_dir", type=Path, help="folder with RG/ or FISV/ train.txt and test.txt")
     parser.add_argument("out_dir", type=Path, help="new dataset folder to create")
-    parser.add_argument("--dataset", choices=("rg", "fisv"), required=True)
+    parser.add_argument("--dataset", choices=tuple(LABEL_SCALES), required=True)
     parser.add_argument("--trust-pickle", action="store_true", help="allow unpickling the released .npy dicts (they can run code)")
-    parser.add_argument("--feature-set", choices=("VST/I3D/AST", "UMT/I3D/MAST"),
+    parser.add_argument("--feature-set", choices=tuple(FEATURE_SETS),
                         help="which released feature set to read (default: the one whose files are present)")
     parser.add_argument("--dtype", choices=("float16", "float32"), default="float16", help="storage precision of the features")
     parser.set_defaults(func=run)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from pamfn.synth.config import GENERATOR_VERSIONS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -15,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`pamfn synth sample_data --workers 2`.",
     )
     p.add_argument("out_dir", help="folder to write dataset.json, labels.csv, features/ and media/ into")
-    p.add_argument("--version", type=int, choices=(1, 2), default=2,
+    p.add_argument("--version", type=int, choices=tuple(GENERATOR_VERSIONS), default=2,
                    help="generator version: 2 (default, the bundled set) or 1 (the first bundled set)")
     p.add_argument("--split", choices=("all", "train", "test"), default="all",
                    help="generate one split only, with the configuration of the set already in OUT_DIR "

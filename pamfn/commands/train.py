@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pamfn.presets import PRESETS, VARIANT_HELP, VARIANTS
+from pamfn.presets import PRESETS, TASKS, VARIANT_HELP, VARIANTS
 
 POOLED = "pooled"
 """Run folder (under ``--out``) of a model trained with ``--pool-actions``."""
@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="1: branches only, 2: mixed branch on --branches, both (default)")
     parser.add_argument("--branches", type=Path,
                         help="for --phase 2: a phase-1 run folder (single action or --action all), or its branches/ folder")
-    parser.add_argument("--task", choices=("score", "highlight"), default="score",
+    parser.add_argument("--task", choices=TASKS, default="score",
                         help="score: action quality assessment (default); highlight: per-segment highlight detection (Section IV-G)")
     from pamfn.highlight.cli import add_highlight_arguments
 

@@ -24,6 +24,8 @@ from tqdm import tqdm
 from pamfn import MODALITIES
 from pamfn.data.dataset import AQADataset, Sample
 from pamfn.errors import DatasetError, FeatureError
+from pamfn.features.segments import SEGMENT_FRAMES, SEGMENT_SECONDS, TARGET_FPS
+from pamfn.presets import FEATURE_SETS, LABEL_SCALES, RG_ACTIONS
 from pamfn.routine import RoutineFeatures
 
 
@@ -41,15 +43,9 @@ class OfficialLayout:
 
 
 LAYOUTS: dict[str, OfficialLayout] = {
-    "rg": OfficialLayout("RG", 25.0, True, {"score": 3}, True),
-    "fisv": OfficialLayout("FISV", 45.0, False, {"TES": 1, "PCS": 2}, False),
+    "rg": OfficialLayout("RG", LABEL_SCALES["rg"], True, {"score": 3}, True),
+    "fisv": OfficialLayout("FISV", LABEL_SCALES["fisv"], False, {"TES": 1, "PCS": 2}, False),
 }
-RG_ACTIONS = ("ball", "clubs", "hoop", "ribbon")
-FEATURE_SETS: dict[str, dict[str, str]] = {
-    "VST/I3D/AST": {"V": "VST", "F": "I3D", "A": "AST"},
-    "UMT/I3D/MAST": {"V": "UMT", "F": "I3D", "A": "MAST"},
-}
-"""The released feature sets: the paper's main one, and the second (Table III)."""
 MODEL_PRESETS = {("rg", "VST/I3D/AST"): "rg", ("fisv", "VST/I3D/AST"): "fisv",
                  ("rg", "UMT/I3D/MAST"): "rg_feats2", ("fisv", "UMT/I3D/MAST"): "fisv_feats2"}
 """The model preset (``pamfn train --preset``) the authors used for each dataset and feature set."""
@@ -190,7 +186,7 @@ def load_official(
         "model_preset": MODEL_PRESETS[(dataset.lower(), feature_set)],
         "unlabelled_videos_skipped": sorted(set(per_modality["V"]) - set(labels["routine_id"])),
     }
-    seconds = {key: 32 / 25.0 for key in features}
+    seconds = {key: SEGMENT_SECONDS for key in features}
     extractors = dict(FEATURE_SETS[feature_set])
     return AQADataset(Path(feat_dir), layout.label_scale, actions, samples, features, seconds, info, extractors)
 
@@ -220,7 +216,7 @@ def import_official(
     try:
         for key, arrays in tqdm(data.features.items(), desc=f"import {data.info['name']}", unit="routine"):
             name = Path(key).stem
-            rf = RoutineFeatures(features=arrays, segment_frames=32, fps=25.0, extractors=data.extractors, routine_id=name)
+            rf = RoutineFeatures(features=arrays, segment_frames=SEGMENT_FRAMES, fps=TARGET_FPS, extractors=data.extractors, routine_id=name)
             rf.save(work / key, dtype=dtype)
         rows = [
             {"routine_id": s.routine_id, "action": s.action, "split": s.split, "score": s.score, "features": s.features}

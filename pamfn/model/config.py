@@ -7,10 +7,8 @@ from typing import Any
 
 from pamfn import MODALITIES
 from pamfn.errors import ConfigError
-from pamfn.presets import PAPER_INPUT_DIMS, PRESETS, VARIANTS
+from pamfn.presets import PAPER_INPUT_DIMS, PRESETS, TASKS, VARIANTS
 
-TASKS = ("score", "highlight")
-"""What the model outputs: one score per routine (AQA) or a highlight probability per segment (Section IV-G)."""
 MAX_PARAMETERS = 2_000_000_000
 """The largest model a config may ask for (8 GB of float32 weights); the paper's have about 23 million."""
 

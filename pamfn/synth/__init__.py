@@ -10,23 +10,18 @@ Public API::
     render_frames(plan, motion, size, fps)      # iterator of HxWx3 uint8 RGB frames
     routine_specs(cfg), generate_routine(spec, cfg, out_dir), build_dataset(out_dir, cfg, workers)
     check_dataset(data_dir, routine_ids=None, count=1, media=False) -> DatasetCheck (problems, rounded)
+
+Names are imported lazily (PEP 562), so reading the configuration does not load OpenCV.
 """
 
-from pamfn.synth.config import ACTIONS, BUNDLED, GENERATOR_VERSION, TINY, SynthConfig
-from pamfn.synth.dataset import (
-    Routine,
-    RoutineSpec,
-    build_dataset,
-    check_dataset,
-    generate_routine,
-    make_routine,
-    routine_specs,
-)  # fmt: skip
-from pamfn.synth.plan import RoutinePlan, plan_routine
-from pamfn.synth.render import render_frames
+from __future__ import annotations
 
-__all__ = [
-    "ACTIONS", "BUNDLED", "GENERATOR_VERSION", "TINY", "Routine", "RoutinePlan", "RoutineSpec", "SynthConfig",
-    "build_dataset", "check_dataset", "generate_routine", "make_routine", "plan_routine", "render_frames",
-    "routine_specs",
-]  # fmt: skip
+from pamfn.lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(__name__, {
+    "pamfn.synth.config": ("ACTIONS", "BUNDLED", "GENERATOR_VERSION", "TINY", "SynthConfig"),
+    "pamfn.synth.dataset": ("Routine", "RoutineSpec", "build_dataset", "check_dataset", "generate_routine", "make_routine",
+                            "routine_specs"),
+    "pamfn.synth.plan": ("RoutinePlan", "plan_routine"),
+    "pamfn.synth.render": ("render_frames",),
+})

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from pamfn.presets import RG_ACTIONS
+
 GENERATOR_VERSIONS: dict[int, str] = {1: "synth-rg@1", 2: "synth-rg@2"}
 """Every generator version this code reproduces by name (a new one whenever a change would
 alter what a seed produces)."""
 GENERATOR_VERSION = GENERATOR_VERSIONS[2]
 """The current version, that of the bundled set."""
 
-ACTIONS: tuple[str, str, str, str] = ("ball", "clubs", "hoop", "ribbon")
+ACTIONS = RG_ACTIONS
 """The four apparatus, the "actions" of the benchmark (as in the RG dataset)."""
 
 DEFAULT_SEED = 20260515
@@ -42,7 +44,7 @@ class SynthConfig:
 
     @property
     def samples_per_frame(self) -> int:
-        return int(round(self.sample_rate / self.fps))
+        return round(self.sample_rate / self.fps)
 
     def with_counts(self, train: int, test: int, showcase: int) -> SynthConfig:
         return replace(self, per_action_train=train, per_action_test=test, showcase_per_action=showcase)
