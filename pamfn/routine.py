@@ -20,6 +20,7 @@ import numpy as np
 from pamfn import MODALITIES
 from pamfn.atomic import atomic_path
 from pamfn.errors import FeatureError
+from pamfn.features.segments import SEGMENT_FRAMES, TARGET_FPS
 
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
@@ -30,8 +31,8 @@ class RoutineFeatures:
     """Features of one routine: per modality an array (T, D_m), aligned in time."""
 
     features: dict[str, np.ndarray]
-    segment_frames: int = 32
-    fps: float = 25.0
+    segment_frames: int = SEGMENT_FRAMES
+    fps: float = TARGET_FPS
     duration_s: float | None = None
     extractors: dict[str, str] = field(default_factory=dict)
     """Modality -> extractor name and version, e.g. ``"lite-flow@1"``."""
@@ -108,9 +109,8 @@ class RoutineFeatures:
         path = Path(path)
         arrays = {m: self.features[m].astype(dtype) for m in MODALITIES}
         meta = np.frombuffer(json.dumps(self.metadata()).encode("utf-8"), dtype=np.uint8)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                (np.savez_compressed if compress else np.savez)(fh, **arrays, **{_META_KEY: meta})
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            (np.savez_compressed if compress else np.savez)(fh, **arrays, **{_META_KEY: meta})
         return path
 
     @classmethod

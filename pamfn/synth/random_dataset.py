@@ -5,30 +5,25 @@ files with sound. No trained weights: figures made on it say nothing about the m
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
-from pamfn.features.media import ffmpeg_exe
+from pamfn.atomic import write_bytes_atomic, write_text_atomic
+from pamfn.features.segments import SEGMENT_SECONDS
+from pamfn.features.testmedia import write_test_video
 from pamfn.serving.checkpoints import write_index
+from pamfn.synth.dataset import LABEL_COLUMNS, LABEL_SCALE
 
 DIMS = {"V": 12, "F": 10, "A": 8}
 ACTIONS = ("ball", "hoop")
 
 
 def make_video(path: Path, seconds: float) -> Path:
-    """An mp4 (H.264 + AAC) of ``seconds``: ffmpeg's testsrc2 pattern and a sine tone."""
+    """An mp4 (H.264 + AAC) of ``seconds`` for the player: :func:`write_test_video` at 320x180,
+    a keyframe a second and the index first (``+faststart``), in a folder made as needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        ffmpeg_exe(), "-y", "-v", "error",
-        "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=330:beep_factor=4:sample_rate=22050:duration={seconds}",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25",
-        "-c:a", "aac", "-b:a", "64k", "-shortest", "-movflags", "+faststart", str(path),
-    ]
-    subprocess.run(cmd, check=True)
-    return path
+    return write_test_video(path, seconds, size=(320, 180), extra_output_args=("-g", "25", "-movflags", "+faststart"))
 
 
 def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0, d: int = 16, K: int = 4) -> Path:
@@ -39,7 +34,7 @@ def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0,
     from pamfn.model import PAMFNConfig, build_model
 
     torch.manual_seed(seed)
-    cfg = PAMFNConfig(preset=None, K=K, d=d, input_dims=dict(dims), label_scale=25.0)
+    cfg = PAMFNConfig(preset=None, K=K, d=d, input_dims=dict(dims), label_scale=LABEL_SCALE)
     model = build_model(cfg).eval()
     return save_checkpoint(directory, model, cfg, {"note": "random weights for tests"})
 
@@ -64,27 +59,28 @@ def make_dataset(
 
     rng = np.random.default_rng(7)
     data, ckpts = root / "data", root / "checkpoints"
-    rows = ["routine_id,action,split,score,difficulty,execution,musicality,features,media"]
+    rows = [",".join(LABEL_COLUMNS)]
     video, video_s = None, 0.0
     for action in actions:
         for i in range(per_action):
             rid = f"{action}_{i:03d}" if per_action > 99 else f"{action}_{i:02d}"
             T = segments + (4 * i) % 24
             feats = {m: rng.normal(size=(T, n)).astype(np.float32) for m, n in dims.items()}
-            RoutineFeatures(feats, routine_id=rid, duration_s=T * 1.28).save(data / "features" / f"{rid}.npz")
+            RoutineFeatures(feats, routine_id=rid, duration_s=T * SEGMENT_SECONDS).save(data / "features" / f"{rid}.npz")
             media_rel = ""
             if media and i == 0:
-                if video is None or T * 1.28 > video_s:
-                    video, video_s = make_video(data / "media" / f"{rid}.mp4", T * 1.28), T * 1.28
+                seconds = T * SEGMENT_SECONDS
+                if video is None or seconds > video_s:
+                    video, video_s = make_video(data / "media" / f"{rid}.mp4", seconds), seconds
                 else:
-                    (data / "media" / f"{rid}.mp4").write_bytes(video.read_bytes())
+                    write_bytes_atomic(data / "media" / f"{rid}.mp4", video.read_bytes())
                 media_rel = f"media/{rid}.mp4"
             elif i == 1:
                 media_rel = f"media/{rid}_missing.mp4"
             score = float(rng.uniform(10, 22))
             rows.append(f"{rid},{action},{'test' if i == 0 else 'train'},{score:.2f},{score/3:.2f},{score/3:.2f},{score/3:.2f},features/{rid}.npz,{media_rel}")
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
-    (data / "dataset.json").write_text(json.dumps({"label_scale": 25, "actions": list(actions)}))
+    write_text_atomic(data / "labels.csv", "\n".join(rows) + "\n")
+    write_text_atomic(data / "dataset.json", json.dumps({"label_scale": LABEL_SCALE, "actions": list(actions)}))
     for k, action in enumerate(actions):
         make_checkpoint(ckpts / action, dims=dims, seed=k, d=d, K=K)
     write_index(ckpts, {a: a for a in actions})
