@@ -1,6 +1,7 @@
 """The paper's result tables (IV-VIII, and Fig. 6 as a table over K) as data: each row's
 model variant (PAMFNConfig overrides) or phase-1 branch, and its published numbers; plus
-their text form. No training code and no torch: the research view reads them, and
+their text form. No training code and no torch, and pandas and scipy load only when a
+frame is made: the command line and the research view read the tables, and
 :mod:`pamfn.reproduce` trains and tests their rows.
 
 A new baseline row is one :class:`Row` in its table here (a variant of the model
@@ -10,15 +11,17 @@ config's choices).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from pamfn import MODALITIES
 from pamfn.errors import ConfigError
-from pamfn.intervals import AVG
-from pamfn.metrics import fmt_rho
+from pamfn.presets import RG_ACTIONS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+FIG6 = "fig6"
+"""The name of the paper's Fig. 6 as a table (PAMFN per number of FusionNets K)."""
 PAPER_COLUMNS = ("Ball", "Clubs", "Hoop", "Ribbon", "RG Avg.", "TES", "PCS", "Fis-V Avg.")
 
 
@@ -164,21 +167,22 @@ def fig6_table(Ks: list[int]) -> Table:
     if not Ks or any(k < 1 for k in Ks) or len(set(Ks)) != len(Ks):
         raise ConfigError(f"--K needs distinct positive numbers of FusionNets, got {Ks}")
     rows = tuple(Row(f"K={k}", "", f"K = {k}", {"K": k}) for k in sorted(Ks))
-    return Table("fig6", "Evaluation of the number of FusionNets K (Fig. 6)", rows)
+    return Table(FIG6, "Evaluation of the number of FusionNets K (Fig. 6)", rows)
 
 
 def resolve_table(name: str, Ks: list[int] | None = None) -> Table:
     """Table IV..VIII, or ``fig6`` built from ``Ks``."""
-    if name.lower() == "fig6":
+    if name.lower() == FIG6:
         return fig6_table(Ks or [1, 2, 4, 6, 8, 10, 12])
     return get_table(name)
 
 
 def paper_columns(actions: list[str]) -> dict[str, str]:
     """Our column -> the paper's column of the same name (Ball .. PCS), and Avg. -> RG or Fis-V Avg."""
+    from pamfn.intervals import AVG
+
     out = {a: c for a in actions for c in PAPER_COLUMNS if a.lower() == c.lower()}
-    rg = {"ball", "clubs", "hoop", "ribbon"}
-    if actions and {a.lower() for a in actions} <= rg:
+    if actions and {a.lower() for a in actions} <= set(RG_ACTIONS):
         out[AVG] = "RG Avg."
     elif actions and {a.upper() for a in actions} <= {"TES", "PCS"}:
         out[AVG] = "Fis-V Avg."
@@ -186,6 +190,9 @@ def paper_columns(actions: list[str]) -> dict[str, str]:
 
 
 def markdown(frame: pd.DataFrame) -> str:
+    """``frame`` as a Markdown table, floats with three decimals like the paper's."""
+    from pamfn.metrics import fmt_rho
+
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for rec in frame.to_dict("records"):
@@ -197,6 +204,8 @@ def intervals_table(iv: pd.DataFrame) -> pd.DataFrame:
     """Records of :meth:`TableResult.intervals` (or its CSV) as rows x columns of text:
     ``mean [lo, hi]``, marked ``≈`` where the paper's value lies inside the interval and
     ``~`` where the difference to the reference row is inside the noise."""
+    import pandas as pd
+
     records = []
     for _, part in iv.groupby("key", sort=False):
         first = part.iloc[0]
@@ -208,6 +217,8 @@ def intervals_table(iv: pd.DataFrame) -> pd.DataFrame:
 
 def interval_text(item: dict[str, Any]) -> str:
     """``0.533 [0.412, 0.618]`` plus the marks of :func:`interval_frame`."""
+    from pamfn.metrics import fmt_rho
+
     text = f"{fmt_rho(item['mean'])} [{fmt_rho(item['lo'])}, {fmt_rho(item['hi'])}]"
     if item.get("inside_noise") in (True,):  # numpy and CSV booleans too; NaN is not a mark
         text += " ~"
@@ -217,6 +228,9 @@ def interval_text(item: dict[str, Any]) -> str:
 
 
 def paper_frame(table: Table, rows: list[Row]) -> pd.DataFrame:
+    """The published values of ``rows``: group, row, then the paper's columns."""
+    import pandas as pd
+
     records = []
     for row in rows:
         rec: dict[str, Any] = {"group": row.group, "row": row.label}

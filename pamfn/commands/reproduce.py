@@ -26,6 +26,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pamfn.paper_tables import FIG6, TABLES
+
+HIGHLIGHT_TABLE = "IX"
+"""Table IX, highlight detection (Section IV-G), trained by :mod:`pamfn.highlight`."""
+FIG5 = "fig5"
+"""The paper's Fig. 5, PolicyNet decision frequencies, drawn from a trained checkpoint."""
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -40,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("reproduce", help="train and evaluate the rows of the paper's Table IV-VIII or Fig. 6, with seeds and intervals",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("table", choices=("IV", "V", "VI", "VII", "VIII", "IX", "fig5", "fig6"))
+    parser.add_argument("table", choices=(*TABLES, HIGHLIGHT_TABLE, FIG5, FIG6))
     parser.add_argument("--data", type=Path, required=True, help="dataset folder in our format")
     parser.add_argument("--out", type=Path, required=True, help="output folder (tables and runs/)")
     parser.add_argument("--rows", help="comma-separated row keys (default: every row); see docs/training.md")
@@ -62,9 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.table == "fig5":
+    if args.table == FIG5:
         return run_figure5(args)
-    if args.table == "IX":
+    if args.table == HIGHLIGHT_TABLE:
         return run_table9(args)
     from pamfn.commands.train import set_threads
     from pamfn.data import load_dataset
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     Ks = args.K
-    if args.table != "fig6":
+    if args.table != FIG6:
         if Ks is not None and len(Ks) != 1:
             raise ConfigError(f"--K takes one number for Table {args.table} (a list only for fig6), got {Ks}")
         args.K = Ks[0] if Ks else None
@@ -95,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     name = result.table.name
     print(f"{result.table.title} on {args.data} (test rho, mean over {len(seeds)} seed(s) [95% interval], {result.selection}):")
     print(markdown(interval_frame(result)))
-    if name == "fig6":
+    if name == FIG6:
         from pamfn.report import write_figure
         from pamfn.viz.research import fig6_figure
 
-        paths = write_figure(fig6_figure(result.intervals()), args.out / "fig6")
+        paths = write_figure(fig6_figure(result.intervals()), args.out / FIG6)
         print("wrote " + ", ".join(str(p) for p in paths))
     print(f"wrote {args.out / f'table_{name}.md'}, .csv and _intervals.csv")
     return 0

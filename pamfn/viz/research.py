@@ -16,7 +16,6 @@ figures are pure functions of those tables:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -28,7 +27,8 @@ from plotly.subplots import make_subplots
 from pamfn import MODALITIES, MODALITY_NAMES, decisions
 from pamfn.errors import DatasetError
 from pamfn.explanation import Explanation
-from pamfn.metrics import fisher_z_mean, spearman_rho
+from pamfn.metrics import fisher_z_mean, fmt_rho, spearman_rho
+from pamfn.paper_tables import FIG6, TABLES
 from pamfn.viz.colors import MODALITY_COLORS, modality_label
 from pamfn.viz.tables import fusion_count_table, msfd_table
 
@@ -343,7 +343,7 @@ def predicted_vs_judged_figure(
                 x=group["judged"],
                 y=group["predicted"],
                 mode="markers",
-                name=f"{action} (ρ = {_fmt(rho_of.get(action))}, n = {len(group)})",
+                name=f"{action} (ρ = {fmt_rho(rho_of.get(action))}, n = {len(group)})",
                 marker={"color": colors[action], "size": 8, "opacity": 0.8, "line": {"width": 0.5, "color": "white"}},
                 text=group["routine_id"],
                 hovertemplate="%{text}<br>judged %{x:.2f}<br>predicted %{y:.2f}<extra></extra>",
@@ -364,7 +364,7 @@ def predicted_vs_judged_figure(
     )
     avg = rho_of.get("Avg.")
     fig.update_layout(
-        title=f"{title} (Fisher-z mean ρ = {_fmt(avg)})",
+        title=f"{title} (Fisher-z mean ρ = {fmt_rho(avg)})",
         xaxis={"title": f"Judged score ({unit})", "range": [lo - pad, hi + pad]},
         yaxis={"title": f"Predicted score ({unit})", "range": [lo - pad, hi + pad]},
         height=520,
@@ -373,16 +373,12 @@ def predicted_vs_judged_figure(
     return fig
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
 # ---------------------------------------------------------------------------------------
 # Results tables written by `pamfn reproduce`
 # ---------------------------------------------------------------------------------------
 
-_ROMAN = ("IV", "V", "VI", "VII", "VIII", "fig6")
-_TABLE_RE = re.compile(r"^table_(IV|V|VI|VII|VIII|fig6)$")
+RESULT_TABLES: tuple[str, ...] = (*TABLES, FIG6)
+"""The tables ``pamfn reproduce`` writes as ``table_<N>.csv`` with group and row columns, in the paper's order."""
 
 
 def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
@@ -395,10 +391,10 @@ def find_result_tables(roots: Iterable[str | Path]) -> dict[str, list[Path]]:
         if not root.is_dir():
             continue
         for path in sorted(root.rglob("*.csv")):
-            match = _TABLE_RE.search(path.stem)
-            if match:
-                found.setdefault(match.group(1), []).append(path)
-    return dict(sorted(found.items(), key=lambda kv: _ROMAN.index(kv[0])))
+            name = path.stem.removeprefix("table_")
+            if name != path.stem and name in RESULT_TABLES:
+                found.setdefault(name, []).append(path)
+    return dict(sorted(found.items(), key=lambda kv: RESULT_TABLES.index(kv[0])))
 
 TABLE_COLUMNS: tuple[str, ...] = ("group", "row")
 """The columns of every ``table_<N>.csv`` ``pamfn reproduce`` writes (then one per action)."""
