@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from bench_synth import A_BEATS, A_RMS, F_PROFILE
 
 from pamfn.errors import DatasetError
-from pamfn.features.lite import _FARNEBACK, PROFILE, one_cv2_thread
+from pamfn.features.lite import FARNEBACK, PROFILE, one_cv2_thread
 from pamfn.metrics import spearman_rho
 from pamfn.routine import RoutineFeatures
 from pamfn.synth.config import SynthConfig
@@ -171,7 +171,7 @@ def rendered_energies(
     camera = [0.0]
     with one_cv2_thread():
         for a, b in itertools.pairwise(greys):
-            flow = cv2.calcOpticalFlowFarneback(a, b, None, **_FARNEBACK) * scale
+            flow = cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK) * scale
             cam = np.median(flow[::2, ::2].reshape(-1, 2), axis=0)
             rel = np.linalg.norm(flow - cam, axis=2)
             out["mean"].append(float(rel.mean()))
@@ -182,7 +182,7 @@ def rendered_energies(
                 steady = cv2.warpAffine(
                     a, shift, a.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
                 )
-                stab = np.linalg.norm(cv2.calcOpticalFlowFarneback(steady, b, None, **_FARNEBACK) * scale, axis=2)
+                stab = np.linalg.norm(cv2.calcOpticalFlowFarneback(steady, b, None, **FARNEBACK) * scale, axis=2)
                 out["stabilised"].append(float(stab.mean()))
                 out["stabilised p99"].append(float(np.percentile(stab, 99)))
     energies = {f"{name} @{width}px": np.array([v[0], *v]) for name, v in out.items() if v}  # frame 0 repeats field 1

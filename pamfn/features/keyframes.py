@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from pamfn.errors import MediaError
-from pamfn.features.lite import _FARNEBACK, one_cv2_thread, working_size
+from pamfn.features.lite import FARNEBACK, one_cv2_thread, working_size
 from pamfn.features.media import iter_frames, probe
 from pamfn.features.segments import TARGET_FPS
 
@@ -74,7 +74,7 @@ def flow_visualization(video_path: str | os.PathLike[str], start_s: float, end_s
     peak = np.zeros(grey[0].shape, np.float32)
     with one_cv2_thread():
         for a, b in pairwise(grey):
-            flow = cv2.calcOpticalFlowFarneback(a, b, None, **_FARNEBACK)
+            flow = cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK)
             speed = np.linalg.norm(flow, axis=2)
             total += flow
             path += speed

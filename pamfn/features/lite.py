@@ -36,7 +36,9 @@ _EPS = 1e-8
 _SPECTRAL_FLOOR = 1e-4
 """White power floor added per bin before spectral shape statistics (about -94 dB below a
 full-scale sine), so near-silence has a stable shape (that of white noise) instead of noise."""
-_FARNEBACK = {"pyr_scale": 0.5, "levels": 3, "winsize": 9, "iterations": 2, "poly_n": 5, "poly_sigma": 1.1, "flags": 0}
+FARNEBACK: dict[str, float] = {"pyr_scale": 0.5, "levels": 3, "winsize": 9, "iterations": 2, "poly_n": 5, "poly_sigma": 1.1,
+                               "flags": 0}
+"""Parameters of OpenCV's Farneback optical flow, shared by the flow features, the keyframes and the feature audit."""
 _MOVING = 0.5
 """Flow magnitude (percent of the longer side per frame) above which a pixel counts as moving."""
 
@@ -208,7 +210,7 @@ class LiteVideo:
         for frame in frames:
             grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
             if self._prev is not None and self._prev.shape == grey.shape:
-                flows.append(cv2.calcOpticalFlowFarneback(self._prev, grey, None, **_FARNEBACK))
+                flows.append(cv2.calcOpticalFlowFarneback(self._prev, grey, None, **FARNEBACK))
             self._prev = grey
         f = motion_features(_flow_pair_features(np.stack(flows) * scale))
         self.timings["appearance"] += t1 - t0
