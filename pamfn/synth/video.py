@@ -50,7 +50,7 @@ def encode_mp4(
             proc.stdin.close()
         except BrokenPipeError:
             proc.wait()
-            raise MediaError(f"{path.name}: ffmpeg stopped: {proc.stderr.read().decode(errors='replace')[-500:]}")
+            raise MediaError(f"{path.name}: ffmpeg stopped: {proc.stderr.read().decode(errors='replace')[-500:]}") from None
         except BaseException:
             proc.kill()
             proc.wait()
