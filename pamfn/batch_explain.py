@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pamfn import MODALITIES
 from pamfn.atomic import atomic_path, write_text_atomic
 from pamfn.catalog import Catalog
 from pamfn.engines import Failure, write_failures
@@ -130,7 +131,7 @@ def _record(rid: str, catalog: Catalog, expl: dict[str, Any]) -> dict[str, Any]:
     row = catalog.routines.loc[rid]
     branches = expl["branch_scores"]
     return {"routine_id": rid, "action": str(row["action"]), "split": str(row["split"]), "judged": float(row["score"]),
-            "predicted": float(expl["score"]), **{f"branch_{m}": branches.get(m, float("nan")) for m in "VFA"},
+            "predicted": float(expl["score"]), **{f"branch_{m}": branches.get(m, float("nan")) for m in MODALITIES},
             "file": f"explanations/{rid}.json"}
 
 

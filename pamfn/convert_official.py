@@ -11,7 +11,6 @@ them at their initial values (weight 1, bias 0).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import re
@@ -23,6 +22,7 @@ import torch
 from torch import Tensor
 
 from pamfn.errors import CheckpointError
+from pamfn.features.media import file_sha256
 from pamfn.model.config import PAMFNConfig
 from pamfn.presets import PRESETS
 
@@ -243,7 +243,7 @@ def convert_official(
     info = {
         "source": "official",
         "source_file": src.name,
-        "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
+        "source_sha256": file_sha256(src),
         "dropped_unused_keys": dropped,
         "checked_against_weights": {"K": cfg.K, "regressor_ratio": cfg.regressor_ratio, "d": cfg.d},
         "from_preset_unchecked": {"msfd_heads": cfg.msfd_heads, "cmfd_heads": cfg.cmfd_heads, "label_scale": cfg.label_scale},

@@ -19,6 +19,7 @@ import streamlit as st
 
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.explanation import Explanation
+from pamfn.serving.cache import file_stamp
 from pamfn.viz.colors import MODALITY_COLORS, PLAYHEAD_COLOR, WINDOW_COLOR, rgba
 from pamfn.viz.tables import readout_steps
 
@@ -92,8 +93,7 @@ def publish(path: Path, folder: str = "media") -> str:
     new URL. A hard link avoids copying; across file systems the file is copied.
     """
     path = Path(path).resolve()
-    stat = path.stat()
-    digest = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    digest = hashlib.sha1(file_stamp(path).encode()).hexdigest()[:16]
     name = f"{digest}{path.suffix.lower()}"
     target = STATIC / folder / name
     if not target.exists():

@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a features file, or --data DIR for every routine of a data set")
     import numpy as np
 
+    from pamfn import MODALITIES
     from pamfn.decisions import stage_summary
     from pamfn.explain import explain_routine
     from pamfn.insights import coach_insights
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         line = f"  stage {st.stage}: {st.steps} step(s)"
         if st.msfd_weights is not None:
             mean = st.msfd_weights.mean(axis=0)
-            line += "; mean MSFD weights " + ", ".join(f"{m} {w:.2f}" for m, w in zip("VFA", mean))
+            line += "; mean MSFD weights " + ", ".join(f"{m} {w:.2f}" for m, w in zip(MODALITIES, mean))
         summary = next((p for p in policy if p["stage"] == st.stage), None)
         if summary is not None:
             line += (f"; expected FusionNet count {summary['expected_count']:.2f} of {explanation.K} "

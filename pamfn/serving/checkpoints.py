@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pamfn.errors import CheckpointError
+from pamfn.serving.cache import file_stamp
 
 if TYPE_CHECKING:
     from pamfn.checkpoint import LoadedCheckpoint
@@ -80,8 +81,7 @@ def files_version(folder: str | os.PathLike[str]) -> str:
     folder = Path(folder)
     digest = hashlib.sha1(str(folder).encode())
     for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else ():
-        stat = path.stat()
-        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        digest.update(file_stamp(path).encode())
     return digest.hexdigest()
 
 

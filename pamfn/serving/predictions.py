@@ -16,6 +16,7 @@ from pamfn.atomic import write_text_atomic
 from pamfn.catalog import Catalog
 from pamfn.errors import PamfnError
 from pamfn.routine import RoutineFeatures
+from pamfn.serving.cache import file_stamp
 from pamfn.serving.checkpoints import CheckpointSet
 
 CHUNK = 64
@@ -28,8 +29,7 @@ def fingerprint(catalog: Catalog, checkpoints: CheckpointSet) -> str:
     files = [catalog.root / "labels.csv", catalog.root / "dataset.json"]
     files += [Path(p) for p in catalog.routines["features_path"]]
     for path in files:
-        stat = path.stat() if path.exists() else None
-        digest.update(f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}".encode())
+        digest.update(file_stamp(path).encode())
     return digest.hexdigest()[:20]
 
 
