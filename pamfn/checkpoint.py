@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pamfn.errors import CheckpointError, ConfigError
+from pamfn.errors import CheckpointError, ConfigError, OutputError
 from pamfn.model.config import PAMFNConfig
 
 if TYPE_CHECKING:
@@ -46,11 +46,12 @@ class LoadedCheckpoint:
 def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAMFNConfig, meta: dict[str, Any] | None = None) -> Path:
     """Write ``model`` and ``cfg`` to ``directory`` atomically (temp dir, then rename).
 
-    An existing checkpoint at ``directory`` is replaced only once the new one is complete.
+    An existing checkpoint at ``directory`` is replaced only once the new one is complete;
+    anything else there is refused (:func:`replaceable_checkpoint_dir`).
     """
     from safetensors.torch import save_file
 
-    directory = Path(directory)
+    directory = replaceable_checkpoint_dir(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": cfg.to_dict(), "meta": meta or {}}
@@ -63,6 +64,24 @@ def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAM
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def replaceable_checkpoint_dir(directory: str | os.PathLike[str]) -> Path:
+    """Where a checkpoint saved to ``directory`` lands (a symlink's target). OutputError
+    unless it is absent, an empty folder, or a checkpoint holding only a checkpoint's files:
+    a save replaces the whole folder, so it must never take a file, a device, a pipe or a
+    folder of other files with it."""
+    path = Path(os.path.realpath(directory))
+    if not path.exists():
+        return path
+    if not path.is_dir():
+        raise OutputError(f"{directory}: cannot write a checkpoint there: it is not a folder (a file, device or pipe)")
+    others = sorted(p.name for p in path.iterdir() if p.name not in (CONFIG, WEIGHTS))
+    if others:
+        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        raise OutputError(f"{directory}: cannot write a checkpoint there: the folder holds other files ({shown}), which "
+                          "the save would delete; choose a new or empty folder")
+    return path
 
 
 def _replace_dir(src: Path, dst: Path) -> None:

@@ -1,13 +1,14 @@
 """Checkpoints (safetensors + config.json) and explanations."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from pamfn.checkpoint import check_compatible, load_checkpoint, read_config, save_checkpoint
-from pamfn.errors import CheckpointError, ConfigError
+from pamfn.errors import CheckpointError, ConfigError, OutputError
 from pamfn.explain import explain_many, explain_routine
 from pamfn.explanation import Explanation
 from pamfn.model import PAMFNConfig, build_model
@@ -59,6 +60,41 @@ def test_save_replaces_existing_atomically(saved):
     save_checkpoint(path, model, cfg, meta={"round": 2})
     assert load_checkpoint(path).meta == {"round": 2}
     assert [p.name for p in path.parent.iterdir()] == ["ck"]
+
+
+def test_a_save_never_takes_what_is_not_a_checkpoint_with_it(saved, tmp_path):
+    import os
+
+    path, model, cfg = saved
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "thesis.txt").write_text("years of work")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("keep me")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # stands for a device such as /dev/null, which a rename would replace just the same
+    (tmp_path / "link").symlink_to(notes)
+    for target, says in ((notes, "holds other files (thesis.txt)"), (tmp_path / "link", "holds other files"),
+                         (plain, "not a folder"), (pipe, "not a folder")):
+        with pytest.raises(OutputError, match=re.escape(says)):
+            save_checkpoint(target, model, cfg)
+    assert (notes / "thesis.txt").read_text() == "years of work" and plain.read_text() == "keep me"
+    assert pipe.exists() and not pipe.is_dir()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing half-written beside them
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert load_checkpoint(save_checkpoint(empty, model, cfg)).config == cfg  # an empty folder, or a checkpoint: fine
+
+
+def test_convert_official_refuses_an_output_that_is_not_a_checkpoint_folder(tmp_path, capsys):
+    from pamfn.cli import main as cli
+
+    (tmp_path / "in.pth").write_bytes(b"never read")
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "a.md").write_text("x")
+    assert cli(["convert-official", str(tmp_path / "in.pth"), str(out), "--preset", "rg"]) == 2
+    assert "holds other files (a.md)" in capsys.readouterr().err and (out / "a.md").exists()
 
 
 @pytest.mark.parametrize("variant", [{"modalities": ("A",)}, {"model": "late_fusion", "fusion": "attention"}, {"cmfd": "weighted", "fusion_stages": 2}])

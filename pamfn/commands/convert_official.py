@@ -24,9 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pamfn.checkpoint import read_config
+    from pamfn.checkpoint import read_config, replaceable_checkpoint_dir
     from pamfn.convert_official import convert_official
 
+    replaceable_checkpoint_dir(args.out)  # before the work, not after it
     meta = {"action": args.action} if args.action else None
     out = convert_official(args.src, args.out, args.preset, meta)
     cfg, _ = read_config(out)
