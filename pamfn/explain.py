@@ -98,7 +98,7 @@ def explain_routine(
         branch_scores={m: float(s[0]) * scale for m, s in out.branch_scores.items()},
         K=cfg.K,
         stages=stages,
-        duration_s=float(features.duration_s if features.duration_s is not None else features.T * features.segment_seconds),
+        duration_s=float(features.length_s),
         segment_seconds=features.segment_seconds,
         mode=mode,
         action=action,

@@ -227,7 +227,7 @@ def interval_text(item: dict[str, Any]) -> str:
     return text
 
 
-def paper_frame(table: Table, rows: list[Row]) -> pd.DataFrame:
+def paper_frame(rows: list[Row]) -> pd.DataFrame:
     """The published values of ``rows``: group, row, then the paper's columns."""
     import pandas as pd
 

@@ -147,9 +147,9 @@ def _checkpoint_predictions(data: AQADataset, checkpoint: Path, action: str) -> 
     from pamfn.checkpoint import load_checkpoint
     from pamfn.data.tensors import SplitTensors
     from pamfn.evaluate import score_split
+    from pamfn.serving.scorer import predictor
 
-    model = load_checkpoint(checkpoint).model.eval()
-    result = score_split(lambda x: model(x).score, SplitTensors(data, data.select(action, "test")))
+    result = score_split(predictor(load_checkpoint(checkpoint).model), SplitTensors(data, data.select(action, "test")))
     return {r: (float(p), float(j)) for r, p, j in zip(result.routine_ids, result.predicted, result.judged)}
 
 
@@ -299,7 +299,7 @@ def write_table(result: TableResult, out: Path) -> None:
     (means), table_<N>_intervals.csv (one record per cell), table_<N>_paper.csv."""
     name = result.table.name
     selected, last = result.frame("selected"), result.frame("last")
-    paper = paper_frame(result.table, result.rows)
+    paper = paper_frame(result.rows)
     intervals = result.intervals()
     write_text_atomic(out / f"table_{name}.csv", selected.to_csv(index=False))
     write_text_atomic(out / f"table_{name}_intervals.csv", intervals.to_csv(index=False))

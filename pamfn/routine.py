@@ -57,6 +57,11 @@ class RoutineFeatures:
         return self.segment_frames / self.fps
 
     @property
+    def length_s(self) -> float:
+        """The routine's length in seconds: its media's duration when known, else its T segments'."""
+        return self.duration_s if self.duration_s is not None else self.T * self.segment_seconds
+
+    @property
     def dims(self) -> dict[str, int]:
         return {m: int(a.shape[1]) for m, a in self.features.items()}
 

@@ -153,7 +153,7 @@ class RoutineLibrary:
             "name": name,
             "created": created.isoformat(timespec="microseconds"),  # orders entries saved in one second
             "routine_id": features.routine_id,
-            "duration_s": features.duration_s if features.duration_s is not None else features.T * features.segment_seconds,
+            "duration_s": features.length_s,
             "segments": features.T,
             "extractors": features.extractors,
             "media_sha256": features.media_sha256,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pamfn.errors import MediaError
-from pamfn.features.keyframes import flow_to_rgb, flow_visualization, keyframes
+from pamfn.features.keyframes import FLOW_SPAN_S, flow_to_rgb, flow_visualization, keyframe_strip, keyframes
 from pamfn.features.media import ffmpeg_exe, iter_frames
 from tests.support.media import write_test_video
 
@@ -44,6 +44,17 @@ def test_flow_picture_shows_direction_and_speed(square_video):
     r, g, b = (picture[..., c][bright].mean() for c in range(3))
     assert r > g and r > b  # rightward motion is red (hue 0)
     assert flow_visualization(square_video, 0.0, 0.5, width=160).shape == (120, 160, 3)
+
+
+def test_the_dashboards_strip_puts_each_flow_picture_under_its_keyframe(square_video):
+    import cv2
+
+    threads = cv2.getNumThreads()
+    times, rgb, flow = keyframe_strip(square_video, 1.0, 3.0, n=4, width=160)
+    assert times == pytest.approx([1.25, 1.75, 2.25, 2.75]) and len(rgb) == len(flow) == 4
+    assert all(f.shape == (120, 160, 3) for f in rgb + flow)
+    assert np.array_equal(flow[1], flow_visualization(square_video, 1.75 - FLOW_SPAN_S / 2, 1.75 + FLOW_SPAN_S / 2, width=160))
+    assert cv2.getNumThreads() == threads  # one thread while decoding, the process's setting after
 
 
 def test_flow_to_rgb_colour_wheel():

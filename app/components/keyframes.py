@@ -5,30 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.insights import Insight, clock, window_around
 
-FLOW_SPAN_S = 0.4
-"""The flow picture under a keyframe shows the motion of this many seconds around it."""
-
 
 @st.cache_data(show_spinner="Decoding keyframes…", max_entries=64)
 def _keyframes(path: str, mtime_ns: int, start_s: float, end_s: float, count: int) -> tuple[list, list, list]:
-    import cv2
+    from pamfn.features.keyframes import keyframe_strip
 
-    from pamfn.features.keyframes import flow_visualization, keyframes
-
-    cv2.setNumThreads(1)  # one routine at a time; spinning threads only slow a busy machine down
-    edges = np.linspace(start_s, end_s, count + 1)
-    times = [float(t) for t in (edges[:-1] + edges[1:]) / 2]
-    rgb = keyframes(path, start_s, end_s, n=count, width=320)
-    half = min(FLOW_SPAN_S, (end_s - start_s) / count) / 2
-    flow = [flow_visualization(path, max(0.0, t - half), t + half, width=320) for t in times]
-    return times, rgb, flow
+    return keyframe_strip(path, start_s, end_s, n=count)
 
 
 def default_window(expl: Explanation, found: list[Insight]) -> tuple[float, float]:
@@ -38,6 +26,8 @@ def default_window(expl: Explanation, found: list[Insight]) -> tuple[float, floa
 
 def keyframes_panel(video: Path, window: tuple[float, float], count: int = 4) -> None:
     """Show ``count`` RGB frames across ``window``, each above the optical flow around it."""
+    from pamfn.features.keyframes import FLOW_SPAN_S  # OpenCV loads with the first keyframes, not the page
+
     start, end = window
     st.caption(f"**{clock(start)}–{clock(end)}** ({end - start:.1f} s, shaded on the charts). RGB frames above; "
                "below, the optical flow "

@@ -69,7 +69,7 @@ def results_tables() -> None:
     found = research.find_result_tables(result_folders())
     number = st.selectbox("Table", list(TABLES), format_func=lambda n: f"Table {n}: {TABLES[n].title}", key="research_table")
     table = get_table(number)
-    paper = paper_frame(table, list(table.rows))
+    paper = paper_frame(list(table.rows))
     number_format = {c: "{:.3f}" for c in paper.columns if c not in ("group", "row")}
     paths = found.get(number, [])
     if not paths:

@@ -17,6 +17,8 @@ from pamfn.features.segments import TARGET_FPS
 
 FLOW_BOX = 192
 """Longer side, in pixels, at which the flow picture's optical flow is computed."""
+FLOW_SPAN_S = 0.4
+"""The flow picture under a keyframe shows the motion of this many seconds around it."""
 FLOW_SATURATION = 2.0
 """Flow magnitude (percent of the image width per frame) drawn at full brightness."""
 
@@ -85,3 +87,17 @@ def flow_visualization(video_path: str | os.PathLike[str], start_s: float, end_s
     picture = flow_to_rgb(direction * peak[..., None], coherence)
     height = max(2, 2 * round(picture.shape[0] * width / picture.shape[1] / 2))
     return cv2.resize(picture, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def keyframe_strip(video_path: str | os.PathLike[str], start_s: float, end_s: float, n: int = 4,
+                   width: int = 320) -> tuple[list[float], list[np.ndarray], list[np.ndarray]]:
+    """The dashboard's strip: ``n`` keyframes across the window (their times, as in
+    :func:`keyframes`) and under each the flow picture of the ``FLOW_SPAN_S`` around it
+    (narrower when the keyframes are closer), all decoded with one OpenCV thread."""
+    edges = np.linspace(start_s, end_s, n + 1)
+    times = [float(t) for t in (edges[:-1] + edges[1:]) / 2]
+    half = min(FLOW_SPAN_S, (end_s - start_s) / n) / 2
+    with one_cv2_thread():
+        rgb = keyframes(video_path, start_s, end_s, n=n, width=width)
+        flow = [flow_visualization(video_path, max(0.0, t - half), t + half, width=width) for t in times]
+    return times, rgb, flow

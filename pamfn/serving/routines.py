@@ -70,6 +70,6 @@ def explain_with_occlusion(ckpt: LoadedCheckpoint, features: RoutineFeatures, *,
 
     explanation = explain_routine(ckpt, features, action=action, judged_score=judged_score, support=True,
                                   on_batch=step(SUPPORT_STEP))
-    if features.T * features.segment_seconds > LONGEST_SCAN_S:
+    if features.T * features.segment_seconds > LONGEST_SCAN_S:  # the segments scanned, not the media's tail
         return explanation, scan_from_dict(None)
     return explanation, occlusion_scan(ckpt.model, features, ckpt.label_scale, device=device, on_batch=step(SCAN_STEP))
