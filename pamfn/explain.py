@@ -22,7 +22,7 @@ from pamfn.errors import ConfigError
 from pamfn.explanation import MODES, Explanation, StageExplanation, stage_spans
 from pamfn.model.base import StageTrace
 from pamfn.ood import assessment, from_meta
-from pamfn.serving.scorer import run_model
+from pamfn.serving.scorer import routine_inputs, run_model
 
 if TYPE_CHECKING:
     from pamfn.model import AQAModel
@@ -68,7 +68,7 @@ def explain_routine(
     cfg = model.config
     check_compatible(cfg, features)
     device = next(model.parameters()).device
-    inputs = {m: torch.as_tensor(features.features[m], dtype=torch.float32, device=device).unsqueeze(0) for m in cfg.modalities}
+    inputs = routine_inputs(model, features)
     generator = None
     if mode == "sample":
         generator = torch.Generator(device=device)

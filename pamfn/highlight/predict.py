@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
 from pamfn.checkpoint import LoadedCheckpoint, check_compatible
 from pamfn.errors import CheckpointError
 from pamfn.routine import RoutineFeatures
-from pamfn.serving.scorer import run_model
+from pamfn.serving.scorer import routine_inputs, run_model
 
 
 def require_detector(ck: LoadedCheckpoint) -> None:
@@ -24,9 +23,7 @@ def highlight_table(ck: LoadedCheckpoint, features: RoutineFeatures) -> pd.DataF
     segment (segment t covers [t*L/fps, (t+1)*L/fps) seconds)."""
     require_detector(ck)
     check_compatible(ck.config, features)
-    device = next(ck.model.parameters()).device
-    x = {m: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None].to(device) for m, a in features.features.items()}
-    probability = run_model(ck.model, x).score[0].float().cpu().numpy()
+    probability = run_model(ck.model, routine_inputs(ck.model, features)).score[0].float().cpu().numpy()
     step = features.segment_seconds
     t = np.arange(len(probability))
     return pd.DataFrame({"segment": t, "start_s": t * step, "end_s": (t + 1) * step, "probability": probability})

@@ -47,6 +47,14 @@ def run_model(
         return model(inputs, policy=policy, generator=generator)
 
 
+def routine_inputs(model: AQAModel, features: RoutineFeatures) -> dict[str, Tensor]:
+    """One routine as the model's input: a batch of one (1, T, D) float32 per modality the
+    model reads, on the model's device."""
+    device = next(model.parameters()).device
+    return {m: torch.as_tensor(features.features[m], dtype=torch.float32, device=device).unsqueeze(0)
+            for m in model.config.modalities}
+
+
 def predictor(model: AQAModel) -> Predictor:
     """The model's final score as a :data:`Predictor` (evaluation of a split)."""
     return lambda feats: run_model(model, feats).score
