@@ -22,10 +22,12 @@ from pamfn.errors import ConfigError
 from pamfn.explanation import MODES, Explanation, StageExplanation, stage_spans
 from pamfn.model.base import StageTrace
 from pamfn.ood import assessment, from_meta
+from pamfn.presets import VARIANTS
 from pamfn.serving.scorer import routine_inputs, run_model
 
 if TYPE_CHECKING:
     from pamfn.model import AQAModel
+    from pamfn.model.config import PAMFNConfig
     from pamfn.routine import RoutineFeatures
 
 
@@ -132,9 +134,9 @@ def _add_support(stages: list[StageExplanation], model: AQAModel, features: Rout
     return summary
 
 
-def _variant(cfg: object) -> dict[str, object]:
-    keys = ("model", "fusionnets", "msfd", "cmfd", "fusion_stages", "fusion", "training")
-    return {k: getattr(cfg, k) for k in keys}
+def _variant(cfg: PAMFNConfig) -> dict[str, object]:
+    """The config's variant fields (:data:`pamfn.presets.VARIANTS`) and their values."""
+    return {k: getattr(cfg, k) for k in VARIANTS}
 
 
 def explain_many(
