@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     out = import_official(args.feat_dir, args.label_dir, args.out_dir, args.dataset, trust_pickle=args.trust_pickle, dtype=args.dtype,
                          feature_set=args.feature_set)
     data = load_dataset(out)
-    counts = ", ".join(f"{a}: {len(data.select(a, 'train'))}/{len(data.select(a, 'test'))}" for a in data.actions)
+    def count(action: str, split: str) -> int:  # a split may be empty: the set is written, and it loads
+        return sum(s.action == action and s.split == split for s in data.samples)
+
+    counts = ", ".join(f"{a}: {count(a, 'train')}/{count(a, 'test')}" for a in data.actions)
     print(f"wrote {out}: {len(data.features)} routines (train/test per action: {counts})")
     print(f"features {data.info['feature_set']}: train with --preset {data.info['model_preset']} (the authors' setting for them)")
     skipped = data.info.get("unlabelled_videos_skipped") or []

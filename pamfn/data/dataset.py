@@ -153,7 +153,8 @@ class LabelsTable:
     path: Path
     samples: list[Sample]
     """The rows, checked: one row per ``(routine_id, action)``, a known action and split,
-    a finite score and a features path. A routine may appear under several actions
+    a numeric score within ``0..label_scale`` (sub-scores within the ranges dataset.json's
+    ``sub_scores`` declares) and a features path. A routine may appear under several actions
     (Fis-V: TES and PCS)."""
 
 
@@ -169,14 +170,48 @@ def read_labelled(root: str | os.PathLike[str]) -> LabelsTable:
     if "action" in table.columns:
         table["action"] = table["action"].astype(str)
     actions = [str(a) for a in info.get("actions") or sorted(table["action"].unique())] if "action" in table.columns else []
-    return LabelsTable(info, label_scale, actions, table, path, _samples_from_table(table, path, actions))
+    sub_scales = _sub_score_scales(info, root / "dataset.json")
+    return LabelsTable(info, label_scale, actions, table, path, _samples_from_table(table, path, actions, label_scale, sub_scales))
 
 
-def _samples_from_table(table: pd.DataFrame, path: Path, actions: list[str]) -> list[Sample]:
+def _sub_score_scales(info: dict, meta_path: Path) -> dict[str, float]:
+    """Column -> top of its range, from dataset.json's optional ``sub_scores`` (the generated
+    sets declare difficulty, execution and musicality); DatasetError when malformed."""
+    declared = info.get("sub_scores")
+    if declared is None:
+        return {}
+    try:
+        scales = {str(c): float(top) for c, top in declared.items()}
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise DatasetError(f"{meta_path}: sub_scores must map score columns to their top values ({exc})") from exc
+    bad = {c: top for c, top in scales.items() if not (math.isfinite(top) and top > 0)}
+    if bad:
+        raise DatasetError(f"{meta_path}: sub_scores must be positive numbers, got {bad}")
+    return scales
+
+
+def _checked_score(value: object, what: str, scale: float, scale_name: str, path: Path, rid: str, action: str) -> float:
+    """``value`` as a float in ``0..scale``; DatasetError naming the routine, value and scale."""
+    try:
+        score = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DatasetError(f"{path}: routine {rid} ({action}) has a non-numeric {what} {value!r}") from None
+    if not math.isfinite(score):
+        raise DatasetError(f"{path}: routine {rid} ({action}) has no finite {what} ({value!r})")
+    if not 0.0 <= score <= scale:
+        raise DatasetError(f"{path}: routine {rid} ({action}) has {what} {score:g}, outside 0..{scale:g} "
+                           f"(dataset.json {scale_name})")
+    return score
+
+
+def _samples_from_table(
+    table: pd.DataFrame, path: Path, actions: list[str], label_scale: float, sub_scales: dict[str, float]
+) -> list[Sample]:
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise DatasetError(f"{path}: labels table lacks columns {missing} (needs {list(REQUIRED_COLUMNS)})")
     extra_cols = [c for c in table.columns if c not in REQUIRED_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
+    columns = list(table.columns)
     samples, seen = [], set()
     for row in table.itertuples(index=False):
         rid, action, split = str(row.routine_id), str(row.action), str(row.split)
@@ -190,12 +225,13 @@ def _samples_from_table(table: pd.DataFrame, path: Path, actions: list[str]) -> 
             raise DatasetError(f"{path}: routine {rid} has split {split!r}, expected one of {list(SPLITS)}")
         if action not in actions:
             raise DatasetError(f"{path}: routine {rid} has action {action!r}, not among dataset.json actions {actions}")
-        score = float(row.score)
-        if not math.isfinite(score):
-            raise DatasetError(f"{path}: routine {rid} has no finite score ({row.score!r})")
+        score = _checked_score(row.score, "score", label_scale, "label_scale", path, rid, action)
         if not isinstance(row.features, str) or not row.features:
             raise DatasetError(f"{path}: routine {rid} has no features path")
         extra = {c: float(getattr(row, c)) for c in extra_cols if pd.notna(getattr(row, c))}
+        for c, top in sub_scales.items():
+            if c in columns and pd.notna(row[columns.index(c)]):
+                extra[c] = _checked_score(row[columns.index(c)], c, top, "sub_scores", path, rid, action)
         samples.append(Sample(rid, action, split, score, row.features, extra))
     return samples
 

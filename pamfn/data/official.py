@@ -11,9 +11,10 @@ Unpickling can run arbitrary code, so nothing here reads those files without an 
 from __future__ import annotations
 
 import json
+import math
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pamfn import MODALITIES
-from pamfn.data.dataset import AQADataset, Sample
+from pamfn.data.dataset import SAFE_ID, AQADataset, Sample, load_dataset
 from pamfn.errors import DatasetError, FeatureError
 from pamfn.features.segments import SEGMENT_FRAMES, SEGMENT_SECONDS, TARGET_FPS
 from pamfn.presets import FEATURE_SETS, LABEL_SCALES, RG_ACTIONS
@@ -71,23 +72,45 @@ def _label_file(label_dir: Path, layout: OfficialLayout, split: str) -> Path:
 
 
 def read_official_labels(label_dir: str | os.PathLike[str], dataset: str) -> pd.DataFrame:
-    """Label rows of the released layout as a table: routine_id, action, split, score."""
+    """Label rows of the released layout as a table: routine_id, action, split, score.
+
+    DatasetError, naming the file and line, for a file that is not UTF-8 text, a score that
+    is not a number within ``0..label_scale``, or a video listed twice (in one file or in both).
+    """
     layout = _layout(dataset)
     rows = []
+    seen: dict[tuple[str, str], str] = {}
     for split in ("train", "test"):
         path = _label_file(Path(label_dir), layout, split)
-        lines = [ln.split() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        for n, parts in enumerate(lines[1:] if layout.header else lines, start=2 if layout.header else 1):
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{path}: not a UTF-8 text label file ({exc.reason} at byte {exc.start})") from None
+        numbered = [(n, ln.split()) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
+        for n, parts in numbered[1:] if layout.header else numbered:
             name = parts[0]
+            if not SAFE_ID.fullmatch(name):
+                raise DatasetError(f"{path}, line {n}: video name {name!r} is not a plain file name (no '/' or '\\', "
+                                   "not starting with '.'): its features file is named after it")
             for action, col in layout.score_columns.items():
                 try:
                     score = float(parts[col])
                 except (IndexError, ValueError):
                     raise DatasetError(f"{path}, line {n}: no numeric score in column {col} for {name}") from None
+                if not math.isfinite(score):
+                    raise DatasetError(f"{path}, line {n}: {name} has no finite score in column {col} ({parts[col]})")
+                if not 0.0 <= score <= layout.label_scale:
+                    raise DatasetError(f"{path}, line {n}: {name} has score {parts[col]} in column {col}, outside "
+                                       f"0..{layout.label_scale:g} (the {layout.prefix} scale)")
                 if layout.actions_from_name:
                     action = next((a for a in RG_ACTIONS if name.lower().startswith(a)), None)
                     if action is None:
                         raise DatasetError(f"{path}, line {n}: video {name} does not start with one of {RG_ACTIONS}")
+                where = f"{path.name}, line {n}"
+                if (name, action) in seen:
+                    raise DatasetError(f"{path}, line {n}: video {name} is listed twice for {action!r} "
+                                       f"(also {seen[(name, action)]})")
+                seen[(name, action)] = where
                 rows.append({"routine_id": name, "action": action, "split": split, "score": score})
     return pd.DataFrame(rows)
 
@@ -208,12 +231,14 @@ def import_official(
     Segments are the paper's: 32 frames at 25 fps.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists():
+    if out_dir.exists() or out_dir.is_symlink():
         raise DatasetError(f"{out_dir} already exists; choose a new output folder")
     data = load_official(feat_dir, label_dir, dataset, trust_pickle=trust_pickle, feature_set=feature_set)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    made = _missing_ancestors(out_dir.parent)
+    work = None
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        work = _new_work_folder(out_dir)
         for key, arrays in tqdm(data.features.items(), desc=f"import {data.info['name']}", unit="routine"):
             name = Path(key).stem
             rf = RoutineFeatures(features=arrays, segment_frames=SEGMENT_FRAMES, fps=TARGET_FPS, extractors=data.extractors, routine_id=name)
@@ -224,8 +249,42 @@ def import_official(
         ]
         pd.DataFrame(rows).to_csv(work / "labels.csv", index=False)
         (work / "dataset.json").write_text(json.dumps(data.info, indent=2), encoding="utf-8")
-        os.replace(work, out_dir)
-    finally:
-        if work.exists():
-            shutil.rmtree(work)
+        try:
+            load_dataset(work)  # what is renamed into place is a data set that loads
+        except DatasetError as exc:
+            raise DatasetError(f"{str(exc).replace(str(work), str(out_dir))} ({out_dir} not written)") from exc
+        if out_dir.exists() or out_dir.is_symlink():
+            raise DatasetError(f"{out_dir} already exists (made while importing); choose a new output folder")
+        os.rename(work, out_dir)
+    except BaseException:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        for folder in made:  # the parents this call made, deepest first, if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     return out_dir
+
+
+def _missing_ancestors(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _new_work_folder(out_dir: Path) -> Path:
+    """A new empty folder beside ``out_dir`` with the mode a plain mkdir gives under the umask
+    (``tempfile.mkdtemp`` would make it 0700, and the rename would keep that)."""
+    for _ in range(100):
+        work = out_dir.parent / f".{out_dir.name}.{secrets.token_hex(4)}.part"
+        try:
+            work.mkdir()
+        except FileExistsError:
+            continue
+        return work
+    raise FileExistsError(f"{out_dir.parent}: no free name for a temporary folder beside {out_dir.name}")
