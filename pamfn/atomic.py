@@ -13,14 +13,29 @@ from pathlib import Path
 from pamfn.errors import OutputError
 
 
-def _new_file_mode() -> int:
-    """The mode ``open`` gives a new file under the process's umask (read once here)."""
+def _umask() -> int:
+    """The process's umask (read once here: reading it means setting it)."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
-_NEW_FILE_MODE = _new_file_mode()
+_UMASK = _umask()
+_NEW_FILE_MODE = 0o666 & ~_UMASK
+"""The mode ``open`` gives a new file under the umask."""
+_NEW_DIR_MODE = 0o777 & ~_UMASK
+"""The mode ``mkdir`` gives a new folder under the umask."""
+
+
+def give_default_modes(folder: str | os.PathLike[str]) -> None:
+    """Give ``folder`` and the files in it the modes ``mkdir`` and ``open`` would have:
+    folders built with ``tempfile.mkdtemp`` (0700) or written by libraries that make
+    private files (safetensors: 0600) are then shared as any other output."""
+    folder = Path(folder)
+    os.chmod(folder, _NEW_DIR_MODE)
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, _NEW_FILE_MODE)
 
 
 def writable_target(target: str | os.PathLike[str]) -> Path:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pamfn.atomic import give_default_modes
 from pamfn.errors import CheckpointError, ConfigError, OutputError
 from pamfn.model.config import PAMFNConfig
 
@@ -60,6 +61,7 @@ def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAM
     try:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         (tmp / CONFIG).write_text(text, encoding="utf-8")
+        give_default_modes(tmp)
         _replace_dir(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -157,6 +159,14 @@ def load_state(model: AQAModel, state: dict[str, Any], source: str) -> None:
         if wrong:
             details.append("wrong shapes " + _few([f"{k}: expected {tuple(expected[k].shape)}, found {tuple(state[k].shape)}" for k in wrong]))
         raise CheckpointError(f"{source}: weights do not match the config ({'; '.join(details)})")
+    not_real = sorted(k for k in expected if expected[k].is_floating_point() and not state[k].is_floating_point())
+    if not_real:
+        raise CheckpointError(f"{source}: weights stored as integers or booleans where the model holds real numbers "
+                              f"({_few(not_real)}); the file is not a trained checkpoint")
+    broken = sorted(k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all())
+    if broken:
+        raise CheckpointError(f"{source}: the weights hold NaN or infinite values ({_few(broken)}); the checkpoint is "
+                              "corrupt or its training diverged")
     model.load_state_dict(state, strict=True)
 
 

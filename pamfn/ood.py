@@ -112,16 +112,33 @@ class TrainingDistribution:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TrainingDistribution:
+        """Statistics as :meth:`to_dict` wrote them; CheckpointError when they are not usable."""
         try:
-            return cls(
+            dist = cls(
                 {m: np.asarray(v, dtype=np.float32) for m, v in doc["mean"].items()},
                 {m: np.asarray(v, dtype=np.float32) for m, v in doc["std"].items()},
                 float(doc["threshold"]), float(doc.get("quantile", QUANTILE)), float(doc.get("margin", MARGIN)),
                 int(doc.get("n_routines", 0)),
                 _segments(doc.get("segments")),
             )
+            dist.check()
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"unreadable {META_KEY} in the checkpoint metadata ({exc})") from exc
+        return dist
+
+    def check(self) -> None:
+        """ValueError unless every modality has as many finite means as positive finite stds,
+        and the threshold is a positive number."""
+        if set(self.mean) != set(self.std):
+            raise ValueError(f"means for {sorted(self.mean)} but stds for {sorted(self.std)}")
+        for m, mean in self.mean.items():
+            std = self.std[m]
+            if mean.ndim != 1 or mean.shape != std.shape:
+                raise ValueError(f"modality {m}: {mean.size} means against {std.size} stds")
+            if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+                raise ValueError(f"modality {m}: means and stds must be finite and the stds positive")
+        if not 0 < self.threshold < float("inf"):
+            raise ValueError(f"threshold {self.threshold} is not a positive number")
 
 
 def _segments(value: Any) -> tuple[int, int] | None:

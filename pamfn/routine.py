@@ -24,6 +24,12 @@ from pamfn.features.segments import SEGMENT_FRAMES, TARGET_FPS
 
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
+MAX_SEGMENTS = 10_000
+"""No routine is this long (3.6 hours of 1.28-s segments): a file declaring more is corrupt,
+and is refused before its arrays are allocated."""
+MAX_ABS = 1e6
+"""Features of every extractor lie far inside this (the lite ones within 30); larger values
+overflow the model's float32 arithmetic, so they mark a corrupt file."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,12 @@ class RoutineFeatures:
             if not np.isfinite(arr).all():
                 bad = int((~np.isfinite(arr)).any(axis=1).sum())
                 raise FeatureError(f"{name}: modality {m} has NaN or infinite values in {bad} segment(s)")
+            if np.abs(arr).max() > MAX_ABS:
+                raise FeatureError(f"{name}: modality {m} has values up to {float(np.abs(arr).max()):.3g}; features lie "
+                                   f"within {MAX_ABS:g} (the file is corrupt or holds something else)")
+            if arr.shape[0] > MAX_SEGMENTS:
+                raise FeatureError(f"{name}: modality {m} has {arr.shape[0]} segments; no routine has more than "
+                                   f"{MAX_SEGMENTS} (the file is corrupt)")
             lengths[m] = arr.shape[0]
         if len(set(lengths.values())) != 1:
             raise FeatureError(f"{name}: modalities have different numbers of segments {lengths}")
@@ -134,6 +146,7 @@ class RoutineFeatures:
                 if _META_KEY not in data.files:
                     raise FeatureError(f"{path}: not a PAMFN features file (no {_META_KEY} record)")
                 meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
+                _check_declared(path, data.zip)
                 arrays = {m: np.asarray(data[m], dtype=np.float32) for m in MODALITIES}
         except FeatureError:
             raise
@@ -161,3 +174,21 @@ class RoutineFeatures:
             media_sha256=meta.get("media_sha256"),
             flags=dict(meta.get("flags") or {}),
         )
+
+
+def _check_declared(path: Path, archive: zipfile.ZipFile) -> None:
+    """FeatureError before any array is read when a modality's stored header declares an
+    impossible length (more than ``MAX_SEGMENTS``) or a type that is not a real float."""
+    for m in MODALITIES:
+        member = f"{m}.npy"
+        if member not in archive.namelist():
+            continue  # validate names the missing modality
+        with archive.open(member) as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(fh)
+        if not np.issubdtype(dtype, np.floating):
+            raise FeatureError(f"{path}: modality {m} is stored as {dtype}, not as real floats")
+        if len(shape) >= 1 and shape[0] > MAX_SEGMENTS:
+            raise FeatureError(f"{path}: modality {m} declares {shape[0]} segments; no routine has more than "
+                               f"{MAX_SEGMENTS} (the file is corrupt)")

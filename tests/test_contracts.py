@@ -74,6 +74,55 @@ def test_load_names_what_is_wrong_with_a_file(tmp_path, make, message):
     assert "pickle" not in str(info.value)  # never the advice to load a stranger's file unsafely
 
 
+def _declared_npz(path, shape, dtype="<f4") -> None:
+    """An npz whose V array's header declares ``shape`` with no data behind it (a zip bomb's cheap cousin)."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
+    meta = json.dumps({"segment_frames": 32, "fps": 25.0}).encode()
+    meta_npy = io.BytesIO()
+    np.save(meta_npy, np.frombuffer(meta, dtype=np.uint8))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("V.npy", header.getvalue())  # magic and header, no data
+        for m in "FA":
+            buf = io.BytesIO()
+            np.save(buf, np.zeros((3, 2), np.float32))
+            zf.writestr(f"{m}.npy", buf.getvalue())
+        zf.writestr("__meta__.npy", meta_npy.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: _declared_npz(p, (10**9, 83)), "declares 1000000000 segments"),
+        (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.complex64)}), "stored as complex64, not as real floats"),
+        (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.int32)}), "stored as int32"),
+        (lambda p: _meta_npz_of(p, {"V": np.full((3, 2), 1e38, np.float32)}), "values up to 1e\+38"),
+    ],
+    ids=["declared-huge", "complex", "int", "out-of-range"],
+)
+def test_load_refuses_what_no_extractor_writes_before_allocating_it(tmp_path, make, message):
+    bad = tmp_path / "bad.npz"
+    make(bad)
+    with pytest.raises(FeatureError, match=message):
+        RoutineFeatures.load(bad)
+
+
+def test_a_routine_longer_than_any_is_refused():
+    from pamfn.routine import MAX_SEGMENTS
+
+    with pytest.raises(FeatureError, match=f"no routine has more than {MAX_SEGMENTS}"):
+        RoutineFeatures({m: np.zeros((MAX_SEGMENTS + 1, 2), np.float32) for m in "VFA"})
+
+
+def _meta_npz_of(path, arrays) -> None:
+    full = {m: np.zeros((3, 2), np.float32) for m in "VFA"} | arrays
+    meta = json.dumps({"segment_frames": 32, "fps": 25.0}).encode()
+    np.savez(path, **full, __meta__=np.frombuffer(meta, dtype=np.uint8))
+
+
 def test_stage_spans():
     s1, s2, s3 = stage_spans(9, 1.28)
     assert len(s1[0]) == 4 and s1[1][0] == pytest.approx(2.56)

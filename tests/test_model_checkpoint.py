@@ -55,6 +55,17 @@ def test_save_load_equal(saved):
     assert doc["config"]["K"] == 5 and doc["config"]["input_dims"] == DIMS and doc["config"]["fusionnets"] == "ranked"
 
 
+def test_a_saved_checkpoint_has_the_modes_of_any_output(saved):
+    import os
+
+    path, _, _ = saved
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
+    for name in ("config.json", "model.safetensors"):  # not safetensors' private 0600
+        assert (path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
 def test_save_replaces_existing_atomically(saved):
     path, model, cfg = saved
     save_checkpoint(path, model, cfg, meta={"round": 2})
@@ -84,6 +95,44 @@ def test_a_save_never_takes_what_is_not_a_checkpoint_with_it(saved, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert load_checkpoint(save_checkpoint(empty, model, cfg)).config == cfg  # an empty folder, or a checkpoint: fine
+
+
+@pytest.mark.parametrize(("spoil", "message"), [
+    (lambda t: t.fill_(float("nan")), "hold NaN or infinite values"),
+    (lambda t: t.to(torch.int32), "stored as integers or booleans"),
+], ids=["nan", "int"])
+def test_weights_no_training_makes_are_refused(saved, spoil, message):
+    from safetensors.torch import load_file, save_file
+
+    path, _, _ = saved
+    state = load_file(str(path / "model.safetensors"))
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = spoil(state[key].clone())
+    save_file(state, str(path / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert key in str(info.value)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda doc: doc["config"].update(label_scale=0), "label_scale must be a positive number"),
+    (lambda doc: doc["meta"]["training_features"]["std"].update(V=[1.0] * 3), "12 means against 3 stds"),
+    (lambda doc: doc["meta"]["training_features"]["std"]["V"].__setitem__(0, 0.0), "stds positive"),
+    (lambda doc: doc["meta"]["training_features"].update(threshold=float("nan")), "threshold nan"),
+], ids=["scale-0", "std-length", "std-0", "threshold-nan"])
+def test_config_values_that_would_mislead_are_refused(saved, edit, message):
+    from pamfn.ood import TrainingDistribution
+
+    path, _, _ = saved
+    doc = json.loads((path / "config.json").read_text())
+    doc["meta"]["training_features"] = TrainingDistribution.fit([{m: np.random.default_rng(i).normal(size=(9, d))
+                                                                 for m, d in DIMS.items()} for i in range(5)]).to_dict()
+    edit(doc)
+    (path / "config.json").write_text(json.dumps(doc))
+    with pytest.raises((CheckpointError, ConfigError), match=re.escape(message)):
+        from pamfn.ood import from_meta
+
+        from_meta(load_checkpoint(path).meta)
 
 
 def test_convert_official_refuses_an_output_that_is_not_a_checkpoint_folder(tmp_path, capsys):

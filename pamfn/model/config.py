@@ -101,6 +101,8 @@ class PAMFNConfig:
             value = getattr(self, name)
             if value < 1 or self.d % value:
                 raise ConfigError(f"config field {name}={value} must be a positive divisor of d={self.d}")
+        if not (isinstance(self.label_scale, (int, float)) and 0 < self.label_scale < float("inf")):
+            raise ConfigError(f"config label_scale must be a positive number (the score scale's top), got {self.label_scale!r}")
         if not self.mask_value <= -1e4:
             raise ConfigError(f"config mask_value must be a large negative number (paper: -inf), got {self.mask_value}")
         if self.msfd == "none" and self.cmfd == "none":
