@@ -204,6 +204,13 @@ def load_official_state(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[8:9] == b"{":
+        raise CheckpointError(f"{path}: a safetensors file, not the authors' released .pth; a checkpoint of ours is a "
+                              "folder with model.safetensors and config.json, which needs no conversion")
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # a zip (torch.save) or a legacy pickle stream
+        raise CheckpointError(f"{path}: not a PyTorch file (neither a torch.save zip nor a pickle stream)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -319,3 +319,19 @@ def test_an_upload_of_a_video_the_data_set_holds_is_named(monkeypatch, setup, tm
     at.run()
     assert not at.exception, at.exception
     assert any("the data set's routine **known**" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(("name", "stored"), [("..mp4", "upload.mp4"), ("../../etc/x.MOV", "x.mov"),
+                                              ("Ath lete (final).mp4", "Ath_lete_final.mp4")])
+def test_an_upload_is_stored_under_a_plain_visible_name(tmp_path, name, stored):
+    import io
+
+    from app.components.upload import stream_to_disk
+
+    class Upload(io.BytesIO):
+        size = 5
+
+    upload = Upload(b"bytes")
+    upload.name = name
+    target = stream_to_disk(upload, tmp_path)
+    assert target == tmp_path / stored and target.read_bytes() == b"bytes"

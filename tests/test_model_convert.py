@@ -246,8 +246,14 @@ def test_refuses_pickled_objects(tmp_path, obj):
 
 def test_not_a_state_dict(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"\x00not a torch file")
-    with pytest.raises(CheckpointError, match="junk.pth"):
+    with pytest.raises(CheckpointError, match="junk.pth: not a PyTorch file") as info:
         convert_official(tmp_path / "junk.pth", tmp_path / "out", "rg")
+    assert "pickle" not in str(info.value).split("(")[0]  # not mistaken for a file of pickled code
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "ours.pth"))
+    with pytest.raises(CheckpointError, match="a safetensors file, not the authors' released .pth"):
+        convert_official(tmp_path / "ours.pth", tmp_path / "out", "rg")
     torch.save([torch.zeros(1)], tmp_path / "list.pth")
     with pytest.raises(CheckpointError, match="expected a state_dict"):
         convert_official(tmp_path / "list.pth", tmp_path / "out", "rg")

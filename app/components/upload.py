@@ -66,7 +66,8 @@ def stream_to_disk(uploaded, folder: Path) -> Path:
         raise MediaError(f"{name}: unsupported file type '.{suffix}'; upload a video ({', '.join(VIDEO_TYPES)})")
     if uploaded.size == 0:
         raise MediaError(f"{name}: file is empty (0 bytes)")
-    target = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] + f".{suffix}")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).stem).strip("._")[:80] or "upload"  # "..mp4" has no stem
+    target = folder / f"{stem}.{suffix}"
     uploaded.seek(0)
     with open(target, "wb") as out:
         shutil.copyfileobj(uploaded, out, CHUNK)
