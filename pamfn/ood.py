@@ -33,6 +33,9 @@ from pamfn.errors import CheckpointError
 META_KEY = "training_features"
 QUANTILE = 0.99
 MARGIN = 1.25
+FEW_ROUTINES = 20
+"""Below this many training routines the 99% quantile is little more than their maximum:
+calibrate-ood says so."""
 _MIN_STD = 1e-6
 SATURATION = 0.01
 """A prediction within 1% of the scale's ends counts as clipped (the sigmoid regressor saturates)."""

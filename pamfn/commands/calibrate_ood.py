@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.atomic import write_text_atomic
     from pamfn.checkpoint import CONFIG, read_config
     from pamfn.data.dataset import load_dataset
-    from pamfn.ood import META_KEY, TrainingDistribution
+    from pamfn.ood import FEW_ROUTINES, META_KEY, TrainingDistribution
     from pamfn.serving import read_index
     from pamfn.serving.checkpoints import served_actions
 
@@ -50,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
         doc = json.loads(path.read_text(encoding="utf-8"))
         doc["meta"][META_KEY] = dist.to_dict()
         write_text_atomic(path, json.dumps(doc, indent=2))
+        if len(seen) < FEW_ROUTINES:
+            print(f"warning: {folder}: only {len(seen)} training routines; the threshold is little more than their "
+                  f"largest distance (calibrate on {FEW_ROUTINES} or more)", file=sys.stderr)
         print(f"{folder}: {len(seen)} training routines of {sorted(actions)} ({dist.segments[0]} to {dist.segments[1]} "
               f"segments), threshold {dist.threshold:.3f}; "
               f"{inside:.1%} of {len(test)} test routines inside")
