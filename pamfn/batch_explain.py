@@ -30,8 +30,8 @@ import pandas as pd
 from pamfn import MODALITIES
 from pamfn.atomic import atomic_path, write_text_atomic
 from pamfn.catalog import Catalog
-from pamfn.engines import Failure, write_failures
-from pamfn.errors import PamfnError
+from pamfn.engines import FAILURES_FILE, Failure, write_failures
+from pamfn.errors import OutputError, PamfnError
 
 if TYPE_CHECKING:
     from pamfn.engines import Engine
@@ -50,6 +50,55 @@ def batch_folder(cache_dir: str | os.PathLike[str], catalog: Catalog, checkpoint
     from pamfn.serving.predictions import fingerprint
 
     return Path(cache_dir) / f"batch-{METHOD}-{fingerprint(catalog, checkpoints)}"
+
+
+def writable_folder(out: str | os.PathLike[str], what: str = "the output") -> Path:
+    """Where a command's output folder ``out`` lands (a symlink's target). OutputError,
+    before any work, when it or the nearest existing folder above it is a file, a device
+    or a pipe: nothing could be written there."""
+    path = Path(os.path.realpath(out))
+    above = next(p for p in (path, *path.parents) if p.exists())
+    if not above.is_dir():
+        where = "it is" if above == path else f"{above} is"
+        raise OutputError(f"{out}: cannot write {what} there: {where} not a folder (a file, device or pipe)")
+    return path
+
+
+BATCH_NAMES = (SCORES, MANIFEST, "explanations", FAILURES_FILE)
+"""What a batch folder holds."""
+
+
+def batch_output(out: str | os.PathLike[str], catalog: Catalog, checkpoints: CheckpointSet) -> Path:
+    """Where the batch of ``catalog`` lands, after the checks :func:`explain_batch` makes
+    before any work: ``out`` must be a new or empty folder, or an earlier batch (only a
+    batch's files, its manifest a batch's), outside the data set and checkpoint folders.
+    OutputError otherwise: the batch would replace or mix with files it does not own."""
+    path = writable_folder(out, "the batch")
+    for kind, folder in (("data set", catalog.root), ("checkpoint", checkpoints.directory)):
+        folder = Path(os.path.realpath(folder))
+        if path == folder or folder in path.parents:
+            raise OutputError(f"{out}: cannot write the batch there: it is inside the {kind} folder {folder}; "
+                              "choose a folder of its own")
+    if not path.is_dir():
+        return path
+    others = sorted(p.name for p in path.iterdir()
+                    if p.name not in BATCH_NAMES and not p.name.startswith(tuple(f".{n}." for n in BATCH_NAMES)))
+    if others:
+        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        raise OutputError(f"{out}: cannot write the batch there: the folder holds files that are not a batch's ({shown}); "
+                          "choose a new or empty folder, or an earlier batch's")
+    if (path / MANIFEST).exists() and not _is_batch_manifest(path / MANIFEST):
+        raise OutputError(f"{out}: cannot write the batch there: its {MANIFEST} is not a batch's, and the batch would "
+                          "replace it; choose a new or empty folder, or an earlier batch's")
+    return path
+
+
+def _is_batch_manifest(path: Path) -> bool:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"fingerprint", "checkpoint_version"} <= set(manifest)
 
 
 @dataclass(frozen=True)
@@ -94,13 +143,14 @@ def explain_job(job: ExplainJob) -> list[tuple[str, dict[str, Any] | str]]:
 
 def explain_batch(catalog: Catalog, checkpoints: CheckpointSet, out: str | os.PathLike[str], engine: Engine, *,
                   split: str | None = None, device: str = "cpu", on_done: Any = lambda n: None) -> pd.DataFrame:
-    """Explain every routine of ``catalog`` (of ``split`` if given) into the folder ``out``;
-    returns the scores table. Each file is written atomically as its task finishes."""
+    """Explain every routine of ``catalog`` (of ``split`` if given) into the folder ``out``
+    (refused before any work unless :func:`batch_output` accepts it); returns the scores
+    table. Each file is written atomically as its task finishes."""
     import torch
 
     from pamfn.serving.predictions import fingerprint
 
-    out = Path(out)
+    out = batch_output(out, catalog, checkpoints)
     rows = catalog.routines if split is None else catalog.routines[catalog.routines["split"] == split]
     routines = [(str(rid), str(r["action"]), str(r["features_path"]), float(r["score"])) for rid, r in rows.iterrows()]
     jobs = [ExplainJob(str(checkpoints.directory), tuple(routines[i : i + CHUNK]), device, torch.get_num_threads())
@@ -135,22 +185,35 @@ def _record(rid: str, catalog: Catalog, expl: dict[str, Any]) -> dict[str, Any]:
             "file": f"explanations/{rid}.json"}
 
 
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError)
+"""What reading a damaged batch file raises (pyarrow's errors are ValueErrors or OSErrors,
+a cut JSON file's a ValueError, one of another shape a KeyError or TypeError)."""
+
+
 def read_scores(folder: str | os.PathLike[str]) -> dict[str, float]:
-    """Predicted score per routine id of a batch folder (empty when there is none)."""
+    """Predicted score per routine id of a batch folder (empty when there is none, or when
+    its table is unreadable: the routines are then scored live)."""
     path = Path(folder) / SCORES
     if not path.is_file():
         return {}
-    table = pd.read_parquet(path, columns=["routine_id", "predicted"])
-    return dict(zip(table["routine_id"].astype(str), table["predicted"].astype(float)))
+    try:
+        table = pd.read_parquet(path, columns=["routine_id", "predicted"])
+        return dict(zip(table["routine_id"].astype(str), table["predicted"].astype(float)))
+    except UNREADABLE:
+        return {}
 
 
 def read_routine(folder: str | os.PathLike[str], routine_id: str) -> tuple[Explanation, pd.DataFrame] | None:
-    """The saved Explanation and occlusion scan of one routine, or None when not in the batch."""
+    """The saved Explanation and occlusion scan of one routine, or None when not in the
+    batch or its file is unreadable (it is then explained live)."""
     from pamfn.explanation import Explanation
     from pamfn.occlusion import scan_from_dict
 
     path = Path(folder) / "explanations" / f"{routine_id}.json"
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Explanation.from_dict(data["explanation"]), scan_from_dict(data["windows"])
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Explanation.from_dict(data["explanation"]), scan_from_dict(data["windows"])
+    except UNREADABLE:
+        return None

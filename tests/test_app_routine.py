@@ -297,3 +297,40 @@ def test_background_scoring_names_a_damaged_file_and_a_stopped_thread(dataset, t
     job = PredictionJob(load_catalog(data), CheckpointSet(ckpts), tmp_path / "q.json")
     assert job.start().wait(60)
     assert len(job.errors) == 6 and all(e == "scoring stopped: RuntimeError: out of memory" for e in job.errors.values())
+
+
+def test_damaged_cache_and_batch_files_do_not_stop_the_page(monkeypatch, tmp_path):
+    """An empty predictions file and a batch whose table and routine file are cut short
+    (a crash, a full disk): the page explains the routine live and the job replaces the file."""
+    import json
+
+    from pamfn.batch_explain import SCORES, batch_folder, explain_batch
+    from pamfn.catalog import load_catalog
+    from pamfn.checkpoint import load_checkpoint
+    from pamfn.engines import make_engine
+    from pamfn.explain import explain_routine
+    from pamfn.routine import RoutineFeatures
+    from pamfn.serving import CheckpointSet
+    from pamfn.serving.predictions import fingerprint
+
+    data, ckpts = (p.resolve() for p in make_dataset(tmp_path / "damaged", per_action=2))
+    cache = data.parent / "cache"
+    catalog, checkpoints = load_catalog(data), CheckpointSet(ckpts)
+    predictions = cache / f"predictions-{fingerprint(catalog, checkpoints)}.json"
+    predictions.parent.mkdir()
+    predictions.write_text("")
+    batch = batch_folder(cache, catalog, checkpoints)
+    explain_batch(catalog, checkpoints, batch, make_engine("local"))
+    saved = (batch / "explanations" / "ball_00.json").read_bytes()
+    (batch / "explanations" / "ball_00.json").write_bytes(saved[: len(saved) // 2])
+    (batch / SCORES).write_bytes(b"")
+    at = run_app(monkeypatch, data, ckpts)
+    assert not at.exception, at.exception
+    assert at.subheader[0].value.startswith("ball_00")
+    expl = explain_routine(load_checkpoint(ckpts / "ball"), RoutineFeatures.load(data / "features" / "ball_00.npz"))
+    assert metric(at, "PAMFN predicted") == f"{expl.score:.2f}"
+    deadline = time.monotonic() + 300
+    while not predictions.read_text():
+        assert time.monotonic() < deadline, "the damaged predictions file was not replaced"
+        time.sleep(0.2)
+    assert set(json.loads(predictions.read_text())) == set(catalog.routines.index)

@@ -3,11 +3,17 @@ and a system's refusal is one line, not a traceback."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+
+import pandas as pd
 import pytest
 
 from pamfn.catalog import load_catalog
 from pamfn.cli import main
 from pamfn.errors import DatasetError
+from pamfn.serving import CheckpointSet
 from pamfn.synth.random_dataset import make_dataset
 from tests.support.media import write_test_video
 
@@ -79,3 +85,99 @@ def test_model_info_on_a_checkpoint_set_names_its_members(capsys, tmp_path):
     assert main(["model-info", "--checkpoint", str(ckpts)]) == 2
     err = capsys.readouterr().err
     assert "is a checkpoint set (index.json), not one checkpoint" in err and str(ckpts / "ball") in err
+
+
+def refused_up_front(argv: list[str], capsys, *needles: str) -> str:
+    """The one error line (exit 2) of a command refused before its work, holding ``needles``."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    assert all(n in err for n in needles), err
+    return err
+
+
+def no_work(*a, **k):
+    raise AssertionError("the command worked before refusing its output")
+
+
+def test_report_refuses_to_write_over_its_checkpoint(tmp_path, capsys):
+    data, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False, actions=("ball",))
+    features = next((data / "features").glob("*.npz"))
+    single = tmp_path / "single"
+    shutil.copytree(ckpts / "ball", single)
+    for checkpoint, output in ((single, single / "config.json"), (ckpts, ckpts / "index.json"),
+                               (ckpts, ckpts / "ball" / "config.json")):
+        before = output.read_bytes()
+        refused_up_front(["report", str(features), "--checkpoint", str(checkpoint), "--action", "ball", "--no-occlusion",
+                          "-o", str(output)], capsys, "would overwrite the input", str(output))
+        assert output.read_bytes() == before
+    assert CheckpointSet(ckpts).load("ball") and CheckpointSet(single).load("ball")
+
+
+@pytest.fixture
+def explained(tmp_path, monkeypatch):
+    """(argv of a batch explain with no --out yet, the data set, the checkpoint set); the
+    batch's work fails the test, so only a refusal before it passes."""
+    data, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False, actions=("ball",))
+    monkeypatch.setattr("pamfn.batch_explain.explain_job", no_work)
+    return ["explain", "--data", str(data), "--checkpoint", str(ckpts)], data, ckpts
+
+
+def test_a_batch_is_never_written_into_the_data_set_or_checkpoint(explained, capsys):
+    argv, data, ckpts = explained
+    (data / "manifest.json").write_text('{"version": 2, "routines": {}}')
+    before = {p: p.read_bytes() for p in [*data.rglob("*"), *ckpts.rglob("*")] if p.is_file()}
+    for out, kind in ((data, "data set"), (data / "batch", "data set"), (ckpts, "checkpoint"), (ckpts / "ball", "checkpoint")):
+        refused_up_front([*argv, "--out", str(out)], capsys, str(out), f"inside the {kind} folder")
+    assert {p: p.read_bytes() for p in [*data.rglob("*"), *ckpts.rglob("*")] if p.is_file()} == before
+
+
+def test_a_batch_goes_only_into_a_folder_of_its_own(explained, tmp_path, capsys):
+    argv = explained[0]
+    file = tmp_path / "file.txt"
+    file.write_text("keep me")
+    device = tmp_path / "device"
+    os.mkfifo(device)  # stands for a device or pipe (never the real /dev/null)
+    for out in (file, device, file / "batch"):
+        refused_up_front([*argv, "--out", str(out)], capsys, str(out), "not a folder")
+    others = tmp_path / "others"
+    others.mkdir()
+    (others / "notes.txt").write_text("mine")
+    refused_up_front([*argv, "--out", str(others)], capsys, "notes.txt", "not a batch's")
+    alien = tmp_path / "alien"
+    alien.mkdir()
+    (alien / "manifest.json").write_text('{"version": 2}')
+    refused_up_front([*argv, "--out", str(alien)], capsys, "manifest.json is not a batch's")
+    assert file.read_text() == "keep me" and (others / "notes.txt").read_text() == "mine"
+    assert (alien / "manifest.json").read_text() == '{"version": 2}' and stat.S_ISFIFO(device.stat().st_mode)
+
+
+def test_a_batch_is_written_again_over_an_earlier_batch(tmp_path, capsys):
+    data, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False, actions=("ball",))
+    argv = ["explain", "--data", str(data), "--checkpoint", str(ckpts), "--out", str(tmp_path / "batch")]
+    assert main(argv) == 0
+    (tmp_path / "batch" / "scores.parquet").write_bytes(b"")  # a damaged earlier batch is replaced too
+    assert main(argv) == 0 and "1 routines explained" in capsys.readouterr().out
+    assert set(pd.read_parquet(tmp_path / "batch" / "scores.parquet")["routine_id"]) == {"ball_00"}
+
+
+def test_extract_refuses_a_folder_output_that_is_not_a_folder_before_decoding(tmp_path, capsys, monkeypatch):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_test_video(videos / "clip.mp4", 2, (160, 120))
+    monkeypatch.setattr("pamfn.features.batch.extract_videos", no_work)
+    file = tmp_path / "feats.npz"
+    file.write_text("keep me")
+    device = tmp_path / "device"
+    os.mkfifo(device)  # stands for /dev/null (never the real one)
+    for out in (file, device, file / "sub"):
+        refused_up_front(["extract", str(videos), "-o", str(out), "--quiet"], capsys, str(out), "not a folder")
+    assert file.read_text() == "keep me" and stat.S_ISFIFO(device.stat().st_mode)
+
+
+def test_extract_names_a_folder_without_videos(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no video here")
+    refused_up_front(["extract", str(empty), "-o", str(tmp_path / "out"), "--quiet"], capsys, str(empty), "no videos")
+    assert not (tmp_path / "out").exists()

@@ -133,23 +133,29 @@ def test_the_scorer_restores_the_mode_and_is_deterministic():
     assert model.training
 
 
-def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
+def make_catalog(data, routines):
+    """A data set of ``routines`` ((action, segments) each, ids r0, r1, ...) in ``data``."""
     from pamfn.catalog import load_catalog
+
+    (data / "features").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    rows = ["routine_id,action,split,score,features"]
+    for i, (action, T) in enumerate(routines):
+        feats = RoutineFeatures({m: rng.standard_normal((T, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id=f"r{i}")
+        feats.save(data / "features" / f"r{i}.npz")
+        rows.append(f"r{i},{action},test,{10 + i},features/r{i}.npz")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    (data / "dataset.json").write_text(json.dumps({"label_scale": 25.0, "actions": sorted({a for a, _ in routines})}))
+    return load_catalog(data)
+
+
+def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
     from pamfn.explain import explain_routine
     from pamfn.serving.predictions import PredictionJob, fingerprint
 
     ckpts = CheckpointSet(make_set(tmp_path / "set"))
     data = tmp_path / "data"
-    (data / "features").mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    rows = ["routine_id,action,split,score,features"]
-    for i, (action, T) in enumerate([("ball", 30), ("ball", 30), ("hoop", 36), ("clubs", 30)]):
-        feats = RoutineFeatures({m: rng.standard_normal((T, d)).astype(np.float32) for m, d in DIMS.items()}, routine_id=f"r{i}")
-        feats.save(data / "features" / f"r{i}.npz")
-        rows.append(f"r{i},{action},test,{10 + i},features/r{i}.npz")
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
-    (data / "dataset.json").write_text(json.dumps({"label_scale": 25.0, "actions": ["ball", "hoop", "clubs"]}))
-    catalog = load_catalog(data)
+    catalog = make_catalog(data, [("ball", 30), ("ball", 30), ("hoop", 36), ("clubs", 30)])
     cache = tmp_path / "cache" / f"predictions-{fingerprint(catalog, ckpts)}.json"
     job = PredictionJob(catalog, ckpts, cache)
     assert not job.done and not job.wait(0.1), "nothing runs before start()"
@@ -161,6 +167,49 @@ def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
     assert table.loc["r2", "error"] == pytest.approx(expl.score - 12)
     assert np.isnan(table.loc["r3", "predicted"])
     assert threading.active_count() >= 1
+
+
+@pytest.mark.parametrize("text", ["", '{"r0": 11.5, "r1"', "[1, 2]", '{"r0": "eleven"}', "\udcff"])
+def test_an_unreadable_prediction_cache_is_ignored_and_replaced(tmp_path, text):
+    from pamfn.serving.predictions import PredictionJob
+
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    catalog = make_catalog(tmp_path / "data", [("ball", 20), ("hoop", 24)])
+    cache = tmp_path / "cache" / "predictions-x.json"
+    cache.parent.mkdir()
+    cache.write_bytes(text.encode("utf-8", "surrogateescape"))  # empty, cut short, another shape, not UTF-8
+    job = PredictionJob(catalog, ckpts, cache)
+    assert not job.done and job.scores == {}, "a bad cache file is no table"
+    assert job.start().wait(60) and not job.errors
+    assert json.loads(cache.read_text()) == pytest.approx(job.scores) and set(job.scores) == {"r0", "r1"}
+    assert PredictionJob(catalog, ckpts, cache).done, "the replaced file is read back"
+
+
+def test_an_unreadable_batch_file_is_treated_as_absent_and_explained_live(tmp_path):
+    from pamfn.batch_explain import SCORES, explain_batch, read_routine, read_scores
+    from pamfn.engines import make_engine
+    from pamfn.serving.routines import routine_explanation, routine_occlusion
+
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    catalog = make_catalog(tmp_path / "data", [("ball", 20), ("hoop", 24)])
+    batch = tmp_path / "batch"
+    explain_batch(catalog, ckpts, batch, make_engine("local"))
+    saved = read_routine(batch, "r0")
+    assert saved is not None and set(read_scores(batch)) == {"r0", "r1"}
+    whole = (batch / "explanations" / "r0.json").read_bytes()
+    load, features = ckpts.load, lambda rid: RoutineFeatures.load(catalog.routine(rid)["features_path"])
+    for damaged in (whole[: len(whole) // 2], b"", b'{"explanation": {"score": 1}}', b"[]"):
+        (batch / "explanations" / "r0.json").write_bytes(damaged)
+        assert read_routine(batch, "r0") is None
+        live = routine_explanation(catalog, "r0", load, features, batch=batch)
+        assert live.score == pytest.approx(saved[0].score, abs=1e-4)
+        assert len(routine_occlusion(catalog, "r0", load, features, batch=batch)) == len(saved[1])
+    for damaged in (b"", b"PAR1", (batch / SCORES).read_bytes()[:100]):
+        (batch / SCORES).write_bytes(damaged)
+        assert read_scores(batch) == {}
+    (batch / SCORES).unlink()
+    (batch / SCORES).mkdir()  # a folder where the table should be
+    assert read_scores(batch) == {}
 
 
 def test_an_upload_is_explained_with_progress_on_both_long_steps(tmp_path):

@@ -43,6 +43,15 @@ def add_routine_arguments(parser: argparse.ArgumentParser, batch: bool = False) 
     parser.add_argument("--device", default="cpu")
 
 
+def routine_inputs(args: argparse.Namespace) -> list[Path]:
+    """The files a routine command reads (see :func:`add_routine_arguments`): the features
+    file and the checkpoint's files (a set's index and its members' files, one folder
+    down), which its output must never replace."""
+    checkpoint = Path(args.checkpoint)
+    files = [p for p in (*checkpoint.glob("*"), *checkpoint.glob("*/*")) if p.is_file()] if checkpoint.is_dir() else [checkpoint]
+    return [p for p in (args.features, *files) if p is not None]
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from pamfn.engines import add_engine_arguments
     from pamfn.explanation import MODES
@@ -53,7 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, help="batch form: explain every routine of this data set (with --split, of one split)")
     parser.add_argument("--split", help="batch form: only this split (default: every routine)")
     parser.add_argument("--out", type=Path, help="batch form: output folder (default: the dashboard's cache, "
-                                                 "$PAMFN_CACHE or the project's cache/dashboard, in batch-<fingerprint>)")
+                                                 "$PAMFN_CACHE or the project's cache/dashboard, in batch-<fingerprint>); "
+                                                 "a new or empty folder, or an earlier batch's, outside the data set and "
+                                                 "checkpoint folders")
     add_engine_arguments(parser)
     parser.add_argument("--mode", choices=tuple(MODES), default="deterministic",
                         help="deterministic: noiseless PolicyNet argmax (default); sample: Gumbel-sampled decisions")
@@ -71,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pamfn.batch_explain import batch_folder, explain_batch
+    from pamfn.batch_explain import batch_folder, batch_output, explain_batch
     from pamfn.catalog import load_catalog
     from pamfn.engines import make_engine
     from pamfn.serving import CheckpointSet
@@ -80,6 +91,7 @@ def run_batch(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.data)
     checkpoints = CheckpointSet(args.checkpoint, args.device)
     out = args.out or batch_folder(cache_dir(), catalog, checkpoints)
+    batch_output(out, catalog, checkpoints)  # before the engine starts, not after the work
     engine = make_engine(args.engine, address=args.address)
     total = len(catalog.routines) if args.split is None else int((catalog.routines["split"] == args.split).sum())
     try:

@@ -116,14 +116,16 @@ def run(args: argparse.Namespace) -> int:
 def run_folder(args: argparse.Namespace, output: Path) -> int:
     from tqdm import tqdm
 
+    from pamfn.batch_explain import writable_folder
     from pamfn.engines import make_engine, write_failures
+    from pamfn.errors import MediaError
     from pamfn.features import extractor_versions
     from pamfn.features.batch import ExtractJob, extract_videos
 
+    writable_folder(output, "the features of a folder of videos")  # before the work, not after it
     videos = videos_in(args.input)
     if not videos:
-        print(f"no videos ({', '.join(VIDEO_SUFFIXES)}) in {args.input}", file=sys.stderr)
-        return 1
+        raise MediaError(f"{args.input}: no videos ({', '.join(VIDEO_SUFFIXES)}) in the folder")
     versions = extractor_versions(args.extractor)
     jobs = [ExtractJob(str(v), str(out), args.extractor, versions, args.force)
             for v, out in output_paths(videos, args.input, output).items()]

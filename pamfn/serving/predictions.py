@@ -33,6 +33,17 @@ def fingerprint(catalog: Catalog, checkpoints: CheckpointSet) -> str:
     return digest.hexdigest()[:20]
 
 
+def read_cached(path: Path) -> dict[str, float] | None:
+    """The scores table a finished job kept in ``path``, or None when there is none or it
+    is unreadable (empty, cut short, not a table of scores): the job then scores again and
+    replaces it, so a bad cache file never stops a page."""
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in table.items()}
+    except (OSError, ValueError, TypeError, AttributeError):  # ValueError: cut-short JSON, bad UTF-8
+        return None
+
+
 class PredictionJob:
     """The predicted score of every routine of ``catalog`` with ``checkpoints``: ``start()``
     runs it in the background (once); ``scores`` and ``errors`` (routine id -> message)
@@ -51,9 +62,10 @@ class PredictionJob:
         self._done = threading.Event()
         self._started = threading.Lock()
         self._thread: threading.Thread | None = None
-        if self.cache_file.is_file():
-            self.scores = {str(k): float(v) for k, v in json.loads(self.cache_file.read_text(encoding="utf-8")).items()}
-        if self.cache_file.is_file() or len(self.scores) == self.total:
+        cached = read_cached(self.cache_file)
+        if cached is not None:
+            self.scores = cached
+        if cached is not None or len(self.scores) == self.total:
             self._done.set()
 
     def start(self) -> PredictionJob:
