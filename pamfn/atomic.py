@@ -48,6 +48,18 @@ def writable_target(target: str | os.PathLike[str]) -> Path:
     return path
 
 
+def writable_folder(out: str | os.PathLike[str], what: str = "the output") -> Path:
+    """Where a command's output folder ``out`` lands (a symlink's target). OutputError,
+    before any work, when it or the nearest existing folder above it is a file, a device
+    or a pipe: nothing could be written there."""
+    path = Path(os.path.realpath(out))
+    above = next(p for p in (path, *path.parents) if p.exists())
+    if not above.is_dir():
+        where = "it is" if above == path else f"{above} is"
+        raise OutputError(f"{out}: cannot write {what} there: {where} not a folder (a file, device or pipe)")
+    return path
+
+
 def refuse_overwriting_inputs(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:
     """OutputError when ``output`` is one of the command's ``inputs`` (it would be lost)."""
     if not Path(output).exists():

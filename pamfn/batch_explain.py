@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pamfn import MODALITIES
-from pamfn.atomic import atomic_path, write_text_atomic
+from pamfn.atomic import atomic_path, writable_folder, write_text_atomic
 from pamfn.catalog import Catalog
 from pamfn.engines import FAILURES_FILE, Failure, write_failures
 from pamfn.errors import OutputError, PamfnError
@@ -50,18 +50,6 @@ def batch_folder(cache_dir: str | os.PathLike[str], catalog: Catalog, checkpoint
     from pamfn.serving.predictions import fingerprint
 
     return Path(cache_dir) / f"batch-{METHOD}-{fingerprint(catalog, checkpoints)}"
-
-
-def writable_folder(out: str | os.PathLike[str], what: str = "the output") -> Path:
-    """Where a command's output folder ``out`` lands (a symlink's target). OutputError,
-    before any work, when it or the nearest existing folder above it is a file, a device
-    or a pipe: nothing could be written there."""
-    path = Path(os.path.realpath(out))
-    above = next(p for p in (path, *path.parents) if p.exists())
-    if not above.is_dir():
-        where = "it is" if above == path else f"{above} is"
-        raise OutputError(f"{out}: cannot write {what} there: {where} not a folder (a file, device or pipe)")
-    return path
 
 
 BATCH_NAMES = (SCORES, MANIFEST, "explanations", FAILURES_FILE)

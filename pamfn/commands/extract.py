@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 def run_folder(args: argparse.Namespace, output: Path) -> int:
     from tqdm import tqdm
 
-    from pamfn.batch_explain import writable_folder
+    from pamfn.atomic import writable_folder
     from pamfn.engines import make_engine, write_failures
     from pamfn.errors import MediaError
     from pamfn.features import extractor_versions
