@@ -40,11 +40,13 @@ def give_default_modes(folder: str | os.PathLike[str]) -> None:
 
 def writable_target(target: str | os.PathLike[str]) -> Path:
     """Where a write of ``target`` lands: a symlink's own target; OutputError when that is
-    an existing folder, device or pipe, which a rename would replace."""
+    an existing folder, device or pipe, which a rename would replace, or when a file stands
+    where its folder should be."""
     path = Path(os.path.realpath(target))
     if path.exists() and not path.is_file():
         kind = "a folder" if path.is_dir() else "not a regular file (a device, pipe or socket)"
         raise OutputError(f"{target}: cannot write the output there: it is {kind}")
+    writable_folder(path.parent)
     return path
 
 

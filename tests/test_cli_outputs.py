@@ -36,15 +36,31 @@ def test_a_routine_id_that_is_a_path_is_refused(tmp_path):
 
 
 def test_a_system_error_is_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from pamfn.routine import RoutineFeatures
+
     video = write_test_video(tmp_path / "clip.mp4", 2, (160, 120))
-    blocker = tmp_path / "file"
-    blocker.write_text("a file, not a folder")
-    assert main(["extract", str(video), "-o", str(blocker / "out.npz"), "--quiet"]) == 1
+
+    def disk_full(self, path, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(RoutineFeatures, "save", disk_full)
+    assert main(["extract", str(video), "-o", str(tmp_path / "out.npz"), "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "PAMFN_DEBUG=1" in err[0]
     monkeypatch.setenv("PAMFN_DEBUG", "1")
     with pytest.raises(OSError):
-        main(["extract", str(video), "-o", str(blocker / "out.npz"), "--quiet"])
+        main(["extract", str(video), "-o", str(tmp_path / "out.npz"), "--quiet"])
+
+
+def test_an_output_under_a_file_is_refused_before_the_work(tmp_path, capsys):
+    video = write_test_video(tmp_path / "clip.mp4", 2, (160, 120))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    assert main(["extract", str(video), "-o", str(blocker / "out.npz"), "--quiet"]) == 2
+    assert f"{blocker}: cannot write the output there: it is not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "a file, not a folder"
 
 
 def test_report_refuses_to_write_over_its_features(tmp_path, capsys):
