@@ -83,7 +83,20 @@ def replaceable_checkpoint_dir(directory: str | os.PathLike[str]) -> Path:
         shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
         raise OutputError(f"{directory}: cannot write a checkpoint there: the folder holds other files ({shown}), which "
                           "the save would delete; choose a new or empty folder")
+    config = path / CONFIG
+    if config.is_file() and _format_of(config) != FORMAT:
+        raise OutputError(f"{directory}: cannot write a checkpoint there: its {CONFIG} is not a PAMFN checkpoint's, and "
+                          "the save would delete it; choose a new or empty folder")
     return path
+
+
+def _format_of(config: Path) -> object:
+    """The ``format`` a config.json declares (None when it is unreadable or declares none)."""
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc.get("format") if isinstance(doc, dict) else None
 
 
 def _replace_dir(src: Path, dst: Path) -> None:

@@ -9,6 +9,7 @@ one float array per modality (``V``, ``F``, ``A``) and a JSON metadata blob.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -178,7 +179,8 @@ class RoutineFeatures:
 
 def _check_declared(path: Path, archive: zipfile.ZipFile) -> None:
     """FeatureError before any array is read when a modality's stored header declares an
-    impossible length (more than ``MAX_SEGMENTS``) or a type that is not a real float."""
+    impossible length (more than ``MAX_SEGMENTS``), more data than the archive holds, or a
+    type that is not a real float."""
     for m in MODALITIES:
         member = f"{m}.npy"
         if member not in archive.namelist():
@@ -187,8 +189,12 @@ def _check_declared(path: Path, archive: zipfile.ZipFile) -> None:
             version = np.lib.format.read_magic(fh)
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read_header(fh)
+            stored = archive.getinfo(member).file_size - fh.tell()
         if not np.issubdtype(dtype, np.floating):
             raise FeatureError(f"{path}: modality {m} is stored as {dtype}, not as real floats")
         if len(shape) >= 1 and shape[0] > MAX_SEGMENTS:
             raise FeatureError(f"{path}: modality {m} declares {shape[0]} segments; no routine has more than "
                                f"{MAX_SEGMENTS} (the file is corrupt)")
+        if math.prod(shape) * dtype.itemsize > stored:
+            raise FeatureError(f"{path}: modality {m} declares shape {shape} but holds {stored} bytes of data "
+                               "(the file is corrupt)")

@@ -3,6 +3,7 @@ and a system's refusal is one line, not a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -128,6 +129,13 @@ def test_report_refuses_to_write_over_its_checkpoint(tmp_path, capsys):
                           "-o", str(output)], capsys, "would overwrite the input", str(output))
         assert output.read_bytes() == before
     assert CheckpointSet(ckpts).load("ball") and CheckpointSet(single).load("ball")
+    elsewhere = tmp_path / "sets" / "rows"  # a set whose index points outside it, as train_sample_table.sh writes
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "index.json").write_text(json.dumps({"checkpoints": {"ball": "../../single"}}))
+    before = (single / "config.json").read_bytes()
+    refused_up_front(["report", str(features), "--checkpoint", str(elsewhere), "--action", "ball", "--no-occlusion",
+                      "-o", str(single / "config.json")], capsys, "would overwrite the input", "config.json")
+    assert (single / "config.json").read_bytes() == before
 
 
 @pytest.fixture

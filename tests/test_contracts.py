@@ -97,11 +97,12 @@ def _declared_npz(path, shape, dtype="<f4") -> None:
     ("make", "message"),
     [
         (lambda p: _declared_npz(p, (10**9, 83)), "declares 1000000000 segments"),
+        (lambda p: _declared_npz(p, (10, 10**12)), r"declares shape \(10, 1000000000000\) but holds 0 bytes"),
         (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.complex64)}), "stored as complex64, not as real floats"),
         (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.int32)}), "stored as int32"),
         (lambda p: _meta_npz_of(p, {"V": np.full((3, 2), 1e38, np.float32)}), "values up to 1e\+38"),
     ],
-    ids=["declared-huge", "complex", "int", "out-of-range"],
+    ids=["declared-huge", "declared-wide", "complex", "int", "out-of-range"],
 )
 def test_load_refuses_what_no_extractor_writes_before_allocating_it(tmp_path, make, message):
     bad = tmp_path / "bad.npz"

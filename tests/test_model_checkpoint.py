@@ -85,11 +85,15 @@ def test_a_save_never_takes_what_is_not_a_checkpoint_with_it(saved, tmp_path):
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)  # stands for a device such as /dev/null, which a rename would replace just the same
     (tmp_path / "link").symlink_to(notes)
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    (settings / "config.json").write_text('{"theme": "dark"}')  # another tool's config, named like ours
     for target, says in ((notes, "holds other files (thesis.txt)"), (tmp_path / "link", "holds other files"),
-                         (plain, "not a folder"), (pipe, "not a folder")):
+                         (plain, "not a folder"), (pipe, "not a folder"), (settings, "not a PAMFN checkpoint's")):
         with pytest.raises(OutputError, match=re.escape(says)):
             save_checkpoint(target, model, cfg)
     assert (notes / "thesis.txt").read_text() == "years of work" and plain.read_text() == "keep me"
+    assert (settings / "config.json").read_text() == '{"theme": "dark"}'
     assert pipe.exists() and not pipe.is_dir()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing half-written beside them
     empty = tmp_path / "empty"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -254,3 +255,15 @@ def test_an_upload_longer_than_the_scans_limit_is_explained_without_a_scan(tmp_p
     heard = []
     expl, scan = explain_with_occlusion(load_checkpoint(tmp_path / "c"), feats, progress=lambda *a: heard.append(a))
     assert scan.empty and expl.stages and SCAN_STEP not in {w for w, _, _ in heard}
+
+
+def test_the_cache_folder_is_the_checkouts_or_the_users_never_the_installation(monkeypatch, tmp_path):
+    from pamfn.serving import cache
+
+    monkeypatch.delenv("PAMFN_CACHE", raising=False)
+    assert cache.cache_dir() == Path(cache.__file__).resolve().parents[2] / "cache" / "dashboard"  # this checkout
+    monkeypatch.setattr(cache, "_CHECKOUT", tmp_path / "site-packages")  # an installed package: no pyproject.toml
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache._default_cache() == tmp_path / "xdg" / "pamfn-studio" / "dashboard"
+    monkeypatch.setenv("PAMFN_CACHE", str(tmp_path / "mine"))
+    assert cache.cache_dir() == tmp_path / "mine"

@@ -43,12 +43,15 @@ def add_routine_arguments(parser: argparse.ArgumentParser, batch: bool = False) 
     parser.add_argument("--device", default="cpu")
 
 
-def routine_inputs(args: argparse.Namespace) -> list[Path]:
-    """The files a routine command reads (see :func:`add_routine_arguments`): the features
-    file and the checkpoint's files (a set's index and its members' files, one folder
-    down), which its output must never replace."""
+def files_read(args: argparse.Namespace) -> list[Path]:
+    """The files a routine command reads (see :func:`add_routine_arguments`), which its
+    output must never replace: the features file, and the checkpoint's files (a set's
+    index and every member's files, wherever the index points)."""
+    from pamfn.checkpoint import CONFIG, WEIGHTS
+    from pamfn.serving.checkpoints import INDEX, read_index
+
     checkpoint = Path(args.checkpoint)
-    files = [p for p in (*checkpoint.glob("*"), *checkpoint.glob("*/*")) if p.is_file()] if checkpoint.is_dir() else [checkpoint]
+    files = [checkpoint / INDEX] + [folder / name for folder in read_index(checkpoint).values() for name in (CONFIG, WEIGHTS)]
     return [p for p in (args.features, *files) if p is not None]
 
 

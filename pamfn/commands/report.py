@@ -13,7 +13,7 @@ import argparse
 import math
 from pathlib import Path
 
-from pamfn.commands.explain import add_routine_arguments, routine_inputs
+from pamfn.commands.explain import add_routine_arguments, files_read
 from pamfn.errors import ConfigError
 
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
 
-    refuse_overwriting_inputs(args.output, *routine_inputs(args))  # before the work, not after it
+    refuse_overwriting_inputs(args.output, *files_read(args))  # before the work, not after it
     writable_target(args.output)
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)

@@ -1,5 +1,6 @@
 """Where serving keeps its shared results on disk (finished prediction tables, batch
-explanations): the project's ``cache/dashboard`` folder, or ``PAMFN_CACHE``. The CLI and the
+explanations): ``PAMFN_CACHE``, else the checkout's ``cache/dashboard`` folder (an
+installed package: ``~/.cache/pamfn-studio/dashboard``). The CLI and the
 dashboard both read it here, so a batch the CLI explains is the one the dashboard finds,
 from whatever folder either was started."""
 
@@ -8,7 +9,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-CACHE_DIR = Path(__file__).resolve().parents[2] / "cache" / "dashboard"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _default_cache() -> Path:
+    """The checkout's ``cache/dashboard`` when running from a source checkout (a
+    ``pyproject.toml`` beside the package), else the user's cache folder: an installed
+    package never writes into its own installation."""
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        return _CHECKOUT / "cache" / "dashboard"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pamfn-studio" / "dashboard"
+
+
+CACHE_DIR = _default_cache()
 
 
 def file_stamp(path: str | os.PathLike[str]) -> str:
