@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", type=Path, help="batch form: explain every routine of this data set (with --split, of one split)")
     parser.add_argument("--split", help="batch form: only this split (default: every routine)")
     parser.add_argument("--out", type=Path, help="batch form: output folder (default: the dashboard's cache, "
-                                                 "$PAMFN_CACHE or the project's cache/dashboard, in batch-<fingerprint>); "
+                                                 "$PAMFN_CACHE, else cache/dashboard in a checkout or ~/.cache/pamfn-studio/dashboard, "
+                                                 "in batch-<fingerprint>); "
                                                  "a new or empty folder, or an earlier batch's, outside the data set and "
                                                  "checkpoint folders")
     add_engine_arguments(parser)
