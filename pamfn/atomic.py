@@ -7,7 +7,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from pamfn.errors import OutputError
@@ -59,6 +59,28 @@ def writable_folder(out: str | os.PathLike[str], what: str = "the output") -> Pa
     if not above.is_dir():
         where = "it is" if above == path else f"{above} is"
         raise OutputError(f"{out}: cannot write {what} there: {where} not a folder (a file, device or pipe)")
+    return path
+
+
+def owned_folder(out: str | os.PathLike[str], kind: str, names: Sequence[str], marker: str,
+                 is_ours: Callable[[Path], bool]) -> Path:
+    """Where an output ``kind`` (say "a batch") written as folder ``out`` lands (a symlink's
+    target). OutputError, before any work, unless it is absent, an empty folder, or an
+    earlier one of its kind: only ``names`` (and their hidden temporaries), and its
+    ``marker`` file, when there, ``is_ours``. The write replaces or mixes with what is
+    there, so it must never meet a file, a device or a folder of other files."""
+    path = writable_folder(out, kind)
+    if not path.is_dir():
+        return path
+    others = sorted(p.name for p in path.iterdir()
+                    if p.name not in names and not p.name.startswith(tuple(f".{n}." for n in names)))
+    if others:
+        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        raise OutputError(f"{out}: cannot write {kind} there: the folder holds files that are not {kind}'s ({shown}); "
+                          "choose a new or empty folder")
+    if (path / marker).is_file() and not is_ours(path / marker):
+        raise OutputError(f"{out}: cannot write {kind} there: its {marker} is not {kind}'s, and the write would "
+                          "replace it; choose a new or empty folder")
     return path
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pamfn import MODALITIES
-from pamfn.atomic import atomic_path, writable_folder, write_text_atomic
+from pamfn.atomic import atomic_path, owned_folder, write_text_atomic
 from pamfn.catalog import Catalog
 from pamfn.engines import FAILURES_FILE, Failure, write_failures
 from pamfn.errors import OutputError, PamfnError
@@ -61,24 +61,13 @@ def batch_output(out: str | os.PathLike[str], catalog: Catalog, checkpoints: Che
     before any work: ``out`` must be a new or empty folder, or an earlier batch (only a
     batch's files, its manifest a batch's), outside the data set and checkpoint folders.
     OutputError otherwise: the batch would replace or mix with files it does not own."""
-    path = writable_folder(out, "the batch")
+    path = Path(os.path.realpath(out))
     for kind, folder in (("data set", catalog.root), ("checkpoint", checkpoints.directory)):
         folder = Path(os.path.realpath(folder))
         if path == folder or folder in path.parents:
             raise OutputError(f"{out}: cannot write the batch there: it is inside the {kind} folder {folder}; "
                               "choose a folder of its own")
-    if not path.is_dir():
-        return path
-    others = sorted(p.name for p in path.iterdir()
-                    if p.name not in BATCH_NAMES and not p.name.startswith(tuple(f".{n}." for n in BATCH_NAMES)))
-    if others:
-        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
-        raise OutputError(f"{out}: cannot write the batch there: the folder holds files that are not a batch's ({shown}); "
-                          "choose a new or empty folder, or an earlier batch's")
-    if (path / MANIFEST).exists() and not _is_batch_manifest(path / MANIFEST):
-        raise OutputError(f"{out}: cannot write the batch there: its {MANIFEST} is not a batch's, and the batch would "
-                          "replace it; choose a new or empty folder, or an earlier batch's")
-    return path
+    return owned_folder(out, "a batch", BATCH_NAMES, MANIFEST, _is_batch_manifest)
 
 
 def _is_batch_manifest(path: Path) -> bool:

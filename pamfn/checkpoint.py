@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pamfn.atomic import give_default_modes
-from pamfn.errors import CheckpointError, ConfigError, OutputError
+from pamfn.atomic import give_default_modes, owned_folder
+from pamfn.errors import CheckpointError, ConfigError
 from pamfn.model.config import PAMFNConfig
 
 if TYPE_CHECKING:
@@ -69,25 +69,10 @@ def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAM
 
 
 def replaceable_checkpoint_dir(directory: str | os.PathLike[str]) -> Path:
-    """Where a checkpoint saved to ``directory`` lands (a symlink's target). OutputError
-    unless it is absent, an empty folder, or a checkpoint holding only a checkpoint's files:
-    a save replaces the whole folder, so it must never take a file, a device, a pipe or a
-    folder of other files with it."""
-    path = Path(os.path.realpath(directory))
-    if not path.exists():
-        return path
-    if not path.is_dir():
-        raise OutputError(f"{directory}: cannot write a checkpoint there: it is not a folder (a file, device or pipe)")
-    others = sorted(p.name for p in path.iterdir() if p.name not in (CONFIG, WEIGHTS))
-    if others:
-        shown = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
-        raise OutputError(f"{directory}: cannot write a checkpoint there: the folder holds other files ({shown}), which "
-                          "the save would delete; choose a new or empty folder")
-    config = path / CONFIG
-    if config.is_file() and _format_of(config) != FORMAT:
-        raise OutputError(f"{directory}: cannot write a checkpoint there: its {CONFIG} is not a PAMFN checkpoint's, and "
-                          "the save would delete it; choose a new or empty folder")
-    return path
+    """Where a checkpoint saved to ``directory`` lands; OutputError unless it is absent, an
+    empty folder or a checkpoint (:func:`pamfn.atomic.owned_folder`): a save replaces the
+    whole folder."""
+    return owned_folder(directory, "a PAMFN checkpoint", (CONFIG, WEIGHTS), CONFIG, lambda c: _format_of(c) == FORMAT)
 
 
 def _format_of(config: Path) -> object:

@@ -88,7 +88,7 @@ def test_a_save_never_takes_what_is_not_a_checkpoint_with_it(saved, tmp_path):
     settings = tmp_path / "settings"
     settings.mkdir()
     (settings / "config.json").write_text('{"theme": "dark"}')  # another tool's config, named like ours
-    for target, says in ((notes, "holds other files (thesis.txt)"), (tmp_path / "link", "holds other files"),
+    for target, says in ((notes, "holds files that are not a PAMFN checkpoint's (thesis.txt)"), (tmp_path / "link", "not a PAMFN checkpoint's"),
                          (plain, "not a folder"), (pipe, "not a folder"), (settings, "not a PAMFN checkpoint's")):
         with pytest.raises(OutputError, match=re.escape(says)):
             save_checkpoint(target, model, cfg)
@@ -147,7 +147,7 @@ def test_convert_official_refuses_an_output_that_is_not_a_checkpoint_folder(tmp_
     out.mkdir()
     (out / "a.md").write_text("x")
     assert cli(["convert-official", str(tmp_path / "in.pth"), str(out), "--preset", "rg"]) == 2
-    assert "holds other files (a.md)" in capsys.readouterr().err and (out / "a.md").exists()
+    assert "holds files that are not a PAMFN checkpoint's (a.md)" in capsys.readouterr().err and (out / "a.md").exists()
 
 
 @pytest.mark.parametrize("variant", [{"modalities": ("A",)}, {"model": "late_fusion", "fusion": "attention"}, {"cmfd": "weighted", "fusion_stages": 2}])
