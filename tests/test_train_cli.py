@@ -142,10 +142,11 @@ def test_reproduce_fig5_writes_the_expected_frequencies(trained, toy, tmp_path, 
 def test_import_official_refuses_pickles_without_consent(tmp_path, capsys):
     (tmp_path / "feats").mkdir()
     (tmp_path / "labels" / "RG").mkdir(parents=True)
-    for split in ("train", "test"):
-        (tmp_path / "labels" / "RG" / f"{split}.txt").write_text("name d e total\nBall_1 1 1 10\n")
+    for split, video in (("train", "Ball_1"), ("test", "Ball_2")):
+        (tmp_path / "labels" / "RG" / f"{split}.txt").write_text(f"name d e total\n{video} 1 1 10\n")
     for key in ("rgb_VST", "flow_I3D", "audio_AST"):
-        np.save(tmp_path / "feats" / f"RG_{key}.npy", {"Ball_1": np.zeros((4, 3), np.float32)}, allow_pickle=True)
+        np.save(tmp_path / "feats" / f"RG_{key}.npy", {v: np.zeros((4, 3), np.float32) for v in ("Ball_1", "Ball_2")},
+                allow_pickle=True)
     args = ["import-official", str(tmp_path / "feats"), str(tmp_path / "labels"), str(tmp_path / "out"), "--dataset", "rg"]
     assert main(args) == 2
     assert "--trust-pickle" in capsys.readouterr().err and not (tmp_path / "out").exists()
