@@ -25,7 +25,16 @@ class Source:
 
     @classmethod
     def of(cls, data_dir: str | os.PathLike[str], checkpoint_dir: str | os.PathLike[str]) -> Source:
-        return cls(str(Path(data_dir).expanduser().resolve()), str(Path(checkpoint_dir).expanduser().resolve()))
+        return cls(_folder(data_dir), _folder(checkpoint_dir))
+
+
+def _folder(typed: str | os.PathLike[str]) -> str:
+    """A folder as typed or pasted (surrounding spaces and quotes dropped, ``~`` expanded),
+    as an absolute path string."""
+    text = str(typed).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1].strip()
+    return str(Path(text).expanduser().resolve())
 
 
 def cli_source(argv: list[str] | None = None) -> Source:

@@ -21,11 +21,11 @@ import streamlit as st
 from app.source import Source, cli_source, highlight_dir
 from pamfn.batch_explain import batch_folder, read_scores
 from pamfn.catalog import Catalog, load_catalog
-from pamfn.errors import PamfnError
+from pamfn.errors import CheckpointError, PamfnError
 from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
 from pamfn.serving import CheckpointSet
-from pamfn.serving.cache import cache_dir
+from pamfn.serving.cache import cache_dir, file_stamp, folder_stamp
 from pamfn.serving.checkpoints import files_version
 from pamfn.serving.device import serving_device
 from pamfn.serving.predictions import PredictionJob, fingerprint
@@ -51,22 +51,24 @@ device = serving_device
 """The torch device the dashboard scores on (CUDA when available)."""
 
 
-@st.cache_resource(show_spinner="Reading the data set…")
-def _catalog(data_dir: str) -> Catalog:
+@st.cache_resource(show_spinner="Reading the data set…", max_entries=8)
+def _catalog(data_dir: str, stamp: str) -> Catalog:
     return load_catalog(data_dir)
 
 
 def catalog(src: Source) -> Catalog:
-    """The routines of the chosen data set (DatasetError if unreadable)."""
-    return _catalog(src.data_dir)
+    """The routines of the chosen data set (DatasetError if unreadable), read again when a
+    file of the folder's top level (its labels, dataset.json) is rewritten: a data set fixed
+    in place needs no restart."""
+    return _catalog(src.data_dir, folder_stamp(src.data_dir))
 
 
 _LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pamfn-checkpoints")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _checkpoint_set(checkpoint_dir: str, version: str) -> CheckpointSet:
-    ckpts = CheckpointSet(checkpoint_dir, device=serving_device)
+def _checkpoint_set(checkpoint_dir: str, version: str, task: str = "score") -> CheckpointSet:
+    ckpts = CheckpointSet(checkpoint_dir, device=serving_device, task=task)
     ckpts.prefetch(_LOADER)
     return ckpts
 
@@ -91,17 +93,33 @@ def checkpoint_for(src: Source, action: str | None) -> LoadedCheckpoint:
         return ckpts.load(action)
 
 
-def checkpoints(src: Source) -> dict:
-    """``{action: LoadedCheckpoint}`` of the chosen folder (key None for one checkpoint that
-    serves every action), on :func:`device`. CheckpointError if unusable."""
-    return {action: checkpoint_for(src, action) for action in checkpoint_set(src).plan}
+def checkpoints(src: Source) -> tuple[dict, dict[str | None, str]]:
+    """``({action: LoadedCheckpoint}, {action: why it cannot be used})`` of the chosen folder
+    (key None for one checkpoint that serves every action), on :func:`device`: one broken
+    member of a set leaves the others in service. CheckpointError when none can be used."""
+    usable, failed = {}, {}
+    for action in checkpoint_set(src).plan:
+        try:
+            usable[action] = checkpoint_for(src, action)
+        except PamfnError as exc:
+            failed[action] = exc
+    if not usable:
+        errors = list(failed.values())
+        raise errors[0] if len(errors) == 1 else CheckpointError("; ".join(map(str, errors)))
+    return usable, {action: str(exc) for action, exc in failed.items()}
+
+
+def show_broken(broken: dict[str | None, str]) -> None:
+    """Say which members of the checkpoint set are out of service, and why."""
+    for action, why in broken.items():
+        st.warning(f"No {action} checkpoint: {why}" if action else why, icon=":material/warning:")
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _highlights(data_dir: str, folder: str, routine_id: str, stamp: str) -> pd.DataFrame | None:
     from pamfn.highlight.predict import highlight_table
 
-    detectors, action = _checkpoint_set(folder, stamp), str(_catalog(data_dir).routine(routine_id)["action"])
+    detectors, action = _checkpoint_set(folder, stamp, "highlight"), str(catalog(Source(data_dir, folder)).routine(routine_id)["action"])
     return highlight_table(detectors.load(action), features(Source(data_dir, folder), routine_id)) if detectors.serves(action) else None
 
 
@@ -119,13 +137,26 @@ def highlight_version() -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _features(path: str) -> RoutineFeatures:
+def _features(path: str, stamp: str) -> RoutineFeatures:
     return RoutineFeatures.load(path)
 
 
+def features_path(src: Source, routine_id: str) -> str:
+    """The features file of one routine of ``src``."""
+    return str(catalog(src).routine(routine_id)["features_path"])
+
+
 def features(src: Source, routine_id: str) -> RoutineFeatures:
-    """The RoutineFeatures of one routine (FeatureError if unreadable)."""
-    return _features(str(catalog(src).routine(routine_id)["features_path"]))
+    """The RoutineFeatures of one routine (FeatureError if unreadable), read again when its
+    file is rewritten."""
+    path = features_path(src, routine_id)
+    return _features(path, file_stamp(path))
+
+
+def routine_version(src: Source, routine_id: str) -> str:
+    """The checkpoint's version and the routine's features file: the cache key of what the
+    model says about the routine."""
+    return f"{checkpoint_version(src)}|{file_stamp(features_path(src, routine_id))}"
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -139,7 +170,7 @@ def explanation(src: Source, routine_id: str, support: bool = False) -> Explanat
     """What PAMFN did on one routine (deterministic; cached per source and routine).
     ``support``: also measure the stretch each step depends on (the routine view draws
     and words with it). CheckpointError when the checkpoint does not match the features."""
-    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, checkpoint_version(src), support)
+    return _explanation(src.data_dir, src.checkpoint_dir, routine_id, routine_version(src, routine_id), support)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -171,17 +202,17 @@ def _occlusion(data_dir: str, checkpoint_dir: str, routine_id: str, window: int,
 def occlusion(src: Source, routine_id: str, window: int = WINDOW) -> pd.DataFrame:
     """Occlusion scan of one routine (pamfn.occlusion: impact in points, its noise,
     significance, stage-2 MSFD weight baselines), cached."""
-    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, checkpoint_version(src))
+    return _occlusion(src.data_dir, src.checkpoint_dir, routine_id, window, routine_version(src, routine_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _routines_by_media(data_dir: str) -> dict[str, str]:
-    return _catalog(data_dir).routines_by_media()
+def _routines_by_media(data_dir: str, stamp: str) -> dict[str, str]:
+    return _catalog(data_dir, stamp).routines_by_media()
 
 
 def routine_with_media(src: Source, sha256: str | None) -> str | None:
     """The data set's routine whose video is this content, or None (the media hashed once per data set)."""
-    return _routines_by_media(src.data_dir).get(sha256) if sha256 else None
+    return _routines_by_media(src.data_dir, folder_stamp(src.data_dir)).get(sha256) if sha256 else None
 
 
 def media(src: Source, routine_id: str) -> tuple[Path | None, str]:

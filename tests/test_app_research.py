@@ -237,3 +237,18 @@ def test_explanation_checks_speak_words(monkeypatch, dataset, tmp_path):
     degradation = next(d.value for d in at.dataframe if "degraded modality" in getattr(d.value, "columns", []))
     assert degradation["degraded modality"].tolist() == ["Audio (A)"]
     assert not [c for c in degradation.columns if "_" in c]
+
+
+def test_a_broken_member_or_routine_leaves_the_rest_in_view(monkeypatch, dataset, tmp_path):
+    import shutil
+
+    data, ckpts = tmp_path / "data", tmp_path / "ckpts"
+    shutil.copytree(dataset[0], data)
+    shutil.copytree(dataset[1], ckpts)
+    (ckpts / "hoop" / "model.safetensors").write_bytes(b"cut short")
+    at = run_page(monkeypatch, data, ckpts)
+    assert not at.exception, at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "No hoop checkpoint" in warned and "corrupt or truncated" in warned
+    assert "1 of 2 routines left out" in warned  # the hoop test routine; ball's is drawn
+    assert list(rho_table(at)["action"]) == ["ball", "Avg."]

@@ -156,6 +156,32 @@ def test_mismatched_checkpoint_shows_a_clear_error(monkeypatch, dataset, tmp_pat
     assert at.title[0].value == "Routine view"  # the app stays up
 
 
+def test_a_data_set_fixed_in_place_is_read_again_without_a_restart(monkeypatch, dataset, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from pamfn.routine import RoutineFeatures
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset[0], data)
+    at = run_app(monkeypatch, data, dataset[1])
+    assert not at.exception and len(at.dataframe[0].value) == 6
+    shown = data / "features" / "ball_00.npz"
+    good = shown.read_bytes()
+    wide = RoutineFeatures.load(shown)
+    RoutineFeatures({m: x[:, :5] for m, x in wide.features.items()}, routine_id="ball_00").save(shown)  # other dims
+    at.run()
+    assert "feature dims do not match the checkpoint" in " ".join(e.value for e in at.error)
+    shown.write_bytes(good)  # fixed in place
+    labels = pd.read_csv(data / "labels.csv")
+    labels[labels["action"] == "ball"].to_csv(data / "labels.csv", index=False)  # and the set trimmed
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert set(at.dataframe[0].value["routine_id"]) == {"ball_00", "ball_01", "ball_02"}
+    assert at.subheader[0].value.startswith("ball_00")
+
+
 def test_missing_data_folder_is_reported(monkeypatch, dataset, tmp_path):
     _, ckpts = dataset
     at = run_app(monkeypatch, tmp_path / "nowhere", ckpts)
@@ -334,3 +360,10 @@ def test_damaged_cache_and_batch_files_do_not_stop_the_page(monkeypatch, tmp_pat
         assert time.monotonic() < deadline, "the damaged predictions file was not replaced"
         time.sleep(0.2)
     assert set(json.loads(predictions.read_text())) == set(catalog.routines.index)
+
+
+@pytest.mark.parametrize("typed", ["  {path}  ", '"{path}"', "'{path}' ", "{path}/"])
+def test_a_pasted_folder_is_the_folder(tmp_path, typed):
+    from app.source import Source
+
+    assert Source.of(typed.format(path=tmp_path), str(tmp_path)).data_dir == str(tmp_path.resolve())

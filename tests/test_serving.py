@@ -110,6 +110,23 @@ def test_the_version_changes_with_the_files(tmp_path):
     assert CheckpointSet(root).version != before
 
 
+def test_the_version_reads_only_what_a_checkpoint_is_made_of(tmp_path):
+    root = make_set(tmp_path / "set")
+    before = CheckpointSet(root).version
+    (root / "notes").mkdir()
+    (root / "notes" / "n.txt").write_text("not a checkpoint's")  # not a member: not read, no new version
+    assert CheckpointSet(root).version == before
+    (root / "ball" / "metrics.csv").write_text("epoch\n1\n")  # beside a member's weights: a new version
+    assert CheckpointSet(root).version != before
+
+
+def test_a_highlight_detector_is_not_served_as_a_score_checkpoint(tmp_path):
+    cfg = make_cfg(task="highlight")
+    save_checkpoint(tmp_path / "hl", build_model(cfg), cfg, meta={"action": "ball"})
+    with pytest.raises(CheckpointError, match="a 'highlight' checkpoint, not a score checkpoint"):
+        CheckpointSet(tmp_path / "hl").load("ball")
+
+
 def test_prefetch_loads_in_the_background(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -275,11 +275,12 @@ def main() -> None:
     src = state.current_source()
     library = RoutineLibrary()
     try:
-        loaded = state.checkpoints(src)
+        loaded, broken = state.checkpoints(src)
     except PamfnError as exc:
         state.show_error(exc, "The checkpoint cannot be loaded")
         library_panel(library)
         return
+    state.show_broken(broken)
 
     upload_col, library_col = st.columns([3, 2], gap="large")
     with upload_col:

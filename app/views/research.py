@@ -39,13 +39,23 @@ def result_folders() -> list[Path]:
 
 def split_explanations(src: state.Source, routine_ids: list[str]) -> list:
     """Explanations of the given routines (cached per routine by app.state), with a progress bar
-    the first time."""
+    the first time; a routine that cannot be explained is left out and named, the rest are
+    drawn (PamfnError only when none can be)."""
     bar = st.progress(0.0, text="Explaining the routines of this split…")
-    out = []
+    out, failed = [], {}
     for i, rid in enumerate(routine_ids, start=1):
-        out.append(state.explanation(src, rid))
+        try:
+            out.append(state.explanation(src, rid))
+        except PamfnError as exc:
+            failed[rid] = exc
         bar.progress(i / len(routine_ids), text=f"Explained {i} of {len(routine_ids)} routines")
     bar.empty()
+    if failed and not out:
+        raise next(iter(failed.values()))
+    if failed:
+        first, exc = next(iter(failed.items()))
+        st.warning(f"{len(failed)} of {len(routine_ids)} routines left out: they cannot be explained. "
+                   f"First, {first}: {exc}", icon=":material/warning:")
     return out
 
 
@@ -249,7 +259,7 @@ def main() -> None:
     src = state.current_source()
     try:
         catalog = state.catalog(src)
-        state.checkpoints(src)
+        _, broken = state.checkpoints(src)
     except PamfnError as exc:
         state.show_error(exc, "The data set or checkpoint cannot be loaded")
         results_tables()
@@ -257,6 +267,7 @@ def main() -> None:
         return
     st.caption(f"Data set `{Path(src.data_dir).name}` · checkpoint `{Path(src.checkpoint_dir).name}` · "
                f"scores from 0 to {catalog.label_scale:g}")
+    state.show_broken(broken)
 
     routines = catalog.routines
     splits = sorted(routines["split"].dropna().unique())

@@ -31,6 +31,14 @@ def file_stamp(path: str | os.PathLike[str]) -> str:
     return f"{path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}"
 
 
+def folder_stamp(folder: str | os.PathLike[str]) -> str:
+    """:func:`file_stamp` of every file directly in ``folder`` (nothing deeper is read, so
+    a large folder costs one listing): changes when one of them is added, removed or rewritten."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    return ";".join(file_stamp(p) for p in files)
+
+
 def cache_dir() -> Path:
     """``PAMFN_CACHE`` when set, else :data:`CACHE_DIR`."""
     return Path(os.environ.get("PAMFN_CACHE", CACHE_DIR))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pamfn.errors import CheckpointError
-from pamfn.serving.cache import file_stamp
+from pamfn.serving.cache import file_stamp, folder_stamp
 
 if TYPE_CHECKING:
     from pamfn.checkpoint import LoadedCheckpoint
@@ -77,11 +77,18 @@ def write_index(directory: str | os.PathLike[str], runs: dict[str, str]) -> Path
 
 
 def files_version(folder: str | os.PathLike[str]) -> str:
-    """Changes whenever a file under ``folder`` is added, removed or rewritten."""
+    """Changes whenever a file a checkpoint (set) is made of is added, removed or rewritten:
+    the set's index and the files directly in each member's folder (a single checkpoint:
+    in ``folder``). Nothing deeper is read, so a folder that is no checkpoint, however large
+    (a home folder typed by mistake), costs one listing, not a walk."""
     folder = Path(folder)
-    digest = hashlib.sha1(str(folder).encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else ():
-        digest.update(file_stamp(path).encode())
+    try:
+        members = sorted(set(read_index(folder).values()))
+    except CheckpointError:
+        members = []  # an unreadable index: its own stamp below changes when it is fixed
+    digest = hashlib.sha1(f"{folder}|{file_stamp(folder / INDEX)}".encode())
+    for member in members:
+        digest.update(folder_stamp(member).encode())
     return digest.hexdigest()
 
 
@@ -94,8 +101,11 @@ class CheckpointSet:
     load is raised to every caller and retried on the next request.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], device: str | Callable[[], str] = "cpu") -> None:
+    def __init__(self, directory: str | os.PathLike[str], device: str | Callable[[], str] = "cpu",
+                 task: str = "score") -> None:
         self.directory = Path(directory)
+        self.task = task
+        """What its checkpoints are for: ``score`` (the default) or ``highlight`` detectors."""
         self.version = files_version(self.directory)
         self._device = device
         try:
@@ -173,8 +183,13 @@ class CheckpointSet:
 
     def load(self, action: str | None) -> LoadedCheckpoint:
         """The loaded checkpoint that serves ``action`` (loaded now unless prefetched);
-        CheckpointError when a single checkpoint records it was trained on other actions."""
+        CheckpointError when it is made for another task than the set's (a highlight
+        detector in a set of score checkpoints) or a single
+        checkpoint records it was trained on other actions."""
         loaded = self._future(self.path_for(action), None).result()
+        if loaded.config.task != self.task:
+            raise CheckpointError(f"{loaded.path}: a {loaded.config.task!r} checkpoint, not a {self.task} checkpoint "
+                                  f"(train it with --task {self.task})")
         if action is not None and ANY_ACTION in self.plan:
             served_actions(self.directory, loaded.meta, [action])
         return loaded
