@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pamfn import results
 from pamfn.explanation import Explanation, StageExplanation, stage_spans
 from pamfn.metrics import fisher_z_mean, spearman_rho
 from pamfn.viz import research
@@ -133,12 +134,12 @@ def test_result_discovery(tmp_path):
     (tmp_path / "runs" / "a").mkdir(parents=True)
     for name in ("a/table_IV.csv", "a/table_IV_last_epoch.csv", "a/table_IV_paper.csv", "table_VII.csv", "metrics.csv"):
         pd.DataFrame({"x": [1]}).to_csv(tmp_path / "runs" / name)
-    found = research.find_result_tables([tmp_path / "runs", tmp_path / "missing"])
+    found = results.find_result_tables([tmp_path / "runs", tmp_path / "missing"])
     assert found == {"IV": [tmp_path / "runs" / "a" / "table_IV.csv"], "VII": [tmp_path / "runs" / "table_VII.csv"]}
     # the first folder's tables come first, whatever the folders' names sort as (e.g. a clone whose path sorts first)
     (tmp_path / "z_first").mkdir()
     pd.DataFrame({"x": [1]}).to_csv(tmp_path / "z_first" / "table_IV.csv")
-    found = research.find_result_tables([tmp_path / "z_first", tmp_path / "runs"])
+    found = results.find_result_tables([tmp_path / "z_first", tmp_path / "runs"])
     assert found["IV"] == [tmp_path / "z_first" / "table_IV.csv", tmp_path / "runs" / "a" / "table_IV.csv"]
 
 

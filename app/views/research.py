@@ -22,6 +22,7 @@ from app.components.figure import show_figure
 from app.components.layout import metric_row
 from app.components.remembered import among, one_of, remembered
 from app.components.trust import split_trust
+from pamfn import results
 from pamfn.decisions import FIG5_CAPTION
 from pamfn.errors import PamfnError
 from pamfn.viz import research
@@ -63,10 +64,10 @@ def _short(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def _read_csv(path: Path, columns: tuple[str, ...] = research.TABLE_COLUMNS) -> pd.DataFrame | None:
+def _read_csv(path: Path, columns: tuple[str, ...] = results.TABLE_COLUMNS) -> pd.DataFrame | None:
     """A table of ``pamfn reproduce``, or None after saying what is wrong with the file."""
     try:
-        return research.read_result_table(path, columns)
+        return results.read_result_table(path, columns)
     except PamfnError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
@@ -76,7 +77,7 @@ def results_tables() -> None:
     """Tables written by ``pamfn reproduce``, side by side with the paper's published numbers."""
     from pamfn.paper_tables import TABLES, get_table, paper_frame
 
-    found = research.find_result_tables(result_folders())
+    found = results.find_result_tables(result_folders())
     number = st.selectbox("Table", list(TABLES), format_func=lambda n: f"Table {n}: {TABLES[n].title}", key="research_table")
     table = get_table(number)
     paper = paper_frame(list(table.rows))
@@ -141,7 +142,7 @@ def seeded_intervals(table_csv: Path) -> None:
     if not path.is_file():
         st.caption("No intervals for this run (reproduced before seeds and intervals existed, or with an older version).")
         return
-    if (iv := _read_csv(path, research.INTERVAL_COLUMNS)) is None:
+    if (iv := _read_csv(path, results.INTERVAL_COLUMNS)) is None:
         return
     seeds = int(iv["seeds"].max())
     st.markdown(f"**Mean over {seeds} seed(s) with 95% intervals** ({BOOTSTRAP})")
@@ -157,7 +158,7 @@ def seeded_intervals(table_csv: Path) -> None:
 
 def fig6_section() -> None:
     """Fig. 6 (rho against K per action, with intervals) from ``pamfn reproduce fig6`` run folders."""
-    found = research.find_result_tables(result_folders()).get("fig6", [])
+    found = results.find_result_tables(result_folders()).get("fig6", [])
     if not found:
         st.info("No Fig. 6 has been reproduced yet: run `python -m pamfn reproduce fig6 --data DIR --K 1,2,4,6,8,10,12 "
                 "--seeds 3 --out runs/fig6`; its `table_fig6.csv` under `runs/` or `docs/` appears here.")
@@ -167,7 +168,7 @@ def fig6_section() -> None:
     if not iv_path.is_file():
         st.error(f"{_short(iv_path)} is missing: reproduce Fig. 6 again with this version to get its intervals.")
         return
-    if (iv := _read_csv(iv_path, research.INTERVAL_COLUMNS)) is None:
+    if (iv := _read_csv(iv_path, results.INTERVAL_COLUMNS)) is None:
         return
     show_figure(research.fig6_figure(iv), f"{path.parent.name}_fig6", "fig6")
     st.dataframe(research.fig6_table(iv).style.format({c: "{:.3f}" for c in ("mean", "lo", "hi")}), hide_index=True)
