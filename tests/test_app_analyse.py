@@ -335,3 +335,25 @@ def test_an_upload_is_stored_under_a_plain_visible_name(tmp_path, name, stored):
     upload.name = name
     target = stream_to_disk(upload, tmp_path)
     assert target == tmp_path / stored and target.read_bytes() == b"bytes"
+
+
+def test_a_broken_member_of_the_set_leaves_the_other_apparatus_to_analyse(monkeypatch, setup, tmp_path):
+    import json
+
+    from pamfn.features.lite import LiteExtractor
+
+    root, _, _ = setup
+    ckpts = tmp_path / "set"
+    for seed, action in enumerate(("ball", "hoop")):
+        make_checkpoint(ckpts / action, dims=dict(LiteExtractor.dims), seed=seed + 1)
+    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
+    (ckpts / "hoop" / "model.safetensors").write_bytes(b"cut short")
+    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpts))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="analyse_action").options == ["Ball"]  # offered alone, chosen by default
+    warned = " ".join(w.value for w in at.warning)
+    assert "No hoop checkpoint" in warned and "corrupt or truncated" in warned
+    assert not at.file_uploader(key="analyse_upload").disabled
