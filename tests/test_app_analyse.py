@@ -48,6 +48,25 @@ def page(monkeypatch, setup, library: Path) -> AppTest:
     return AppTest.from_file(PAGE, default_timeout=120).run()
 
 
+def set_page(monkeypatch, setup, tmp_path: Path, spoil=None) -> AppTest:
+    """The page on a checkpoint set of two lite-sized apparatus (ball, hoop), after ``spoil(set folder)``."""
+    import json
+
+    from pamfn.features.lite import LiteExtractor
+
+    root, _, _ = setup
+    ckpts = tmp_path / "set"
+    for seed, action in enumerate(("ball", "hoop")):
+        make_checkpoint(ckpts / action, dims=dict(LiteExtractor.dims), seed=seed + 1)
+    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
+    if spoil is not None:
+        spoil(ckpts)
+    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
+    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpts))
+    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
+    return AppTest.from_file(PAGE, default_timeout=120).run()
+
+
 def test_upload_is_extracted_scored_shown_and_saved(monkeypatch, setup, tmp_path):
     _, _, video = setup
     at = page(monkeypatch, setup, tmp_path / "lib")
@@ -220,19 +239,8 @@ def test_removing_a_library_entry_asks_first(monkeypatch, setup, tmp_path):
 
 
 def test_apparatus_picks_the_checkpoint_and_rescoring_needs_no_extraction(monkeypatch, setup, tmp_path):
-    import json
-
-    from pamfn.features.lite import LiteExtractor
-
-    root, _, video = setup
-    ckpts = tmp_path / "set"
-    for seed, action in enumerate(("ball", "hoop")):
-        make_checkpoint(ckpts / action, dims=dict(LiteExtractor.dims), seed=seed + 1)
-    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
-    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
-    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpts))
-    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _, _, video = setup
+    at = set_page(monkeypatch, setup, tmp_path)
     assert at.selectbox(key="analyse_action").options == ["Ball", "Hoop"]
     assert at.selectbox(key="analyse_action").value is None  # several apparatus: never a silent default
     assert at.file_uploader(key="analyse_upload").disabled
@@ -338,20 +346,7 @@ def test_an_upload_is_stored_under_a_plain_visible_name(tmp_path, name, stored):
 
 
 def test_a_broken_member_of_the_set_leaves_the_other_apparatus_to_analyse(monkeypatch, setup, tmp_path):
-    import json
-
-    from pamfn.features.lite import LiteExtractor
-
-    root, _, _ = setup
-    ckpts = tmp_path / "set"
-    for seed, action in enumerate(("ball", "hoop")):
-        make_checkpoint(ckpts / action, dims=dict(LiteExtractor.dims), seed=seed + 1)
-    (ckpts / "index.json").write_text(json.dumps({"checkpoints": {"ball": "ball", "hoop": "hoop"}}))
-    (ckpts / "hoop" / "model.safetensors").write_bytes(b"cut short")
-    monkeypatch.setenv("PAMFN_DATA", str(root / "data"))
-    monkeypatch.setenv("PAMFN_CHECKPOINT", str(ckpts))
-    monkeypatch.setenv("PAMFN_LIBRARY", str(tmp_path / "lib"))
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = set_page(monkeypatch, setup, tmp_path, spoil=lambda ckpts: (ckpts / "hoop" / "model.safetensors").write_bytes(b"cut short"))
     assert not at.exception and not at.error
     assert at.selectbox(key="analyse_action").options == ["Ball"]  # offered alone, chosen by default
     warned = " ".join(w.value for w in at.warning)
