@@ -141,7 +141,13 @@ class Explanation:
 
         trained = None if self.training_segments is None else tuple(n * self.segment_seconds for n in self.training_segments)
         return warnings_for(self.out_of_distribution, self.score_norm, self.label_scale, self.feature_flags,
-                            length_sentence(self.length_unlike, self.duration_s, trained))
+                            length_sentence(self.length_unlike, self.scored_s, trained))
+
+    @property
+    def scored_s(self) -> float:
+        """Seconds of the routine the model read: its T whole segments (the media may run on
+        for part of a segment, or further where its video stream ends before its sound)."""
+        return float(self.stages[-1].end_s[-1])
 
     def to_dict(self) -> dict[str, Any]:
         return {

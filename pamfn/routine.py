@@ -106,6 +106,21 @@ class RoutineFeatures:
             raise FeatureError(f"{name}: modalities have different numbers of segments {lengths}")
         if self.segment_frames <= 0 or not self.fps > 0:
             raise FeatureError(f"{name}: invalid segment timing (segment_frames={self.segment_frames}, fps={self.fps})")
+        self._check_duration(name, lengths[MODALITIES[0]])
+
+    def _check_duration(self, name: str, T: int) -> None:
+        """FeatureError unless ``duration_s`` is unknown or a length the T segments fit in: the
+        features cover the media's first T segments, so it is at least their length (and no
+        longer than ``MAX_SEGMENTS`` of them)."""
+        d = self.duration_s
+        if d is None:
+            return
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d):
+            raise FeatureError(f"{name}: its duration {d!r} is not a number of seconds")
+        covered = T * self.segment_seconds
+        if d < covered - 1e-3 or d > MAX_SEGMENTS * self.segment_seconds:
+            raise FeatureError(f"{name}: declares a duration of {d:.2f} s but holds {T} segments ({covered:.2f} s); "
+                               "the file is corrupt")
 
     def metadata(self) -> dict[str, Any]:
         return {

@@ -118,9 +118,26 @@ def test_a_routine_longer_than_any_is_refused():
         RoutineFeatures({m: np.zeros((MAX_SEGMENTS + 1, 2), np.float32) for m in "VFA"})
 
 
-def _meta_npz_of(path, arrays) -> None:
+@pytest.mark.parametrize(("duration", "message"), [
+    ("abc", "its duration 'abc' is not a number of seconds"),
+    ([1, 2], "is not a number of seconds"),
+    (float("nan"), "its duration nan is not"),
+    (-5.0, r"declares a duration of -5.00 s but holds 3 segments \(3.84 s\)"),
+    (1.0, "declares a duration of 1.00 s"),
+    (1e9, "declares a duration of 1000000000.00 s"),
+], ids=["text", "list", "nan", "negative", "shorter-than-its-segments", "huge"])
+def test_a_duration_its_segments_do_not_fit_is_refused(tmp_path, duration, message):
+    bad = tmp_path / "bad.npz"
+    _meta_npz_of(bad, {}, duration_s=duration)
+    with pytest.raises(FeatureError, match=message):
+        RoutineFeatures.load(bad)
+    _meta_npz_of(bad, {}, duration_s=4.5)  # the media ran on for part of a segment
+    assert RoutineFeatures.load(bad).length_s == 4.5
+
+
+def _meta_npz_of(path, arrays, **meta_fields) -> None:
     full = {m: np.zeros((3, 2), np.float32) for m in "VFA"} | arrays
-    meta = json.dumps({"segment_frames": 32, "fps": 25.0}).encode()
+    meta = json.dumps({"segment_frames": 32, "fps": 25.0} | meta_fields).encode()
     np.savez(path, **full, __meta__=np.frombuffer(meta, dtype=np.uint8))
 
 

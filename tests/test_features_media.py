@@ -161,6 +161,13 @@ def test_shorter_than_one_segment(media, tmp_path, capsys):
     assert_refused(path, tmp_path / "o", "shorter than one 1.28 s segment", capsys)
 
 
+@pytest.mark.parametrize("size", [(2, 2), (320, 16)])
+def test_frames_too_small_to_show_a_performer(media, tmp_path, capsys, size):
+    path = write_test_video(media / f"tiny{size[0]}x{size[1]}.mp4", 2, size)
+    assert probe(path).width == size[0]  # ffmpeg's one-digit sizes are read too
+    assert_refused(path, tmp_path / "o", f"video frames are {size[0]}x{size[1]} pixels", capsys)
+
+
 def test_video_without_audio_gets_silence_and_flag(media):
     feats = extract_file(write_test_video(media / "mute.mp4", 3, audio=False), progress=False)
     assert feats.T == 2 and feats.dims == LITE_DIMS

@@ -114,6 +114,10 @@ def test_a_clip_much_shorter_or_longer_than_the_training_routines_says_so(tmp_pa
     assert said == ["This routine lasts 0:15; the checkpoint was trained on routines of 0:47 to 1:14: its score was "
                     "never checked on routines this short."]
     assert Explanation.from_json(e.to_json()).warnings == e.warnings and said[0] in routine_report(e)
+    from dataclasses import replace
+
+    cut_video = replace(clip, duration_s=600.0)  # its video ended after 12 segments, its sound ran on: 12 were scored
+    assert [w for w in explain_routine(ckpt, cut_video, action="ball").warnings if "never checked" in w] == said
     tripled = RoutineFeatures(features={m: np.concatenate([x] * 3) for m, x in routine.features.items()})
     tripled.save(tmp_path / "tripled.npz")
     assert cli(["explain", str(tmp_path / "tripled.npz"), "--checkpoint", str(BUNDLED), "--action", "ball", "--json"]) == 0

@@ -23,7 +23,7 @@ from pamfn.errors import MediaError
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: (.*)")
 _AUDIO = re.compile(r"Stream #\S+.*?: Audio: (.*)")
-_SIZE = re.compile(r"(?<![0-9a-fx])(\d{2,5})x(\d{2,5})(?![0-9a-fx])")
+_SIZE = re.compile(r"(?<![0-9a-fx])(\d{1,5})x(\d{1,5})(?![0-9a-fx])")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
 

@@ -230,6 +230,10 @@ class MediaStream:
         return replace(self, frames=np.stack(list(self.frames)))
 
 
+MIN_SIDE = 32
+"""The smallest frame side a routine's video may have: below it nothing of a performer is left to read."""
+
+
 def open_media(
     path: str | os.PathLike[str],
     extractor: str | Extractor = "lite",
@@ -240,11 +244,14 @@ def open_media(
     """Probe a media file, decode its audio and open its frames for ``extractor``.
 
     Raises MediaError for files that are missing, unreadable, empty, not a video, without
-    a video stream, or shorter than one segment; frames of a corrupt file raise it while
-    they are read."""
+    a video stream, with frames under ``MIN_SIDE`` pixels a side, or shorter than one
+    segment; frames of a corrupt file raise it while they are read."""
     path = Path(path)
     info = probe(path)
     name = path.name
+    if min(info.width, info.height) < MIN_SIDE:
+        raise MediaError(f"{name}: video frames are {info.width}x{info.height} pixels; PAMFN reads frames of at "
+                         f"least {MIN_SIDE} pixels a side")
     if segment_count(info.duration_s) == 0:
         raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
                          f"({info.duration_s:.2f} s)")
