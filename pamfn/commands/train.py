@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,23 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text) if text.strip().lstrip("+-").isdigit() else None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _above_zero(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, K_type: Any = int, K_help: str = "FusionNets per stage (paper: 10 on RG, 6 on Fis-V)") -> None:
     """Model size and the variant flags of the paper's tables."""
     g = parser.add_argument_group("model")
@@ -50,7 +68,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--epochs1", type=int, help="phase-1 epochs (paper: 250)")
     g.add_argument("--epochs2", type=int, help="phase-2 / one-stage epochs (paper: per action, 300-500)")
-    g.add_argument("--epochs-scale", type=float, help="multiply every epoch count of the preset by this factor")
+    g.add_argument("--epochs-scale", type=_above_zero, help="multiply every epoch count of the preset by this factor")
     g.add_argument("--batch-size", type=int, help="batch size of both phases (paper: 32)")
     g.add_argument("--crop", type=int, help="training crop in segments (70 rg, 130 fisv)")
     g.add_argument("--p1", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
@@ -67,7 +85,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     g.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only; ignored on CPU)")
-    g.add_argument("--threads", type=int, help="CPU threads for torch (1 is often fastest for small models on a busy machine)")
+    g.add_argument("--threads", type=_at_least_one, help="CPU threads for torch (1 is often fastest for small models on a busy machine)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

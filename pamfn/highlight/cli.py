@@ -26,12 +26,9 @@ def recipe_from_args(args: argparse.Namespace) -> Any:
     from dataclasses import replace
 
     from pamfn.highlight.train import PAPER_RECIPE, HighlightRecipe
-    from pamfn.train import override_phase
+    from pamfn.train.options import phase_recipes
 
-    common = {"batch_size": args.batch_size}
-    p1 = override_phase(PAPER_RECIPE, {**common, "epochs": args.epochs1, **dict(args.p1)})
-    p2 = override_phase(PAPER_RECIPE, {**common, "epochs": args.epochs2, **dict(args.p2)})
-    recipe = HighlightRecipe(p1, p2)
+    recipe = HighlightRecipe(*phase_recipes(PAPER_RECIPE, PAPER_RECIPE, args))
     top = {"crop": args.crop, "val_fraction": args.val_fraction}
     return replace(recipe, **{k: v for k, v in top.items() if v is not None})
 
@@ -45,13 +42,13 @@ def train_highlight(args: argparse.Namespace, actions: list[str] | None = None, 
     from pamfn.train import resolve_device
     from pamfn.train.options import chosen_actions, model_config
 
+    recipe = recipe_from_args(args)  # a bad option is refused before the data are read
     data = load_dataset(args.data)
     labels, source = default_labels(data, args.highlights)
     print(f"highlight labels: {source}")
     out = out or args.out
     actions = actions or chosen_actions(args.action, data)
     cfg = model_config(args, data)
-    recipe = recipe_from_args(args)
     results: dict[str, dict[str, float]] = {}
     for action in actions:
         folder = out / action

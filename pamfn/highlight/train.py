@@ -34,7 +34,7 @@ from pamfn.highlight.evaluate import LABELS, is_highlight, is_segment, split_map
 from pamfn.model import AQAModel, PAMFNConfig, build_model
 from pamfn.train.export import save_for_raw_features
 from pamfn.train.loop import SELECT, Stage, fit
-from pamfn.train.recipe import PhaseRecipe
+from pamfn.train.recipe import PhaseRecipe, check_counts
 from pamfn.train.stages import branch_stage, joint_stage
 
 PAPER_RECIPE = PhaseRecipe(optimizer="adamw", lr=5e-4, epochs=300, batch_size=1, schedule="none")
@@ -49,6 +49,9 @@ class HighlightRecipe:
     phase2: PhaseRecipe = PAPER_RECIPE
     crop: int = 70
     val_fraction: float = 0.15
+
+    def __post_init__(self) -> None:
+        check_counts(crop=self.crop)
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase1": self.phase1.to_dict(), "phase2": self.phase2.to_dict(), "crop": self.crop, "val_fraction": self.val_fraction}

@@ -79,6 +79,9 @@ class PAMFNConfig:
     feature_extractors: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        unknown = [m for m in self.modalities if m not in MODALITIES]
+        if unknown:
+            raise ConfigError(f"config field modalities names {unknown}; modalities are {list(MODALITIES)}")
         object.__setattr__(self, "modalities", tuple(m for m in MODALITIES if m in self.modalities))
         object.__setattr__(self, "input_dims", {m: int(v) for m, v in self.input_dims.items()})
         self.validate()
@@ -103,6 +106,11 @@ class PAMFNConfig:
                 raise ConfigError(f"config field {name}={value} must be a positive divisor of d={self.d}")
         if not (isinstance(self.label_scale, (int, float)) and 0 < self.label_scale < float("inf")):
             raise ConfigError(f"config label_scale must be a positive number (the score scale's top), got {self.label_scale!r}")
+        for name in ("branch_dropout", "embed_dropout", "feat_dropout", "attn_dropout", "regressor_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"config field {name}={getattr(self, name)!r} must lie in [0, 1)")
+        if not 0 < self.tau_init < float("inf"):
+            raise ConfigError(f"config field tau_init={self.tau_init!r} (the Gumbel-softmax temperature) must be above 0")
         if not self.mask_value <= -1e4:
             raise ConfigError(f"config mask_value must be a large negative number (paper: -inf), got {self.mask_value}")
         if self.msfd == "none" and self.cmfd == "none":

@@ -5,7 +5,34 @@ and scale, the variant and every override."""
 from __future__ import annotations
 
 import argparse
+import math
+import typing
+from collections.abc import Iterable
 from typing import Any
+
+_KINDS: dict[Any, tuple[str, typing.Callable[[Any], bool]]] = {
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    int: ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)),
+    str: ("a word", lambda v: isinstance(v, str)),
+}
+
+
+def checked_overrides(cls: type, pairs: Iterable[tuple[str, Any]], flag: str) -> dict[str, Any]:
+    """The KEY=VALUE ``pairs`` of ``flag`` as fields of the dataclass ``cls``; ConfigError
+    naming the flag for a key that is no field of it or a value of the wrong kind."""
+    from pamfn.errors import ConfigError
+
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key not in hints:
+            raise ConfigError(f"{flag} {key}={value!r}: no such key; the keys of {flag} are {', '.join(hints)}")
+        kind = _KINDS.get(hints[key])
+        if kind is not None and not kind[1](value):
+            raise ConfigError(f"{flag} {key}={value!r}: {key} needs {kind[0]}")
+        out[key] = value
+    return out
 
 
 def model_config(args: argparse.Namespace, data: Any, variant: dict[str, Any] | None = None) -> Any:
@@ -19,7 +46,7 @@ def model_config(args: argparse.Namespace, data: Any, variant: dict[str, Any] | 
         if getattr(args, key, None) is not None:
             overrides[key] = getattr(args, key)
     overrides.update(variant or {})
-    overrides.update(dict(args.model_set))
+    overrides.update(checked_overrides(PAMFNConfig, args.model_set, "--set"))
     return PAMFNConfig.preset(args.preset, **overrides)
 
 
@@ -27,15 +54,13 @@ def train_recipe(args: argparse.Namespace) -> Any:
     """The preset's TrainRecipe with the command line's overrides."""
     from dataclasses import replace
 
-    from pamfn.train import override_phase, train_preset
+    from pamfn.train import train_preset
 
     recipe = train_preset(args.preset)
     p1, p2 = recipe.phase1, recipe.phase2
     if args.epochs_scale is not None:
         p1, p2 = p1.scaled(args.epochs_scale), p2.scaled(args.epochs_scale)
-    common = {"batch_size": args.batch_size}
-    p1 = override_phase(p1, {**common, "epochs": args.epochs1, **dict(args.p1)})
-    p2 = override_phase(p2, {**common, "epochs": args.epochs2, **dict(args.p2)})
+    p1, p2 = phase_recipes(p1, p2, args)
     top = {
         "crop": args.crop,
         "val_fraction": args.val_fraction,
@@ -43,6 +68,16 @@ def train_recipe(args: argparse.Namespace) -> Any:
         "save_every": args.save_every,
     }
     return replace(recipe, phase1=p1, phase2=p2, select_on_test=args.select_on_test, normalize_inputs=not args.no_normalize, **{k: v for k, v in top.items() if v is not None})
+
+
+def phase_recipes(p1: Any, p2: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The phases ``p1`` and ``p2`` with the command line's batch size, epochs and ``--p1`` / ``--p2``."""
+    from pamfn.train import override_phase
+    from pamfn.train.recipe import PhaseRecipe
+
+    common = {"batch_size": args.batch_size}
+    return (override_phase(p1, {**common, "epochs": args.epochs1, **checked_overrides(PhaseRecipe, args.p1, "--p1")}),
+            override_phase(p2, {**common, "epochs": args.epochs2, **checked_overrides(PhaseRecipe, args.p2, "--p2")}))
 
 
 def chosen_actions(requested: list[str], data: Any) -> list[str]:

@@ -21,6 +21,20 @@ from typing import Any
 from pamfn.errors import ConfigError
 
 
+def check_counts(**counts: Any) -> None:
+    """ConfigError naming the first count (epochs, batch size, crop ...) that is not a whole number of at least 1."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+def check_positive(**values: Any) -> None:
+    """ConfigError naming the first value (learning rate, clip ...) that is not a finite number above 0."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise ConfigError(f"{name} must be a number above 0, got {value!r}")
+
+
 @dataclass(frozen=True)
 class PhaseRecipe:
     """Optimiser, schedule and length of one training phase."""
@@ -62,8 +76,9 @@ class PhaseRecipe:
             raise ConfigError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.schedule not in ("cosine", "none"):
             raise ConfigError(f"schedule must be 'cosine' or 'none', got {self.schedule!r}")
-        if not self.lr > 0 or self.batch_size < 1 or self.epochs < 1 or self.clip <= 0:
-            raise ConfigError(f"need lr > 0, batch_size >= 1, epochs >= 1 and clip > 0, got {self}")
+        check_positive(lr=self.lr, clip=self.clip)
+        check_counts(epochs=self.epochs, batch_size=self.batch_size,
+                     **{f"epochs of {action}": n for action, n in self.epochs_per_action.items()})
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if not 0.0 <= self.distill < 1.0:
@@ -120,6 +135,9 @@ class TrainRecipe:
     normalize_inputs: bool = True
     """Train on standardised features (training-routine statistics), folded into the saved
     checkpoints' first layers (see :mod:`pamfn.data.normalize`)."""
+
+    def __post_init__(self) -> None:
+        check_counts(crop=self.crop, eval_every=self.eval_every, save_every=self.save_every)
 
     def to_dict(self) -> dict[str, Any]:
         return {
