@@ -123,7 +123,14 @@ def test_weights_no_training_makes_are_refused(saved, spoil, message):
     (lambda doc: doc["meta"]["training_features"]["std"].update(V=[1.0] * 3), "12 means against 3 stds"),
     (lambda doc: doc["meta"]["training_features"]["std"]["V"].__setitem__(0, 0.0), "stds positive"),
     (lambda doc: doc["meta"]["training_features"].update(threshold=float("nan")), "threshold nan"),
-], ids=["scale-0", "std-length", "std-0", "threshold-nan"])
+    (lambda doc: doc["config"].update(K=4.5), "config field K=4.5 needs a whole number"),
+    (lambda doc: doc["config"].update(feat_dropout="x"), "config field feat_dropout='x' needs a number"),
+    (lambda doc: doc["config"]["input_dims"].update(V="a"), "needs a mapping of words to whole numbers"),
+    (lambda doc: doc["config"].update(feature_extractors=[1]), "feature_extractors=[1] needs a mapping of words to words"),
+    (lambda doc: doc["config"].update(fast_fusionnets="no"), "fast_fusionnets='no' needs true or false"),
+    (lambda doc: doc["config"].update(feat_dropout=1.0), "feat_dropout=1.0 must lie in [0, 1)"),
+], ids=["scale-0", "std-length", "std-0", "threshold-nan", "K-fraction", "dropout-text", "dims-text", "extractors-list",
+        "flag-text", "dropout-1"])
 def test_config_values_that_would_mislead_are_refused(saved, edit, message):
     from pamfn.ood import TrainingDistribution
 

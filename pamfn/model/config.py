@@ -7,6 +7,7 @@ from typing import Any
 
 from pamfn import MODALITIES
 from pamfn.errors import ConfigError
+from pamfn.fields import kind_problem
 from pamfn.presets import PAPER_INPUT_DIMS, PRESETS, TASKS, VARIANTS
 
 MAX_PARAMETERS = 2_000_000_000
@@ -79,6 +80,10 @@ class PAMFNConfig:
     feature_extractors: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = kind_problem(PAMFNConfig, f.name, getattr(self, f.name))
+            if problem:
+                raise ConfigError(f"config field {f.name}={getattr(self, f.name)!r} {problem}")
         unknown = [m for m in self.modalities if m not in MODALITIES]
         if unknown:
             raise ConfigError(f"config field modalities names {unknown}; modalities are {list(MODALITIES)}")

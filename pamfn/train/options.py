@@ -5,32 +5,24 @@ and scale, the variant and every override."""
 from __future__ import annotations
 
 import argparse
-import math
 import typing
 from collections.abc import Iterable
 from typing import Any
-
-_KINDS: dict[Any, tuple[str, typing.Callable[[Any], bool]]] = {
-    bool: ("true or false", lambda v: isinstance(v, bool)),
-    int: ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)),
-    str: ("a word", lambda v: isinstance(v, str)),
-}
-
 
 def checked_overrides(cls: type, pairs: Iterable[tuple[str, Any]], flag: str) -> dict[str, Any]:
     """The KEY=VALUE ``pairs`` of ``flag`` as fields of the dataclass ``cls``; ConfigError
     naming the flag for a key that is no field of it or a value of the wrong kind."""
     from pamfn.errors import ConfigError
+    from pamfn.fields import kind_problem
 
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key not in hints:
             raise ConfigError(f"{flag} {key}={value!r}: no such key; the keys of {flag} are {', '.join(hints)}")
-        kind = _KINDS.get(hints[key])
-        if kind is not None and not kind[1](value):
-            raise ConfigError(f"{flag} {key}={value!r}: {key} needs {kind[0]}")
+        problem = kind_problem(cls, key, value)
+        if problem:
+            raise ConfigError(f"{flag} {key}={value!r}: {key} {problem}")
         out[key] = value
     return out
 
