@@ -31,6 +31,24 @@ def _set_score(root, rid, value, column="score"):
     table.to_csv(root / "labels.csv", index=False)
 
 
+@pytest.mark.parametrize(("field", "message"), [
+    ({"label_scale": True}, "label_scale must be a positive number (the top of the score scale), got True"),
+    ({"label_scale": float("inf")}, "label_scale must be a positive number (the top of the score scale), got inf"),
+    ({"label_scale": 0}, "got 0"),
+    ({"actions": "ball"}, "actions must be a list of action names, got 'ball'"),
+    ({"actions": []}, "actions must be a list of action names, got []"),
+    ({"labels": 5}, "labels must name a .csv or .parquet file in the folder, got 5"),
+    ({"labels": "../elsewhere.csv"}, "got '../elsewhere.csv'"),
+    ({"labels": "labels.txt"}, "got 'labels.txt'"),
+], ids=["scale-bool", "scale-inf", "scale-0", "actions-word", "actions-empty", "labels-number", "labels-outside",
+        "labels-txt"])
+def test_a_dataset_json_field_of_the_wrong_kind_is_named(toy, field, message):
+    meta = json.loads((toy / "dataset.json").read_text())
+    (toy / "dataset.json").write_text(json.dumps({**meta, **field}))
+    with pytest.raises(DatasetError, match=r"dataset\.json: .*" + re.escape(message)):
+        load_dataset(toy)
+
+
 @pytest.mark.parametrize("command", ["evaluate", "calibrate-ood"])
 def test_a_non_numeric_score_is_named_on_the_command_line(toy, tmp_path, capsys, command):
     _set_score(toy, "hoop_001", "abc")

@@ -119,11 +119,18 @@ def read_dataset_info(root: Path) -> tuple[dict, float]:
         raise DatasetError(f"{root}: not a PAMFN dataset folder (no dataset.json)")
     try:
         info = json.loads(meta_path.read_text(encoding="utf-8"))
-        label_scale = float(info["label_scale"])
+        scale = info["label_scale"]
+        label_scale = float(scale)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{meta_path}: unreadable or lacks a numeric label_scale ({exc})") from exc
-    if not label_scale > 0:
-        raise DatasetError(f"{meta_path}: label_scale must be positive, got {label_scale}")
+    if isinstance(scale, bool) or not 0 < label_scale < math.inf:
+        raise DatasetError(f"{meta_path}: label_scale must be a positive number (the top of the score scale), got {scale!r}")
+    actions, labels = info.get("actions"), info.get("labels")
+    if actions is not None and not (isinstance(actions, list) and actions and all(isinstance(a, str) and a for a in actions)):
+        raise DatasetError(f"{meta_path}: actions must be a list of action names, got {actions!r}")
+    if labels is not None and not (isinstance(labels, str) and Path(labels).name == labels
+                                   and Path(labels).suffix in (".csv", ".parquet")):
+        raise DatasetError(f"{meta_path}: labels must name a .csv or .parquet file in the folder, got {labels!r}")
     return info, label_scale
 
 
