@@ -57,7 +57,9 @@ class Catalog:
         if path is None:
             return None, "this routine has features only (labels.csv names no media file)"
         if not path.is_file():
-            return None, f"its media file is missing: {path}"
+            what = ("is a folder, not a media file" if path.is_dir() else
+                    "is a broken or looping link" if path.is_symlink() else "is missing")
+            return None, f"its media file {what}: {path}"
         return path, ""
 
     def routines_by_media(self) -> dict[str, str]:

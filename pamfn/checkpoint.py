@@ -172,6 +172,15 @@ def _few(items: list[str], n: int = 8) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+def check_scale(loaded: LoadedCheckpoint, label_scale: float) -> LoadedCheckpoint:
+    """``loaded``, or CheckpointError when it scores on another scale than a data set's
+    ``label_scale`` (its scores and the judges' would not be comparable)."""
+    if loaded.config.label_scale != label_scale:
+        raise CheckpointError(f"{loaded.path}: trained on scores out of {loaded.config.label_scale:g}, the data set's "
+                              f"are out of {label_scale:g}")
+    return loaded
+
+
 def check_compatible(cfg: PAMFNConfig, features: RoutineFeatures) -> None:
     """Raise CheckpointError if the features come from other extractors than the model was
     trained on (when both name theirs) or their dims differ from what it expects."""

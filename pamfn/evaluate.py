@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from pamfn.checkpoint import check_scale
 from pamfn.data.dataset import AQADataset
 from pamfn.data.tensors import SplitTensors
 from pamfn.errors import CheckpointError
@@ -199,8 +200,7 @@ def evaluate_checkpoints(
     for action, loaded in chosen.items():
         cfg = loaded.config
         data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what=f"checkpoint {loaded.path}")
-        if cfg.label_scale != data.label_scale:
-            raise CheckpointError(f"{loaded.path}: trained with label_scale {cfg.label_scale}, the dataset uses {data.label_scale}")
+        check_scale(loaded, data.label_scale)
         if engine is None:
             tensors = SplitTensors(data, data.select(action, split), device, modalities=cfg.modalities)
             results[action] = score_split(predictor(loaded.model), tensors)

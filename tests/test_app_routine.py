@@ -146,6 +146,25 @@ def test_missing_media_keeps_the_view_without_player(monkeypatch, dataset):
     assert "Keyframes need the routine's video." in texts(at)
 
 
+def test_a_media_path_that_is_a_folder_or_a_broken_link_is_named_so(dataset, tmp_path):
+    import shutil
+
+    from pamfn.catalog import load_catalog
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset[0], data)
+    catalog = load_catalog(data)
+    video = catalog.media_path("ball_00")
+    video.unlink()
+    video.mkdir()
+    assert load_catalog(data).media_file("ball_00") == (None, f"its media file is a folder, not a media file: {video}")
+    video.rmdir()
+    video.symlink_to(video)  # a link to itself: a loop
+    assert load_catalog(data).media_file("ball_00")[1] == f"its media file is a broken or looping link: {video}"
+    video.unlink()
+    assert load_catalog(data).media_file("ball_00")[1] == f"its media file is missing: {video}"
+
+
 def test_mismatched_checkpoint_shows_a_clear_error(monkeypatch, dataset, tmp_path):
     data, _ = dataset
     wrong = make_checkpoint(tmp_path / "wrong", dims={m: d + 1 for m, d in DIMS.items()})
@@ -154,6 +173,21 @@ def test_mismatched_checkpoint_shows_a_clear_error(monkeypatch, dataset, tmp_pat
     message = " ".join(e.value for e in at.error)
     assert "feature dims do not match the checkpoint" in message and "expected V=13" in message
     assert at.title[0].value == "Routine view"  # the app stays up
+
+
+def test_a_checkpoint_on_another_score_scale_is_named_not_shown_as_a_score(monkeypatch, dataset, tmp_path):
+    import json
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset[0], data)
+    meta = json.loads((data / "dataset.json").read_text())
+    (data / "dataset.json").write_text(json.dumps({**meta, "label_scale": meta["label_scale"] * 2}))
+    at = run_app(monkeypatch, data, dataset[1])
+    assert not at.exception, at.exception
+    message = " ".join(e.value for e in at.error)
+    assert "trained on scores out of 25, the data set's are out of 50" in message
+    assert "PAMFN predicted" not in [m.label for m in at.metric]
 
 
 def test_a_data_set_fixed_in_place_is_read_again_without_a_restart(monkeypatch, dataset, tmp_path):

@@ -203,3 +203,21 @@ def test_import_official_reports_an_empty_split_without_failing(tmp_path, capsys
     feats, labels = released_rg(tmp_path)  # no hoop routine in the test split
     rc = cli(["import-official", str(feats), str(labels), str(tmp_path / "out"), "--dataset", "rg", "--trust-pickle"])
     assert rc == 0 and "ball: 1/1, hoop: 1/0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("column", ["routine_id", "action", "split"])
+def test_a_blank_id_action_or_split_names_its_line(toy, column):
+    table = pd.read_csv(toy / "labels.csv", dtype=str)
+    table.loc[2, column] = None  # the CSV's line 4
+    table.to_csv(toy / "labels.csv", index=False)
+    with pytest.raises(DatasetError, match=rf"labels.csv: line 4 has no {column}"):
+        load_dataset(toy)
+
+
+def test_a_features_path_naming_a_folder_says_so(toy):
+    table = pd.read_csv(toy / "labels.csv", dtype=str)
+    (toy / table.loc[0, "features"]).unlink()
+    table.loc[0, "features"] = "features"
+    table.to_csv(toy / "labels.csv", index=False)
+    with pytest.raises(DatasetError, match=r"labels without features, .*features is a folder, not a features file"):
+        load_dataset(toy)

@@ -55,3 +55,12 @@ def test_highlight_training_reads_the_same_checked_options(toy, tmp_path, capsys
     assert "--p2 nosuch=1: no such key" in capsys.readouterr().err
     assert main([*args, "--crop", "0"]) == 2
     assert "crop must be a whole number of at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_training_split_too_small_to_train_on_is_named(tmp_path, capsys):
+    small = write_toy_dataset(tmp_path / "small", actions=("ball",), n_train=2, n_test=2)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(small), "--action", "ball", "--out", str(out), "--quiet", "--epochs1", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "action 'ball' leaves 1 routine to train on (2 in its training split, 1 kept to select the epoch)" in err
+    assert "Traceback" not in err and not out.exists()

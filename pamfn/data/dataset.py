@@ -140,7 +140,7 @@ def read_labels(root: Path, name: str | None = None) -> tuple[pd.DataFrame, Path
     for path in candidates:
         if path.is_file():
             try:
-                table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"routine_id": str})
+                table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"routine_id": str, "features": str, "media": str})
             except Exception as exc:  # pandas raises many parser error types
                 raise DatasetError(f"{path}: unreadable labels table ({exc})") from exc
             return table, path
@@ -220,7 +220,11 @@ def _samples_from_table(
     extra_cols = [c for c in table.columns if c not in REQUIRED_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     columns = list(table.columns)
     samples, seen = [], set()
-    for row in table.itertuples(index=False):
+    where = "line" if path.suffix == ".csv" else "row"
+    for number, row in enumerate(table.itertuples(index=False), start=2 if where == "line" else 1):  # a CSV's line 1: the header
+        blank = [c for c in ("routine_id", "action", "split") if pd.isna(getattr(row, c)) or not str(getattr(row, c)).strip()]
+        if blank:
+            raise DatasetError(f"{path}: {where} {number} has no {' and no '.join(blank)}")
         rid, action, split = str(row.routine_id), str(row.action), str(row.split)
         if not SAFE_ID.fullmatch(rid):
             raise DatasetError(f"{path}: routine id {rid!r} is not a plain file name (no '/' or '\\', not starting "
@@ -254,7 +258,8 @@ def _load_features(
             continue
         path = root / s.features
         if not path.is_file():
-            raise DatasetError(f"routine {s.routine_id} ({s.action}): labels without features, {path} does not exist")
+            what = "is a folder, not a features file" if path.is_dir() else "does not exist"
+            raise DatasetError(f"routine {s.routine_id} ({s.action}): labels without features, {path} {what}")
         try:
             rf = RoutineFeatures.load(path)
         except FeatureError as exc:

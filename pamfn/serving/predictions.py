@@ -58,6 +58,7 @@ class PredictionJob:
         """Scores already known (a batch table, pamfn.batch_explain) are not computed again."""
         self.errors: dict[str, str] = {}
         self._routines = catalog.routines
+        self.label_scale = catalog.label_scale
         self.total = len(self._routines)
         self._done = threading.Event()
         self._started = threading.Lock()
@@ -77,14 +78,14 @@ class PredictionJob:
         return self
 
     def _run(self) -> None:
-        from pamfn.checkpoint import check_compatible
+        from pamfn.checkpoint import check_compatible, check_scale
         from pamfn.serving.scorer import predict_scores
 
         try:
             table = self._routines[~self._routines.index.isin(list(self.scores))]
             for action, rows in table.groupby("action", sort=False):
                 try:
-                    ckpt = self.checkpoints.load(str(action))
+                    ckpt = check_scale(self.checkpoints.load(str(action)), self.label_scale)
                 except PamfnError as exc:
                     self.errors.update({rid: str(exc) for rid in rows.index})
                     continue

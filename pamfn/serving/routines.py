@@ -39,8 +39,15 @@ def routine_explanation(catalog: Catalog, routine_id: str, load: Loader, feature
         return saved[0]
     row = catalog.routine(routine_id)
     action = str(row["action"])
-    return explain_routine(load(action), features(routine_id), action=action, judged_score=float(row["score"]),
-                           support=support)
+    return explain_routine(_checkpoint(catalog, action, load), features(routine_id), action=action,
+                           judged_score=float(row["score"]), support=support)
+
+
+def _checkpoint(catalog: Catalog, action: str, load: Loader) -> LoadedCheckpoint:
+    """The checkpoint serving ``action``, checked against the data set's score scale."""
+    from pamfn.checkpoint import check_scale
+
+    return check_scale(load(action), catalog.label_scale)
 
 
 def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features: Features, *, window: int = WINDOW,
@@ -52,7 +59,7 @@ def routine_occlusion(catalog: Catalog, routine_id: str, load: Loader, features:
     saved = read_routine(batch, routine_id) if batch is not None and window == WINDOW else None
     if saved is not None:
         return saved[1]
-    ckpt = load(str(catalog.routine(routine_id)["action"]))
+    ckpt = _checkpoint(catalog, str(catalog.routine(routine_id)["action"]), load)
     return occlusion_scan(ckpt.model, features(routine_id), ckpt.config.label_scale, window=window, device=device)
 
 

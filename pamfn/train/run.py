@@ -38,7 +38,7 @@ from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import AQADataset, validation_split
 from pamfn.data.normalize import InputNorm
 from pamfn.data.tensors import SplitTensors
-from pamfn.errors import ConfigError
+from pamfn.errors import ConfigError, DatasetError
 from pamfn.evaluate import score_split
 from pamfn.model import AQAModel, PAMFNConfig, build_model
 from pamfn.ood import META_KEY as OOD_META_KEY
@@ -132,6 +132,10 @@ class Run:
                 fit_on, select_on = train, test
             else:
                 fit_on, select_on = validation_split(train, config.recipe.val_fraction, config.seed)
+            if len(fit_on) < 2:  # a batch of one routine cannot train the regressor's batch norm
+                raise DatasetError(f"{data.root}: action {action!r} leaves {len(fit_on)} routine to train on "
+                                   f"({len(train)} in its training split, {len(train) - len(fit_on)} kept to select "
+                                   "the epoch); training needs at least 2")
             self.train_samples += fit_on
             self.select_samples += select_on
             self.test_samples += test
