@@ -37,6 +37,9 @@ LOCAL_FAULTS = ("loss_of_balance", "drop", "tremor")
 """Faults of a moment (seconds long); off-beat and off-energy are whole sections (often
 half the routine or more)."""
 DEGRADATION = "degradation"
+ELEMENT_KINDS = ("leap", "pivot", "balance", "throw")
+"""The elements a routine is built of (the highlight task's positives)."""
+KINDS = (*ELEMENT_KINDS, *FAULTS, DEGRADATION)
 
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -52,9 +55,14 @@ def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise DatasetError(f"{path}: events table lacks columns {missing} (has {list(events.columns)})")
     for column in ("start_s", "end_s"):
         events[column] = pd.to_numeric(events[column], errors="coerce")
-    bad = events[events[["start_s", "end_s"]].isna().any(axis=1) | (events["end_s"] < events["start_s"])]
+    bad = events[events[["start_s", "end_s"]].isna().any(axis=1) | (events["end_s"] < events["start_s"])
+                 | (events["start_s"] < 0)]
     if len(bad):
-        raise DatasetError(f"{path}: {len(bad)} event(s) without a valid start_s <= end_s, first at row {bad.index[0] + 2}")
+        raise DatasetError(f"{path}: {len(bad)} event(s) without a valid 0 <= start_s <= end_s, first at line {bad.index[0] + 2}")
+    unknown = events[~events["kind"].isin(KINDS)]
+    if len(unknown):
+        raise DatasetError(f"{path}: line {unknown.index[0] + 2} has kind {unknown['kind'].iloc[0]!r}; events are of the "
+                           f"kinds {', '.join(KINDS)}")
     return events
 
 

@@ -52,6 +52,12 @@ def test_read_events_and_bad_files(tmp_path):
     write_events(tmp_path / "times.csv", [("a", "drop", 5.0, 4.0, "")])
     with pytest.raises(DatasetError, match="start_s <= end_s"):
         read_events(tmp_path / "times.csv")
+    write_events(tmp_path / "negative.csv", [("a", "drop", 3.0, 4.5, ""), ("a", "drop", -2.0, 1.0, "")])
+    with pytest.raises(DatasetError, match=r"1 event\(s\) without a valid 0 <= start_s <= end_s, first at line 3"):
+        read_events(tmp_path / "negative.csv")
+    write_events(tmp_path / "kinds.csv", [("a", "banana", 1.0, 2.0, "")])
+    with pytest.raises(DatasetError, match="line 2 has kind 'banana'; events are of the kinds leap, pivot"):
+        read_events(tmp_path / "kinds.csv")
 
 
 def test_roc_auc_matches_the_rank_definition():

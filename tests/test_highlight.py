@@ -71,6 +71,20 @@ def test_generated_task_marks_segments_an_element_covers_half_of(toy):
     assert set(table["video"]) == {s.routine_id for s in data.samples}
 
 
+def test_events_that_mark_no_segment_are_no_highlight_task(toy, tmp_path):
+    import shutil
+
+    from pamfn.highlight.labels import default_labels
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(toy, data_dir)
+    (data_dir / "highlights.csv").unlink()
+    pd.DataFrame([{"routine_id": "somebody_else", "kind": "leap", "start_s": 1.0, "end_s": 3.0, "detail": ""}]).to_csv(
+        data_dir / "events.csv", index=False)
+    with pytest.raises(DatasetError, match="no element \\(leap, pivot, balance, throw\\) covers any segment"):
+        default_labels(load_dataset(data_dir), None)
+
+
 def test_highlight_model_keeps_every_segment():
     dims = {"V": 6, "F": 5, "A": 4}
     for T in (1, 7):

@@ -96,6 +96,25 @@ def test_check_reads_numbers_saved_by_pandas_as_the_same(tiny_set, tmp_path):
     assert check_dataset(copy, routine_ids=["hoop_001"]).problems == []
 
 
+def test_check_reads_the_sets_own_events_and_survives_a_damaged_features_file(tiny_set, tmp_path):
+    import pandas as pd
+
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(tiny_set), str(copy)], check=True)
+    events = pd.read_csv(copy / "events.csv", dtype=str)
+    events.to_csv(copy / "events.csv", index=False)  # rewritten as a spreadsheet would: still the same events
+    assert check_dataset(copy, routine_ids=["hoop_001"]).problems == []
+    events[events.routine_id != "hoop_001"].to_csv(copy / "events.csv", index=False)
+    differs = "hoop_001: its rows of events.csv differ from the regenerated events"
+    assert check_dataset(copy, routine_ids=["hoop_001"]).problems == [differs]
+    (copy / "features" / "ball_000.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert any(p.startswith("ball_000: features/ball_000.npz is unreadable")
+               for p in check_dataset(copy, routine_ids=["ball_000"]).problems)
+    (copy / "labels.csv").write_text("")
+    with pytest.raises(DatasetError, match="labels.csv: has no routines to check"):
+        check_dataset(copy)
+
+
 def test_check_reads_the_manifest_for_routines_the_set_does_not_hold(tiny_set, tmp_path):
     """A shipped set holds only its test split: a training routine is checked against the
     hashes manifest.json records (label row, events, features); a tampered record is named."""
@@ -136,7 +155,7 @@ def test_events_cover_every_routine(tiny_set):
 
     with open(tiny_set / "events.csv", newline="") as fh:
         reader = csv.DictReader(fh)
-        assert reader.fieldnames == EVENT_COLUMNS
+        assert tuple(reader.fieldnames) == EVENT_COLUMNS
         events = list(reader)
     labels = {r["routine_id"]: r for r in _labels(tiny_set)}
     assert {e["routine_id"] for e in events} == set(labels)

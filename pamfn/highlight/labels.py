@@ -22,9 +22,9 @@ import pandas as pd
 from pamfn.data.dataset import AQADataset
 from pamfn.errors import DatasetError
 from pamfn.features.segments import SEGMENT_SECONDS
+from pamfn.groundtruth import ELEMENT_KINDS, read_events
 
 COLUMNS = ("video", "segment", "label")
-ELEMENT_KINDS = ("leap", "pivot", "balance", "throw")
 MIN_COVER = 0.5
 """Share of a segment an element must cover for the segment to count as a highlight."""
 
@@ -104,9 +104,10 @@ def default_labels(data: AQADataset, given: str | os.PathLike[str] | None) -> tu
         return read_highlight_labels(own, data), str(own)
     events = data.root / "events.csv"
     if events.is_file():
-        from pamfn.groundtruth import read_events
-
         table = labels_from_events(read_events(events), data)
+        if not table["label"].any():
+            raise DatasetError(f"{events}: no element ({', '.join(ELEMENT_KINDS)}) covers any segment of the data set's "
+                               "routines: no highlight to detect")
         return {v: g["label"].to_numpy(np.int8) for v, g in table.groupby("video", sort=False)}, f"{events} (elements)"
     raise DatasetError(f"{data.root}: no highlight labels: give --highlights TABLE (video, segment, label), "
                        "or a data set with highlights.csv or events.csv (sample benchmark version 2)")

@@ -27,6 +27,7 @@ import io
 import json
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ import numpy as np
 from pamfn.atomic import write_text_atomic
 from pamfn.errors import ConfigError, DatasetError
 from pamfn.synth.config import ACTIONS, GENERATOR_VERSIONS, SynthConfig
-from pamfn.synth.events import events_csv, routine_events
+from pamfn.synth.events import EVENT_COLUMNS, events_csv, routine_events
 from pamfn.synth.fingerprint import agree, fingerprint
 from pamfn.synth.motion import Motion, animate
 from pamfn.synth.music import mix_soundtrack, synthesize_music
@@ -315,6 +316,12 @@ def routine_hashes(out: Path, row: dict[str, str], events: list[dict[str, str]])
     }
 
 
+def _same_events(written: list[dict[str, str]], regenerated: list[dict[str, str]]) -> bool:
+    """A routine's rows of events.csv against the regenerated ones, cell by cell (:func:`_same_cell`)."""
+    return len(written) == len(regenerated) and all(
+        _same_cell(w.get(c), r[c]) for w, r in zip(written, regenerated, strict=True) for c in EVENT_COLUMNS)
+
+
 def _same_cell(written: str | None, regenerated: str) -> bool:
     """A labels.csv cell against the regenerated one: the same text, or the same number
     written otherwise (``0.0`` and ``0.0000`` after a spreadsheet or pandas saved the file)."""
@@ -553,7 +560,12 @@ def check_dataset(
     labels = {r["routine_id"]: r for r in read_labels(data)}
     recorded = _read_manifest(data / "manifest.json", cfg)
     if routine_ids is None:
+        if not labels:
+            raise DatasetError(f"{data / 'labels.csv'}: has no routines to check")
         routine_ids = sorted(labels, key=lambda r: (float(labels[r]["duration_s"]), r))[:count]
+    events: dict[str, list[dict[str, str]]] = {}
+    for e in _read_csv(data / "events.csv") if cfg.version >= 2 else []:
+        events.setdefault(e.get("routine_id") or "", []).append({c: e.get(c) or "" for c in EVENT_COLUMNS})
     specs = {s.routine_id: s for s in routine_specs(cfg)}
     problems, rounded = [], []
     with tempfile.TemporaryDirectory(prefix="pamfn-synth-check-") as tmp:
@@ -569,11 +581,18 @@ def check_dataset(
                 rounded += [rid] if within else []
             if rid not in labels:
                 continue
+            if cfg.version >= 2 and not _same_events(events.get(rid, []), generated.events):
+                problems.append(f"{rid}: its rows of events.csv differ from the regenerated events")
             for key, value in row.items():
                 if not _same_cell(labels[rid].get(key), value):
                     problems.append(f"{rid}: labels.csv {key} is {labels[rid].get(key)!r}, regenerated {value!r}")
             rel = labels[rid]["features"]
-            if _npz_contents(data / rel) == _npz_contents(Path(tmp) / rel):
+            try:
+                written = _npz_contents(data / rel)
+            except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                problems.append(f"{rid}: {rel} is unreadable ({exc})")
+                continue
+            if written == _npz_contents(Path(tmp) / rel):
                 pass
             elif agree(fingerprint(_npz_arrays(data / rel)), fingerprint(_npz_arrays(Path(tmp) / rel))):
                 rounded += [] if rid in rounded else [rid]

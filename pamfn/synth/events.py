@@ -8,14 +8,11 @@ import csv
 import io
 from collections.abc import Iterable
 
+from pamfn.groundtruth import EVENT_COLUMNS
+from pamfn.groundtruth import KINDS as EVENT_KINDS
 from pamfn.synth.motion import Motion
 from pamfn.synth.plan import RoutinePlan
 from pamfn.synth.scoring import element_value
-
-EVENT_COLUMNS = ["routine_id", "kind", "start_s", "end_s", "detail"]
-EVENT_KINDS = (
-    "leap", "pivot", "balance", "throw", "loss_of_balance", "drop", "tremor", "off_beat", "off_energy", "degradation",
-)  # fmt: skip
 
 
 def _row(rid: str, kind: str, start: float, end: float, **detail: object) -> dict[str, str]:
