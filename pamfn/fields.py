@@ -3,6 +3,7 @@ JSON or typed on the command line names the field whose value is of the wrong ki
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import types
@@ -52,5 +53,11 @@ def _describe(hint: Any, plural: bool = False) -> str:
 def kind_problem(cls: type, name: str, value: Any) -> str | None:
     """``"needs a whole number"`` (or the like) when ``value`` is not of the kind field
     ``name`` of the dataclass ``cls`` is annotated with, else None."""
-    hint = typing.get_type_hints(cls)[name]
+    hint = hints(cls)[name]
     return None if _fits(hint, value) else f"needs {_describe(hint)}"
+
+
+@functools.cache
+def hints(cls: type) -> dict[str, Any]:
+    """The annotated kind of each field of the dataclass ``cls`` (resolved once)."""
+    return typing.get_type_hints(cls)

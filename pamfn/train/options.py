@@ -5,21 +5,21 @@ and scale, the variant and every override."""
 from __future__ import annotations
 
 import argparse
-import typing
 from collections.abc import Iterable
 from typing import Any
+
 
 def checked_overrides(cls: type, pairs: Iterable[tuple[str, Any]], flag: str) -> dict[str, Any]:
     """The KEY=VALUE ``pairs`` of ``flag`` as fields of the dataclass ``cls``; ConfigError
     naming the flag for a key that is no field of it or a value of the wrong kind."""
     from pamfn.errors import ConfigError
-    from pamfn.fields import kind_problem
+    from pamfn.fields import hints, kind_problem
 
-    hints = typing.get_type_hints(cls)
+    keys = hints(cls)
     out: dict[str, Any] = {}
     for key, value in pairs:
-        if key not in hints:
-            raise ConfigError(f"{flag} {key}={value!r}: no such key; the keys of {flag} are {', '.join(hints)}")
+        if key not in keys:
+            raise ConfigError(f"{flag} {key}={value!r}: no such key; the keys of {flag} are {', '.join(keys)}")
         problem = kind_problem(cls, key, value)
         if problem:
             raise ConfigError(f"{flag} {key}={value!r}: {key} {problem}")
