@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -401,3 +402,21 @@ def test_a_pasted_folder_is_the_folder(tmp_path, typed):
     from app.source import Source
 
     assert Source.of(typed.format(path=tmp_path), str(tmp_path)).data_dir == str(tmp_path.resolve())
+
+
+def test_published_media_that_only_the_static_folder_holds_is_swept(tmp_path):
+    from app.components.player import sweep_published
+
+    folder, source = tmp_path / "media", tmp_path / "routine.mp4"
+    folder.mkdir()
+    source.write_bytes(b"video")
+    os.link(source, folder / "shown.mp4")  # its source still there: kept
+    gone = tmp_path / "upload.mp4"
+    gone.write_bytes(b"an upload swept since")
+    os.link(gone, folder / "orphan.mp4")
+    gone.unlink()
+    (folder / "copy.mp4").write_bytes(b"a copy from another file system")
+    (folder / ".half.mp4.123.part").write_bytes(b"cut")
+    assert sweep_published(folder) == 3
+    assert [p.name for p in folder.iterdir()] == ["shown.mp4"] and source.read_bytes() == b"video"
+    assert sweep_published(tmp_path / "absent") == 0

@@ -86,16 +86,40 @@ def _base_url() -> str:
     return f"/{base}/app/static" if base else "/app/static"
 
 
+def sweep_published(folder: Path) -> int:
+    """Delete what ``folder`` holds alone: hard links whose source is gone (a removed upload,
+    a data set deleted), copies (a source on another file system) and half-written files.
+    Whatever is shown again is published again. Returns how many files went."""
+    gone = 0
+    for entry in folder.iterdir() if folder.is_dir() else []:
+        try:
+            if entry.is_file() and (entry.name.endswith(".part") or entry.stat().st_nlink == 1):
+                entry.unlink()
+                gone += 1
+        except OSError:  # another process swept it first
+            continue
+    return gone
+
+
+@st.cache_resource(show_spinner=False)
+def _swept(folder: str) -> int:
+    """:func:`sweep_published` once per process, before the first file is published there."""
+    return sweep_published(Path(folder))
+
+
 def publish(path: Path, folder: str = "media") -> str:
     """Make ``path`` available under ``app/static/<folder>/`` and return its URL.
 
     The name carries a hash of the source path, size and time, so a changed file gets a
-    new URL. A hard link avoids copying; across file systems the file is copied.
+    new URL. A hard link avoids copying; across file systems the file is copied. The
+    folder is swept once per process (:func:`sweep_published`), so it does not keep the
+    bytes of every video ever shown.
     """
     path = Path(path).resolve()
     digest = hashlib.sha1(file_stamp(path).encode()).hexdigest()[:16]
     name = f"{digest}{path.suffix.lower()}"
     target = STATIC / folder / name
+    _swept(str(target.parent))
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{name}.{os.getpid()}.part")
