@@ -15,6 +15,7 @@ from pamfn.catalog import load_catalog
 from pamfn.cli import main as cli
 from pamfn.data.dataset import load_dataset
 from pamfn.errors import DatasetError
+from pamfn.presets import LABEL_SCALES
 from tests.support.app_data import DIMS, make_checkpoint
 
 VIEWS = Path(__file__).resolve().parents[1] / "app" / "views"
@@ -44,7 +45,7 @@ def fisv(tmp_path_factory):
     out = root / "FisV"
     assert cli(["import-official", str(feats), str(labels), str(out), "--dataset", "fisv", "--trust-pickle"]) == 0
     for seed, action in enumerate(("TES", "PCS")):
-        make_checkpoint(root / "ckpts" / action, seed=seed)
+        make_checkpoint(root / "ckpts" / action, seed=seed, label_scale=LABEL_SCALES["fisv"])  # Fis-V's scores: 0-45
     (root / "ckpts" / "index.json").write_text(json.dumps({"checkpoints": {"TES": "TES", "PCS": "PCS"}}))
     return out, root / "ckpts"
 

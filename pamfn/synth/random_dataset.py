@@ -26,15 +26,16 @@ def make_video(path: Path, seconds: float) -> Path:
     return write_test_video(path, seconds, size=(320, 180), extra_output_args=("-g", "25", "-movflags", "+faststart"))
 
 
-def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0, d: int = 16, K: int = 4) -> Path:
-    """A randomly initialised PAMFN (by default d=16, K=4) saved with save_checkpoint."""
+def make_checkpoint(directory: Path, dims: dict[str, int] = DIMS, seed: int = 0, d: int = 16, K: int = 4,
+                    label_scale: float = LABEL_SCALE) -> Path:
+    """A randomly initialised PAMFN (by default d=16, K=4, on the RG score scale) saved with save_checkpoint."""
     import torch
 
     from pamfn.checkpoint import save_checkpoint
     from pamfn.model import PAMFNConfig, build_model
 
     torch.manual_seed(seed)
-    cfg = PAMFNConfig(preset=None, K=K, d=d, input_dims=dict(dims), label_scale=LABEL_SCALE)
+    cfg = PAMFNConfig(preset=None, K=K, d=d, input_dims=dict(dims), label_scale=label_scale)
     model = build_model(cfg).eval()
     return save_checkpoint(directory, model, cfg, {"note": "random weights for tests"})
 
