@@ -420,3 +420,23 @@ def test_published_media_that_only_the_static_folder_holds_is_swept(tmp_path):
     assert sweep_published(folder) == 3
     assert [p.name for p in folder.iterdir()] == ["shown.mp4"] and source.read_bytes() == b"video"
     assert sweep_published(tmp_path / "absent") == 0
+
+
+def test_a_confirmation_kept_over_a_rerun_is_shown_once_as_success_or_warning():
+    def page():
+        import streamlit as st
+
+        from app.components.feedback import confirm_and_rerun, show_confirmation
+
+        show_confirmation()
+        if st.button("score", key="go"):
+            confirm_and_rerun("Scored 0 of 2 routines", icon=":material/warning:", warn=True)
+        if st.button("done", key="ok"):
+            confirm_and_rerun("Scored all 2 routines")
+
+    at = AppTest.from_function(page).run()
+    at.button(key="go").click().run()
+    assert [w.value for w in at.warning] == ["Scored 0 of 2 routines"] and not at.success
+    at.button(key="ok").click().run()
+    assert [s.value for s in at.success] == ["Scored all 2 routines"] and not at.warning
+    assert not at.run().success  # shown once

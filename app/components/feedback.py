@@ -15,9 +15,9 @@ KEY = "pamfn_confirmation"
 
 
 def confirm_and_rerun(message: str, icon: str = ":material/check_circle:", *,
-                      scope: Literal["app", "fragment"] = "app") -> NoReturn:
-    """Keep ``message`` for the next run, then rerun."""
-    st.session_state[KEY] = (message, icon)
+                      scope: Literal["app", "fragment"] = "app", warn: bool = False) -> NoReturn:
+    """Keep ``message`` for the next run (as a warning with ``warn``), then rerun."""
+    st.session_state[KEY] = (message, icon, warn)
     st.rerun(scope=scope)
 
 
@@ -25,5 +25,5 @@ def show_confirmation() -> None:
     """Show (once) the confirmation left by the action that reran the page, if any."""
     pending = st.session_state.pop(KEY, None)
     if pending:
-        message, icon = pending
-        st.success(message, icon=icon)
+        message, icon, warn = pending
+        (st.warning if warn else st.success)(message, icon=icon)

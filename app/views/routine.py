@@ -46,6 +46,9 @@ def _filters(table: pd.DataFrame) -> pd.DataFrame:
 def _scoring_progress(src: state.Source) -> None:
     """Progress of the background scoring; refreshes the page once every routine is scored."""
     job = state.prediction_job(src)
+    if job.done and job.errors:
+        confirm_and_rerun(f"Scored {job.total - len(job.errors)} of {job.total} routines; the others could not be "
+                          "scored (below, why).", icon=":material/warning:", warn=True)
     if job.done:
         confirm_and_rerun(f"Scored all {job.total} routines: the Predicted column is filled in.", icon=":material/task_alt:")
     st.caption(f":material/hourglass_top: Scoring the routines in the background: {len(job.scores)} of {job.total} "
