@@ -49,7 +49,7 @@ def _scoring_progress(src: state.Source) -> None:
     if job.done and job.errors:
         confirm_and_rerun(f"Scored {job.total - len(job.errors)} of {job.total} routines; the others could not be "
                           "scored (below, why).", icon=":material/warning:", warn=True)
-    if job.done:
+    elif job.done:
         confirm_and_rerun(f"Scored all {job.total} routines: the Predicted column is filled in.", icon=":material/task_alt:")
     st.caption(f":material/hourglass_top: Scoring the routines in the background: {len(job.scores)} of {job.total} "
                "done; the Predicted column fills in when they are.")

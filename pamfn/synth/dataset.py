@@ -296,6 +296,14 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _events_by_routine(path: Path) -> dict[str, list[dict[str, str]]]:
+    """A set's events.csv as each routine's rows, in the file's order (an absent file: none)."""
+    events: dict[str, list[dict[str, str]]] = {}
+    for e in _read_csv(path):
+        events.setdefault(e.get("routine_id") or "", []).append({c: e.get(c) or "" for c in EVENT_COLUMNS})
+    return events
+
+
 def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
@@ -431,9 +439,7 @@ def build_dataset(
     t0 = time.perf_counter()
     keep = split != "all" or resume
     rows = {r["routine_id"]: r for r in _read_csv(out / "labels.csv")} if keep else {}
-    events: dict[str, list[dict[str, str]]] = {}
-    for e in _read_csv(out / "events.csv") if keep else []:
-        events.setdefault(e["routine_id"], []).append(e)
+    events = _events_by_routine(out / "events.csv") if keep else {}
     done: dict[str, Generated] = {}
     pending: dict[str, Generated] = {}
     mismatches: list[str] = []
@@ -563,9 +569,7 @@ def check_dataset(
         if not labels:
             raise DatasetError(f"{data / 'labels.csv'}: has no routines to check")
         routine_ids = sorted(labels, key=lambda r: (float(labels[r]["duration_s"]), r))[:count]
-    events: dict[str, list[dict[str, str]]] = {}
-    for e in _read_csv(data / "events.csv") if cfg.version >= 2 else []:
-        events.setdefault(e.get("routine_id") or "", []).append({c: e.get(c) or "" for c in EVENT_COLUMNS})
+    events = _events_by_routine(data / "events.csv") if cfg.version >= 2 else {}
     specs = {s.routine_id: s for s in routine_specs(cfg)}
     problems, rounded = [], []
     with tempfile.TemporaryDirectory(prefix="pamfn-synth-check-") as tmp:
