@@ -221,3 +221,35 @@ def test_a_features_path_naming_a_folder_says_so(toy):
     table.to_csv(toy / "labels.csv", index=False)
     with pytest.raises(DatasetError, match=r"labels without features, .*features is a folder, not a features file"):
         load_dataset(toy)
+
+
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("features", "/etc/hostname", "is absolute"),
+    ("features", "../elsewhere/ball_000.npz", "leads outside the data set folder"),
+    ("features", "features/../../ball_000.npz", "leads outside the data set folder"),
+    ("media", "/etc/hostname", "is absolute"),
+    ("media", "../video.mp4", "leads outside the data set folder"),
+], ids=["features-absolute", "features-parent", "features-climbing", "media-absolute", "media-parent"])
+def test_a_path_outside_the_data_set_folder_is_refused(toy, column, value, message):
+    table = pd.read_csv(toy / "labels.csv", dtype=str)
+    table.loc[1, column] = value
+    table.to_csv(toy / "labels.csv", index=False)
+    rid = table.loc[1, "routine_id"]
+    with pytest.raises(DatasetError, match=rf"labels.csv: routine {rid}'s {column} path .*{message}"):
+        read_labelled(toy)
+
+
+def test_a_path_inside_the_folder_may_pass_through_dots(toy):
+    table = pd.read_csv(toy / "labels.csv", dtype=str)
+    table.loc[0, "features"] = "features/./../" + table.loc[0, "features"]
+    table.to_csv(toy / "labels.csv", index=False)
+    assert load_dataset(toy).samples
+
+
+def test_two_routines_sharing_one_features_file_are_refused(toy):
+    table = pd.read_csv(toy / "labels.csv", dtype=str)
+    table.loc[1, "features"] = table.loc[0, "features"]
+    table.to_csv(toy / "labels.csv", index=False)
+    first, second = table.loc[0, "routine_id"], table.loc[1, "routine_id"]
+    with pytest.raises(DatasetError, match=rf"routines {first} and {second} share the features file"):
+        read_labelled(toy)

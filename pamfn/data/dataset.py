@@ -220,6 +220,7 @@ def _samples_from_table(
     extra_cols = [c for c in table.columns if c not in REQUIRED_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     columns = list(table.columns)
     samples, seen = [], set()
+    owners: dict[str, str] = {}
     where = "line" if path.suffix == ".csv" else "row"
     for number, row in enumerate(table.itertuples(index=False), start=2 if where == "line" else 1):  # a CSV's line 1: the header
         blank = [c for c in ("routine_id", "action", "split") if pd.isna(getattr(row, c)) or not str(getattr(row, c)).strip()]
@@ -239,12 +240,29 @@ def _samples_from_table(
         score = _checked_score(row.score, "score", label_scale, "label_scale", path, rid, action)
         if not isinstance(row.features, str) or not row.features:
             raise DatasetError(f"{path}: routine {rid} has no features path")
+        _check_inside(row.features, "features", path, rid)
+        if isinstance(getattr(row, "media", None), str):
+            _check_inside(row.media, "media", path, rid)
+        owner = owners.setdefault(os.path.normpath(row.features), rid)
+        if owner != rid:
+            raise DatasetError(f"{path}: routines {owner} and {rid} share the features file {row.features}: "
+                               "one features file belongs to one routine (a copied line?)")
         extra = {c: float(getattr(row, c)) for c in extra_cols if pd.notna(getattr(row, c))}
         for c, top in sub_scales.items():
             if c in columns and pd.notna(row[columns.index(c)]):
                 extra[c] = _checked_score(row[columns.index(c)], c, top, "sub_scores", path, rid, action)
         samples.append(Sample(rid, action, split, score, row.features, extra))
     return samples
+
+
+def _check_inside(value: str, column: str, path: Path, rid: str) -> None:
+    """Features and media paths are relative to the data set folder and stay in it: a table
+    from someone else must not make training or the dashboard read files elsewhere."""
+    if os.path.isabs(value):
+        raise DatasetError(f"{path}: routine {rid}'s {column} path {value!r} is absolute; "
+                           "a labels table gives paths relative to the data set folder")
+    if os.path.normpath(value).split(os.sep)[0] == os.pardir:
+        raise DatasetError(f"{path}: routine {rid}'s {column} path {value!r} leads outside the data set folder")
 
 
 def _load_features(
