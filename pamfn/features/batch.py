@@ -96,13 +96,7 @@ def extract_videos(
 
     On CPU each job is one call. On another device the videos are decoded by CPU jobs and
     extracted by ``gpu_workers`` long-lived workers (``gpus_per_worker`` GPUs each) that
-    build the extractor once. ``on_done`` is called after each video (a progress bar).
-    Lite workers on this machine share numba's cache with this process, which warms it
-    first (``pamfn.features.lite.warm_jit_cache``; nodes of a cluster keep their own)."""
-    if engine.name != "local" and any(job.extractor == "lite" for job in jobs):
-        from pamfn.features.lite import warm_jit_cache
-
-        warm_jit_cache()
+    build the extractor once. ``on_done`` is called after each video (a progress bar)."""
     if device == "cpu":
         results = engine.map(functools.partial(extract_job, device=device), jobs, resources=Resources(num_cpus=1))
     else:

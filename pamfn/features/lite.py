@@ -9,10 +9,14 @@ whose longer side is :data:`BOX` pixels. See docs/features.md for the full layou
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import itertools
+import os
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import cv2
@@ -323,16 +327,47 @@ def _local_tempo(onset: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.n
     return tempo, clarity, track
 
 
+def _jit_lock_paths() -> list[Path]:
+    """Where the numba warm-up's lock may live: the user's cache folder, else the temporary folder."""
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pamfn-studio"
+    return [user_cache / "jit.lock", Path(tempfile.gettempdir()) / f"pamfn-studio-{os.getuid()}-jit.lock"]
+
+
+@contextlib.contextmanager
+def _jit_lock() -> Iterator[None]:
+    """An exclusive lock shared by every process of this user (POSIX ``flock``; none where
+    no lock file can be made or locked)."""
+    for path in _jit_lock_paths():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks
+                continue
+            yield
+            return
+        finally:
+            os.close(fd)  # closing releases the lock
+    yield
+
+
 @functools.cache
 def warm_jit_cache() -> None:
     """Compile (or load) the numba-cached librosa functions :func:`audio_features` uses,
-    here, before parallel workers start. numba writes a cached gufunc as two files, one
-    after the other, so workers compiling at once can leave a mismatched pair in the
-    shared cache, and every later process that loads it segfaults (numba issue #10128).
-    Warmed first, the workers only read the cache. Once per process."""
+    once per process, before its first audio and under a lock shared by every process of
+    this user. numba writes a cached gufunc as two files, one after the other, so two
+    processes compiling at once (parallel workers, two commands, the dashboard beside a
+    command) can leave a mismatched pair in the shared cache, and every later process
+    that loads it segfaults (numba issue #10128). Warmed one process at a time, the
+    others only read the cache."""
     t = np.arange(int(AUDIO_RATE * 10.24)) / AUDIO_RATE
     clicks = (np.sin(2 * np.pi * 660 * t) * ((t % 0.5) < 0.03)).astype(np.float32)
-    audio_features(clicks, int(10.24 / (FRAMES_PER_SEGMENT * HOP / AUDIO_RATE)))
+    with _jit_lock():
+        _audio_features(clicks, int(10.24 / (FRAMES_PER_SEGMENT * HOP / AUDIO_RATE)))
 
 
 def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
@@ -345,6 +380,11 @@ def audio_features(audio: np.ndarray, T: int) -> np.ndarray:
     rolloff and flatness (mean, std), RMS level (mean, std, max), zero-crossing rate,
     chroma. Silence gives finite values (no beats, zero tempo).
     """
+    warm_jit_cache()
+    return _audio_features(audio, T)
+
+
+def _audio_features(audio: np.ndarray, T: int) -> np.ndarray:
     import librosa
 
     n = T * FRAMES_PER_SEGMENT

@@ -396,9 +396,6 @@ def _generate(specs: list[RoutineSpec], cfg: SynthConfig, out: Path, workers: in
     jobs = [(s, cfg, str(out), resume) for s in order]
     bar = tqdm(total=len(jobs), desc="synth", unit="routine", disable=not progress)
     if workers > 1:
-        from pamfn.features.lite import warm_jit_cache
-
-        warm_jit_cache()
         for g in in_processes(_run_one, jobs, workers, initializer=_init_worker):
             bar.update()
             yield g
