@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -114,6 +116,37 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def replace_folder(src: Path, dst: Path) -> None:
+    """Rename the folder ``src`` onto ``dst``; an old ``dst`` is moved aside first (a hidden
+    ``.<name>.<random>.old``) and removed after."""
+    old = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
+        os.replace(dst, old / dst.name)
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+TEMPORARY = re.compile(r"\..+\.(part(\.\w+)?|old)")
+"""Names of the hidden temporaries atomic writes make beside their target: files
+``.<name>.<random>.part<suffix>`` (:func:`atomic_path`), folders ``.<name>.<random>.part``
+and ``.<name>.<random>.old`` (:func:`pamfn.checkpoint.save_checkpoint`)."""
+
+
+def sweep_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove, anywhere under ``folder``, the temporaries of atomic writes whose process was
+    killed (SIGKILL, a power cut: nothing ran their cleanup); returns what it removed. Only
+    under a lock the caller holds (:mod:`pamfn.locks`): no other process writes there."""
+    stale = [p for p in Path(folder).rglob(".*") if TEMPORARY.fullmatch(p.name)]
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:

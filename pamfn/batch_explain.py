@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pamfn import MODALITIES
-from pamfn.atomic import atomic_path, owned_folder, write_text_atomic
+from pamfn.atomic import atomic_path, owned_folder, replace_folder, sweep_temporaries, write_text_atomic
 from pamfn.catalog import Catalog
 from pamfn.engines import FAILURES_FILE, Failure, write_failures
 from pamfn.errors import OutputError, PamfnError
+from pamfn.locks import exclusive_lock
 
 if TYPE_CHECKING:
     from pamfn.engines import Engine
@@ -122,12 +125,44 @@ def explain_batch(catalog: Catalog, checkpoints: CheckpointSet, out: str | os.Pa
                   split: str | None = None, device: str = "cpu", on_done: Any = lambda n: None) -> pd.DataFrame:
     """Explain every routine of ``catalog`` (of ``split`` if given) into the folder ``out``
     (refused before any work unless :func:`batch_output` accepts it); returns the scores
-    table. Each file is written atomically as its task finishes."""
-    import torch
-
+    table. The explanations are staged in a hidden folder and replace an earlier batch's
+    only once all are done, so an interrupted run leaves the earlier batch whole. One
+    process at a time writes a folder (OutputError for a second)."""
     from pamfn.serving.predictions import fingerprint
 
     out = batch_output(out, catalog, checkpoints)
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out, wait=False) as mine:
+        if not mine:
+            raise OutputError(f"{out}: another process is writing a batch there; wait for it to finish or choose "
+                              "another --out")
+        sweep_temporaries(out)
+        staging = Path(tempfile.mkdtemp(prefix=".explanations.", suffix=".part", dir=out))
+        try:
+            records, failures = _explain_into(staging, catalog, checkpoints, engine, split, device, on_done)
+            (out / MANIFEST).unlink(missing_ok=True)  # while the batch changes, nothing claims it is whole
+            replace_folder(staging, out / "explanations")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        table = pd.DataFrame(records, columns=["routine_id", "action", "split", "judged", "predicted", "branch_V",
+                                               "branch_F", "branch_A", "file"])
+        table = table.sort_values("routine_id", kind="stable").reset_index(drop=True)
+        with atomic_path(out / SCORES) as tmp:
+            table.to_parquet(tmp, index=False)
+        write_failures(out, failures, "routine")
+        manifest = {"data": str(catalog.root), "checkpoint": str(checkpoints.directory),
+                    "checkpoint_version": checkpoints.version, "fingerprint": fingerprint(catalog, checkpoints),
+                    "split": split, "routines": len(table)}
+        write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2))
+    return table
+
+
+def _explain_into(folder: Path, catalog: Catalog, checkpoints: CheckpointSet, engine: Engine, split: str | None,
+                  device: str, on_done: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Explain the routines on ``engine``, one JSON file each in ``folder``; the scores
+    table's records and the failures ``(routine, reason)``."""
+    import torch
+
     rows = catalog.routines if split is None else catalog.routines[catalog.routines["split"] == split]
     routines = [(str(rid), str(r["action"]), str(r["features_path"]), float(r["score"])) for rid, r in rows.iterrows()]
     jobs = [ExplainJob(str(checkpoints.directory), tuple(routines[i : i + CHUNK]), device, torch.get_num_threads())
@@ -139,19 +174,10 @@ def explain_batch(catalog: Catalog, checkpoints: CheckpointSet, out: str | os.Pa
             if isinstance(value, str):
                 failures.append((rid, value))
                 continue
-            write_text_atomic(out / "explanations" / f"{rid}.json", json.dumps(value))
+            (folder / f"{rid}.json").write_text(json.dumps(value), encoding="utf-8")
             records.append(_record(rid, catalog, value["explanation"]))
         on_done(len(jobs[i].routines))
-    table = pd.DataFrame(records, columns=["routine_id", "action", "split", "judged", "predicted", "branch_V",
-                                           "branch_F", "branch_A", "file"])
-    table = table.sort_values("routine_id", kind="stable").reset_index(drop=True)
-    with atomic_path(out / SCORES) as tmp:
-        table.to_parquet(tmp, index=False)
-    write_failures(out, failures, "routine")
-    manifest = {"data": str(catalog.root), "checkpoint": str(checkpoints.directory), "checkpoint_version": checkpoints.version,
-                "fingerprint": fingerprint(catalog, checkpoints), "split": split, "routines": len(table)}
-    write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=2))
-    return table
+    return records, failures
 
 
 def _record(rid: str, catalog: Catalog, expl: dict[str, Any]) -> dict[str, Any]:

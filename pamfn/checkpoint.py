@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pamfn.atomic import give_default_modes, owned_folder
+from pamfn.atomic import give_default_modes, owned_folder, replace_folder
 from pamfn.errors import CheckpointError, ConfigError
 from pamfn.model.config import PAMFNConfig
 
@@ -62,7 +62,7 @@ def save_checkpoint(directory: str | os.PathLike[str], model: AQAModel, cfg: PAM
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         (tmp / CONFIG).write_text(text, encoding="utf-8")
         give_default_modes(tmp)
-        _replace_dir(tmp, directory)
+        replace_folder(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
@@ -82,17 +82,6 @@ def _format_of(config: Path) -> object:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return doc.get("format") if isinstance(doc, dict) else None
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Rename ``src`` onto ``dst``; an old ``dst`` is moved aside first and removed after."""
-    old = None
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
-        os.replace(dst, old / dst.name)
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_config(directory: str | os.PathLike[str]) -> tuple[PAMFNConfig, dict[str, Any]]:

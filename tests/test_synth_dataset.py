@@ -7,18 +7,21 @@ import csv
 import json
 import os
 import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pamfn.atomic import atomic_path
 from pamfn.cli import main
 from pamfn.errors import DatasetError
 from pamfn.routine import RoutineFeatures
 from pamfn.synth import TINY, build_dataset, check_dataset
-from pamfn.synth.dataset import DatasetCheck, in_processes
 from pamfn.synth.config import ACTIONS
+from pamfn.synth.dataset import DatasetCheck, in_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_DIR = ROOT / "sample_data"
@@ -230,3 +233,63 @@ def test_a_dying_worker_stops_the_build_with_a_clear_error():
     assert sorted(in_processes(_exit_on_two, [0, 1], workers=2)) == [0, 1]
     with pytest.raises(DatasetError, match="worker process died.*--resume"):
         list(in_processes(_exit_on_two, [0, 1, 2, 3], workers=2))
+
+
+def _hold_a_temporary(job: tuple[str, int]) -> int:
+    """Job 0 returns at once; the others sit inside an atomic write (a worker mid-routine)."""
+    folder, i = job
+    if i:
+        with atomic_path(Path(folder) / f"{i}.txt") as tmp:
+            tmp.write_text("half")
+            time.sleep(120)
+    return i
+
+
+def _wait_for(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_stopped_workers_leave_no_temporaries(tmp_path):
+    """Ctrl-C or a SIGTERM of the build stops the workers mid-routine through their cleanups
+    (they were terminated at once, leaving `.<name>.*.part` files in the set)."""
+    results = in_processes(_hold_a_temporary, [(str(tmp_path), i) for i in range(3)], workers=2)
+    assert next(results) == 0
+    _wait_for(lambda: len(list(tmp_path.glob(".*.part.txt"))) == 2)
+    results.close()  # the caller stops: what a KeyboardInterrupt in the loop does
+    assert list(tmp_path.iterdir()) == []
+
+
+ORPHANS = """
+import sys
+from pathlib import Path
+from pamfn.synth.dataset import in_processes
+from tests.test_synth_dataset import _hold_a_temporary
+for i in in_processes(_hold_a_temporary, [(sys.argv[1], i) for i in range(3)], workers=2):
+    print(i, flush=True)
+"""
+
+
+def test_workers_stop_when_their_build_is_killed(tmp_path):
+    """A build killed outright (SIGKILL: nothing of it runs) takes its workers with it;
+    they were left running with parent 1."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    build = subprocess.Popen([sys.executable, "-c", ORPHANS, str(tmp_path)], env=env, stdout=subprocess.PIPE, text=True)
+    assert build.stdout.readline().strip() == "0"
+    _wait_for(lambda: len(list(tmp_path.glob(".*.part.txt"))) == 2)
+    workers = [int(line.split()[0]) for line in subprocess.run(["ps", "-o", "pid=", "--ppid", str(build.pid)],
+                                                                capture_output=True, text=True, check=False).stdout.splitlines()]
+    assert workers, "the build's workers are its children"
+    build.kill()
+    build.wait()
+    _wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in workers))
+    _wait_for(lambda: list(tmp_path.iterdir()) == [])  # and they stopped through their cleanups
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

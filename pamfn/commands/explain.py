@@ -33,6 +33,8 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pamfn.commands.train import at_least_one, set_threads
+
 
 def add_routine_arguments(parser: argparse.ArgumentParser, batch: bool = False) -> None:
     """One routine's features and the checkpoint (set) that serves it (explain, report);
@@ -78,6 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--occlusion", action="store_true",
                         help="also scan the score impact of each window of the routine (neutral baseline, with noise) and print the "
                              "coach statements; the JSON gets `windows` and `insights`")
+    parser.add_argument("--threads", type=at_least_one,
+                        help="CPU threads for torch (default: one per core; give 1 when other work shares the cores)")
     parser.add_argument("--draws", type=int,
                         help="--occlusion: at most this many partner windows per window (default: pamfn.occlusion.DRAWS)")
     parser.set_defaults(func=run)
@@ -128,6 +132,7 @@ def _bar(what: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    set_threads(args)
     if args.data is not None:
         return run_batch(args)
     if args.features is None:

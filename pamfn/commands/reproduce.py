@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_engine_arguments(parser)
     parser.add_argument("--cpus-per-run", type=float, default=1.0, help="with --engine ray: CPUs each training run reserves")
     parser.add_argument("--gpus-per-run", type=float, default=0.0, help="with --engine ray: GPUs each training run reserves")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, resume_hint=": the same command again resumes (finished runs are kept)")
 
 
 def run(args: argparse.Namespace) -> int:

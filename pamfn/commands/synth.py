@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="processes generating routines in parallel")
     p.add_argument("--tiny", action="store_true", help="a few short low-resolution routines (for tests)")
     p.add_argument("--resume", action="store_true", help="keep features and videos already in OUT_DIR")
-    p.set_defaults(func=run_synth)
+    p.set_defaults(func=run_synth, resume_hint=": the same command with --resume goes on")
 
     c = subparsers.add_parser(
         "synth-check",

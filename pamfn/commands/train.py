@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def _key_value(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
-def _at_least_one(text: str) -> int:
+def at_least_one(text: str) -> int:
     value = int(text) if text.strip().lstrip("+-").isdigit() else None
     if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
@@ -85,7 +86,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     g.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (CUDA only; ignored on CPU)")
-    g.add_argument("--threads", type=_at_least_one, help="CPU threads for torch (1 is often fastest for small models on a busy machine)")
+    g.add_argument("--threads", type=at_least_one, help="CPU threads for torch (1 is often fastest for small models on a busy machine)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -112,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, choices in VARIANTS.items():
         g.add_argument(f"--{name.replace('_', '-')}", type=type(choices[0]), choices=choices, help=VARIANT_HELP[name])
     add_recipe_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, resume_hint=": the same command again resumes from the last saved epoch")
 
 
 def branches_for(given: Path | None, action: str) -> str | None:
@@ -166,7 +167,10 @@ def run(args: argparse.Namespace) -> int:
     for name, pool in run_groups(actions, args.pool_actions):
         out = args.out / (POOLED if pool else name) if several or pool else args.out
         config = RunConfig(str(args.data), name, cfg, recipe, args.phase, branches_for(args.branches, POOLED if pool else name), args.seed, pool)
-        summary = Run(data, config, out, device=args.device, amp=args.amp, progress=not args.quiet).run()
+        training = Run(data, config, out, device=args.device, amp=args.amp, progress=not args.quiet)
+        if training.finished:
+            print(f"[{name}] {out} holds a finished run: not trained again; its results follow", file=sys.stderr)
+        summary = training.run()
         results[name] = summary
         if summary["final"] is not None:
             index.update({a: f"{out.relative_to(args.out).as_posix()}/checkpoint" for a in pool or (name,)})

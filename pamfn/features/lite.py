@@ -9,7 +9,6 @@ whose longer side is :data:`BOX` pixels. See docs/features.md for the full layou
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import itertools
 import os
@@ -21,6 +20,8 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
+
+from pamfn.locks import exclusive_lock
 
 BOX = 80
 """Longer side of the working size, in pixels (version 1: 128)."""
@@ -335,24 +336,16 @@ def _jit_lock_paths() -> list[Path]:
 
 @contextlib.contextmanager
 def _jit_lock() -> Iterator[None]:
-    """An exclusive lock shared by every process of this user (POSIX ``flock``; none where
-    no lock file can be made or locked)."""
-    for path in _jit_lock_paths():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
-        except OSError:
-            continue
-        try:
+    """An exclusive lock shared by every process of this user; none where no lock file can be made."""
+    with contextlib.ExitStack() as stack:
+        for path in _jit_lock_paths():
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:  # a file system without locks
+                path.parent.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(exclusive_lock(path))
+                break
+            except OSError:
                 continue
-            yield
-            return
-        finally:
-            os.close(fd)  # closing releases the lock
-    yield
+        yield
 
 
 @functools.cache

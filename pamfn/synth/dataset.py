@@ -25,6 +25,9 @@ import csv
 import hashlib
 import io
 import json
+import os
+import signal
+import sys
 import tempfile
 import time
 import zipfile
@@ -352,13 +355,46 @@ def _compare_recorded(rid: str, known: dict[str, Any], now: dict[str, Any]) -> t
     return [*found, f"{rid}: features differ from manifest.json"], False
 
 
-def _worker_start(initializer: Callable[[], None] | None) -> None:
-    """A worker ignores Ctrl-C (the parent stops it) and then runs ``initializer``."""
-    import signal
+class _Stopped(BaseException):
+    """Raised in a worker's job by the parent's SIGTERM, so that the job's cleanups run."""
 
+
+_IN_JOB = False
+"""Whether this worker process is running a job (a SIGTERM then stops it through its cleanups)."""
+
+
+def _on_terminate(signum: int, frame: object) -> None:
+    if _IN_JOB:
+        raise _Stopped
+    os._exit(128 + signum)
+
+
+def _worker_start(initializer: Callable[[], None] | None, parent: int) -> None:
+    """A worker ignores Ctrl-C (the parent stops it), stops through its cleanups on SIGTERM,
+    gets a SIGTERM when its parent dies, even killed (Linux), and then runs ``initializer``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_terminate)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(128 + signal.SIGTERM)
     if initializer is not None:
         initializer()
+
+
+def _stoppable(fn: Callable[[J], G], job: J) -> G:
+    """``fn(job)`` in a worker; on a SIGTERM its cleanups run (temporary files, the
+    temporaries of atomic writes), then the worker exits."""
+    global _IN_JOB
+    _IN_JOB = True
+    try:
+        return fn(job)
+    except _Stopped:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _IN_JOB = False
 
 
 def in_processes(fn: Callable[[J], G], jobs: list[J], workers: int,
@@ -366,16 +402,17 @@ def in_processes(fn: Callable[[J], G], jobs: list[J], workers: int,
     """``fn(job)`` for every job in ``workers`` spawned processes, yielded as each finishes.
     A worker that dies (a crash in compiled code, the OOM killer) stops the build with a
     DatasetError instead of hanging. When the loop ends early (a job's error, Ctrl-C,
-    the caller stopping) the workers are terminated at once; what they write is atomic."""
+    the caller stopping) the workers are stopped at once, through their jobs' cleanups;
+    what they write is atomic. A worker whose parent is killed stops too (Linux)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_start,
-                               initargs=(initializer,))
+                               initargs=(initializer, os.getpid()))
     finished = False
     try:
-        for future in as_completed([pool.submit(fn, job) for job in jobs]):
+        for future in as_completed([pool.submit(_stoppable, fn, job) for job in jobs]):
             yield future.result()
         finished = True
     except BrokenProcessPool as exc:

@@ -151,7 +151,8 @@ def fit(
         resumed = saved is not None and saved.average is not None
         average = WeightAverage(model, recipe.ema_decay, updates=saved.average_updates if resumed else 0, state=saved.average if resumed else None)
     use_amp = amp and device.type == "cuda"
-    bar = tqdm(range(start, stage.epochs), desc=stage.name, unit="epoch", initial=start, total=stage.epochs, disable=not progress)
+    desc = f"{stage.name} (resumed after epoch {start})" if start else stage.name
+    bar = tqdm(range(start, stage.epochs), desc=desc, unit="epoch", initial=start, total=stage.epochs, disable=not progress)
     for epoch in bar:
         t0 = time.perf_counter()
         lr = recipe.lr * recipe.lr_factor(epoch, stage.epochs)

@@ -33,13 +33,14 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pamfn.atomic import write_text_atomic
+from pamfn.atomic import sweep_temporaries, write_text_atomic
 from pamfn.checkpoint import load_checkpoint
 from pamfn.data.dataset import AQADataset, validation_split
 from pamfn.data.normalize import InputNorm
 from pamfn.data.tensors import SplitTensors
-from pamfn.errors import ConfigError, DatasetError
+from pamfn.errors import ConfigError, DatasetError, OutputError
 from pamfn.evaluate import score_split
+from pamfn.locks import exclusive_lock
 from pamfn.model import AQAModel, PAMFNConfig, build_model
 from pamfn.ood import META_KEY as OOD_META_KEY
 from pamfn.ood import TrainingDistribution
@@ -153,7 +154,6 @@ class Run:
                 changed = sorted(k for k in doc if old.get(k) != doc.get(k))
                 raise ConfigError(f"{self.out} holds a different run (differs in {changed}); choose a new --out")
             return
-        self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, json.dumps(doc, indent=2))
 
     def _write_metrics(self, current: list[dict[str, Any]]) -> None:
@@ -259,15 +259,30 @@ class Run:
         return {"teacher": {"modality": m, "validation_rho": rho, "weight": self.config.recipe.phase2.distill}}
 
     # -- the whole run ----------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Whether the run folder holds a finished run (its summary)."""
+        return (self.out / "summary.json").is_file()
+
     def run(self) -> dict[str, Any]:
         """Train, select, test, write the run folder; return the summary.
 
-        A finished run folder is not trained again: its summary is returned.
+        A finished run folder is not trained again: its summary is returned. The folder is
+        locked while the run trains: a second process training into it is refused
+        (OutputError), and the temporaries of a killed one are removed first.
         """
-        self._claim_folder()
-        done = self.out / "summary.json"
-        if done.is_file():
-            return json.loads(done.read_text(encoding="utf-8"))
+        self.out.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(self.out, wait=False) as mine:
+            if not mine:
+                raise OutputError(f"{self.out}: another process is training into this run folder; wait for it to "
+                                  "finish (the same command then returns its summary) or choose another --out")
+            self._claim_folder()
+            if self.finished:
+                return json.loads((self.out / "summary.json").read_text(encoding="utf-8"))
+            sweep_temporaries(self.out)
+            return self._train()
+
+    def _train(self) -> dict[str, Any]:
         torch.manual_seed(self.config.seed)
         t0 = time.perf_counter()
         cfg, phase = self.config.model, self.config.phase
