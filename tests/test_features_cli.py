@@ -99,3 +99,15 @@ def test_a_name_that_becomes_shared_leaves_one_copy_of_each_video(tmp_path, caps
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["notes.npz", "ok.mp4.npz", "ok.webm.npz"]
     assert f"removed {out / 'ok.npz'}" in printed and "ok.mp4.npz" in printed
+
+
+def test_a_folder_run_shows_each_videos_frames_as_it_goes(tmp_path, capsys):
+    """Folder mode showed only "videos 0/N": a long video sat at 0 until it was done."""
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        write_test_video(tmp_path / "in" / f"{name}.mp4", 3, (160, 120))
+    assert main(["extract", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "extract a.mp4" in err and "extract b.mp4" in err and "videos" in err
+    assert main(["extract", str(tmp_path / "in"), "-o", str(tmp_path / "again"), "--quiet"]) == 0
+    assert "extract a.mp4" not in capsys.readouterr().err

@@ -133,7 +133,8 @@ def run_folder(args: argparse.Namespace, output: Path) -> int:
     try:
         with tqdm(total=len(jobs), desc="videos", unit="video", disable=args.quiet) as bar:
             report = extract_videos(jobs, engine, device=args.device, gpu_workers=args.gpu_workers,
-                                    gpus_per_worker=args.gpus_per_worker, on_done=lambda: bar.update(1))
+                                    gpus_per_worker=args.gpus_per_worker, on_done=lambda: bar.update(1),
+                                    progress=not args.quiet)
     finally:
         engine.close()
     table = write_failures(output, report.failures)

@@ -58,12 +58,13 @@ def _cached(job: ExtractJob) -> bool:
     return not job.force and is_cached(job.out, file_sha256(job.video), job.versions)
 
 
-def extract_job(job: ExtractJob, device: str = "cpu") -> RoutineFeatures | str:
-    """The features of one video, or ``CACHED``; MediaError for a bad video."""
+def extract_job(job: ExtractJob, device: str = "cpu", progress: bool = False) -> RoutineFeatures | str:
+    """The features of one video, or ``CACHED``; MediaError for a bad video. ``progress``:
+    a bar of its frames (a job run in this process, on a terminal)."""
     if _cached(job):
         return CACHED
     return extract_media(open_media(job.video, job.extractor, routine_id=Path(job.video).stem), job.extractor, device,
-                         progress=False)
+                         progress=progress)
 
 
 def decode_job(job: ExtractJob) -> MediaStream | str:
@@ -91,14 +92,18 @@ def extract_videos(
     gpu_workers: int = 1,
     gpus_per_worker: float = 1.0,
     on_done: Callable[[], None] = lambda: None,
+    progress: bool = False,
 ) -> ExtractReport:
     """Run ``jobs`` on ``engine`` and write each video's features file as it finishes.
 
     On CPU each job is one call. On another device the videos are decoded by CPU jobs and
     extracted by ``gpu_workers`` long-lived workers (``gpus_per_worker`` GPUs each) that
-    build the extractor once. ``on_done`` is called after each video (a progress bar)."""
+    build the extractor once. ``on_done`` is called after each video (a progress bar);
+    ``progress`` adds a bar of each video's frames where the jobs run in this process."""
     if device == "cpu":
-        results = engine.map(functools.partial(extract_job, device=device), jobs, resources=Resources(num_cpus=1))
+        within = progress and engine.name == "local"
+        results = engine.map(functools.partial(extract_job, device=device, progress=within), jobs,
+                             resources=Resources(num_cpus=1))
     else:
         results = engine.map_staged(decode_job, jobs, functools.partial(FeatureWorker, jobs[0].extractor, device),
                                     workers=gpu_workers, prepare_resources=Resources(num_cpus=1),
