@@ -118,7 +118,8 @@ def run_job(job: Job, data: AQADataset, make_run: RunFactory, *, device: str = "
             progress: bool = True) -> dict[str, Any]:
     """Train (or resume, or reuse when finished) one job's run folder; its summary."""
     config = make_run(job.action, job.variant, job.phase, job.branches, job.seed)
-    return Run(data, config, job.out, device=device, amp=amp, progress=progress).run()
+    label = f"{job.name} {job.action} seed {job.seed}"
+    return Run(data, config, job.out, device=device, amp=amp, progress=progress, label=label).run()
 
 
 # ---------------------------------------------------------------------------------------

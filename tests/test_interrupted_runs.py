@@ -120,3 +120,11 @@ def test_an_interrupted_batch_leaves_the_earlier_one_whole(tmp_path):
     explain_batch(smaller, ckpts, batch, make_engine("local"))
     assert sorted(p.name for p in (batch / "explanations").iterdir()) == ["r0.json", "r1.json", "r2.json"]
     assert json.loads((batch / MANIFEST).read_text())["routines"] == 3 and _temporaries(batch) == []
+
+
+def test_progress_bars_name_the_run_they_belong_to(toy, tmp_path, capsys):
+    """Bars said only "phase1-V" or "phase2": with several actions or a reproduce table, not
+    which run was training."""
+    assert main([a for a in _train(toy, tmp_path / "run") if a != "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "ball phase1-V" in err and "ball phase2" in err

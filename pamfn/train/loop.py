@@ -118,6 +118,7 @@ def fit(
     amp: bool = False,
     on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
     progress: bool = True,
+    label: str = "",
 ) -> FitResult:
     """Train ``stage`` on ``loss``, choosing the epoch with the best ``metric`` on
     ``select`` (default: :func:`score_metrics`, the best rho).
@@ -151,7 +152,7 @@ def fit(
         resumed = saved is not None and saved.average is not None
         average = WeightAverage(model, recipe.ema_decay, updates=saved.average_updates if resumed else 0, state=saved.average if resumed else None)
     use_amp = amp and device.type == "cuda"
-    desc = f"{stage.name} (resumed after epoch {start})" if start else stage.name
+    desc = f"{label} {stage.name}".strip() + (f" (resumed after epoch {start})" if start else "")
     bar = tqdm(range(start, stage.epochs), desc=desc, unit="epoch", initial=start, total=stage.epochs, disable=not progress)
     for epoch in bar:
         t0 = time.perf_counter()

@@ -116,8 +116,11 @@ class RunConfig:
 class Run:
     """Trains one action's model into a run folder; resumes a run left unfinished."""
 
-    def __init__(self, data: AQADataset, config: RunConfig, out: str | os.PathLike[str], *, device: str = "auto", amp: bool = False, progress: bool = True) -> None:
+    def __init__(self, data: AQADataset, config: RunConfig, out: str | os.PathLike[str], *, device: str = "auto",
+                 amp: bool = False, progress: bool = True, label: str | None = None) -> None:
+        """``label`` names the run on its progress bars (default: its action)."""
         self.data, self.config, self.out = data, config, Path(out)
+        self.label = config.action if label is None else label
         self.device = resolve_device(device)
         self.amp = amp and self.device.type == "cuda"
         self.progress = progress
@@ -190,6 +193,7 @@ class Run:
             amp=self.amp,
             on_epoch=self._write_metrics,
             progress=self.progress,
+            label=self.label,
         )
         self.rows.extend(result.rows)
         return result
