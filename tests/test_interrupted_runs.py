@@ -84,9 +84,8 @@ def test_what_a_killed_run_left_is_removed_when_the_run_goes_on(toy, tmp_path, c
 
 
 def test_lock_is_held_by_one_process_at_a_time(tmp_path):
-    with exclusive_lock(tmp_path, wait=False) as first:
-        with exclusive_lock(tmp_path, wait=False) as second:
-            assert first and not second
+    with exclusive_lock(tmp_path, wait=False) as first, exclusive_lock(tmp_path, wait=False) as second:
+        assert first and not second
     with exclusive_lock(tmp_path, wait=False) as again:
         assert again, "released with its block"
 
