@@ -119,8 +119,13 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def replace_folder(src: Path, dst: Path) -> None:
-    """Rename the folder ``src`` onto ``dst``; an old ``dst`` is moved aside first (a hidden
-    ``.<name>.<random>.old``) and removed after."""
+    """Rename the folder ``src`` onto ``dst``. An old ``dst`` is exchanged with ``src`` in
+    one step where the system can (Linux ``renameat2``), so another process never finds
+    ``dst`` missing, and removed after; elsewhere it is moved aside first (a hidden
+    ``.<name>.<random>.old``)."""
+    if dst.is_dir() and not dst.is_symlink() and _exchange(src, dst):
+        shutil.rmtree(src, ignore_errors=True)
+        return
     old = None
     if dst.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
@@ -128,6 +133,18 @@ def replace_folder(src: Path, dst: Path) -> None:
     os.replace(src, dst)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_cwd, exchange = -100, 2  # AT_FDCWD, RENAME_EXCHANGE
+    return renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0
 
 
 TEMPORARY = re.compile(r"\..+\.(part(\.\w+)?|old)")

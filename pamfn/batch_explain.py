@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pamfn import MODALITIES
-from pamfn.atomic import atomic_path, owned_folder, replace_folder, sweep_temporaries, write_text_atomic
+from pamfn.atomic import (atomic_path, give_default_modes, owned_folder, replace_folder, sweep_temporaries,
+                          write_text_atomic)
 from pamfn.catalog import Catalog
 from pamfn.engines import FAILURES_FILE, Failure, write_failures
 from pamfn.errors import OutputError, PamfnError
@@ -140,6 +141,7 @@ def explain_batch(catalog: Catalog, checkpoints: CheckpointSet, out: str | os.Pa
         staging = Path(tempfile.mkdtemp(prefix=".explanations.", suffix=".part", dir=out))
         try:
             records, failures = _explain_into(staging, catalog, checkpoints, engine, split, device, on_done)
+            give_default_modes(staging)  # made private by mkdtemp
             (out / MANIFEST).unlink(missing_ok=True)  # while the batch changes, nothing claims it is whole
             replace_folder(staging, out / "explanations")
         finally:

@@ -50,3 +50,21 @@ def test_an_input_is_never_the_output(tmp_path):
     with pytest.raises(OutputError, match="would overwrite the input"):
         refuse_overwriting_inputs(tmp_path / "alias.mp4", video)
     refuse_overwriting_inputs(tmp_path / "out.npz", video)  # a new path is fine
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "moved-aside"])
+def test_a_folder_is_replaced_whole_and_nothing_is_left_beside_it(tmp_path, monkeypatch, exchange):
+    """An old folder is exchanged with the new one in one step (a process saving a checkpoint
+    beside another found it missing once in 600 saves, with a wrong "not a folder" error);
+    the fallback moves it aside."""
+    from pamfn import atomic
+
+    if not exchange:
+        monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "old.txt").write_text("old")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "new.txt").write_text("new")
+    atomic.replace_folder(tmp_path / "new", tmp_path / "ck")
+    assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+    assert [p.name for p in (tmp_path / "ck").iterdir()] == ["new.txt"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -21,6 +22,8 @@ from tests.support.toy import write_toy_dataset
 from tests.support.train_args import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
+UMASK = os.umask(0o022)
+os.umask(UMASK)  # reading the umask means setting it
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +122,7 @@ def test_an_interrupted_batch_leaves_the_earlier_one_whole(tmp_path):
     explain_batch(smaller, ckpts, batch, make_engine("local"))
     assert sorted(p.name for p in (batch / "explanations").iterdir()) == ["r0.json", "r1.json", "r2.json"]
     assert json.loads((batch / MANIFEST).read_text())["routines"] == 3 and _temporaries(batch) == []
+    assert stat.S_IMODE((batch / "explanations").stat().st_mode) == 0o777 & ~UMASK, "the umask's mode, not mkdtemp's"
 
 
 def test_progress_bars_name_the_run_they_belong_to(toy, tmp_path, capsys):
