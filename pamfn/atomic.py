@@ -147,17 +147,23 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0
 
 
-TEMPORARY = re.compile(r"\..+\.(part(\.\w+)?|old)")
-"""Names of the hidden temporaries atomic writes make beside their target: files
-``.<name>.<random>.part<suffix>`` (:func:`atomic_path`), folders ``.<name>.<random>.part``
-and ``.<name>.<random>.old`` (:func:`pamfn.checkpoint.save_checkpoint`)."""
+def temporary_of(name: str) -> re.Pattern[str]:
+    """Names of the hidden temporaries atomic writes of ``name`` make beside it: files
+    ``.<name>.<random>.part<suffix>`` (:func:`atomic_path`), folders ``.<name>.<random>.part``
+    (:func:`pamfn.checkpoint.save_checkpoint`) and ``.<name>.<random>.old``
+    (:func:`replace_folder`)."""
+    return re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]+\.(part(\.\w+)?|old)")
 
 
-def sweep_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
-    """Remove, anywhere under ``folder``, the temporaries of atomic writes whose process was
-    killed (SIGKILL, a power cut: nothing ran their cleanup); returns what it removed. Only
-    under a lock the caller holds (:mod:`pamfn.locks`): no other process writes there."""
-    stale = [p for p in Path(folder).rglob(".*") if TEMPORARY.fullmatch(p.name)]
+def sweep_temporaries(folder: str | os.PathLike[str], names: Sequence[str]) -> list[Path]:
+    """Remove the temporaries of atomic writes of ``names`` in ``folder`` (not below it) whose
+    process was killed (SIGKILL, a power cut: nothing ran their cleanup); returns what it
+    removed. Only under a lock the caller holds (:mod:`pamfn.locks`): no other process
+    writes these names there."""
+    folder = Path(folder)
+    patterns = [temporary_of(n) for n in names]
+    stale = ([p for p in folder.iterdir() if p.name.startswith(".") and any(t.fullmatch(p.name) for t in patterns)]
+             if folder.is_dir() else [])
     for path in stale:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

@@ -30,8 +30,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from pamfn import MODALITIES
-from pamfn.atomic import (atomic_path, give_default_modes, owned_folder, replace_folder, sweep_temporaries,
-                          write_text_atomic)
+from pamfn.atomic import (
+    atomic_path,
+    give_default_modes,
+    owned_folder,
+    replace_folder,
+    sweep_temporaries,
+    write_text_atomic,
+)
 from pamfn.catalog import Catalog
 from pamfn.engines import FAILURES_FILE, Failure, write_failures
 from pamfn.errors import OutputError, PamfnError
@@ -134,10 +140,11 @@ def explain_batch(catalog: Catalog, checkpoints: CheckpointSet, out: str | os.Pa
     out = batch_output(out, catalog, checkpoints)
     out.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(out, wait=False) as mine:
-        if not mine:
+        if mine is False:
             raise OutputError(f"{out}: another process is writing a batch there; wait for it to finish or choose "
                               "another --out")
-        sweep_temporaries(out)
+        if mine:
+            sweep_temporaries(out, BATCH_NAMES)
         staging = Path(tempfile.mkdtemp(prefix=".explanations.", suffix=".part", dir=out))
         try:
             records, failures = _explain_into(staging, catalog, checkpoints, engine, split, device, on_done)

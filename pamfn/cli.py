@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pamfn", description="PAMFN Studio: multimodal action quality assessment.")
     parser.add_argument("--version", action="version", version=f"pamfn {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    import pamfn.commands as commands
+    from pamfn import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"pamfn.commands.{info.name}")
@@ -48,11 +48,13 @@ def _raise_stopped(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def _stopped_by_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs (main thread only)."""
+    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs (main thread only; a
+    signal the process was told to ignore stays ignored: ``nohup`` ignores SIGHUP)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:

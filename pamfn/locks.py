@@ -5,29 +5,37 @@ compiled twice. A lock dies with its process, so a killed run never leaves one h
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no locks
+    fcntl = None  # type: ignore[assignment]
+
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike[str], *, wait: bool = True) -> Iterator[bool]:
+def exclusive_lock(path: str | os.PathLike[str], *, wait: bool = True) -> Iterator[bool | None]:
     """Hold an exclusive lock on ``path`` (a folder, or a file made when absent) while the
     block runs. Yields True when held, False when another process holds it and ``wait`` is
-    False, and True without a lock on a file system that has none. OSError when ``path``
-    cannot be opened."""
+    False, None where the system cannot lock it (no ``flock``, or a network file system that
+    refuses it): the block then runs unprotected, and must not act as if it were alone.
+    OSError when ``path`` cannot be opened."""
+    if fcntl is None:
+        yield None
+        return
     path = Path(path)
-    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
-        except OSError:  # a file system without locks: nothing to hold
-            pass
+        except OSError:
+            yield None
+            return
         yield True
     finally:
         os.close(fd)  # closing releases the lock
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from pamfn.atomic import TEMPORARY
 from pamfn.cli import main
 from pamfn.locks import exclusive_lock
 from tests.support.toy import write_toy_dataset
@@ -29,6 +29,10 @@ os.umask(UMASK)  # reading the umask means setting it
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     return write_toy_dataset(tmp_path_factory.mktemp("stop") / "toy", actions=("ball",), n_train=10, n_test=4)
+
+
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]+\.(part(\.\w+)?|old)")
+"""A hidden temporary of an atomic write (``pamfn.atomic.temporary_of``), of any name."""
 
 
 def _temporaries(folder: Path) -> list[str]:
@@ -79,9 +83,12 @@ def test_what_a_killed_run_left_is_removed_when_the_run_goes_on(toy, tmp_path, c
     (out / "branches" / ".V.q2q0gmt_.part").mkdir(parents=True)
     (out / ".checkpoint.6ttbavkx.part").mkdir()
     (out / ".metrics.csv.9eacxnfc.part.csv").write_text("epoch\n")
-    (out / ".notes").write_text("mine")  # not a temporary of ours
+    mine = [out / ".notes", out / ".bashrc.old", out / "exp" / ".metrics.csv.abc123.part.csv"]
+    for path in mine:  # not temporaries of this run's writes (the last: another run's, in a folder below)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("mine")
     assert main(_train(toy, out)) == 0
-    assert _temporaries(out) == [] and (out / ".notes").read_text() == "mine"
+    assert _temporaries(out) == [str(mine[-1].relative_to(out))] and all(p.read_text() == "mine" for p in mine)
     assert main(_train(toy, out)) == 0
     assert "holds a finished run: not trained again" in capsys.readouterr().err
 
@@ -131,3 +138,19 @@ def test_progress_bars_name_the_run_they_belong_to(toy, tmp_path, capsys):
     assert main([a for a in _train(toy, tmp_path / "run") if a != "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "ball phase1-V" in err and "ball phase2" in err
+
+
+def test_a_signal_the_process_ignores_stays_ignored(monkeypatch):
+    """`nohup pamfn train ... &` ignores SIGHUP, so a closed terminal does not stop it."""
+    from pamfn.cli import Stopped, _stopped_by_signals
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with _stopped_by_signals():
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored
+            with pytest.raises(Stopped, match="SIGTERM"):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler runs at the next bytecode
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)

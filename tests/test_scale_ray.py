@@ -5,6 +5,7 @@ failures table, a killed worker retried with the same result and no partial file
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,10 @@ def engine():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from pamfn.engines.ray import RayEngine
 
+    before = signal.getsignal(signal.SIGTERM)
     eng = RayEngine(num_cpus=2)
+    # ray.init replaced it with an exit that skipped the command's cleanups and message
+    assert signal.getsignal(signal.SIGTERM) is before
     yield eng
     ray.shutdown()
 

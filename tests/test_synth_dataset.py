@@ -272,24 +272,28 @@ for i in in_processes(_hold_a_temporary, [(sys.argv[1], i) for i in range(3)], w
 """
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a parent's death signal is Linux's")
 def test_workers_stop_when_their_build_is_killed(tmp_path):
     """A build killed outright (SIGKILL: nothing of it runs) takes its workers with it;
     they were left running with parent 1."""
+    import psutil
+
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     build = subprocess.Popen([sys.executable, "-c", ORPHANS, str(tmp_path)], env=env, stdout=subprocess.PIPE, text=True)
     assert build.stdout.readline().strip() == "0"
     _wait_for(lambda: len(list(tmp_path.glob(".*.part.txt"))) == 2)
-    workers = [int(line.split()[0]) for line in subprocess.run(["ps", "-o", "pid=", "--ppid", str(build.pid)],
-                                                                capture_output=True, text=True, check=False).stdout.splitlines()]
+    workers = psutil.Process(build.pid).children()
     assert workers, "the build's workers are its children"
     build.kill()
     build.wait()
-    _wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in workers))
+    _wait_for(lambda: not any(_alive(w) for w in workers))
     _wait_for(lambda: list(tmp_path.iterdir()) == [])  # and they stopped through their cleanups
 
 
-def _state(pid: int) -> str:
+def _alive(process) -> bool:
+    import psutil
+
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "Z"
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -168,9 +168,10 @@ def run(args: argparse.Namespace) -> int:
         out = args.out / (POOLED if pool else name) if several or pool else args.out
         config = RunConfig(str(args.data), name, cfg, recipe, args.phase, branches_for(args.branches, POOLED if pool else name), args.seed, pool)
         training = Run(data, config, out, device=args.device, amp=args.amp, progress=not args.quiet)
-        if training.finished:
-            print(f"[{name}] {out} holds a finished run: not trained again; its results follow", file=sys.stderr)
+        finished = training.finished
         summary = training.run()
+        if finished:
+            print(f"[{name}] {out} holds a finished run: not trained again; its results follow", file=sys.stderr)
         results[name] = summary
         if summary["final"] is not None:
             index.update({a: f"{out.relative_to(args.out).as_posix()}/checkpoint" for a in pool or (name,)})

@@ -14,7 +14,10 @@ features differ from the local engine's.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,19 @@ def _result(ref: ray.ObjectRef) -> Any:
         return Failure(f"lost after {MAX_RETRIES} retries: {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
 
+@contextlib.contextmanager
+def _own_sigterm() -> Iterator[None]:
+    """Keep this process's SIGTERM handling: ``ray.init`` replaces it with an exit that skips
+    the command's cleanups and its message (:class:`pamfn.cli.Stopped`)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 class RayEngine:
     """Ray tasks on the cluster at ``address``, or on a local Ray started here with
     ``num_cpus`` CPUs (default: all). Reuses a Ray already initialised in this process."""
@@ -71,9 +87,10 @@ class RayEngine:
             package_root = str(Path(__file__).resolve().parents[2])
             path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
             threads = os.environ.get("OMP_NUM_THREADS") or str(os.cpu_count() or 1)
-            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                     logging_level="warning", log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": threads}})
+            with _own_sigterm():
+                ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                         logging_level="warning", log_to_driver=False,
+                         runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": threads}})
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, resources: Resources = ONE_CPU,
             ) -> Iterator[tuple[int, Any]]:

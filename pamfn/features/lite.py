@@ -12,7 +12,6 @@ import contextlib
 import functools
 import itertools
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -328,23 +327,17 @@ def _local_tempo(onset: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.n
     return tempo, clarity, track
 
 
-def _jit_lock_paths() -> list[Path]:
-    """Where the numba warm-up's lock may live: the user's cache folder, else the temporary folder."""
-    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pamfn-studio"
-    return [user_cache / "jit.lock", Path(tempfile.gettempdir()) / f"pamfn-studio-{os.getuid()}-jit.lock"]
-
-
 @contextlib.contextmanager
 def _jit_lock() -> Iterator[None]:
-    """An exclusive lock shared by every process of this user; none where no lock file can be made."""
+    """An exclusive lock shared by every process of this user (``~/.cache/pamfn-studio/jit.lock``);
+    none where that file cannot be made (no home folder, a read-only one)."""
     with contextlib.ExitStack() as stack:
-        for path in _jit_lock_paths():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                stack.enter_context(exclusive_lock(path))
-                break
-            except OSError:
-                continue
+        try:
+            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pamfn-studio"
+            folder.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(exclusive_lock(folder / "jit.lock"))
+        except (OSError, RuntimeError):  # RuntimeError: Path.home() of a user without a home
+            pass
         yield
 
 

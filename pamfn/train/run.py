@@ -54,6 +54,10 @@ TEST_SELECTION_LABEL = "selected on TEST set (--select-on-test): optimistic, not
 PHASES = ("both", "1", "2")
 
 
+RUN_FILES = ("config.json", "metrics.csv", "checkpoint", "last", "summary.json")
+"""What a run writes at the top of its folder (``branches/<m>`` and ``state/`` below)."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a run, so a resumed run can check it is the same one."""
@@ -272,18 +276,20 @@ class Run:
         """Train, select, test, write the run folder; return the summary.
 
         A finished run folder is not trained again: its summary is returned. The folder is
-        locked while the run trains: a second process training into it is refused
-        (OutputError), and the temporaries of a killed one are removed first.
+        locked while the run trains (where the file system allows): a second process training
+        into it is refused (OutputError), and the temporaries of a killed one are removed first.
         """
         self.out.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.out, wait=False) as mine:
-            if not mine:
+            if mine is False:
                 raise OutputError(f"{self.out}: another process is training into this run folder; wait for it to "
                                   "finish (the same command then returns its summary) or choose another --out")
             self._claim_folder()
             if self.finished:
                 return json.loads((self.out / "summary.json").read_text(encoding="utf-8"))
-            sweep_temporaries(self.out)
+            if mine:
+                sweep_temporaries(self.out, RUN_FILES)
+                sweep_temporaries(self.out / "branches", self.config.model.modalities)
             return self._train()
 
     def _train(self) -> dict[str, Any]:
