@@ -42,7 +42,13 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+_received: list[int] = []
+"""The signals :func:`_raise_stopped` turned into :class:`Stopped` (a library may catch that
+and raise a plain KeyboardInterrupt: Ray's waits do)."""
+
+
 def _raise_stopped(signum: int, frame: object) -> None:
+    _received.append(signum)
     raise Stopped(signum)
 
 
@@ -65,6 +71,7 @@ def _stopped_by_signals() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _received.clear()
     try:
         with _stopped_by_signals():
             return int(args.func(args) or 0)
@@ -72,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        how = f" by {exc}" if isinstance(exc, Stopped) else ""
+        signum = exc.signum if isinstance(exc, Stopped) else _received[-1] if _received else None
+        how = f" by {signal.Signals(signum).name}" if signum else ""
         print(f"interrupted{how}{getattr(args, 'resume_hint', '')}", file=sys.stderr)
-        return 128 + exc.signum if isinstance(exc, Stopped) else 130
+        return 128 + signum if signum else 130
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         sys.stdout = None

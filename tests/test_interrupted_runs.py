@@ -154,3 +154,22 @@ def test_a_signal_the_process_ignores_stays_ignored(monkeypatch):
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_sigterm_a_library_turns_into_ctrl_c_is_still_named(monkeypatch, capsys):
+    """Ray's waits catch the SIGTERM's exception and raise a plain KeyboardInterrupt: the
+    command said "interrupted" and exited 130, as if Ctrl-C had been pressed."""
+    from pamfn.cli import Stopped
+    from pamfn.commands import model_info
+
+    def run(args) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except Stopped:
+            raise KeyboardInterrupt from None
+        return 0
+
+    monkeypatch.setattr(model_info, "run", run)
+    assert main(["model-info", "--preset", "rg"]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.strip() == "interrupted by SIGTERM"

@@ -74,6 +74,15 @@ def _own_sigterm() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _next_done(pending: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``ray.wait`` for one finished task, a second at a time: a signal (Ctrl-C, SIGTERM)
+    is handled between waits, where one long wait held it until a task ended."""
+    done: list[Any] = []
+    while not done:
+        done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+    return done, pending
+
+
 class RayEngine:
     """Ray tasks on the cluster at ``address``, or on a local Ray started here with
     ``num_cpus`` CPUs (default: all). Reuses a Ray already initialised in this process."""
@@ -99,7 +108,7 @@ class RayEngine:
         index = {task.remote(fn_ref, item): i for i, item in enumerate(items)}
         pending = list(index)
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = _next_done(pending)
             yield index[done[0]], _result(done[0])
 
     def map_staged(self, prepare: Callable[[Any], Any], items: Sequence[Any], worker: Callable[[], Callable[[Any], Any]], *,
@@ -120,7 +129,7 @@ class RayEngine:
                 ref = pool[i % len(pool)].__call__.remote(task.remote(prepare_ref, item))
                 index[ref] = i
                 pending.append(ref)
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = _next_done(pending)
             yield index.pop(done[0]), _result(done[0])
         for actor in pool:
             ray.kill(actor)
