@@ -37,10 +37,6 @@ class Stopped(KeyboardInterrupt):
     """A SIGTERM or SIGHUP (``kill``, ``timeout``, a scheduler, a closed terminal), raised
     where the program is, so that its cleanups run as they do for Ctrl-C."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
 
 _received: list[int] = []
 """The signals :func:`_raise_stopped` turned into :class:`Stopped` (a library may catch that
@@ -49,7 +45,7 @@ and raise a plain KeyboardInterrupt: Ray's waits do)."""
 
 def _raise_stopped(signum: int, frame: object) -> None:
     _received.append(signum)
-    raise Stopped(signum)
+    raise Stopped(signal.Signals(signum).name)
 
 
 @contextlib.contextmanager
@@ -78,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except PamfnError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Stopped) else _received[-1] if _received else None
+    except KeyboardInterrupt:
+        signum = _received[-1] if _received else None
         how = f" by {signal.Signals(signum).name}" if signum else ""
         print(f"interrupted{how}{getattr(args, 'resume_hint', '')}", file=sys.stderr)
         return 128 + signum if signum else 130
