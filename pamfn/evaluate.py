@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -73,13 +74,17 @@ class SplitResult:
 
 
 @torch.inference_mode()
-def predict(predictor: Predictor, split: SplitTensors, *, amp: bool = False) -> np.ndarray:
-    """Normalised score of every routine of ``split``, each on all its segments (batch 1)."""
+def predict(predictor: Predictor, split: SplitTensors, *, amp: bool = False,
+            done: Callable[[int], object] | None = None) -> np.ndarray:
+    """Normalised score of every routine of ``split``, each on all its segments (batch 1);
+    ``done(1)`` is called after each routine (a progress bar's ``update``)."""
     out = []
     use_amp = amp and split.device.type == "cuda"
     for i in range(len(split)):
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
             out.append(predictor(split.routine(i)).float().reshape(()))
+        if done is not None:
+            done(1)
     return torch.stack(out).cpu().numpy().astype(np.float64) if out else np.zeros(0)
 
 
@@ -167,8 +172,9 @@ def predict_job(job: PredictJob) -> np.ndarray:
 
 
 def predict_on(engine: Engine, data: AQADataset, checkpoint: str, action: str, split: str, device: str,
-               chunk: int = 32) -> np.ndarray:
-    """Normalised scores of one action's split, ``chunk`` routines per task, in split order."""
+               chunk: int = 32, done: Callable[[int], object] | None = None) -> np.ndarray:
+    """Normalised scores of one action's split, ``chunk`` routines per task, in split order;
+    ``done(n)`` is called as each task's ``n`` routines come back."""
     from pamfn.engines import Failure
 
     n = len(data.select(action, split))
@@ -179,6 +185,8 @@ def predict_on(engine: Engine, data: AQADataset, checkpoint: str, action: str, s
         if isinstance(result, Failure):
             raise CheckpointError(f"scoring {action} routines {jobs[i].first}-{jobs[i].stop - 1}: {result.reason}")
         parts[i] = result
+        if done is not None:
+            done(len(result))
     return np.concatenate([parts[i] for i in range(len(jobs))])
 
 
@@ -190,23 +198,30 @@ def evaluate_checkpoints(
     actions: list[str] | None = None,
     device: str | torch.device = "cpu",
     engine: Engine | None = None,
+    progress: bool = False,
 ) -> Evaluation:
     """Evaluate a checkpoint or a checkpoint set (one per action) on ``split`` of ``data``;
-    with an ``engine``, the routines are scored in its tasks (the same numbers)."""
+    with an ``engine``, the routines are scored in its tasks (the same numbers); ``progress``
+    shows a bar of the routines scored (on stderr)."""
+    from tqdm.auto import tqdm
+
     from pamfn.serving import CheckpointSet
 
     chosen = CheckpointSet(checkpoint, str(device)).for_actions(actions)
     results, used = {}, {}
-    for action, loaded in chosen.items():
-        cfg = loaded.config
-        data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what=f"checkpoint {loaded.path}")
-        check_scale(loaded, data.label_scale)
-        if engine is None:
-            tensors = SplitTensors(data, data.select(action, split), device, modalities=cfg.modalities)
-            results[action] = score_split(predictor(loaded.model), tensors)
-        else:
-            predicted = predict_on(engine, data, str(loaded.path), action, split, str(device))
-            results[action] = split_result(predicted, data.select(action, split), data.label_scale)
-        results[action] = with_ood(results[action], from_meta(loaded.meta), data, data.select(action, split))
-        used[action] = str(loaded.path)
+    total = sum(len(data.select(action, split)) for action in chosen)
+    with tqdm(total=total, desc=f"scoring the {split} split", unit="routine", disable=not progress, leave=False) as bar:
+        for action, loaded in chosen.items():
+            cfg = loaded.config
+            data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what=f"checkpoint {loaded.path}")
+            check_scale(loaded, data.label_scale)
+            samples = data.select(action, split)
+            bar.set_postfix_str(action)
+            if engine is None:
+                tensors = SplitTensors(data, samples, device, modalities=cfg.modalities)
+                predicted = predict(predictor(loaded.model), tensors, done=bar.update)
+            else:
+                predicted = predict_on(engine, data, str(loaded.path), action, split, str(device), done=bar.update)
+            results[action] = with_ood(split_result(predicted, samples, data.label_scale), from_meta(loaded.meta), data, samples)
+            used[action] = str(loaded.path)
     return Evaluation(split, results, used)

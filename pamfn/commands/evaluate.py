@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     engine = None if args.engine == "local" else make_engine(args.engine, address=args.address)
     try:
         result = evaluate_checkpoints(data, args.checkpoint, split=args.split, actions=args.action,
-                                      device=resolve_device(args.device), engine=engine)
+                                      device=resolve_device(args.device), engine=engine, progress=True)
     finally:
         if engine is not None:
             engine.close()
