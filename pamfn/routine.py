@@ -28,6 +28,14 @@ _META_KEY = "__meta__"
 MAX_SEGMENTS = 10_000
 """No routine is this long (3.6 hours of 1.28-s segments): a file declaring more is corrupt,
 and is refused before its arrays are allocated."""
+MAX_WIDTH = 8192
+"""Features per segment of the widest extractor are 1024 (the paper's V and F): a file
+declaring more than this per modality is corrupt, and is refused before it is read."""
+MAX_VALUES = 1 << 25
+"""At most this many values per modality (128 MiB as float32: 10,000 segments of 3,355
+features); a compressed file cannot make the loader allocate more."""
+MAX_META_BYTES = 1 << 20
+"""The metadata record is a few hundred bytes of JSON; a larger one is refused unread."""
 MAX_ABS = 1e6
 """Features of every extractor lie far inside this (the lite ones within 30); larger values
 overflow the model's float32 arithmetic, so they mark a corrupt file."""
@@ -161,8 +169,8 @@ class RoutineFeatures:
             with np.load(path, allow_pickle=False) as data:
                 if _META_KEY not in data.files:
                     raise FeatureError(f"{path}: not a PAMFN features file (no {_META_KEY} record)")
-                meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
                 _check_declared(path, data.zip)
+                meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
                 arrays = {m: np.asarray(data[m], dtype=np.float32) for m in MODALITIES}
         except FeatureError:
             raise
@@ -193,10 +201,12 @@ class RoutineFeatures:
 
 
 def _check_declared(path: Path, archive: zipfile.ZipFile) -> None:
-    """FeatureError before any array is read when a modality's stored header declares an
-    impossible length (more than ``MAX_SEGMENTS``), more data than the archive holds, or a
-    type that is not a real float."""
-    for m in MODALITIES:
+    """FeatureError before any array is read when a stored header declares an impossible
+    size (a modality longer than ``MAX_SEGMENTS``, wider than ``MAX_WIDTH`` or larger than
+    ``MAX_VALUES``, a metadata record larger than ``MAX_META_BYTES``), more data than the
+    archive holds, or a type that is not a real float (bytes for the metadata): a small
+    compressed file cannot make the loader allocate gigabytes."""
+    for m in (*MODALITIES, _META_KEY):
         member = f"{m}.npy"
         if member not in archive.namelist():
             continue  # validate names the missing modality
@@ -205,11 +215,27 @@ def _check_declared(path: Path, archive: zipfile.ZipFile) -> None:
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read_header(fh)
             stored = archive.getinfo(member).file_size - fh.tell()
-        if not np.issubdtype(dtype, np.floating):
-            raise FeatureError(f"{path}: modality {m} is stored as {dtype}, not as real floats")
-        if len(shape) >= 1 and shape[0] > MAX_SEGMENTS:
-            raise FeatureError(f"{path}: modality {m} declares {shape[0]} segments; no routine has more than "
-                               f"{MAX_SEGMENTS} (the file is corrupt)")
+        if m == _META_KEY:
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_META_BYTES:
+                raise FeatureError(f"{path}: its {_META_KEY} record is stored as {dtype} of shape {shape}, not as at most "
+                                   f"{MAX_META_BYTES} bytes of JSON (the file is corrupt)")
+        else:
+            _check_modality_header(path, m, shape, dtype)
         if math.prod(shape) * dtype.itemsize > stored:
-            raise FeatureError(f"{path}: modality {m} declares shape {shape} but holds {stored} bytes of data "
-                               "(the file is corrupt)")
+            raise FeatureError(f"{path}: {'its ' + _META_KEY + ' record' if m == _META_KEY else 'modality ' + m} declares "
+                               f"shape {shape} but holds {stored} bytes of data (the file is corrupt)")
+
+
+def _check_modality_header(path: Path, m: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """FeatureError when a modality's stored header declares a type or size no features file has."""
+    if not np.issubdtype(dtype, np.floating):
+        raise FeatureError(f"{path}: modality {m} is stored as {dtype}, not as real floats")
+    if len(shape) >= 1 and shape[0] > MAX_SEGMENTS:
+        raise FeatureError(f"{path}: modality {m} declares {shape[0]} segments; no routine has more than "
+                           f"{MAX_SEGMENTS} (the file is corrupt)")
+    if len(shape) == 2 and shape[1] > MAX_WIDTH:
+        raise FeatureError(f"{path}: modality {m} declares {shape[1]} features per segment; no extractor gives more "
+                           f"than {MAX_WIDTH} (the file is corrupt)")
+    if math.prod(shape) > MAX_VALUES:
+        raise FeatureError(f"{path}: modality {m} declares shape {shape}, more than {MAX_VALUES} values; no routine's "
+                           "features are this large (the file is corrupt)")

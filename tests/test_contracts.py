@@ -93,16 +93,30 @@ def _declared_npz(path, shape, dtype="<f4") -> None:
         zf.writestr("__meta__.npy", meta_npy.getvalue())
 
 
+def _compressed_npz(path, **replaced) -> None:
+    """A deflated npz of a good routine with members ``replaced``: zeros compress about
+    1000:1, so a small file can hold an honest, huge array (a zip bomb)."""
+    good = make_features()
+    meta = np.frombuffer(json.dumps(good.metadata()).encode(), dtype=np.uint8)
+    np.savez_compressed(path, **{**good.features, "__meta__": meta, **replaced})
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: _declared_npz(p, (10**9, 83)), "declares 1000000000 segments"),
-        (lambda p: _declared_npz(p, (10, 10**12)), r"declares shape \(10, 1000000000000\) but holds 0 bytes"),
+        (lambda p: _declared_npz(p, (10, 10**12)), "declares 1000000000000 features per segment"),
+        (lambda p: _declared_npz(p, (5000, 8000)), r"declares shape \(5000, 8000\), more than 33554432 values"),
+        (lambda p: _declared_npz(p, (10, 83, 2)), r"declares shape \(10, 83, 2\) but holds 0 bytes"),
+        (lambda p: _compressed_npz(p, V=np.zeros((10, 9000), np.float32)), "declares 9000 features per segment"),
+        (lambda p: _compressed_npz(p, __meta__=np.zeros(2 << 20, np.uint8)), "not as at most 1048576 bytes of JSON"),
+        (lambda p: _compressed_npz(p, __meta__=np.zeros(3, np.float64)), "record is stored as float64"),
         (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.complex64)}), "stored as complex64, not as real floats"),
         (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.int32)}), "stored as int32"),
         (lambda p: _meta_npz_of(p, {"V": np.full((3, 2), 1e38, np.float32)}), "values up to 1e\+38"),
     ],
-    ids=["declared-huge", "declared-wide", "complex", "int", "out-of-range"],
+    ids=["declared-huge", "declared-wide", "declared-too-many", "declared-3d", "deflated-wide", "deflated-meta",
+         "meta-not-bytes", "complex", "int", "out-of-range"],
 )
 def test_load_refuses_what_no_extractor_writes_before_allocating_it(tmp_path, make, message):
     bad = tmp_path / "bad.npz"
