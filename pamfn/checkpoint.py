@@ -108,6 +108,7 @@ def read_config(directory: str | os.PathLike[str]) -> tuple[PAMFNConfig, dict[st
 
 def load_checkpoint(directory: str | os.PathLike[str], device: str = "cpu") -> LoadedCheckpoint:
     """Restore the model of a checkpoint directory on ``device``, in eval mode."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -125,15 +126,24 @@ def load_checkpoint(directory: str | os.PathLike[str], device: str = "cpu") -> L
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{weights}: corrupt or truncated weights file ({exc})") from exc
+    with torch.device("meta"):  # the config's shapes, checked against the weights before any memory is taken
+        check_state(build_model(cfg).state_dict(), state, str(weights))
     model = build_model(cfg)
-    load_state(model, state, str(weights))
+    model.load_state_dict(state, strict=True)
     model.to(resolve_device(device)).eval()
     return LoadedCheckpoint(model=model, config=cfg, meta=meta, path=directory)
 
 
 def load_state(model: AQAModel, state: dict[str, Any], source: str) -> None:
     """``model.load_state_dict(state)`` strictly, as a CheckpointError naming the bad keys."""
-    expected = model.state_dict()
+    check_state(model.state_dict(), state, source)
+    model.load_state_dict(state, strict=True)
+
+
+def check_state(expected: dict[str, Any], state: dict[str, Any], source: str) -> None:
+    """CheckpointError naming what is wrong unless ``state`` has exactly the keys and shapes
+    of ``expected`` (a model's state dict, on the meta device too), real numbers where it has
+    them, and no NaN or infinite value."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
@@ -154,7 +164,6 @@ def load_state(model: AQAModel, state: dict[str, Any], source: str) -> None:
     if broken:
         raise CheckpointError(f"{source}: the weights hold NaN or infinite values ({_few(broken)}); the checkpoint is "
                               "corrupt or its training diverged")
-    model.load_state_dict(state, strict=True)
 
 
 def _few(items: list[str], n: int = 8) -> str:

@@ -204,6 +204,27 @@ def test_weights_not_matching_config(saved):
         load_checkpoint(path)
 
 
+def test_a_config_far_larger_than_its_weights_is_refused_before_the_model_is_built(saved, monkeypatch):
+    """A shared checkpoint whose config.json claims d = 2048 (6e8 parameters, 2.4 GB) is refused
+    from the weights' shapes: the model is built on the meta device only, taking no memory."""
+    import pamfn.model
+
+    path = saved[0]
+    doc = json.loads((path / "config.json").read_text())
+    doc["config"]["d"] = 2048
+    (path / "config.json").write_text(json.dumps(doc))
+    built_on = []
+
+    def spy(cfg):
+        built_on.append(torch.empty(0).device.type)
+        return build_model(cfg)
+
+    monkeypatch.setattr(pamfn.model, "build_model", spy)
+    with pytest.raises(CheckpointError, match=r"weights do not match the config \(wrong shapes .*expected \(2048,"):
+        load_checkpoint(path)
+    assert built_on == ["meta"]
+
+
 def test_check_compatible():
     cfg = make_cfg(feature_extractors={"V": "VST", "F": "I3D", "A": "AST"})
     check_compatible(cfg, routine(5))
