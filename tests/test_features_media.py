@@ -161,6 +161,25 @@ def test_shorter_than_one_segment(media, tmp_path, capsys):
     assert_refused(path, tmp_path / "o", "shorter than one 1.28 s segment", capsys)
 
 
+def test_longer_than_any_routine_is_refused_before_decoding(media, tmp_path, capsys, monkeypatch):
+    """A small file whose header says 3.6 hours: refused from the header, before its audio
+    (1.2 GB as float32 at 22 kHz) or any frame is decoded."""
+    from dataclasses import replace
+
+    import pamfn.features.pipeline as pipeline
+
+    path = write_test_video(media / "long.mp4", 2)
+    real = probe(path)
+    monkeypatch.setattr(pipeline, "probe", lambda p: replace(real, duration_s=12_801.3))
+
+    def never(*args, **kwargs):
+        raise AssertionError("decoded a video that is refused")
+
+    monkeypatch.setattr(pipeline, "decode_audio", never)
+    monkeypatch.setattr(pipeline, "iter_frames", never)
+    assert_refused(path, tmp_path / "o", r"video lasts 3.6 hours; PAMFN reads routines of at most 10000 segments", capsys)
+
+
 @pytest.mark.parametrize("size", [(2, 2), (320, 16)])
 def test_frames_too_small_to_show_a_performer(media, tmp_path, capsys, size):
     path = write_test_video(media / f"tiny{size[0]}x{size[1]}.mp4", 2, size)

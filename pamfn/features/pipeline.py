@@ -30,7 +30,7 @@ from pamfn.features.segments import (
     resample_frames,
     segment_count,
 )
-from pamfn.routine import RoutineFeatures
+from pamfn.routine import MAX_SEGMENTS, RoutineFeatures
 
 _SILENCE = 1e-4
 """Peak amplitude under which an audio track counts as silent."""
@@ -244,8 +244,9 @@ def open_media(
     """Probe a media file, decode its audio and open its frames for ``extractor``.
 
     Raises MediaError for files that are missing, unreadable, empty, not a video, without
-    a video stream, with frames under ``MIN_SIDE`` pixels a side, or shorter than one
-    segment; frames of a corrupt file raise it while they are read."""
+    a video stream, with frames under ``MIN_SIDE`` pixels a side, shorter than one segment
+    or longer than ``MAX_SEGMENTS`` (refused before anything is decoded); frames of a
+    corrupt file raise it while they are read."""
     path = Path(path)
     info = probe(path)
     name = path.name
@@ -255,6 +256,9 @@ def open_media(
     if segment_count(info.duration_s) == 0:
         raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
                          f"({info.duration_s:.2f} s)")
+    if segment_count(info.duration_s) > MAX_SEGMENTS:
+        raise MediaError(f"{name}: video lasts {info.duration_s / 3600:.1f} hours; PAMFN reads routines of at most "
+                         f"{MAX_SEGMENTS} segments ({MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours)")
     frame_size, sample_rate = decode_spec(extractor)
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
