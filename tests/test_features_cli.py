@@ -43,6 +43,23 @@ def test_python_m_pamfn_extract(tmp_path):
     assert RoutineFeatures.load(tmp_path / "feats" / "clip.npz").T == 2
 
 
+def test_the_failures_table_never_holds_a_formula(tmp_path, capsys):
+    """A video named like a spreadsheet formula is listed as text: opening failures.csv in a
+    spreadsheet runs nothing (each cell starting with = + - @ gets a leading apostrophe)."""
+    import pandas as pd
+
+    src = tmp_path / "videos"
+    src.mkdir()
+    for name in ("=HYPERLINK(A1).mp4", "@SUM(1).mp4", "plain.mp4"):
+        (src / name).write_text("not a video")
+    assert main(["extract", str(src), "-o", str(tmp_path / "feats"), "--quiet"]) == 1
+    capsys.readouterr()
+    table = pd.read_csv(tmp_path / "feats" / "failures.csv", dtype=str)
+    assert sorted(name.rsplit("/", 1)[-1] for name in table.file) == ["=HYPERLINK(A1).mp4", "@SUM(1).mp4", "plain.mp4"]
+    assert sorted(table.reason.str[:5]) == ["'=HYP", "'@SUM", "plain"]  # each reason starts with the video's name
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in [*table.file, *table.reason])
+
+
 def test_folder_mode_caches_by_content_and_version(tmp_path, capsys):
     src = tmp_path / "videos"
     (src / "day2").mkdir(parents=True)

@@ -104,7 +104,8 @@ def add_engine_arguments(parser: Any) -> None:
 
 def write_failures(out_dir: str | Path, failures: list[tuple[str, str]], what: str = "file") -> Path | None:
     """``out_dir/failures.csv`` (columns ``what``, reason) when there are failures; else
-    remove an old one (a rerun that fixed everything leaves none)."""
+    remove an old one (a rerun that fixed everything leaves none). Its cells hold names
+    from other people's files, so none is read as a formula (:func:`spreadsheet_text`)."""
     import pandas as pd
 
     from pamfn.atomic import write_text_atomic
@@ -113,5 +114,16 @@ def write_failures(out_dir: str | Path, failures: list[tuple[str, str]], what: s
     if not failures:
         path.unlink(missing_ok=True)
         return None
-    write_text_atomic(path, pd.DataFrame(sorted(failures), columns=[what, "reason"]).to_csv(index=False))
+    rows = [(spreadsheet_text(name), spreadsheet_text(reason)) for name, reason in sorted(failures)]
+    write_text_atomic(path, pd.DataFrame(rows, columns=[what, "reason"]).to_csv(index=False))
     return path
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text: one starting like a formula (``=``, ``+``,
+    ``-``, ``@``, tab, carriage return) gets a leading apostrophe, so opening a CSV never
+    runs a formula hidden in a routine id or a file name (OWASP's CSV injection advice)."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
