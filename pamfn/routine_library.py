@@ -94,11 +94,16 @@ class LibraryEntry:
 
     @property
     def media_path(self) -> Path | None:
+        """The entry's own media file; None when there is none, or when its metadata names a
+        file elsewhere (a path, or a link leading out of the entry's folder): an entry
+        copied from someone else never makes the dashboard play another file of the user's."""
         media = self.metadata.get("media_file")
-        if not media:
+        if not isinstance(media, str) or not media or Path(media).name != media or media.startswith("."):
             return None
         path = self.path / media
-        return path if path.is_file() else None
+        if not path.is_file() or path.resolve().parent != self.path.resolve():
+            return None
+        return path
 
     def load_features(self) -> RoutineFeatures:
         return RoutineFeatures.load(self.features_path)

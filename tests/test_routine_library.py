@@ -106,3 +106,22 @@ def test_default_root_from_environment(monkeypatch, tmp_path):
     assert default_root() == tmp_path / "x"
     monkeypatch.delenv("PAMFN_LIBRARY")
     assert default_root().parts[-2:] == (".pamfn-studio", "library")
+
+
+@pytest.mark.parametrize("named", ["OUTSIDE", "../../secret.mp4", "sub/media.mp4", ".hidden.mp4", "link.mp4", 42])
+def test_an_entry_plays_only_its_own_media(tmp_path, named):
+    """An entry copied from someone else whose metadata names a file elsewhere (an absolute
+    path, a path up, a link out of its folder) has no media: nothing else of the user's is played."""
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(b"the user's own video")
+    media = tmp_path / "clip.mp4"
+    media.write_bytes(b"bytes")
+    lib = RoutineLibrary(tmp_path / "lib")
+    entry = lib.add(features(), explanation(), media)
+    (entry.path / "link.mp4").symlink_to(secret)
+    (entry.path / ".hidden.mp4").write_bytes(b"bytes")
+    meta_file = entry.path / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    meta["media_file"] = str(secret) if named == "OUTSIDE" else named
+    meta_file.write_text(json.dumps(meta))
+    assert lib.get(entry.entry_id).media_path is None
