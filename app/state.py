@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
+from app.components.text import md
 from app.source import Source, cli_source, highlight_dir
 from pamfn.batch_explain import batch_folder, read_scores
-from pamfn.catalog import Catalog, load_catalog
+from pamfn.catalog import Catalog, load_catalog, named_features
 from pamfn.errors import CheckpointError, PamfnError
 from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
@@ -112,7 +113,7 @@ def checkpoints(src: Source) -> tuple[dict, dict[str | None, str]]:
 def show_broken(broken: dict[str | None, str]) -> None:
     """Say which members of the checkpoint set are out of service, and why."""
     for action, why in broken.items():
-        st.warning(f"No {action} checkpoint: {why}" if action else why, icon=":material/warning:")
+        st.warning(f"No {md(action)} checkpoint: {md(why)}" if action else md(why), icon=":material/warning:")
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -137,8 +138,8 @@ def highlight_version() -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _features(path: str, stamp: str) -> RoutineFeatures:
-    return RoutineFeatures.load(path)
+def _features(path: str, stamp: str, routine_id: str) -> RoutineFeatures:
+    return named_features(path, routine_id)
 
 
 def features_path(src: Source, routine_id: str) -> str:
@@ -150,7 +151,7 @@ def features(src: Source, routine_id: str) -> RoutineFeatures:
     """The RoutineFeatures of one routine (FeatureError if unreadable), read again when its
     file is rewritten."""
     path = features_path(src, routine_id)
-    return _features(path, file_stamp(path))
+    return _features(path, file_stamp(path), routine_id)
 
 
 def routine_version(src: Source, routine_id: str) -> str:
@@ -234,6 +235,6 @@ def waveform(path: Path, points: int = 1500) -> pd.DataFrame | None:
 def show_error(exc: Exception, what: str) -> None:
     """Render a loading failure as a clear message; the app stays up."""
     if isinstance(exc, PamfnError):
-        st.error(f"**{what}.** {exc}", icon=":material/error:")
+        st.error(f"**{what}.** {md(exc)}", icon=":material/error:")
     else:
         st.exception(exc)

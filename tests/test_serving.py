@@ -187,6 +187,29 @@ def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
     assert threading.active_count() >= 1
 
 
+def test_the_prediction_job_keys_scores_by_the_data_sets_names_not_the_files(tmp_path):
+    """labels.csv names the routines: a file that stores another id (a renamed routine), and
+    one file labelled under two actions (Fis-V's TES and PCS), still get their Predicted scores."""
+    from pamfn.catalog import load_catalog
+    from pamfn.explain import explain_routine
+    from pamfn.serving.predictions import PredictionJob
+
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    data = tmp_path / "data"
+    make_catalog(data, [("ball", 30), ("hoop", 36)])
+    (data / "labels.csv").write_text("routine_id,action,split,score,features\n"
+                                     "renamed,ball,test,10,features/r0.npz\n"  # the file says r0
+                                     "both,ball,test,11,features/r1.npz\nboth,hoop,test,12,features/r1.npz\n")
+    catalog = load_catalog(data)
+    assert list(catalog.routines.index) == ["renamed", "both · ball", "both · hoop"]
+    job = PredictionJob(catalog, ckpts, tmp_path / "p.json")
+    assert job.start().wait(60) and not job.errors, job.errors
+    table = job.table()
+    for key, action, file in (("renamed", "ball", "r0"), ("both · ball", "ball", "r1"), ("both · hoop", "hoop", "r1")):
+        expl = explain_routine(ckpts.load(action), RoutineFeatures.load(data / "features" / f"{file}.npz"))
+        assert table.loc[key, "predicted"] == pytest.approx(expl.score, abs=1e-4), key
+
+
 @pytest.mark.parametrize("text", ["", '{"r0": 11.5, "r1"', "[1, 2]", '{"r0": "eleven"}', "\udcff"])
 def test_an_unreadable_prediction_cache_is_ignored_and_replaced(tmp_path, text):
     from pamfn.serving.predictions import PredictionJob

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.components.text import md
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
 from pamfn.insights import Insight, clock, window_around
@@ -35,7 +36,7 @@ def keyframes_panel(video: Path, window: tuple[float, float], count: int = 4) ->
     try:
         times, rgb, flow = _keyframes(str(video), video.stat().st_mtime_ns, float(start), float(end), count)
     except (PamfnError, ValueError) as exc:
-        st.warning(f"Keyframes unavailable: {exc}")
+        st.warning(f"Keyframes unavailable: {md(exc)}")
         return
     for col, t, frame, motion in zip(st.columns(len(times), gap="small"), times, rgb, flow):
         col.image(frame, caption=clock(t), width="stretch")

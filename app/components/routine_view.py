@@ -19,6 +19,7 @@ from app.components.figure import show_figure
 from app.components.keyframes import default_window, keyframes_panel
 from app.components.layout import metric_row
 from app.components.player import synced_player
+from app.components.text import md
 from app.components.trust import score_trust
 from pamfn import MODALITIES, MODALITY_NAMES
 from pamfn.errors import PamfnError
@@ -130,7 +131,7 @@ def routine_view(
         synced_player(timeline(None), video, expl, key=player_key, seek=st.session_state.get(f"{key}_seek"), window=window,
                       on_time_change=lambda: _follow_player(key, player_key, expl))
     else:
-        st.warning(f"No player for **{name}**: {no_video}. The charts below still show the routine on its time axis.",
+        st.warning(f"No player for **{md(name)}**: {md(no_video)}. The charts below still show the routine on its time axis.",
                    icon=":material/videocam_off:")
         st.plotly_chart(go.Figure(json.loads(timeline(window))), width="stretch", config={"displayModeBar": False})
     left, right = st.columns([1, 1], gap="large")

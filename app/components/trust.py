@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from app.components.text import md
 from pamfn.explanation import Explanation
 from pamfn.ood import clipped_end
 from pamfn.report import ood_text
@@ -15,7 +16,7 @@ from pamfn.report import ood_text
 def score_trust(e: Explanation) -> None:
     """Warnings for one score, then its distance from the training routines in a caption."""
     for sentence in e.warnings:
-        st.warning(sentence, icon=":material/report:")
+        st.warning(md(sentence), icon=":material/report:")
     st.caption(f"Distance from the checkpoint's training routines: {ood_text(e)}.")
 
 
@@ -42,4 +43,4 @@ def split_trust(explanations: Sequence[Explanation]) -> None:
 
 def _listed(routine_ids: Sequence[str], most: int = 8) -> str:
     """The first ``most`` routine ids, with an ellipsis when there are more."""
-    return ", ".join(routine_ids[:most]) + (" …" if len(routine_ids) > most else "")
+    return ", ".join(md(r) for r in routine_ids[:most]) + (" …" if len(routine_ids) > most else "")

@@ -21,6 +21,7 @@ from app import state
 from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.remembered import one_of, remembered
 from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row
+from app.components.text import code, md
 from app.components.upload import (
     UPLOAD_PREFIX,
     VIDEO_TYPES,
@@ -100,7 +101,7 @@ def follow_choices(a: Analysis, src: state.Source, action: str | None, judged: f
         try:
             expl, occ = score(src, a.features, action, judged)
         except PamfnError as exc:
-            st.error(f"**{a.name} cannot be scored as {action}.** {exc}", icon=":material/error:")
+            st.error(f"**{md(a.name)} cannot be scored as {md(action)}.** {md(exc)}", icon=":material/error:")
             return a
         a = replace(a, explanation=expl, occlusion=occ)
     elif a.explanation.judged_score != judged:
@@ -131,10 +132,10 @@ def _inputs_note(current: Analysis | None, uploaded) -> None:
     if current is None:
         return
     if current.source.startswith("library:"):
-        st.caption(f":material/info: These choices apply to the next upload; **{current.name}** is shown as saved "
-                   f"({current.explanation.action or 'no apparatus'}).")
+        st.caption(f":material/info: These choices apply to the next upload; **{md(current.name)}** is shown as saved "
+                   f"({md(current.explanation.action or 'no apparatus')}).")
     elif uploaded is None:
-        st.caption(f":material/info: **{current.name}** ({current.upload_name}) was analysed earlier in this session and "
+        st.caption(f":material/info: **{md(current.name)}** ({md(current.upload_name)}) was analysed earlier in this session and "
                    "is not saved yet: save it to the library to keep it, or upload another video to replace it.")
 
 
@@ -146,10 +147,10 @@ def _known_video_note(a: Analysis, src: state.Source) -> None:
     except PamfnError:
         return  # no readable data set: nothing to compare with
     if routine_id is not None:
-        st.info(f"This video is the data set's routine **{routine_id}**. Its score here comes from features extracted "
+        st.info(f"This video is the data set's routine **{md(routine_id)}**. Its score here comes from features extracted "
                 "from this file; the data set's own features of it may come from elsewhere (a generated set computes "
                 "them from its renderer's frames at the extractor's working size, not from the compressed video), so "
-                f"the routine view can score {routine_id} differently.", icon=":material/info:")
+                f"the routine view can score {md(routine_id)} differently.", icon=":material/info:")
 
 
 def show(analysis: Analysis | None) -> None:
@@ -184,17 +185,17 @@ def save_panel(library: RoutineLibrary, analysis: Analysis, src: state.Source) -
                     metadata={"upload_name": analysis.upload_name, "data_dir": src.data_dir, "checkpoint_dir": src.checkpoint_dir},
                 )
             except (PamfnError, OSError) as exc:
-                st.error(f"Could not save **{name}** to the library ({library.root}): {exc}")
+                st.error(f"Could not save **{md(name)}** to the library ({md(library.root)}): {md(exc)}")
                 return
             discard(analysis)
             st.session_state[CURRENT] = from_entry(entry)
-            confirm_and_rerun(f"Saved **{entry.name}** to the library", icon=":material/bookmark_added:")
+            confirm_and_rerun(f"Saved **{md(entry.name)}** to the library", icon=":material/bookmark_added:")
 
 
 def library_panel(library: RoutineLibrary) -> None:
     entries = library.entries()
     st.subheader("Library", anchor=False)
-    st.caption(f"Analysed routines saved in `{library.root}`; they persist across restarts.")
+    st.caption(f"Analysed routines saved in {code(library.root)}; they persist across restarts.")
     if not entries:
         st.info("Nothing saved yet: analyse a video and press **Save to library**.")
         return
@@ -226,13 +227,13 @@ def library_panel(library: RoutineLibrary) -> None:
         try:
             show(from_entry(entry))
         except PamfnError as exc:
-            st.error(f"Cannot open **{entry.name}**: {exc}")
+            st.error(f"Cannot open **{md(entry.name)}**: {md(exc)}")
         else:
-            confirm_and_rerun(f"Opened **{entry.name}** from the library", icon=":material/open_in_new:")
+            confirm_and_rerun(f"Opened **{md(entry.name)}** from the library", icon=":material/open_in_new:")
     if remove_col.button("Remove from library", icon=":material/delete:", key="analyse_remove", width="stretch"):
         st.session_state[REMOVING] = entry.entry_id
     if st.session_state.get(REMOVING) == entry.entry_id:
-        st.warning(f"Remove **{entry.name}** from the library for good? Its features, video and explanation are deleted.",
+        st.warning(f"Remove **{md(entry.name)}** from the library for good? Its features, video and explanation are deleted.",
                    icon=":material/delete:")
         yes_col, no_col = st.columns(2)
         if yes_col.button("Remove", type="primary", key="analyse_remove_yes", width="stretch"):
@@ -241,7 +242,7 @@ def library_panel(library: RoutineLibrary) -> None:
             if current is not None and current.entry_id == entry.entry_id:
                 st.session_state[CURRENT] = None
             library.remove(entry.entry_id)
-            confirm_and_rerun(f"Removed **{entry.name}** from the library", icon=":material/delete:")
+            confirm_and_rerun(f"Removed **{md(entry.name)}** from the library", icon=":material/delete:")
         if no_col.button("Keep it", key="analyse_remove_no", width="stretch"):
             st.session_state[REMOVING] = None
             st.rerun()
@@ -255,7 +256,7 @@ def library_panel(library: RoutineLibrary) -> None:
 def routine_panel(a: Analysis) -> None:
     """The routine view of an analysed routine, with its report."""
     e = a.explanation
-    st.subheader(f"{a.name}" + (f" · {str(e.action).capitalize()}" if e.action else ""), anchor=False)
+    st.subheader(md(a.name) + (f" · {md(str(e.action).capitalize())}" if e.action else ""), anchor=False)
     scores_row(e)
     video, why = playable(a.media if a.media is not None and a.media.is_file() else None,
                           "this routine was saved without its video")
@@ -296,7 +297,7 @@ def main() -> None:
                             help=f"Shown beside PAMFN's score (0 to {scale:g}); leave empty if unknown")
         limit, limit_problem = upload_limit_mb()
         if limit_problem:
-            st.warning(limit_problem, icon=":material/warning:")
+            st.warning(md(limit_problem), icon=":material/warning:")
         waiting = bool(actions) and action is None
         uploaded = st.file_uploader(
             f"Video file ({', '.join(VIDEO_TYPES)}; up to {size_text(limit)})", max_upload_size=limit, key="analyse_upload",

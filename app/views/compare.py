@@ -19,6 +19,7 @@ from app.components.figure import show_figure
 from app.components.layout import metric_row
 from app.components.player import publish
 from app.components.remembered import KEPT, one_of, remembered
+from app.components.text import md
 from app.components.trust import score_trust
 from pamfn.errors import PamfnError
 from pamfn.explanation import Explanation
@@ -57,7 +58,7 @@ def choices(src: state.Source, library: RoutineLibrary) -> tuple[list[Choice], s
     try:
         routines = state.catalog(src).routines.sort_values("score", ascending=False)
     except PamfnError as exc:
-        return out, f"The data set `{src.data_dir}` cannot be read: {exc}"
+        return out, f"The data set {src.data_dir} cannot be read: {exc}"
     out += [Choice(DATASET, rid, f"{row.video_id} · {row.action} · judged {row.score:.2f}") for rid, row in routines.iterrows()]
     return out, ""
 
@@ -101,7 +102,7 @@ def _pair_notes(athlete: Choice, reference: Choice, a: Explanation, b: Explanati
         st.info("The athlete and the reference are the same routine: choose another reference to compare.",
                 icon=":material/info:")
     elif a.action and b.action and a.action != b.action:
-        st.warning(f"Different apparatus ({a.action} against {b.action}): each routine was scored by its own "
+        st.warning(f"Different apparatus ({md(a.action)} against {md(b.action)}): each routine was scored by its own "
                    "checkpoint and judged by its own rules, so their weights and counts are not like for like.",
                    icon=":material/warning:")
     if a.K != b.K:
@@ -116,7 +117,7 @@ def main() -> None:
     library = RoutineLibrary()
     options, problem = choices(src, library)
     if problem:
-        st.error(problem, icon=":material/error:")
+        st.error(md(problem), icon=":material/error:")
     if len(options) < 2:
         st.info("Comparing needs two routines: choose a data set in the sidebar or save analysed videos to the library.")
         return
@@ -169,7 +170,7 @@ def main() -> None:
     stem = f"{name_a}_vs_{name_b}"
     show_figure(research.comparison_figure(msfd, counts, relative=relative, K=max(a.K, b.K)),
                 f"{stem}_stage{stage}", "timeline")
-    st.caption(f"Solid: **{name_a}**; dashed: **{name_b}**. Each step is drawn over its own time window.")
+    st.caption(f"Solid: **{md(name_a)}**; dashed: **{md(name_b)}**. Each step is drawn over its own time window.")
     scores = pd.concat([tables.scores_table(a).assign(routine=name_a), tables.scores_table(b).assign(routine=name_b)],
                        ignore_index=True)
     show_figure(research.compare_scores_figure(scores, max(a.label_scale, b.label_scale)), f"{stem}_scores", "scores")

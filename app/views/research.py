@@ -21,6 +21,7 @@ from app import state
 from app.components.figure import show_figure
 from app.components.layout import metric_row
 from app.components.remembered import among, one_of, remembered
+from app.components.text import code, md
 from app.components.trust import split_trust
 from pamfn import results
 from pamfn.decisions import FIG5_CAPTION
@@ -56,7 +57,7 @@ def split_explanations(src: state.Source, routine_ids: list[str]) -> list:
     if failed:
         first, exc = next(iter(failed.items()))
         st.warning(f"{len(failed)} of {len(routine_ids)} routines left out: they cannot be explained. "
-                   f"First, {first}: {exc}", icon=":material/warning:")
+                   f"First, {md(first)}: {md(exc)}", icon=":material/warning:")
     return out
 
 
@@ -69,7 +70,7 @@ def _read_csv(path: Path, columns: tuple[str, ...] = results.TABLE_COLUMNS) -> p
     try:
         return results.read_result_table(path, columns)
     except PamfnError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")
         return None
 
 
@@ -117,7 +118,7 @@ def decision_frequencies(explanations: list, split: str, stem: str) -> None:
         freq = research.decision_frequencies(explanations, "expected")
         entropy = research.policy_entropy(explanations)
     except ValueError as exc:
-        st.error(f"These checkpoints cannot be drawn together: {exc}. Choose actions with the same K.")
+        st.error(f"These checkpoints cannot be drawn together: {md(exc)}. Choose actions with the same K.")
         return
     shown = st.radio("Drawn over it", list(CHECKS), horizontal=True, key="fig5_check")
     check = research.decision_frequencies(explanations, CHECKS[shown]) if CHECKS[shown] else None
@@ -166,7 +167,7 @@ def fig6_section() -> None:
     path = st.selectbox("Run", found, format_func=_short, key="run_fig6")
     iv_path = path.with_name("table_fig6_intervals.csv")
     if not iv_path.is_file():
-        st.error(f"{_short(iv_path)} is missing: reproduce Fig. 6 again with this version to get its intervals.")
+        st.error(f"{md(_short(iv_path))} is missing: reproduce Fig. 6 again with this version to get its intervals.")
         return
     if (iv := _read_csv(iv_path, results.INTERVAL_COLUMNS)) is None:
         return
@@ -199,11 +200,11 @@ def explanation_checks() -> None:
         state.show_error(exc, "The results file cannot be read")
         return
     tables = result_tables(result)
-    st.caption(f"`{result.get('command', '')}` · data `{Path(str(result.get('data', ''))).name}` "
-               f"({result.get('dataset_version') or 'unknown version'}) · split {result.get('split')} · "
-               f"commit {result.get('commit')} · {result.get('date')}")
+    st.caption(f"{code(result.get('command', ''))} · data {code(Path(str(result.get('data', ''))).name)} "
+               f"({md(result.get('dataset_version') or 'unknown version')}) · split {md(result.get('split'))} · "
+               f"commit {md(result.get('commit'))} · {md(result.get('date'))}")
     for note in result.get("missing") or []:
-        st.warning(f"Not measured: {note}", icon=":material/warning:")
+        st.warning(f"Not measured: {md(note)}", icon=":material/warning:")
     n = result["neutrality"]
     row = metric_row()
     row.metric("Mean score impact ± standard error", f"{n['mean_impact']:+.3f} ± {n['se']:.3f}", width="content",
@@ -266,7 +267,7 @@ def main() -> None:
         results_tables()
         fig6_section()
         return
-    st.caption(f"Data set `{Path(src.data_dir).name}` · checkpoint `{Path(src.checkpoint_dir).name}` · "
+    st.caption(f"Data set {code(Path(src.data_dir).name)} · checkpoint {code(Path(src.checkpoint_dir).name)} · "
                f"scores from 0 to {catalog.label_scale:g}")
     state.show_broken(broken)
 

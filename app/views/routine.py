@@ -15,6 +15,7 @@ from app.components.feedback import confirm_and_rerun, show_confirmation
 from app.components.player import preload_plotly
 from app.components.remembered import among, remembered
 from app.components.routine_view import figures_and_report, playable, reset, routine_view, scores_row, timeline_json
+from app.components.text import code, md
 from pamfn.catalog import SUB_SCORES
 from pamfn.errors import CheckpointError, PamfnError
 
@@ -73,7 +74,7 @@ def _picker(src: state.Source, catalog) -> str | None:
             _scoring_progress(src)
         elif job.errors:
             first = next(iter(job.errors.values()))
-            st.warning(f"{len(job.errors)} routine(s) could not be scored. First: {first}", icon=":material/warning:")
+            st.warning(f"{len(job.errors)} routine(s) could not be scored. First: {md(first)}", icon=":material/warning:")
     table["has_video"] = catalog.playable().reindex(table.index)
     shown = _filters(table)
     if shown.empty:
@@ -136,7 +137,7 @@ def _routine_view(src: state.Source, routine_id: str) -> None:
     try:
         state.highlights(src, routine_id)
     except PamfnError as exc:
-        st.caption(f":material/info: No highlight track: the highlight detector cannot score this routine ({exc}).")
+        st.caption(f":material/info: No highlight track: the highlight detector cannot score this routine ({md(exc)}).")
     routine_view(state.explanation(src, routine_id, support=True), state.occlusion(src, routine_id), video,
                  key=VIEW, name=routine_id, no_video=why,
                  timeline=lambda window: _timeline_json(src, routine_id, str(video) if video else None, window, stamp))
@@ -170,20 +171,20 @@ def _routine_page(src: state.Source, catalog) -> None:
     playable(*state.media(src, routine_id))  # ffmpeg decodes the audio while the checkpoints still load
     row = catalog.routine(routine_id)
     action = str(row["action"])
-    st.subheader(f"{row['video_id']} · {action[:1].upper() + action[1:]}", anchor=False)
+    st.subheader(f"{md(row['video_id'])} · {md(action[:1].upper() + action[1:])}", anchor=False)
     parts = [f"{name} {row[name]:.2f}" for name in SUB_SCORES if pd.notna(row.get(name))]
     judges = f"Judges' components: {' · '.join(parts)}. " if parts else ""
-    st.caption(f"{judges}Split: {row['split']}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")
+    st.caption(f"{judges}Split: {md(row['split'])}. Scores out of {catalog.label_scale:g}; PAMFN on {state.device().upper()}.")
     try:
-        with st.spinner(f"Explaining {routine_id}: what PAMFN did at each step, the stretch each step depends on, "
+        with st.spinner(f"Explaining {md(routine_id)}: what PAMFN did at each step, the stretch each step depends on, "
                         "each window's score impact…"):
             expl = state.explanation(src, routine_id, support=True)
             state.occlusion(src, routine_id)
     except CheckpointError as exc:
-        state.show_error(exc, f"The checkpoint folder `{src.checkpoint_dir}` cannot explain {routine_id}")
+        state.show_error(exc, f"The checkpoint folder {code(src.checkpoint_dir)} cannot explain {md(routine_id)}")
         return
     except PamfnError as exc:
-        state.show_error(exc, f"PAMFN cannot explain {routine_id}")
+        state.show_error(exc, f"PAMFN cannot explain {md(routine_id)}")
         return
     scores_row(expl)
     _routine_view(src, routine_id)

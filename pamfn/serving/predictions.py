@@ -13,9 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from pamfn.atomic import write_text_atomic
-from pamfn.catalog import Catalog
+from pamfn.catalog import Catalog, named_features
 from pamfn.errors import PamfnError
-from pamfn.routine import RoutineFeatures
 from pamfn.serving.cache import file_stamp
 from pamfn.serving.checkpoints import CheckpointSet
 
@@ -93,7 +92,7 @@ class PredictionJob:
                     usable = []
                     for rid in rows.index[first : first + CHUNK]:
                         try:
-                            feats = RoutineFeatures.load(table.loc[rid, "features_path"])
+                            feats = named_features(table.loc[rid, "features_path"], rid)
                             check_compatible(ckpt.config, feats)
                             usable.append(feats)
                         except PamfnError as exc:
