@@ -43,6 +43,14 @@ OOD_SENTENCE = "This routine is unlike anything this checkpoint was trained on; 
 CLIPPED_SENTENCE = "The prediction is clipped to the {end} of the score scale ({value:g}): the model saturates here."
 NO_AUDIO_SENTENCE = "The video has no audio track: its audio features are those of silence, the score hears no music."
 SILENT_AUDIO_SENTENCE = "The video is silent: its audio features are those of silence, the score hears no music."
+LOW_FPS_SENTENCE = ("The video was filmed at {fps:g} frames per second; PAMFN reads {target:g}, so frames are repeated and "
+                    "the optical flow sees no motion between the copies: its score is not comparable with scores of "
+                    "videos filmed at {target:g} fps or more.")
+VIDEO_ENDS_SENTENCE = ("The video ends at {video}, while the file's sound runs to {media}: only the first {video} of "
+                       "the routine are scored.")
+MIN_SOURCE_FPS = 23.0
+"""Videos filmed at fewer frames per second than this get :data:`LOW_FPS_SENTENCE` (24 and
+23.976 fps film pass: one frame in 25 or fewer is repeated)."""
 LENGTH_SENTENCE = ("This routine lasts {length}; the checkpoint was trained on routines of {shortest} to {longest}: "
                    "its score was never checked on routines this {kind}.")
 
@@ -212,7 +220,8 @@ def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scal
                  feature_flags: Mapping[str, Any] | None = None, length: str | None = None) -> list[str]:
     """The plain sentences a score carries: out of distribution, unlike the training routines
     in ``length`` (:func:`length_sentence`), clipped to an end, and (from the features'
-    ``flags``, :class:`pamfn.routine.RoutineFeatures`) no sound."""
+    ``flags``, :class:`pamfn.routine.RoutineFeatures`) no sound, a video filmed at too few
+    frames per second, a video that ends before its sound."""
     said = [OOD_SENTENCE] if out_of_distribution else []
     if length:
         said.append(length)
@@ -224,4 +233,13 @@ def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scal
         said.append(NO_AUDIO_SENTENCE)
     elif flags.get("silent_audio"):
         said.append(SILENT_AUDIO_SENTENCE)
+    fps = flags.get("source_fps")
+    if isinstance(fps, (int, float)) and 0 < fps < MIN_SOURCE_FPS:
+        from pamfn.features.segments import TARGET_FPS
+
+        said.append(LOW_FPS_SENTENCE.format(fps=round(fps, 2), target=TARGET_FPS))
+    if isinstance(flags.get("video_ends_s"), (int, float)) and isinstance(flags.get("media_s"), (int, float)):
+        from pamfn.insights import clock
+
+        said.append(VIDEO_ENDS_SENTENCE.format(video=clock(flags["video_ends_s"]), media=clock(flags["media_s"])))
     return said

@@ -26,7 +26,7 @@ def test_extract_sizes_and_frame_rates(tmp_path, size, fps, suffix):
     assert feats.T == segment_count(duration) == int(np.floor(duration * 25 / 32)) == 7
     assert feats.dims == LITE_DIMS and feats.duration_s == pytest.approx(duration)
     assert all(np.isfinite(a).all() for a in feats.features.values())
-    assert feats.media == video.name and feats.flags == {}
+    assert feats.media == video.name and feats.flags == ({} if fps == 25 else {"source_fps": fps})
     assert feats.segment_frames == 32 and feats.fps == 25.0
 
 

@@ -13,6 +13,7 @@ from pamfn.errors import MediaError
 from pamfn.features import LITE_DIMS, extract_file, segment_count
 from pamfn.features.media import iter_frames, probe
 from pamfn.features.segments import fit_audio, iter_segments, resample_frames
+from pamfn.ood import warnings_for
 from tests.support.media import write_test_audio, write_test_video
 
 
@@ -107,6 +108,26 @@ def test_video_shorter_than_its_audio_is_not_truncation(media):
                    check=True, timeout=60)
     feats = extract_file(path, progress=False)
     assert feats.T == 2 and probe(path).duration_s == pytest.approx(6.0, abs=0.1)  # segments of the 3 s of video
+    # the routine is what is filmed: its length is the video's, and the sound running on is said
+    assert feats.duration_s == pytest.approx(3.0) and feats.flags["video_ends_s"] == pytest.approx(3.0)
+    assert feats.flags["media_s"] == pytest.approx(6.0, abs=0.1)
+    said = warnings_for(False, 0.5, 25.0, feats.flags)
+    assert said == ["The video ends at 0:03, while the file's sound runs to 0:06: only the first 0:03 of the routine "
+                    "are scored."]
+
+
+@pytest.mark.parametrize(("rate", "warned"), [(15, True), (30, False)])
+def test_a_video_filmed_at_few_frames_per_second_is_said_to_score_otherwise(media, rate, warned):
+    """Frames repeated up to 25 fps show no motion between the copies, which moves the score
+    (a bundled routine re-encoded at 15 fps scored 3 points higher): the score says so."""
+    path = write_test_video(media / f"rate{rate}.mp4", 3, fps=rate)
+    feats = extract_file(path, progress=False)
+    assert feats.flags == {"source_fps": rate}
+    said = warnings_for(False, 0.5, 25.0, feats.flags)
+    assert said == ([f"The video was filmed at {rate} frames per second; PAMFN reads 25, so frames are repeated and the "
+                     "optical flow sees no motion between the copies: its score is not comparable with scores of videos "
+                     "filmed at 25 fps or more."] if warned else [])
+    assert extract_file(write_test_video(media / "rate25.mp4", 3), progress=False).flags == {}  # 25 fps records nothing
 
 
 def test_late_audio_track_stays_aligned(media):

@@ -34,6 +34,10 @@ from pamfn.routine import MAX_SEGMENTS, RoutineFeatures
 
 _SILENCE = 1e-4
 """Peak amplitude under which an audio track counts as silent."""
+VIDEO_ENDS_EARLY_S = 1.0
+"""A video stream this much shorter than its file (whose sound runs on) is scored as far as
+it is filmed: ``duration_s`` is its length, and ``flags`` say where it ends (``video_ends_s``)
+and how long the file runs (``media_s``)."""
 
 
 class Extractor(Protocol):
@@ -105,15 +109,17 @@ def _run(
     name: str,
     extra: dict[str, Any],
     on_frame: Progress | None = None,
+    source_fps: float | None = None,
 ) -> RoutineFeatures:
     from tqdm import tqdm
 
     started = time.perf_counter()
     ext.start()
     v_rows, f_rows = [], []
+    n_frames = [0]
     bar = tqdm(total=total_segments, desc=f"extract {name}", unit="seg", disable=not progress, leave=False)
     with bar:
-        decoded = _counted(_timed(frames, timings, "decode"), [0], on_frame)
+        decoded = _counted(_timed(frames, timings, "decode"), n_frames, on_frame)
         for seg in iter_segments(decoded, SEGMENT_FRAMES):
             v, f = ext.segment(seg)
             v_rows.append(v)
@@ -124,6 +130,12 @@ def _run(
         raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
                          f"({SEGMENT_FRAMES} frames at {TARGET_FPS:g} fps)")
     flags: dict[str, Any] = {}
+    if source_fps is not None and source_fps != TARGET_FPS:  # a 25 fps source records nothing (and synth sets stay bit for bit)
+        flags["source_fps"] = round(float(source_fps), 3)
+    video_s = n_frames[0] / TARGET_FPS
+    if duration_s is not None and duration_s - video_s > VIDEO_ENDS_EARLY_S:
+        flags.update(video_ends_s=round(video_s, 3), media_s=round(duration_s, 3))  # its sound runs on
+        duration_s = round(video_s, 6)  # what is scored: the routine as far as it is filmed
     if audio is None:
         flags.update(silent_audio=True, audio_track=False)
     elif len(audio) == 0 or float(np.max(np.abs(audio))) < _SILENCE:
@@ -186,7 +198,7 @@ def extract_from_arrays(
     stream = resample_frames(_counted(frames, n_in), fps, TARGET_FPS)
     timings = {} if timings is None else timings
     feats = _run(ext, stream, audio, routine_id=routine_id, duration_s=None, total_segments=total, progress=progress,
-                 timings=timings, name=routine_id or "frames", extra={}, on_frame=on_frame)
+                 timings=timings, name=routine_id or "frames", extra={}, on_frame=on_frame, source_fps=fps)
     return replace(feats, duration_s=round(n_in[0] / fps, 6))
 
 
@@ -223,6 +235,8 @@ class MediaStream:
     audio: np.ndarray | None
     duration_s: float
     sha256: str
+    source_fps: float | None = None
+    """The file's own frame rate (frames are resampled to 25 fps)."""
 
     def decoded(self) -> MediaStream:
         """The same stream with every frame decoded now (one array, ready to ship to an
@@ -269,7 +283,7 @@ def open_media(
     if not audio_complete:  # a complete audio track means the file is whole: its video is just shorter
         frames = _complete(frames, int(info.duration_s * TARGET_FPS), name, info.duration_s)
     return MediaStream(name, routine_id if routine_id is not None else path.stem, frames, audio,
-                       round(info.duration_s, 6), file_sha256(path))
+                       round(info.duration_s, 6), file_sha256(path), source_fps=info.fps or None)
 
 
 def extract_media(
@@ -285,7 +299,7 @@ def extract_media(
     return _run(make_extractor(extractor, device), media.frames, media.audio, routine_id=media.routine_id,
                 duration_s=media.duration_s, total_segments=segment_count(media.duration_s), progress=progress,
                 timings={} if timings is None else timings, name=media.name,
-                extra={"media": media.name, "media_sha256": media.sha256}, on_frame=on_frame)
+                extra={"media": media.name, "media_sha256": media.sha256}, on_frame=on_frame, source_fps=media.source_fps)
 
 
 def extract_file(
