@@ -95,3 +95,41 @@ def test_report_command_writes_one_html_file(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r1.npz"), "--checkpoint", str(other), "-o", str(tmp_path / "bad.html")]) == 2
     assert "feature dims do not match" in capsys.readouterr().err
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_the_long_steps_show_progress_on_a_terminal(tmp_path):
+    """`report` (like `explain --occlusion`) shows a bar for each long step when stderr is a
+    terminal: a 10-minute routine takes two minutes, which must not look like a hang."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from pamfn.routine import RoutineFeatures
+    from pamfn.serving.routines import SCAN_STEP, SUPPORT_STEP
+    from tests.support.app_data import DIMS, ROOT, make_checkpoint
+
+    rng = np.random.default_rng(0)
+    RoutineFeatures({m: rng.normal(size=(40, d)).astype(np.float32) for m, d in DIMS.items()},
+                    routine_id="r1").save(tmp_path / "r1.npz")
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # tqdm hides bars below a 0-row terminal
+    proc = subprocess.Popen([sys.executable, "-m", "pamfn", "report", str(tmp_path / "r1.npz"), "--checkpoint", str(ckpt),
+                             "-o", str(tmp_path / "r1.html")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:  # read while it runs: a terminal holds little, and nothing once its writer is gone
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the command's end of the terminal is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, shown.decode(errors="replace")[-2000:]
+    assert SUPPORT_STEP.encode() in shown and SCAN_STEP.encode() in shown

@@ -119,7 +119,7 @@ def run_batch(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _bar(what: str) -> Iterator[Callable[[int, int], None]]:
+def step_bar(what: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr for a long step, shown only on a terminal."""
     from tqdm import tqdm
 
@@ -152,14 +152,14 @@ def run(args: argparse.Namespace) -> int:
 
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
-    with _bar(SUPPORT_STEP) as on_batch:
+    with step_bar(SUPPORT_STEP) as on_batch:
         explanation = explain_routine(loaded, features, mode=args.mode, seed=args.seed, action=action, support=True,
                                       on_batch=on_batch)
     policy = [{"stage": st.stage, **stage_summary(st.policy_probs)} for st in explanation.stages if st.policy_probs is not None]
     extra: dict = {"policy": policy}
     found = []
     if args.occlusion:
-        with _bar(SCAN_STEP) as on_batch:
+        with step_bar(SCAN_STEP) as on_batch:
             scan = occlusion_scan(loaded.model, features, loaded.config.label_scale,
                                   draws=DRAWS if args.draws is None else args.draws, device=args.device, on_batch=on_batch)
         if scan.empty:

@@ -35,19 +35,26 @@ def check_judged(judged: float | None, label_scale: float) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pamfn.atomic import refuse_overwriting_inputs, writable_target
+    from pamfn.commands.explain import step_bar
     from pamfn.explain import explain_routine
     from pamfn.occlusion import occlusion_scan
     from pamfn.report import routine_report, write_report
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
+    from pamfn.serving.routines import SCAN_STEP, SUPPORT_STEP
 
     refuse_overwriting_inputs(args.output, *files_read(args))  # before the work, not after it
     writable_target(args.output)
     features = RoutineFeatures.load(args.features)
     loaded, action = CheckpointSet(args.checkpoint, args.device).resolve(args.action)
     check_judged(args.judged, loaded.label_scale)
-    explanation = explain_routine(loaded, features, action=action, judged_score=args.judged, support=True)
-    occlusion = None if args.no_occlusion else occlusion_scan(loaded.model, features, loaded.label_scale, device=args.device)
+    with step_bar(SUPPORT_STEP) as on_batch:
+        explanation = explain_routine(loaded, features, action=action, judged_score=args.judged, support=True,
+                                      on_batch=on_batch)
+    occlusion = None
+    if not args.no_occlusion:
+        with step_bar(SCAN_STEP) as on_batch:
+            occlusion = occlusion_scan(loaded.model, features, loaded.label_scale, device=args.device, on_batch=on_batch)
     details = {"Features": args.features.name, "Extractors": ", ".join(f"{m}: {v}" for m, v in features.extractors.items()) or "-"}
     path = write_report(args.output, routine_report(explanation, occlusion=occlusion, details=details))
     print(f"{path}: report of {explanation.routine_id} (score {explanation.score:.2f} / {explanation.label_scale:g})")

@@ -125,10 +125,14 @@ def _run(
             v_rows.append(v)
             f_rows.append(f)
             bar.update(1)
-    T = len(v_rows)
-    if T == 0:
-        raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
-                         f"({SEGMENT_FRAMES} frames at {TARGET_FPS:g} fps)")
+        T = len(v_rows)
+        if T == 0:
+            raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
+                             f"({SEGMENT_FRAMES} frames at {TARGET_FPS:g} fps)")
+        bar.set_postfix_str("analysing the audio")  # seconds more on a long routine, after the last frame
+        t0 = time.perf_counter()
+        a = ext.audio(fit_audio(audio, ext.sample_rate, T), T)
+        timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t0
     flags: dict[str, Any] = {}
     if source_fps is not None and source_fps != TARGET_FPS:  # a 25 fps source records nothing (and synth sets stay bit for bit)
         flags["source_fps"] = round(float(source_fps), 3)
@@ -140,9 +144,6 @@ def _run(
         flags.update(silent_audio=True, audio_track=False)
     elif len(audio) == 0 or float(np.max(np.abs(audio))) < _SILENCE:
         flags.update(silent_audio=True)
-    t0 = time.perf_counter()
-    a = ext.audio(fit_audio(audio, ext.sample_rate, T), T)
-    timings["audio"] = timings.get("audio", 0.0) + time.perf_counter() - t0
     feats = RoutineFeatures(
         features={"V": np.stack(v_rows), "F": np.stack(f_rows), "A": a},
         segment_frames=SEGMENT_FRAMES,
