@@ -137,3 +137,25 @@ def test_extract_file_and_extract_from_arrays_share_one_code_path(tmp_path):
         np.testing.assert_allclose(from_file.features[m], in_memory.features[m], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(from_file.features["A"], in_memory.features["A"], atol=0.05)
     assert from_file.media == "v.mp4" and len(from_file.media_sha256) == 64
+
+
+@pytest.mark.parametrize(("frames", "audio", "message"), [
+    (lambda: [np.zeros((1, 1, 3), np.uint8)] * 64, None, "frames are 1x1 pixels; PAMFN reads frames of at least 32"),
+    (lambda: [np.zeros((48, 64), np.uint8)] * 64, None, r"frame 0 must be an HxWx3 uint8 RGB image, got uint8 of shape \(48, 64\)"),
+    (lambda: [np.zeros((48, 64, 3), np.float32)] * 64, None, "frame 0 must be an HxWx3 uint8 RGB image, got float32"),
+    (lambda: [np.zeros((48, 64, 3), np.uint8)] * 64, np.full(50_000, 1000, np.int16), r"got int16 \(for 16-bit PCM, divide by 32768\)"),
+    (lambda: [np.zeros((48, 64, 3), np.uint8)] * 64, np.zeros((50_000, 2), np.float32), r"mono \(1-D\), got shape \(50000, 2\)"),
+    (lambda: [np.zeros((48, 64, 3), np.uint8)] * 64, np.full(50_000, np.nan, np.float32), "NaN or infinite samples"),
+], ids=["tiny", "grey", "float-frames", "int16-audio", "stereo", "nan-audio"])
+def test_frames_and_audio_in_memory_get_the_checks_a_file_gets(frames, audio, message):
+    from pamfn.errors import MediaError
+
+    with pytest.raises(MediaError, match=message):
+        extract_from_arrays(frames(), audio, 22050, routine_id="r")
+
+
+def test_audio_in_memory_is_clipped_as_a_decoded_file_is():
+    frames = [np.full((48, 64, 3), i % 255, np.uint8) for i in range(64)]
+    loud = np.sin(np.arange(3 * 22050) / 9.0).astype(np.float32) * 5.0  # far beyond full scale
+    clipped = extract_from_arrays(frames, np.clip(loud, -1, 1), 22050)
+    assert np.array_equal(extract_from_arrays(frames, loud, 22050).features["A"], clipped.features["A"])

@@ -181,13 +181,14 @@ def extract_from_arrays(
     ``extractor``: a family name or an extractor object (e.g. a PretrainedExtractor built
     once for many routines). ``timings``, if given, receives seconds per stage;
     ``on_frame`` follows the progress (see :data:`Progress`). Raises MediaError for
-    fewer frames than one segment.
+    fewer frames than one segment, frames that are not RGB images of at least ``MIN_SIDE``
+    pixels a side, and audio that is not mono float samples (clipped to [-1, 1], as a
+    decoded file's are).
     """
+    name = routine_id or "frames"
     ext = make_extractor(extractor, device)
     if audio is not None:
-        audio = np.asarray(audio, dtype=np.float32)
-        if audio.ndim != 1:
-            raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+        audio = _checked_audio(np.asarray(audio), name)
         if sample_rate != ext.sample_rate and len(audio):
             import librosa
 
@@ -196,11 +197,38 @@ def extract_from_arrays(
     total = None
     if hasattr(frames, "__len__"):
         total = segment_count(len(frames) / fps)
-    stream = resample_frames(_counted(frames, n_in), fps, TARGET_FPS)
+    stream = resample_frames(_counted(_checked_frames(frames, name), n_in), fps, TARGET_FPS)
     timings = {} if timings is None else timings
     feats = _run(ext, stream, audio, routine_id=routine_id, duration_s=None, total_segments=total, progress=progress,
-                 timings=timings, name=routine_id or "frames", extra={}, on_frame=on_frame, source_fps=fps)
+                 timings=timings, name=name, extra={}, on_frame=on_frame, source_fps=fps)
     return replace(feats, duration_s=round(n_in[0] / fps, 6))
+
+
+def _checked_audio(audio: np.ndarray, name: str) -> np.ndarray:
+    """Mono float32 samples clipped to [-1, 1], as :func:`pamfn.features.media.decode_audio`
+    gives; MediaError naming what is wrong otherwise."""
+    if not np.issubdtype(audio.dtype, np.floating):
+        hint = " (for 16-bit PCM, divide by 32768)" if audio.dtype == np.int16 else ""
+        raise MediaError(f"{name}: audio must be float samples in [-1, 1], got {audio.dtype}{hint}")
+    if audio.ndim != 1:
+        raise MediaError(f"{name}: audio must be mono (1-D), got shape {audio.shape}: mix its channels down first")
+    if not np.isfinite(audio).all():
+        raise MediaError(f"{name}: audio holds NaN or infinite samples")
+    return np.clip(audio.astype(np.float32, copy=False), -1.0, 1.0)
+
+
+def _checked_frames(frames: Iterable[np.ndarray], name: str) -> Iterator[np.ndarray]:
+    """Pass frames through; MediaError for one that is not an HxWx3 uint8 image of at least
+    ``MIN_SIDE`` pixels a side (what :func:`open_media` refuses in a file)."""
+    for i, frame in enumerate(frames):
+        shape = getattr(frame, "shape", None)
+        if shape is None or len(shape) != 3 or shape[2] != 3 or frame.dtype != np.uint8:
+            raise MediaError(f"{name}: frame {i} must be an HxWx3 uint8 RGB image, got "
+                             f"{getattr(frame, 'dtype', type(frame).__name__)} of shape {shape}")
+        if min(shape[:2]) < MIN_SIDE:
+            raise MediaError(f"{name}: frames are {shape[1]}x{shape[0]} pixels; PAMFN reads frames of at least "
+                             f"{MIN_SIDE} pixels a side")
+        yield frame
 
 
 def _complete(frames: Iterable[np.ndarray], expected: int, name: str, duration_s: float) -> Iterator[np.ndarray]:
