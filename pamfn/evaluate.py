@@ -208,13 +208,15 @@ def evaluate_checkpoints(
     from pamfn.serving import CheckpointSet
 
     chosen = CheckpointSet(checkpoint, str(device)).for_actions(actions)
+    for loaded in chosen.values():  # every checkpoint fits the data before any routine is scored
+        cfg = loaded.config
+        data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what=f"checkpoint {loaded.path}")
+        check_scale(loaded, data.label_scale)
     results, used = {}, {}
     total = sum(len(data.select(action, split)) for action in chosen)
     with tqdm(total=total, desc=f"scoring the {split} split", unit="routine", disable=not progress, leave=False) as bar:
         for action, loaded in chosen.items():
             cfg = loaded.config
-            data.check_dims({m: cfg.input_dims[m] for m in cfg.modalities}, what=f"checkpoint {loaded.path}")
-            check_scale(loaded, data.label_scale)
             samples = data.select(action, split)
             bar.set_postfix_str(action)
             if engine is None:

