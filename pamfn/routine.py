@@ -205,7 +205,14 @@ def _check_declared(path: Path, archive: zipfile.ZipFile) -> None:
     size (a modality longer than ``MAX_SEGMENTS``, wider than ``MAX_WIDTH`` or larger than
     ``MAX_VALUES``, a metadata record larger than ``MAX_META_BYTES``), more data than the
     archive holds, or a type that is not a real float (bytes for the metadata): a small
-    compressed file cannot make the loader allocate gigabytes."""
+    compressed file cannot make the loader allocate gigabytes. Members other than our
+    ``.npy`` arrays are refused (numpy would read a member named ``V`` as raw bytes,
+    unchecked)."""
+    ours = {f"{m}.npy" for m in (*MODALITIES, _META_KEY)}
+    others = sorted(set(archive.namelist()) - ours)
+    if others:
+        raise FeatureError(f"{path}: not a PAMFN features file (it holds {', '.join(others[:4])}"
+                           f"{' …' if len(others) > 4 else ''}; ours hold {', '.join(sorted(ours))} only)")
     for m in (*MODALITIES, _META_KEY):
         member = f"{m}.npy"
         if member not in archive.namelist():

@@ -101,6 +101,18 @@ def _compressed_npz(path, **replaced) -> None:
     np.savez_compressed(path, **{**good.features, "__meta__": meta, **replaced})
 
 
+def _renamed_npz(path, member: str, name: str) -> None:
+    """A good routine's npz with ``member`` stored under ``name``: numpy reads a member
+    without ``.npy`` as raw bytes, past every header check (so such an archive is refused)."""
+    import zipfile
+
+    good = path.with_name("good.npz")
+    _compressed_npz(good)
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(name if info.filename == member else info.filename, src.read(info))
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -111,12 +123,14 @@ def _compressed_npz(path, **replaced) -> None:
         (lambda p: _compressed_npz(p, V=np.zeros((10, 9000), np.float32)), "declares 9000 features per segment"),
         (lambda p: _compressed_npz(p, __meta__=np.zeros(2 << 20, np.uint8)), "not as at most 1048576 bytes of JSON"),
         (lambda p: _compressed_npz(p, __meta__=np.zeros(3, np.float64)), "record is stored as float64"),
+        (lambda p: _renamed_npz(p, "V.npy", "V"), r"it holds V; ours hold A\.npy, F\.npy, V\.npy, __meta__\.npy only"),
+        (lambda p: _renamed_npz(p, "__meta__.npy", "__meta__"), "it holds __meta__; ours hold"),
         (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.complex64)}), "stored as complex64, not as real floats"),
         (lambda p: _meta_npz_of(p, {"V": np.ones((3, 2), np.int32)}), "stored as int32"),
         (lambda p: _meta_npz_of(p, {"V": np.full((3, 2), 1e38, np.float32)}), "values up to 1e\+38"),
     ],
     ids=["declared-huge", "declared-wide", "declared-too-many", "declared-3d", "deflated-wide", "deflated-meta",
-         "meta-not-bytes", "complex", "int", "out-of-range"],
+         "meta-not-bytes", "raw-member", "raw-meta", "complex", "int", "out-of-range"],
 )
 def test_load_refuses_what_no_extractor_writes_before_allocating_it(tmp_path, make, message):
     bad = tmp_path / "bad.npz"

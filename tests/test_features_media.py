@@ -201,6 +201,21 @@ def test_longer_than_any_routine_is_refused_before_decoding(media, tmp_path, cap
     assert_refused(path, tmp_path / "o", r"video lasts 3.6 hours; PAMFN reads routines of at most 10000 segments", capsys)
 
 
+def test_a_header_that_understates_the_length_bounds_what_is_decoded(media, monkeypatch):
+    """A file whose header says 2.6 s (and whose streams run 8 s) is decoded for 2.6 s and the
+    header's one second of slack: a lying header cannot make decoding run on for hours."""
+    from dataclasses import replace
+
+    import pamfn.features.pipeline as pipeline
+
+    path = write_test_video(media / "lying.mp4", 8)
+    real = probe(path)
+    monkeypatch.setattr(pipeline, "probe", lambda p: replace(real, duration_s=2.6))
+    stream = pipeline.open_media(path)
+    assert len(stream.audio) <= 3.6 * 22050 + 1
+    assert sum(1 for _ in stream.frames) <= 3.6 * 25 + 1
+
+
 @pytest.mark.parametrize("size", [(2, 2), (320, 16)])
 def test_frames_too_small_to_show_a_performer(media, tmp_path, capsys, size):
     path = write_test_video(media / f"tiny{size[0]}x{size[1]}.mp4", 2, size)

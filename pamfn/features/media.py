@@ -160,15 +160,18 @@ def _ffmpeg_reason(stderr: bytes, rc: int) -> str:
     return f"ffmpeg: {lines[0]}" if lines else f"ffmpeg exit code {rc}"
 
 
-def decode_audio(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray | None:
-    """The first audio track as mono float32 in [-1, 1] at ``sample_rate``; None if there is none.
-    Sample 0 is at time 0 of the file: a track that starts late is padded with silence, so
-    audio and frames stay aligned."""
+def decode_audio(path: str | os.PathLike[str], sample_rate: int, duration_s: float | None = None) -> np.ndarray | None:
+    """The first audio track as mono float32 in [-1, 1] at ``sample_rate`` (its first
+    ``duration_s`` seconds, if given); None if there is none. Sample 0 is at time 0 of the
+    file: a track that starts late is padded with silence, so audio and frames stay aligned."""
     path = check_readable(path)
     if not probe(path).has_audio:
         return None
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn",
-           "-ac", "1", "-ar", str(sample_rate), "-af", "aresample=async=1:first_pts=0", "-f", "f32le", "-"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path)]
+    if duration_s is not None:
+        cmd += ["-t", f"{duration_s:.3f}"]
+    cmd += ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sample_rate), "-af", "aresample=async=1:first_pts=0",
+            "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         raise MediaError(f"{path.name}: audio decoding failed: {_ffmpeg_reason(proc.stderr, proc.returncode)}")

@@ -273,6 +273,9 @@ class MediaStream:
         return replace(self, frames=np.stack(list(self.frames)))
 
 
+HEADER_SLACK_S = 1.0
+"""Seconds decoded past the length a file's header declares (streams differ by a few frames):
+a header that lies about the length cannot make decoding run on for hours."""
 MIN_SIDE = 32
 """The smallest frame side a routine's video may have: below it nothing of a performer is left to read."""
 
@@ -289,7 +292,8 @@ def open_media(
     Raises MediaError for files that are missing, unreadable, empty, not a video, without
     a video stream, with frames under ``MIN_SIDE`` pixels a side, shorter than one segment
     or longer than ``MAX_SEGMENTS`` (refused before anything is decoded); frames of a
-    corrupt file raise it while they are read."""
+    corrupt file raise it while they are read. Nothing past the header's length (and
+    ``HEADER_SLACK_S``) is decoded."""
     path = Path(path)
     info = probe(path)
     name = path.name
@@ -305,9 +309,10 @@ def open_media(
     frame_size, sample_rate = decode_spec(extractor)
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
-    audio = decode_audio(path, sample_rate) if info.has_audio else None
+    declared = info.duration_s + HEADER_SLACK_S  # a header that understates the length bounds what is decoded
+    audio = decode_audio(path, sample_rate, duration_s=declared) if info.has_audio else None
     timings["decode_audio"] = time.perf_counter() - t0
-    frames = iter_frames(path, frame_size(info.width, info.height), TARGET_FPS)
+    frames = iter_frames(path, frame_size(info.width, info.height), TARGET_FPS, duration_s=declared)
     audio_complete = audio is not None and len(audio) >= (info.duration_s - 1.0) * sample_rate
     if not audio_complete:  # a complete audio track means the file is whole: its video is just shorter
         frames = _complete(frames, int(info.duration_s * TARGET_FPS), name, info.duration_s)
