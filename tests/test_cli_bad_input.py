@@ -146,3 +146,20 @@ def test_model_info_refuses_an_absurd_model_before_building_it(tmp_path, capsys)
     config = folder / "config.json"
     config.write_text(config.read_text().replace('"K": 2', '"K": 100000000'))
     assert "K=100000000" in refused(["model-info", "--checkpoint", str(folder)], capsys)
+
+
+def test_model_info_counts_a_huge_model_without_building_it(capsys, monkeypatch):
+    """--d 2048 asks for 590 million parameters (2.4 GB): they are counted on the meta device."""
+    import torch
+
+    import pamfn.model
+
+    built_on = []
+
+    def spy(cfg):
+        built_on.append(torch.empty(0).device.type)
+        return build_model(cfg)
+
+    monkeypatch.setattr(pamfn.model, "build_model", spy)
+    assert main(["model-info", "--preset", "rg", "--d", "2048", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"] > 5e8 and built_on == ["meta"]

@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = cfg.with_overrides(**overrides) if overrides else cfg
     else:
         cfg, meta = PAMFNConfig.preset(args.preset, **overrides), {}
-    model = build_model(cfg)
+    import torch
+
+    with torch.device("meta"):  # counted, never run: a config asking for billions of parameters takes no memory
+        model = build_model(cfg)
     info = {
         "preset": cfg.preset,
         "model": type(model).__name__,
