@@ -45,7 +45,7 @@ NO_AUDIO_SENTENCE = "The video has no audio track: its audio features are those 
 SILENT_AUDIO_SENTENCE = "The video is silent: its audio features are those of silence, the score hears no music."
 LOW_FPS_SENTENCE = ("The video was filmed at {fps:g} frames per second; PAMFN reads {target:g}, so frames are repeated and "
                     "the optical flow sees no motion between the copies: its score is not comparable with scores of "
-                    "videos filmed at {target:g} fps or more.")
+                    "videos filmed at {least:g} fps or more.")
 VIDEO_ENDS_SENTENCE = ("The video ends at {video}, while the file's sound runs to {media}: only the first {video} of "
                        "the routine are scored.")
 MIN_SOURCE_FPS = 23.0
@@ -237,7 +237,7 @@ def warnings_for(out_of_distribution: bool | None, score_norm: float, label_scal
     if isinstance(fps, (int, float)) and 0 < fps < MIN_SOURCE_FPS:
         from pamfn.features.segments import TARGET_FPS
 
-        said.append(LOW_FPS_SENTENCE.format(fps=round(fps, 2), target=TARGET_FPS))
+        said.append(LOW_FPS_SENTENCE.format(fps=round(fps, 2), target=TARGET_FPS, least=MIN_SOURCE_FPS))
     if isinstance(flags.get("video_ends_s"), (int, float)) and isinstance(flags.get("media_s"), (int, float)):
         from pamfn.insights import clock
 

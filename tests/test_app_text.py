@@ -11,6 +11,8 @@ def test_markup_that_reaches_out_is_escaped_and_the_rest_reads_as_written():
     shown = md("[Sign in](https:evil.example) ![](https:evil.example?t) <https://x> $x$ **b** ~s~ \\[")
     assert not re.search(r"(?<!\\)[\[\]<>!$*~]", shown.replace("\\\\", "")), shown  # each one escaped
     assert md("ball_300.npz: not a features file (x)") == "ball_300.npz: not a features file (x)"
+    assert md("__init__ _draft_ R&D") == "\\_\\_init\\_\\_ \\_draft\\_ R\\&D"  # no bold, italics or entity
+    assert md("www&#46;evil&#46;example") == "www\\&#46;evil\\&#46;example"  # the entity stays text, no address
     assert md("a\nb\r\nc") == "a b c"  # no new paragraph, heading or table from a line break
 
 

@@ -126,7 +126,7 @@ def test_a_video_filmed_at_few_frames_per_second_is_said_to_score_otherwise(medi
     said = warnings_for(False, 0.5, 25.0, feats.flags)
     assert said == ([f"The video was filmed at {rate} frames per second; PAMFN reads 25, so frames are repeated and the "
                      "optical flow sees no motion between the copies: its score is not comparable with scores of videos "
-                     "filmed at 25 fps or more."] if warned else [])
+                     "filmed at 23 fps or more."] if warned else [])
     assert extract_file(write_test_video(media / "rate25.mp4", 3), progress=False).flags == {}  # 25 fps records nothing
 
 
@@ -199,6 +199,20 @@ def test_longer_than_any_routine_is_refused_before_decoding(media, tmp_path, cap
     monkeypatch.setattr(pipeline, "decode_audio", never)
     monkeypatch.setattr(pipeline, "iter_frames", never)
     assert_refused(path, tmp_path / "o", r"video lasts 3.6 hours; PAMFN reads routines of at most 10000 segments", capsys)
+
+
+def test_a_file_without_sound_never_says_its_sound_runs_on(media, monkeypatch):
+    """A video-only file whose header runs 1.1 s past its frames (another stream, a rounding)
+    is within the truncation check's slack; with no audio nothing runs on past the video."""
+    from dataclasses import replace
+
+    import pamfn.features.pipeline as pipeline
+
+    path = write_test_video(media / "mute24.mp4", 24, (96, 72), audio=False)
+    real = probe(path)
+    monkeypatch.setattr(pipeline, "probe", lambda p: replace(real, duration_s=real.duration_s + 1.1))
+    feats = extract_file(path, progress=False)
+    assert feats.flags == {"silent_audio": True, "audio_track": False}
 
 
 def test_a_header_that_understates_the_length_bounds_what_is_decoded(media, monkeypatch):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 
-_MARKUP = re.compile(r"([\\\[\]<>!$*~])")
+_MARKUP = re.compile(r"([\\\[\]<>!$*~&]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 """Characters that open markdown that reaches out (links, images, angle-bracket links,
-math) or restyles text (bold, strikethrough); a backslash escapes each (CommonMark)."""
+entities such as ``&#46;`` that would hide an address, math) or restyles text (bold,
+italics, strikethrough); a backslash escapes each (CommonMark). An underscore inside a word
+(``ball_300``) opens nothing and stays as it is."""
 _AUTOLINK = re.compile(r"(?i)(?<=www)(?=\.)|(?<=:)(?=//)|(?=@)")
 """Where GFM turns bare text into a link (``www.``, ``://``, e-mail's ``@``). Streamlit's
 renderer finds these in the text after escapes are undone, so a word joiner (U+2060,
@@ -26,7 +28,7 @@ def md(text: object) -> str:
     """``text`` as markdown that shows it as written and forms no link, image, autolink,
     e-mail link, math, bold or strikethrough: the characters that would open one are
     backslash-escaped, bare addresses get an invisible word joiner, and line breaks become
-    spaces; the rest, file names with their dots and underscores and a library's own
+    spaces; the rest, file names with their dots and inner underscores and a library's own
     `code` marks, stays as it reads."""
     flat = " ".join(str(text).splitlines())
     return _AUTOLINK.sub(WORD_JOINER, _MARKUP.sub(r"\\\1", flat))

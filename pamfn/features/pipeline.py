@@ -137,7 +137,8 @@ def _run(
     if source_fps is not None and source_fps != TARGET_FPS:  # a 25 fps source records nothing (and synth sets stay bit for bit)
         flags["source_fps"] = round(float(source_fps), 3)
     video_s = n_frames[0] / TARGET_FPS
-    if duration_s is not None and duration_s - video_s > VIDEO_ENDS_EARLY_S:
+    audio_s = 0.0 if audio is None else len(audio) / ext.sample_rate
+    if duration_s is not None and min(duration_s, audio_s) - video_s > VIDEO_ENDS_EARLY_S:
         flags.update(video_ends_s=round(video_s, 3), media_s=round(duration_s, 3))  # its sound runs on
         duration_s = round(video_s, 6)  # what is scored: the routine as far as it is filmed
     if audio is None:
