@@ -21,7 +21,7 @@ import streamlit as st
 from app.components.text import md
 from app.source import Source, cli_source, highlight_dir
 from pamfn.batch_explain import batch_folder, read_scores
-from pamfn.catalog import Catalog, load_catalog, named_features
+from pamfn.catalog import Catalog, load_catalog
 from pamfn.errors import CheckpointError, PamfnError
 from pamfn.occlusion import WINDOW
 from pamfn.routine import RoutineFeatures
@@ -138,8 +138,8 @@ def highlight_version() -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _features(path: str, stamp: str, routine_id: str) -> RoutineFeatures:
-    return named_features(path, routine_id)
+def _features(path: str, stamp: str) -> RoutineFeatures:
+    return RoutineFeatures.load(path)
 
 
 def features_path(src: Source, routine_id: str) -> str:
@@ -151,7 +151,7 @@ def features(src: Source, routine_id: str) -> RoutineFeatures:
     """The RoutineFeatures of one routine (FeatureError if unreadable), read again when its
     file is rewritten."""
     path = features_path(src, routine_id)
-    return _features(path, file_stamp(path), routine_id)
+    return _features(path, file_stamp(path))
 
 
 def routine_version(src: Source, routine_id: str) -> str:

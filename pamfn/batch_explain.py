@@ -38,7 +38,7 @@ from pamfn.atomic import (
     sweep_temporaries,
     write_text_atomic,
 )
-from pamfn.catalog import Catalog, named_features
+from pamfn.catalog import Catalog
 from pamfn.engines import FAILURES_FILE, Failure, write_failures
 from pamfn.errors import OutputError, PamfnError
 from pamfn.locks import exclusive_lock
@@ -112,13 +112,14 @@ def explain_job(job: ExplainJob) -> list[tuple[str, dict[str, Any] | str]]:
 
     from pamfn.explain import explain_routine
     from pamfn.occlusion import occlusion_scan, scan_to_dict
+    from pamfn.routine import RoutineFeatures
 
     torch.set_num_threads(job.threads)
     out: list[tuple[str, dict[str, Any] | str]] = []
     for rid, action, path, judged in job.routines:
         try:
             ckpt = _checkpoints(job.checkpoint, job.device).load(action)
-            feats = named_features(path, rid)
+            feats = RoutineFeatures.load(path)
             expl = explain_routine(ckpt, feats, action=action, judged_score=judged, support=True)
             scan = occlusion_scan(ckpt.model, feats, ckpt.config.label_scale, device=job.device)
             out.append((rid, {"explanation": expl.to_dict(), "windows": scan_to_dict(scan)}))

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from pamfn.data.dataset import Sample, read_labelled
 from pamfn.errors import DatasetError
-from pamfn.routine import RoutineFeatures
 
 SUB_SCORES: tuple[str, ...] = ("difficulty", "execution", "musicality")
 """The judges' components labels.csv may carry beside the total."""
@@ -70,14 +69,6 @@ class Catalog:
 
         media = self.routines["media_path"][self.playable()]
         return {file_sha256(v): str(rid) for rid, v in media.items()}
-
-
-def named_features(path: str | os.PathLike[str], routine_id: str) -> RoutineFeatures:
-    """A data set routine's features, named as the data set names it: labels.csv's id (the
-    catalog's key) wins over the id stored in the file, which may differ (a renamed routine;
-    Fis-V's TES and PCS rows share one file). Scores and explanations are keyed by it."""
-    feats = RoutineFeatures.load(path)
-    return feats if feats.routine_id == routine_id else replace(feats, routine_id=routine_id)
 
 
 def routine_keys(samples: list[Sample]) -> list[str]:

@@ -171,7 +171,8 @@ def explain_split(
 ) -> list[Explanation]:
     """Explain every routine of ``split`` of a data set with its action's checkpoint (a
     checkpoint or a set with index.json), in labels order."""
-    from pamfn.catalog import load_catalog, named_features
+    from pamfn.catalog import load_catalog
+    from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
 
     catalog = load_catalog(data_dir)
@@ -180,7 +181,7 @@ def explain_split(
     if rows.empty:
         raise ConfigError(f"{data_dir}: no {split} routine for the actions {sorted(chosen)}")
     return [
-        explain_routine(chosen[str(row["action"])], named_features(row["features_path"], str(key)), action=str(row["action"]),
+        explain_routine(chosen[str(row["action"])], RoutineFeatures.load(row["features_path"]), action=str(row["action"]),
                         judged_score=float(row["score"]))
-        for key, row in tqdm(list(rows.iterrows()), desc="explaining", unit="routine", disable=not progress)
+        for _, row in tqdm(list(rows.iterrows()), desc="explaining", unit="routine", disable=not progress)
     ]

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from pamfn.atomic import write_text_atomic
-from pamfn.catalog import Catalog, named_features
+from pamfn.catalog import Catalog
 from pamfn.errors import PamfnError
+from pamfn.routine import RoutineFeatures
 from pamfn.serving.cache import file_stamp
 from pamfn.serving.checkpoints import CheckpointSet
 
@@ -89,15 +90,16 @@ class PredictionJob:
                     self.errors.update({rid: str(exc) for rid in rows.index})
                     continue
                 for first in range(0, len(rows), CHUNK):
-                    usable = []
+                    usable: dict[str, RoutineFeatures] = {}  # keyed by the data set's names, not the files' ids
                     for rid in rows.index[first : first + CHUNK]:
                         try:
-                            feats = named_features(table.loc[rid, "features_path"], rid)
+                            feats = RoutineFeatures.load(table.loc[rid, "features_path"])
                             check_compatible(ckpt.config, feats)
-                            usable.append(feats)
+                            usable[rid] = feats
                         except PamfnError as exc:
                             self.errors[rid] = str(exc)
-                    self.scores.update(predict_scores(ckpt.model, usable, ckpt.config.label_scale, self.checkpoints.device))
+                    self.scores.update(predict_scores(ckpt.model, list(usable.values()), ckpt.config.label_scale,
+                                                      self.checkpoints.device, keys=list(usable)))
             if not self.errors:
                 write_text_atomic(self.cache_file, json.dumps(self.scores))
         except Exception as exc:  # a thread dies silently: every routine it left unscored says why instead

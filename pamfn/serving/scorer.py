@@ -67,24 +67,30 @@ def score_batch(model: AQAModel, batch: Mapping[str, np.ndarray], device: str = 
 
 
 def predict_scores(
-    model: AQAModel, routines: Sequence[RoutineFeatures], label_scale: float, device: str = "cpu", batch_size: int = 16
+    model: AQAModel, routines: Sequence[RoutineFeatures], label_scale: float, device: str = "cpu", batch_size: int = 16,
+    keys: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Predicted score of each routine in the data set's units, keyed by routine id.
+    """Predicted score of each routine in the data set's units, keyed by ``keys`` (by
+    default the routine ids the files store; a data set names its routines in labels.csv,
+    which may differ, and two of its files may store one id).
 
     Routines with the same number of segments are scored together in batches of up to
     ``batch_size`` (no padding, so each score equals the routine scored alone)."""
+    keys = [f.routine_id for f in routines] if keys is None else list(keys)
+    if len(keys) != len(routines):
+        raise ValueError(f"{len(keys)} keys for {len(routines)} routines")
     modalities = model_modalities(model)
-    by_length: dict[int, list[RoutineFeatures]] = {}
-    for f in routines:
-        by_length.setdefault(f.T, []).append(f)
-    out: dict[str, float] = {}
+    by_length: dict[int, list[int]] = {}
+    for i, f in enumerate(routines):
+        by_length.setdefault(f.T, []).append(i)
+    out: dict[int, float] = {}
     for group in by_length.values():
         for first in range(0, len(group), batch_size):
             chunk = group[first : first + batch_size]
-            batch = {m: np.stack([f.features[m] for f in chunk]) for m in modalities}
-            for f, score in zip(chunk, score_batch(model, batch, device)):
-                out[f.routine_id] = float(score) * label_scale
-    return {f.routine_id: out[f.routine_id] for f in routines}
+            batch = {m: np.stack([routines[i].features[m] for i in chunk]) for m in modalities}
+            for i, score in zip(chunk, score_batch(model, batch, device)):
+                out[i] = float(score) * label_scale
+    return {keys[i]: out[i] for i in range(len(routines))}
 
 
 def model_modalities(model: AQAModel) -> tuple[str, ...]:
