@@ -154,6 +154,19 @@ def test_frames_and_audio_in_memory_get_the_checks_a_file_gets(frames, audio, me
         extract_from_arrays(frames(), audio, 22050, routine_id="r")
 
 
+@pytest.mark.parametrize(("fps", "message"), [
+    (0, "the frame rate must be a number of frames per second above 0, got 0"),
+    (float("nan"), "got nan"),
+    (float("inf"), "got inf"),
+    (1e-3, r"60 frames at 0.001 fps last 16.7 hours; PAMFN reads routines of at most 3.6 hours"),
+])
+def test_a_frame_rate_that_is_no_rate_or_makes_hours_is_refused_at_once(fps, message):
+    from pamfn.errors import MediaError
+
+    with pytest.raises(MediaError, match=message):
+        extract_from_arrays([np.zeros((48, 64, 3), np.uint8)] * 60, None, 22050, fps=fps, routine_id="r")
+
+
 def test_audio_in_memory_is_clipped_as_a_decoded_file_is():
     frames = [np.full((48, 64, 3), i % 255, np.uint8) for i in range(64)]
     loud = np.sin(np.arange(3 * 22050) / 9.0).astype(np.float32) * 5.0  # far beyond full scale

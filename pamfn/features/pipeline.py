@@ -9,6 +9,7 @@ method.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -125,6 +126,9 @@ def _run(
             v_rows.append(v)
             f_rows.append(f)
             bar.update(1)
+            if len(v_rows) > MAX_SEGMENTS:
+                raise MediaError(f"{name}: more than {MAX_SEGMENTS} segments of video; PAMFN reads routines of at most "
+                                 f"{MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours")
         T = len(v_rows)
         if T == 0:
             raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
@@ -187,6 +191,11 @@ def extract_from_arrays(
     decoded file's are).
     """
     name = routine_id or "frames"
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise MediaError(f"{name}: the frame rate must be a number of frames per second above 0, got {fps!r}")
+    if hasattr(frames, "__len__") and segment_count(len(frames) / fps) > MAX_SEGMENTS:
+        raise MediaError(f"{name}: {len(frames)} frames at {fps:g} fps last {len(frames) / fps / 3600:.1f} hours; PAMFN "
+                         f"reads routines of at most {MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours")
     ext = make_extractor(extractor, device)
     if audio is not None:
         audio = _checked_audio(np.asarray(audio), name)
