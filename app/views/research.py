@@ -147,12 +147,15 @@ def seeded_intervals(table_csv: Path) -> None:
         return
     seeds = int(iv["seeds"].max())
     st.markdown(f"**Mean over {seeds} seed(s) with 95% intervals** ({BOOTSTRAP})")
-    st.table(intervals_table(iv), hide_index=True)  # a static table wraps its cells to the page's width
+    table = intervals_table(iv)  # a static table renders markdown in its cells: the file's names stay text
+    table[["group", "row"]] = table[["group", "row"]].map(md)
+    table.columns = [md(c) for c in table.columns]
+    st.table(table, hide_index=True)  # a static table wraps its cells to the page's width
     reference = research.interval_reference(iv)
     marks = ["**≈** marks a cell whose interval holds the paper's value"]
     if reference:
         group, row = reference
-        named = f"the row {group} · {row}" if group else f"the row {row}"
+        named = f"the row {md(group)} · {md(row)}" if group else f"the row {md(row)}"
         marks.insert(0, f"**~** marks a difference to {named} inside the noise (its paired interval holds 0)")
     st.caption("; ".join(marks) + ".")
 
