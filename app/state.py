@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
 
 DATA_KEY = "pamfn_data_dir"
 CHECKPOINT_KEY = "pamfn_checkpoint_dir"
+FINGERPRINT_TTL_S = 2.0
+"""How long a source's fingerprint is reused: a features file rewritten on disk is noticed
+by the batch and background scores within this (the routine's own cache key sees it at once)."""
 
 
 def current_source() -> Source:
@@ -167,6 +172,41 @@ def _explanation(data_dir: str, checkpoint_dir: str, routine_id: str, stamp: str
                                functools.partial(features, src), support=support, batch=batch_dir(src))
 
 
+SPLITS_KEPT = 4
+"""Whole splits of explanations kept for the research view (the last ones drawn)."""
+
+
+@st.cache_resource(show_spinner=False)
+def _splits() -> tuple[OrderedDict, threading.Lock]:
+    return OrderedDict(), threading.Lock()
+
+
+def split_key(src: Source, routine_ids: list[str]) -> tuple:
+    """What a split's explanations depend on: the source, the routines, and their files."""
+    return src.data_dir, src.checkpoint_dir, tuple(routine_ids), source_fingerprint(src)
+
+
+def kept_split(key: tuple) -> tuple[list[Explanation], dict[str, PamfnError]] | None:
+    """The explanations of a split drawn before (and the routines left out), or None. The
+    research view draws hundreds of routines, more than the per-routine cache holds, so a
+    split is kept whole: a click on one of its widgets does not explain it all again."""
+    store, lock = _splits()
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+        return store.get(key)
+
+
+def keep_split(key: tuple, explained: tuple[list[Explanation], dict[str, PamfnError]]) -> None:
+    """Keep a split's explanations for :func:`kept_split` (the last ``SPLITS_KEPT`` splits)."""
+    store, lock = _splits()
+    with lock:
+        store[key] = explained
+        store.move_to_end(key)
+        while len(store) > SPLITS_KEPT:
+            store.popitem(last=False)
+
+
 def explanation(src: Source, routine_id: str, support: bool = False) -> Explanation:
     """What PAMFN did on one routine (deterministic; cached per source and routine).
     ``support``: also measure the stretch each step depends on (the routine view draws
@@ -181,16 +221,30 @@ def _prediction_job(data_dir: str, checkpoint_dir: str, key: str) -> PredictionJ
                          known=read_scores(batch_dir(src)))
 
 
+@st.cache_data(show_spinner=False, ttl=FINGERPRINT_TTL_S, max_entries=16)
+def _fingerprint(data_dir: str, checkpoint_dir: str, tables: str, checkpoints: str) -> str:
+    src = Source(data_dir, checkpoint_dir)
+    return fingerprint(catalog(src), checkpoint_set(src))
+
+
+def source_fingerprint(src: Source) -> str:
+    """The source's :func:`pamfn.serving.predictions.fingerprint` (a stat of every features
+    file), taken again at most every ``FINGERPRINT_TTL_S`` while the data set's tables and
+    the checkpoint files stay as they are: a page run asks for it once per routine it
+    explains, which made the research view's first run quadratic in the routines."""
+    return _fingerprint(src.data_dir, src.checkpoint_dir, folder_stamp(src.data_dir), checkpoint_version(src))
+
+
 def batch_dir(src: Source) -> Path:
     """Where ``pamfn explain --data`` puts its batch results for this source (read instead of
     recomputing: predicted scores, explanations, occlusion scans)."""
-    return batch_folder(cache_dir(), catalog(src), checkpoint_set(src))
+    return batch_folder(cache_dir(), source_fingerprint(src))
 
 
 def prediction_job(src: Source) -> PredictionJob:
     """The scoring of every routine of ``src``, shared by all sessions; ``.start()`` runs it
     in the background (it waits for the checkpoints itself, so nothing here blocks)."""
-    return _prediction_job(src.data_dir, src.checkpoint_dir, fingerprint(catalog(src), checkpoint_set(src)))
+    return _prediction_job(src.data_dir, src.checkpoint_dir, source_fingerprint(src))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -54,12 +54,12 @@ CHUNK = 8
 """Routines per task."""
 
 
-def batch_folder(cache_dir: str | os.PathLike[str], catalog: Catalog, checkpoints: CheckpointSet) -> Path:
-    """Where the dashboard looks for the batch results of this data set and checkpoint set."""
+def batch_folder(cache_dir: str | os.PathLike[str], key: str) -> Path:
+    """Where the dashboard looks for the batch results of a data set and checkpoint set
+    whose :func:`pamfn.serving.predictions.fingerprint` is ``key``."""
     from pamfn.occlusion import METHOD
-    from pamfn.serving.predictions import fingerprint
 
-    return Path(cache_dir) / f"batch-{METHOD}-{fingerprint(catalog, checkpoints)}"
+    return Path(cache_dir) / f"batch-{METHOD}-{key}"
 
 
 BATCH_NAMES = (SCORES, MANIFEST, "explanations", FAILURES_FILE)

@@ -46,6 +46,22 @@ def test_research_view_draws_every_figure_for_the_test_split(monkeypatch, datase
     assert list(rho["n"]) == [1, 1, 2]  # one test routine per action
 
 
+def test_a_click_does_not_explain_the_split_again(monkeypatch, dataset):
+    """A split has more routines than the per-routine cache holds (400 on the bundled set):
+    it is kept whole, so a widget click redraws without explaining one routine again."""
+    from app import state
+
+    at = run_page(monkeypatch, *dataset)
+    at.selectbox(key="research_split").select("train").run()
+    calls = []
+    real = state.explanation
+    monkeypatch.setattr(state, "explanation", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    at.radio(key="fig5_check").set_value("None").run()
+    assert not at.exception and calls == []
+    at.selectbox(key="research_split").select("test").run()
+    assert not at.exception and calls == []  # drawn before, in this process: kept too
+
+
 def test_switching_split_and_actions(monkeypatch, dataset):
     at = run_page(monkeypatch, *dataset)
     at.selectbox(key="research_split").select("train").run()

@@ -380,7 +380,7 @@ def test_damaged_cache_and_batch_files_do_not_stop_the_page(monkeypatch, tmp_pat
     predictions = cache / f"predictions-{fingerprint(catalog, checkpoints)}.json"
     predictions.parent.mkdir()
     predictions.write_text("")
-    batch = batch_folder(cache, catalog, checkpoints)
+    batch = batch_folder(cache, fingerprint(catalog, checkpoints))
     explain_batch(catalog, checkpoints, batch, make_engine("local"))
     saved = (batch / "explanations" / "ball_00.json").read_bytes()
     (batch / "explanations" / "ball_00.json").write_bytes(saved[: len(saved) // 2])

@@ -40,18 +40,24 @@ def result_folders() -> list[Path]:
 
 
 def split_explanations(src: state.Source, routine_ids: list[str]) -> list:
-    """Explanations of the given routines (cached per routine by app.state), with a progress bar
-    the first time; a routine that cannot be explained is left out and named, the rest are
-    drawn (PamfnError only when none can be)."""
-    bar = st.progress(0.0, text="Explaining the routines of this split…")
-    out, failed = [], {}
-    for i, rid in enumerate(routine_ids, start=1):
-        try:
-            out.append(state.explanation(src, rid))
-        except PamfnError as exc:
-            failed[rid] = exc
-        bar.progress(i / len(routine_ids), text=f"Explained {i} of {len(routine_ids)} routines")
-    bar.empty()
+    """Explanations of the given routines (the whole split kept by app.state), with a progress
+    bar the first time; a routine that cannot be explained is left out and named, the rest
+    are drawn (PamfnError only when none can be)."""
+    key = state.split_key(src, routine_ids)
+    kept = state.kept_split(key)
+    if kept is None:
+        bar = st.progress(0.0, text="Explaining the routines of this split…")
+        out, failed = [], {}
+        for i, rid in enumerate(routine_ids, start=1):
+            try:
+                out.append(state.explanation(src, rid))
+            except PamfnError as exc:
+                failed[rid] = exc
+            bar.progress(i / len(routine_ids), text=f"Explained {i} of {len(routine_ids)} routines")
+        bar.empty()
+        state.keep_split(key, (out, failed))
+    else:
+        out, failed = kept
     if failed and not out:
         raise next(iter(failed.values()))
     if failed:

@@ -95,10 +95,11 @@ def run_batch(args: argparse.Namespace) -> int:
     from pamfn.engines import make_engine
     from pamfn.serving import CheckpointSet
     from pamfn.serving.cache import cache_dir
+    from pamfn.serving.predictions import fingerprint
 
     catalog = load_catalog(args.data)
     checkpoints = CheckpointSet(args.checkpoint, args.device)
-    out = args.out or batch_folder(cache_dir(), catalog, checkpoints)
+    out = args.out or batch_folder(cache_dir(), fingerprint(catalog, checkpoints))
     batch_output(out, catalog, checkpoints)  # before the engine starts, not after the work
     engine = make_engine(args.engine, address=args.address)
     total = len(catalog.routines) if args.split is None else int((catalog.routines["split"] == args.split).sum())
