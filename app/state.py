@@ -31,7 +31,7 @@ from pamfn.serving import CheckpointSet
 from pamfn.serving.cache import cache_dir, file_stamp, folder_stamp
 from pamfn.serving.checkpoints import files_version
 from pamfn.serving.device import serving_device
-from pamfn.serving.predictions import PredictionJob, fingerprint
+from pamfn.serving.predictions import PredictionJob, fingerprint, predictions_file
 from pamfn.serving.routines import routine_explanation, routine_occlusion
 from pamfn.viz.tables import media_waveform
 
@@ -217,7 +217,7 @@ def explanation(src: Source, routine_id: str, support: bool = False) -> Explanat
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _prediction_job(data_dir: str, checkpoint_dir: str, key: str) -> PredictionJob:
     src = Source(data_dir, checkpoint_dir)
-    return PredictionJob(catalog(src), checkpoint_set(src), cache_dir() / f"predictions-{key}.json",
+    return PredictionJob(catalog(src), checkpoint_set(src), predictions_file(cache_dir(), catalog(src), checkpoint_set(src), key),
                          known=read_scores(batch_dir(src)))
 
 

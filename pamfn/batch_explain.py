@@ -62,6 +62,29 @@ def batch_folder(cache_dir: str | os.PathLike[str], key: str) -> Path:
     return Path(cache_dir) / f"batch-{METHOD}-{key}"
 
 
+def remove_older_batches(kept: Path, catalog: Catalog, checkpoints: CheckpointSet) -> list[Path]:
+    """Remove the batches beside ``kept`` (the dashboard's cache) whose manifest names the
+    same data set and checkpoint folders: they explain older versions of their files, which
+    the dashboard no longer reads, at about 24 KB a routine. A batch that another process
+    is writing (or on a file system that cannot lock) is left alone. Returns what went."""
+    removed = []
+    for folder in sorted(kept.parent.glob("batch-*")):
+        if folder == kept or not folder.is_dir():
+            continue
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # being written, or not a batch: not ours to judge
+        if not isinstance(manifest, dict) or (manifest.get("data"), manifest.get("checkpoint")) != (
+                str(catalog.root), str(checkpoints.directory)):
+            continue
+        with exclusive_lock(folder, wait=False) as mine:
+            if mine:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
+
+
 BATCH_NAMES = (SCORES, MANIFEST, "explanations", FAILURES_FILE)
 """What a batch folder holds."""
 

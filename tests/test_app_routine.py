@@ -372,12 +372,12 @@ def test_damaged_cache_and_batch_files_do_not_stop_the_page(monkeypatch, tmp_pat
     from pamfn.explain import explain_routine
     from pamfn.routine import RoutineFeatures
     from pamfn.serving import CheckpointSet
-    from pamfn.serving.predictions import fingerprint
+    from pamfn.serving.predictions import fingerprint, predictions_file
 
     data, ckpts = (p.resolve() for p in make_dataset(tmp_path / "damaged", per_action=2))
     cache = data.parent / "cache"
     catalog, checkpoints = load_catalog(data), CheckpointSet(ckpts)
-    predictions = cache / f"predictions-{fingerprint(catalog, checkpoints)}.json"
+    predictions = predictions_file(cache, catalog, checkpoints, fingerprint(catalog, checkpoints))
     predictions.parent.mkdir()
     predictions.write_text("")
     batch = batch_folder(cache, fingerprint(catalog, checkpoints))

@@ -185,6 +185,27 @@ def test_a_batch_is_written_again_over_an_earlier_batch(tmp_path, capsys):
     assert set(pd.read_parquet(tmp_path / "batch" / "scores.parquet")["routine_id"]) == {"ball_00"}
 
 
+def test_a_batch_into_the_cache_replaces_the_older_batches_of_its_data_set_and_checkpoint(tmp_path, capsys, monkeypatch):
+    """A rewritten features file makes a new batch folder in the dashboard's cache; the older
+    one of the same data set and checkpoint goes (about 24 KB a routine), another set's stays."""
+    import re
+    from pathlib import Path
+
+    monkeypatch.setenv("PAMFN_CACHE", str(tmp_path / "cache"))
+    data, ckpts = make_dataset(tmp_path / "ds", per_action=1, media=False, actions=("ball",))
+    other, _ = make_dataset(tmp_path / "other", per_action=1, media=False, actions=("ball",))
+    for folder in (data, other):
+        assert main(["explain", "--data", str(folder), "--checkpoint", str(ckpts), "--json"]) == 0
+    first, theirs = (json.loads(doc)["out"] for doc in re.findall(r"^\{.*?^\}", capsys.readouterr().out, re.M | re.S))
+    features = data / "features" / "ball_00.npz"
+    stamp = features.stat().st_mtime_ns + 10**9
+    os.utime(features, ns=(stamp, stamp))  # the file rewritten
+    assert main(["explain", "--data", str(data), "--checkpoint", str(ckpts), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["out"] != first and second["removed"] == [first]
+    assert sorted(p.name for p in (tmp_path / "cache").glob("batch-*")) == sorted([Path(second["out"]).name, Path(theirs).name])
+
+
 def test_extract_refuses_a_folder_output_that_is_not_a_folder_before_decoding(tmp_path, capsys, monkeypatch):
     videos = tmp_path / "videos"
     videos.mkdir()

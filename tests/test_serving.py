@@ -187,6 +187,29 @@ def test_the_prediction_job_scores_every_routine_and_keeps_the_table(tmp_path):
     assert threading.active_count() >= 1
 
 
+def test_a_finished_table_replaces_the_older_tables_of_its_data_set_and_checkpoint(tmp_path):
+    """Each rewritten features file or retrained checkpoint gives a new table; the older ones
+    of the same pair of folders go once it is written, another pair's stay."""
+    import os
+
+    from pamfn.serving.predictions import PredictionJob, fingerprint, predictions_file
+
+    ckpts = CheckpointSet(make_set(tmp_path / "set"))
+    catalog = make_catalog(tmp_path / "data", [("ball", 30), ("hoop", 36)])
+    other = make_catalog(tmp_path / "other", [("ball", 30)])
+    cache = tmp_path / "cache"
+    first = predictions_file(cache, catalog, ckpts, fingerprint(catalog, ckpts))
+    theirs = predictions_file(cache, other, ckpts, fingerprint(other, ckpts))
+    for job in (PredictionJob(catalog, ckpts, first), PredictionJob(other, ckpts, theirs)):
+        assert job.start().wait(60) and not job.errors
+    stamp = os.stat(catalog.root / "features" / "r0.npz").st_mtime_ns + 10**9
+    os.utime(catalog.root / "features" / "r0.npz", ns=(stamp, stamp))  # the file rewritten
+    second = predictions_file(cache, catalog, ckpts, fingerprint(catalog, ckpts))
+    assert second != first and first.exists()
+    assert PredictionJob(catalog, ckpts, second).start().wait(60)
+    assert sorted(p.name for p in cache.iterdir()) == sorted([second.name, theirs.name])
+
+
 def test_the_prediction_job_keys_scores_by_the_data_sets_names_not_the_files(tmp_path):
     """labels.csv names the routines: a file that stores another id (a renamed routine), and
     one file labelled under two actions (Fis-V's TES and PCS), still get their Predicted scores."""

@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pamfn.batch_explain import batch_folder, batch_output, explain_batch
+    from pamfn.batch_explain import batch_folder, batch_output, explain_batch, remove_older_batches
     from pamfn.catalog import load_catalog
     from pamfn.engines import make_engine
     from pamfn.serving import CheckpointSet
@@ -110,12 +110,15 @@ def run_batch(args: argparse.Namespace) -> int:
         engine.close()
     failed = total - len(table)
     failures = out / "failures.csv" if failed else None
+    removed = [] if args.out else remove_older_batches(Path(out), catalog, checkpoints)  # the cache keeps the newest
     if args.json:
-        print(json.dumps({"out": str(out), "explained": len(table), "failed": failed,
+        print(json.dumps({"out": str(out), "explained": len(table), "failed": failed, "removed": [str(p) for p in removed],
                           "failures": None if failures is None else str(failures),
                           "routines": json.loads(table.to_json(orient="records"))}, indent=2))
     else:
         print(f"{len(table)} routines explained, {failed} failed -> {out}" + (f" (see {failures})" if failures else ""))
+        if removed:
+            print(f"removed {len(removed)} older batch(es) of this data set and checkpoint from the cache")
     return 1 if failed else 0
 
 

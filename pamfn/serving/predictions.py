@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def fingerprint(catalog: Catalog, checkpoints: CheckpointSet) -> str:
     for path in files:
         digest.update(file_stamp(path).encode())
     return digest.hexdigest()[:20]
+
+
+def predictions_file(cache: str | os.PathLike[str], catalog: Catalog, checkpoints: CheckpointSet, key: str) -> Path:
+    """``cache/predictions-<pair>-<key>.json``: ``<pair>`` names the data set and checkpoint
+    folders, ``key`` their files' :func:`fingerprint`. A finished job removes the older
+    tables of its pair (:meth:`PredictionJob.start`), so the cache does not grow with every
+    rewritten features file or retrained checkpoint."""
+    pair = hashlib.sha1(f"{catalog.root}|{checkpoints.directory}".encode()).hexdigest()[:12]
+    return Path(cache) / f"predictions-{pair}-{key}.json"
 
 
 def read_cached(path: Path) -> dict[str, float] | None:
@@ -102,11 +112,20 @@ class PredictionJob:
                                                       self.checkpoints.device, keys=list(usable)))
             if not self.errors:
                 write_text_atomic(self.cache_file, json.dumps(self.scores))
+                self._remove_older_tables()
         except Exception as exc:  # a thread dies silently: every routine it left unscored says why instead
             reason = f"scoring stopped: {type(exc).__name__}: {exc}"
             self.errors.update({rid: reason for rid in self._routines.index if rid not in self.scores and rid not in self.errors})
         finally:
             self._done.set()
+
+    def _remove_older_tables(self) -> None:
+        """Remove the tables of the same data set and checkpoint folders written for older
+        versions of their files (named as :func:`predictions_file` names them)."""
+        pair = self.cache_file.name.rsplit("-", 1)[0]
+        for older in self.cache_file.parent.glob(f"{pair}-*.json"):
+            if older != self.cache_file:
+                older.unlink(missing_ok=True)
 
     @property
     def done(self) -> bool:
