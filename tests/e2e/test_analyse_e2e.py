@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.support.app_data import (
-    BROWSER_ARGS,
-    ROOT,
+    ARTIFACTS,
     bundled_available,
+    chromium,
     free_port,
     make_dataset,
     make_video,
@@ -25,8 +24,6 @@ from tests.support.app_data import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 UPLOAD_INPUT = "[data-testid='stFileUploaderDropzoneInput']"
 DROPZONE = "[data-testid='stFileUploaderDropzone']"
 
@@ -57,14 +54,8 @@ def app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (bash scripts/test.sh installs it)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 LINKS = {"analyse": "Analyse a video", "research": "Research", "compare": "Compare"}

@@ -10,15 +10,21 @@ on a small generated data set (``-- --data ... --checkpoint ...``).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.support.app_data import BROWSER_ARGS, ROOT, bundled_available, free_port, make_dataset, start_app, stop_app, wait_settled
+from tests.support.app_data import (
+    ARTIFACTS,
+    bundled_available,
+    chromium,
+    free_port,
+    make_dataset,
+    start_app,
+    stop_app,
+    wait_settled,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 VIDEO = ".pamfn-player video"
 
 
@@ -38,12 +44,7 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (bash scripts/test.sh installs it)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+    with chromium() as browser:
         pg = browser.new_page(viewport={"width": 1500, "height": 1300})
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -51,7 +52,6 @@ def page(app_url):
         pg.wait_for_selector(".pamfn-player[data-ready='1']", timeout=90_000)
         pg.errors = errors
         yield pg
-        browser.close()
 
 
 def video_time(pg) -> float:

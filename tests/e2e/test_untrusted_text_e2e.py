@@ -5,16 +5,13 @@ no link, no image, and the browser never contacts the address. Screenshot in tes
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.support.app_data import BROWSER_ARGS, ROOT, free_port, make_dataset, start_app, stop_app, wait_settled
+from tests.support.app_data import ARTIFACTS, chromium, free_port, make_dataset, start_app, stop_app, wait_settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 EVIL = "evil.example"
 NAME = f"[Session expired: sign in again](https:{EVIL}) ![](https:{EVIL}?track) www.{EVIL} x@{EVIL}"
 
@@ -33,12 +30,7 @@ def app_url(tmp_path_factory):
 
 
 def test_a_routine_named_with_markdown_is_shown_as_written(app_url):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (bash scripts/test.sh installs it)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         contacted: list[str] = []
         page.on("request", lambda r: contacted.append(r.url) if EVIL in r.url else None)
@@ -50,5 +42,4 @@ def test_a_routine_named_with_markdown_is_shown_as_written(app_url):
         page.screenshot(path=str(ARTIFACTS / "untrusted_name.png"))
         links = page.eval_on_selector_all(f"a[href*='{EVIL}']", "els => els.map(e => e.outerHTML)")
         images = page.eval_on_selector_all(f"img[src*='{EVIL}']", "els => els.map(e => e.outerHTML)")
-        browser.close()
     assert links == [] and images == [] and contacted == [], (links, images, contacted)
