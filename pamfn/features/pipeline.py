@@ -35,6 +35,8 @@ from pamfn.routine import MAX_SEGMENTS, RoutineFeatures
 
 _SILENCE = 1e-4
 """Peak amplitude under which an audio track counts as silent."""
+LONGEST = f"PAMFN reads routines of at most {MAX_SEGMENTS} segments ({MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours)"
+"""What a refusal of a routine longer than any says."""
 VIDEO_ENDS_EARLY_S = 1.0
 """A video stream this much shorter than its file (whose sound runs on) is scored as far as
 it is filmed: ``duration_s`` is its length, and ``flags`` say where it ends (``video_ends_s``)
@@ -127,8 +129,7 @@ def _run(
             f_rows.append(f)
             bar.update(1)
             if len(v_rows) > MAX_SEGMENTS:
-                raise MediaError(f"{name}: more than {MAX_SEGMENTS} segments of video; PAMFN reads routines of at most "
-                                 f"{MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours")
+                raise MediaError(f"{name}: more than {MAX_SEGMENTS} segments of video; {LONGEST}")
         T = len(v_rows)
         if T == 0:
             raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
@@ -194,8 +195,7 @@ def extract_from_arrays(
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise MediaError(f"{name}: the frame rate must be a number of frames per second above 0, got {fps!r}")
     if hasattr(frames, "__len__") and segment_count(len(frames) / fps) > MAX_SEGMENTS:
-        raise MediaError(f"{name}: {len(frames)} frames at {fps:g} fps last {len(frames) / fps / 3600:.1f} hours; PAMFN "
-                         f"reads routines of at most {MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours")
+        raise MediaError(f"{name}: {len(frames)} frames at {fps:g} fps last {len(frames) / fps / 3600:.1f} hours; {LONGEST}")
     ext = make_extractor(extractor, device)
     if audio is not None:
         audio = _checked_audio(np.asarray(audio), name)
@@ -314,8 +314,7 @@ def open_media(
         raise MediaError(f"{name}: video is shorter than one {SEGMENT_SECONDS:.2f} s segment "
                          f"({info.duration_s:.2f} s)")
     if segment_count(info.duration_s) > MAX_SEGMENTS:
-        raise MediaError(f"{name}: video lasts {info.duration_s / 3600:.1f} hours; PAMFN reads routines of at most "
-                         f"{MAX_SEGMENTS} segments ({MAX_SEGMENTS * SEGMENT_SECONDS / 3600:.1f} hours)")
+        raise MediaError(f"{name}: video lasts {info.duration_s / 3600:.1f} hours; {LONGEST}")
     frame_size, sample_rate = decode_spec(extractor)
     timings = {} if timings is None else timings
     t0 = time.perf_counter()
