@@ -5,9 +5,11 @@
 
 The batch form (--data) scores and explains every routine (branch scores, explanation,
 occlusion scan) into one Parquet table plus one JSON file per routine, by default in the
-dashboard's cache, which then shows them instead of recomputing (pamfn.batch_explain).
+dashboard's cache, which then shows them instead of recomputing (pamfn.batch_explain);
+there a new batch replaces the older ones of the same data set and checkpoint folders.
 With --json it prints ``out``, ``explained``, ``failed``, ``failures`` (the failures.csv,
-or null) and ``routines`` (the scores table's rows) instead of its summary line.
+or null), ``removed`` (the older batches removed from the cache) and ``routines`` (the
+scores table's rows) instead of its summary line.
 
 The JSON holds the scores (dataset units and normalised), each branch's score, and per
 stage the step times in seconds, MSFD modality weights, PolicyNet probabilities, the
